@@ -1,0 +1,51 @@
+"""The contracts between components, one module per boundary; see each module's docstring."""
+
+from shared.contracts.agent_config import (
+    DEFAULT_MODEL,
+    DEFAULT_VOICE,
+    SUPPORTED_MODELS,
+    SUPPORTED_VOICES,
+    AgentConfig,
+    AgentFields,
+    AgentPatch,
+    AgentStatus,
+    BuiltinTool,
+    HttpTool,
+    NewAgent,
+    SecretRef,
+    ToolSpec,
+)
+from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKind
+from shared.contracts.sessions import (
+    CallSession,
+    EndReason,
+    NewCallSession,
+    SessionStatus,
+    TokenUsage,
+    Transcript,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_VOICE",
+    "SUPPORTED_MODELS",
+    "SUPPORTED_VOICES",
+    "AgentConfig",
+    "AgentFields",
+    "AgentPatch",
+    "AgentStatus",
+    "BuiltinTool",
+    "CallSession",
+    "DispatchMetadata",
+    "EndReason",
+    "HttpTool",
+    "NewAgent",
+    "NewCallSession",
+    "RoomMetadata",
+    "SecretRef",
+    "SessionKind",
+    "SessionStatus",
+    "TokenUsage",
+    "ToolSpec",
+    "Transcript",
+]

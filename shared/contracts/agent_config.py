@@ -1,0 +1,258 @@
+"""AgentConfig: the agent definition Voxie writes and the spawner runs.
+
+Writer: Voxie (by conversation) and the backend (`POST/PATCH /api/agents`), through the store.
+Readers: the spawner (to build the Agent and AgentSession), the backend, the dashboard.
+Validated on both sides: a row that fails validation is never run.
+
+Example (as stored in `agents`, as returned by the API):
+
+    {
+      "id": "3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44",
+      "owner_id": "9b1d2c3e-0000-4000-8000-00000000a11c",
+      "slug": "clarence-coherence",
+      "name": "Clarence Coherence",
+      "instructions": "You are Clarence, the front desk of Coherence Dental ...",
+      "greeting": "Hi, this is Clarence from Coherence Dental. How can I help?",
+      "voice": "marin",
+      "model": "gpt-realtime",
+      "language": "en",
+      "tools": [
+        {"type": "http", "name": "book_appointment",
+         "description": "Book a slot. Call only after the caller confirmed date and time.",
+         "parameters": {"type": "object",
+                        "properties": {"start": {"type": "string", "format": "date-time"}},
+                        "required": ["start"]},
+         "method": "POST", "url": "https://api.example.com/bookings",
+         "headers": {"Authorization": {"secret": "CLINIC_API_TOKEN"}}, "timeout_s": 10},
+        {"type": "builtin", "name": "end_call"}
+      ],
+      "status": "active",
+      "version": 3,
+      "created_at": "2026-11-21T09:00:00Z",
+      "updated_at": "2026-11-21T09:05:00Z"
+    }
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from shared.naming import InvalidSlug, validate_slug
+
+MAX_NAME = 80
+MAX_INSTRUCTIONS = 20_000
+MAX_GREETING = 1_000
+MAX_TOOLS = 16
+MAX_TOOL_DESCRIPTION = 1_024
+MAX_TOOL_SCHEMA_BYTES = 8_192
+MAX_HEADERS = 16
+
+# The OpenAI Realtime voices, each with the one-line character Voxie offers the user.
+SUPPORTED_VOICES: dict[str, str] = {
+    "marin": "warm, natural and clear; the most lifelike default",
+    "cedar": "calm, grounded and reassuring",
+    "alloy": "neutral and balanced, fits almost anything",
+    "ash": "confident and direct",
+    "ballad": "soft, expressive and melodic",
+    "coral": "bright, friendly and upbeat",
+    "echo": "smooth, steady and professional",
+    "sage": "thoughtful, gentle and patient",
+    "shimmer": "light, energetic and cheerful",
+    "verse": "dynamic and engaging, good for storytelling",
+}
+DEFAULT_VOICE = "marin"
+
+# Subset of livekit-agents' `RealtimeModels`; a test keeps them in step.
+SUPPORTED_MODELS = (
+    "gpt-realtime",
+    "gpt-realtime-1.5",
+    "gpt-realtime-2",
+    "gpt-realtime-2025-08-28",
+    "gpt-4o-realtime-preview",
+)
+DEFAULT_MODEL = "gpt-realtime"
+
+
+class AgentStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+def _canonical_slug(value: str) -> str:
+    try:
+        return validate_slug(value)
+    except InvalidSlug as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _supported_voice(value: str) -> str:
+    if value not in SUPPORTED_VOICES:
+        raise ValueError(
+            f"unsupported voice '{value}'; choose one of: {', '.join(SUPPORTED_VOICES)}"
+        )
+    return value
+
+
+def _supported_model(value: str) -> str:
+    if value not in SUPPORTED_MODELS:
+        raise ValueError(
+            f"unsupported model '{value}'; choose one of: {', '.join(SUPPORTED_MODELS)}"
+        )
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_canonical_slug)]
+Voice = Annotated[str, AfterValidator(_supported_voice)]
+Model = Annotated[str, AfterValidator(_supported_model)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)]
+Instructions = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_INSTRUCTIONS)]
+Greeting = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_GREETING)]
+# BCP 47 primary language with an optional region: "en", "en-US", "pt-BR".
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
+ToolName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,127}$")]
+HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+
+
+class SecretRef(BaseModel):
+    """A header value taken at call time from the named secret, never stored in the config."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    secret: SecretName
+
+
+class HttpTool(BaseModel):
+    """A business action the agent performs by calling an HTTP endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["http"] = "http"
+    name: ToolName
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TOOL_DESCRIPTION)
+    ]
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    url: HttpUrl
+    headers: dict[HeaderName, Annotated[str, StringConstraints(max_length=1024)] | SecretRef] = (
+        Field(default_factory=dict, max_length=MAX_HEADERS)
+    )
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = 10.0
+
+    @field_validator("parameters")
+    @classmethod
+    def _json_schema_object(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(schema)) > MAX_TOOL_SCHEMA_BYTES:
+            raise ValueError(f"the parameters schema is larger than {MAX_TOOL_SCHEMA_BYTES} bytes")
+        if schema.get("type") != "object":
+            raise ValueError('the parameters schema must be a JSON Schema with "type": "object"')
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise ValueError(
+                f"the parameters schema is not valid JSON Schema: {exc.message}"
+            ) from exc
+        return schema
+
+
+class BuiltinTool(BaseModel):
+    """A tool the platform implements itself."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["builtin"] = "builtin"
+    name: Literal["end_call"]
+
+
+ToolSpec = Annotated[HttpTool | BuiltinTool, Field(discriminator="type")]
+
+
+class AgentFields(BaseModel):
+    """The fields a user (through Voxie or the API) may set."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    slug: Slug
+    name: Name
+    instructions: Instructions = ""
+    greeting: Greeting = ""
+    voice: Voice = DEFAULT_VOICE
+    model: Model = DEFAULT_MODEL
+    language: Language = "en"
+    tools: list[ToolSpec] = Field(default_factory=list, max_length=MAX_TOOLS)
+    status: AgentStatus = AgentStatus.DRAFT
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_tool_names(
+        cls, tools: list[HttpTool | BuiltinTool]
+    ) -> list[HttpTool | BuiltinTool]:
+        names = [tool.name for tool in tools]
+        if duplicates := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"tool names must be unique: {', '.join(duplicates)} repeated")
+        return tools
+
+    @model_validator(mode="after")
+    def _active_is_runnable(self) -> AgentFields:
+        if self.status is AgentStatus.ACTIVE and not self.instructions:
+            raise ValueError("an active agent needs instructions")
+        return self
+
+
+class NewAgent(AgentFields):
+    """What a create call supplies; the store assigns id, version and timestamps."""
+
+    owner_id: UUID
+
+
+class AgentPatch(BaseModel):
+    """A partial update; fields left unset keep their stored value."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    slug: Slug | None = None
+    name: Name | None = None
+    instructions: Instructions | None = None
+    greeting: Greeting | None = None
+    voice: Voice | None = None
+    model: Model | None = None
+    language: Language | None = None
+    tools: list[ToolSpec] | None = Field(default=None, max_length=MAX_TOOLS)
+    status: AgentStatus | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class AgentConfig(AgentFields):
+    """A stored agent, as the spawner runs it."""
+
+    id: UUID
+    owner_id: UUID
+    version: Annotated[int, Field(ge=1)]
+    created_at: datetime
+    updated_at: datetime
+
+    def with_changes(self, patch: AgentPatch) -> AgentConfig:
+        """The config after `patch`, validated as a whole (e.g. activating needs instructions)."""
+        return AgentConfig.model_validate({**self.model_dump(mode="json"), **patch.changes()})
+
+    @property
+    def http_tools(self) -> list[HttpTool]:
+        return [tool for tool in self.tools if isinstance(tool, HttpTool)]

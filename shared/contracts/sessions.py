@@ -1,0 +1,97 @@
+"""Session records: one row per call, its transcript and its token usage.
+
+Writers: the spawner (test/live calls) and Voxie (creation calls), at job start and end; the
+backend finalises rows whose room closed or vanished (`room_closed`, `lost`).
+Readers: the backend (`GET /api/sessions[/{id}]`), the dashboard, billing.
+
+Example session (the `call_sessions` row):
+
+    {"id": "6a0e...", "agent_id": "3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44",
+     "owner_id": "9b1d2c3e-0000-4000-8000-00000000a11c",
+     "room_name": "agent-3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44-p9s8d7f6g5h4",
+     "kind": "test", "deployment": "prod", "participant_identity": "user:9b1d2c3e-...",
+     "job_id": "AJ_xK2...", "status": "ended", "started_at": "2026-11-21T09:00:00Z",
+     "ended_at": "2026-11-21T09:03:12Z", "duration_s": 192.0, "end_reason": "grace_expired"}
+
+Example usage row: {"model": "gpt-realtime", "input_tokens": 5120, "output_tokens": 830,
+"input_audio_tokens": 4100, "output_audio_tokens": 700, "audio_seconds": 181.5}
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.contracts.dispatch import SessionKind
+
+MAX_TRANSCRIPT_ITEMS = 5_000
+MAX_SUMMARY = 4_000
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+class EndReason(StrEnum):
+    GRACE_EXPIRED = "grace_expired"
+    USER_HANGUP = "user_hangup"
+    END_CALL = "end_call"
+    MAX_DURATION = "max_duration"
+    ERROR = "error"
+    SHUTDOWN = "shutdown"
+    ROOM_CLOSED = "room_closed"
+    LOST = "lost"
+
+
+class NewCallSession(BaseModel):
+    """What a worker knows when a job starts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: UUID | None = None  # callers may choose it, so a retried start cannot create two rows
+    agent_id: UUID | None
+    owner_id: UUID | None = None
+    room_name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    kind: SessionKind
+    deployment: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    participant_identity: Annotated[str, StringConstraints(max_length=256)] | None = None
+    job_id: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+class CallSession(NewCallSession):
+    id: UUID
+    status: SessionStatus
+    started_at: datetime
+    ended_at: datetime | None = None
+    duration_s: float | None = None
+    end_reason: EndReason | None = None
+    error: str | None = None
+
+
+class TokenUsage(BaseModel):
+    """Usage of one model in one session (from `AgentSession.usage`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    input_tokens: Annotated[int, Field(ge=0)] = 0
+    output_tokens: Annotated[int, Field(ge=0)] = 0
+    input_audio_tokens: Annotated[int, Field(ge=0)] = 0
+    output_audio_tokens: Annotated[int, Field(ge=0)] = 0
+    audio_seconds: Annotated[float, Field(ge=0)] = 0.0
+
+
+class Transcript(BaseModel):
+    """The session's chat history (LiveKit `ChatContext.to_dict()` items) and its summary."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: UUID
+    items: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_TRANSCRIPT_ITEMS)
+    summary: Annotated[str, StringConstraints(max_length=MAX_SUMMARY)] | None = None

@@ -1,0 +1,1 @@
+"""Database lifecycle: applying the migrations, and the local embedded Postgres for development."""

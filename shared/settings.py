@@ -1,0 +1,204 @@
+"""Typed settings for every process, read from the environment and `.env` once at start.
+
+Built by the entry point (`Settings()`), passed down; nothing deeper reads `os.environ`.
+Secrets are `SecretStr`: their repr is masked, so a logged settings object leaks nothing.
+Every variable is listed, with a one-line comment, in `.env.example`.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# LiveKit's well-known credentials of `livekit-server --dev`: anyone can mint tokens with them.
+LIVEKIT_DEV_API_KEY = "devkey"
+LIVEKIT_DEV_API_SECRET = "secret"  # noqa: S105 - the public value we refuse, not a credential
+
+_ENV_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+Component = Literal["backend", "voxie", "spawner"]
+
+
+class ConfigError(ValueError):
+    """A setting is missing or unsafe; the message names the variable(s) to fix."""
+
+
+class StoreKind(StrEnum):
+    SUPABASE = "supabase"
+    POSTGRES = "postgres"
+    LOCAL = "local"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,
+    )
+
+    # Deployment identity: also the suffix of the worker agent names, so two deployments
+    # sharing one LiveKit project never register the same name.
+    platform_env: str = "dev"
+
+    # LiveKit
+    livekit_url: str = "ws://127.0.0.1:7880"
+    livekit_api_key: str = ""
+    livekit_api_secret: SecretStr = SecretStr("")
+    voxie_agent_name: str | None = None
+    spawner_agent_name: str | None = None
+    # Read only to refuse it: LiveKit applies it to every worker in the process environment,
+    # which would register voxie and spawner under one name the backend never dispatches to.
+    livekit_agent_name_override: str | None = None
+
+    # OpenAI
+    openai_api_key: SecretStr = SecretStr("")
+
+    # Store: DATABASE_URL (Postgres, also a Supabase direct/pooler string) or SUPABASE_URL +
+    # SUPABASE_SERVICE_ROLE_KEY (REST); neither → local embedded Postgres (dev/test only).
+    store: Literal["auto", "supabase", "postgres"] = "auto"
+    database_url: SecretStr | None = None
+    supabase_url: str | None = None
+    supabase_service_role_key: SecretStr | None = None
+    supabase_jwt_secret: SecretStr | None = None
+    local_db_dir: Path = Path(".data/postgres")
+    db_pool_max_size: Annotated[int, Field(ge=1, le=200)] = 10
+
+    # Lifecycle knobs (the seeds' defaults)
+    grace_period_s: Annotated[float, Field(gt=0, le=3600)] = 60
+    agent_startup_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30
+    max_total_agents: Annotated[int, Field(ge=1, le=100_000)] = 50
+    gc_interval_s: Annotated[float, Field(gt=0, le=3600)] = 30
+
+    # Backend
+    backend_host: str = "127.0.0.1"
+    backend_port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    backend_admin_token: SecretStr | None = None
+
+    # Logging
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    def __init__(self, **values: Any) -> None:
+        # One exception type, phrased in environment variable names, for every refusal.
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from None
+
+    @field_validator("platform_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError("PLATFORM_ENV must be lowercase letters, digits and single hyphens")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator(
+        "supabase_url", "voxie_agent_name", "spawner_agent_name", "livekit_agent_name_override"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("database_url", "supabase_service_role_key", "supabase_jwt_secret")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        problems: list[str] = []
+        if self.livekit_agent_name_override:
+            problems.append(
+                "LIVEKIT_AGENT_NAME_OVERRIDE is set: it would rename every worker in this "
+                "environment; set VOXIE_AGENT_NAME / SPAWNER_AGENT_NAME instead"
+            )
+        if (
+            self.supabase_url
+            and self.supabase_service_role_key is None
+            and self.store_kind is (StoreKind.SUPABASE)
+        ):
+            problems.append("SUPABASE_SERVICE_ROLE_KEY is empty but SUPABASE_URL is set")
+        if self.store == "postgres" and self.database_url is None:
+            problems.append("STORE=postgres but DATABASE_URL is empty")
+        if self.store == "supabase" and not self.supabase_url:
+            problems.append("STORE=supabase but SUPABASE_URL is empty")
+        if not self.is_development:
+            problems.extend(self._production_problems())
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return self
+
+    def _production_problems(self) -> list[str]:
+        problems: list[str] = []
+        if not self.livekit_api_key:
+            problems.append("LIVEKIT_API_KEY is empty")
+        elif self.livekit_api_key == LIVEKIT_DEV_API_KEY:
+            problems.append("LIVEKIT_API_KEY is LiveKit's public dev key 'devkey'")
+        secret = self.livekit_api_secret.get_secret_value()
+        if not secret:
+            problems.append("LIVEKIT_API_SECRET is empty")
+        elif secret == LIVEKIT_DEV_API_SECRET:
+            problems.append("LIVEKIT_API_SECRET is LiveKit's public dev secret")
+        if self.store_kind is StoreKind.LOCAL:
+            problems.append(
+                "neither DATABASE_URL nor SUPABASE_URL is set (the local embedded Postgres is "
+                "only for dev/test)"
+            )
+        return [f"{p} (PLATFORM_ENV={self.platform_env})" for p in problems]
+
+    @property
+    def is_development(self) -> bool:
+        return self.platform_env in ("dev", "test")
+
+    @property
+    def store_kind(self) -> StoreKind:
+        """Which store this process uses; DATABASE_URL wins when both are set in `auto`."""
+        if self.store == "supabase":
+            return StoreKind.SUPABASE
+        if self.store == "postgres" or self.database_url is not None:
+            return StoreKind.POSTGRES
+        if self.supabase_url:
+            return StoreKind.SUPABASE
+        return StoreKind.LOCAL
+
+    def validate_for(self, component: Component) -> None:
+        """Refuses, before anything starts, what `component` cannot run without."""
+        if self.is_development:
+            return
+        problems: list[str] = []
+        if component in ("voxie", "spawner") and not self.openai_api_key.get_secret_value():
+            problems.append("OPENAI_API_KEY is empty")
+        if component == "backend" and not (
+            self.backend_admin_token or self.supabase_jwt_secret or self.supabase_url
+        ):
+            problems.append(
+                "no authentication configured: set BACKEND_ADMIN_TOKEN and/or Supabase Auth "
+                "(SUPABASE_URL for JWKS, SUPABASE_JWT_SECRET for legacy HS256)"
+            )
+        if problems:
+            raise ConfigError(
+                "; ".join(f"{p} (PLATFORM_ENV={self.platform_env}, {component})" for p in problems)
+            )
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(p) for p in error["loc"]).upper()
+        parts.append(f"{field}: {message}" if field else message)
+    return "; ".join(parts)

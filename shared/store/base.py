@@ -1,0 +1,194 @@
+"""The `AgentStore` protocol: the system of record every component uses.
+
+Two implementations, chosen at the entry point by `open_store(settings)`: `PostgresStore`
+(asyncpg on DATABASE_URL or the local embedded server) and `SupabaseStore` (supabase-py's REST
+client with the service-role key). Both validate with the same contracts and raise only the
+errors of `shared.store.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from shared.contracts import (
+    AgentConfig,
+    AgentPatch,
+    CallSession,
+    EndReason,
+    NewAgent,
+    NewCallSession,
+    SessionStatus,
+    TokenUsage,
+)
+from shared.naming import InvalidSlug, closest_slugs, normalize_slug, validate_slug
+from shared.store.errors import InvalidInput, NotFound
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class AgentStore(Protocol):
+    # agents
+    async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
+        """The agent, or NotFound (also when `owner_id` is given and is not its owner)."""
+
+    async def get_agent_by_slug(self, owner_id: UUID, slug: str) -> AgentConfig:
+        """By slug, normalised first; NotFound carries a "did you mean" hint for near misses."""
+
+    async def list_agents(
+        self,
+        owner_id: UUID | None,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        include_archived: bool = False,
+    ) -> Page[AgentConfig]:
+        """Newest first; `owner_id=None` lists every owner's (operators)."""
+
+    async def create_agent(self, new: NewAgent) -> AgentConfig:
+        """Conflict when the owner already has a live agent with that slug."""
+
+    async def update_agent(
+        self,
+        agent_id: UUID | str,
+        patch: AgentPatch,
+        *,
+        expected_version: int,
+        owner_id: UUID | None = None,
+    ) -> AgentConfig:
+        """Applies `patch` if the stored version is `expected_version`, else Conflict."""
+
+    async def archive_agent(
+        self, agent_id: UUID | str, *, owner_id: UUID | None = None
+    ) -> AgentConfig:
+        """Sets status archived (idempotent); the row and its sessions stay."""
+
+    async def delete_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> None:
+        """Removes the row; its sessions keep their records with agent_id unset."""
+
+    # sessions
+    async def start_session(self, new: NewCallSession) -> CallSession:
+        """Records a started call; a repeated start with the same id returns the existing row."""
+
+    async def finish_session(
+        self,
+        session_id: UUID | str,
+        *,
+        end_reason: EndReason,
+        status: SessionStatus = SessionStatus.ENDED,
+        error: str | None = None,
+        ended_at: datetime | None = None,
+    ) -> CallSession:
+        """Closes an open session; an already closed one is returned unchanged (first end wins)."""
+
+    async def get_session(self, session_id: UUID | str) -> CallSession: ...
+
+    async def list_sessions(
+        self,
+        *,
+        agent_id: UUID | None = None,
+        owner_id: UUID | None = None,
+        room_name: str | None = None,
+        open_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[CallSession]: ...
+
+    async def write_transcript(
+        self, session_id: UUID | str, items: Sequence[dict[str, Any]], summary: str | None = None
+    ) -> None:
+        """Stores (or replaces) the session's transcript and summary."""
+
+    async def write_usage(self, session_id: UUID | str, usage: Sequence[TokenUsage]) -> None:
+        """Stores (or replaces) the per-model usage of the session."""
+
+    async def get_transcript(
+        self, session_id: UUID | str
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
+
+    async def get_usage(self, session_id: UUID | str) -> list[TokenUsage]: ...
+
+    # leases (singleton background work)
+    async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """True if `holder` now holds `name` (taken free or expired, or renewed)."""
+
+    async def renew_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """True if `holder` still held `name` and it was extended."""
+
+    async def release_lease(self, name: str, holder: str) -> bool: ...
+
+    # lifecycle
+    async def ping(self) -> None:
+        """Raises StoreUnavailable unless the database answers."""
+
+    async def close(self) -> None: ...
+
+
+# --- helpers both implementations share --------------------------------------------------------
+
+
+def parse_uuid(value: UUID | str, what: str = "id") -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"{what} '{str(value)[:64]}' is not a UUID") from None
+
+
+def canonical_slug(slug: str) -> str:
+    try:
+        return validate_slug(normalize_slug(slug))
+    except InvalidSlug as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def slug_not_found(slug: str, known: Sequence[str]) -> NotFound:
+    suggestions = closest_slugs(slug, known)
+    hint = f"did you mean '{suggestions[0]}'?" if suggestions else None
+    return NotFound(f"no agent with slug '{slug}'", hint=hint)
+
+
+def check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    if offset < 0:
+        raise InvalidInput("offset must not be negative")
+
+
+def validated(model: type[T], data: Any) -> T:
+    """Builds a contract model, turning validation failures into InvalidInput."""
+    try:
+        return model.model_validate(data)  # type: ignore[attr-defined, no-any-return]
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc)) from None
+
+
+def apply_patch(current: AgentConfig, patch: AgentPatch) -> AgentConfig:
+    try:
+        return current.with_changes(patch)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "value"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

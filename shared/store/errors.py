@@ -1,0 +1,35 @@
+"""The store's domain errors: the only exceptions a store method raises.
+
+Raw client errors (asyncpg, postgrest, httpx) are translated at the store's edge, so callers
+handle one vocabulary whichever store is configured.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of every store error."""
+
+
+class NotFound(StoreError):
+    """No such row, or not one the caller may see. `hint` may suggest what was meant."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class Conflict(StoreError):
+    """The write collides with existing state: a taken slug, a stale version."""
+
+    def __init__(self, message: str, *, current_version: int | None = None) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
+class InvalidInput(StoreError):
+    """The request is malformed (a bad UUID, a value the contract or the schema refuses)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database could not be reached or failed; retrying later may succeed."""

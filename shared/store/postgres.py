@@ -1,0 +1,527 @@
+"""`PostgresStore`: the AgentStore over asyncpg, on DATABASE_URL or the local embedded server.
+
+Works through Supabase's transaction pooler (Supavisor) and pgbouncer: no prepared-statement
+cache, nothing session-scoped. The pool starts empty, so a store built while the database is
+down comes up fine and answers StoreUnavailable until the database is back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from uuid import UUID, uuid4
+
+import asyncpg
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from shared.contracts import (
+    AgentConfig,
+    AgentPatch,
+    AgentStatus,
+    CallSession,
+    EndReason,
+    NewAgent,
+    NewCallSession,
+    SessionStatus,
+    TokenUsage,
+    Transcript,
+)
+from shared.logging import get_logger
+from shared.store.base import (
+    Page,
+    apply_patch,
+    canonical_slug,
+    check_page,
+    parse_uuid,
+    slug_not_found,
+    validated,
+)
+from shared.store.errors import Conflict, InvalidInput, NotFound, StoreError, StoreUnavailable
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Conn: TypeAlias = PoolConnectionProxy[asyncpg.Record]
+
+_AGENT_COLUMNS = (
+    "slug",
+    "name",
+    "instructions",
+    "greeting",
+    "voice",
+    "model",
+    "language",
+    "tools",
+    "status",
+)
+_TRANSIENT = (
+    OSError,  # refused, reset, DNS: includes ConnectionError
+    TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+)
+
+
+class PostgresStore:
+    def __init__(self, pool: asyncpg.Pool, *, attempts: int = 3) -> None:
+        self._pool = pool
+        self._attempts = attempts
+
+    @classmethod
+    async def connect(
+        cls, dsn: str, *, max_size: int = 10, attempts: int = 3, command_timeout: float = 10.0
+    ) -> PostgresStore:
+        try:
+            pool = await asyncpg.create_pool(
+                dsn,
+                min_size=0,
+                max_size=max_size,
+                statement_cache_size=0,  # transaction poolers cannot keep prepared statements
+                command_timeout=command_timeout,
+                timeout=5.0,  # connect timeout: an outage must answer fast, not hang callers
+                max_inactive_connection_lifetime=60.0,
+                init=_init_connection,
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreUnavailable(f"cannot open the database pool: {type(exc).__name__}") from None
+        return cls(pool, attempts=attempts)
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    async def _run(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(lambda e: isinstance(e, _TRANSIENT)),
+                stop=stop_after_attempt(self._attempts),
+                wait=wait_exponential_jitter(initial=0.05, max=1.0),
+                reraise=True,
+            ):
+                with attempt:
+                    async with self._pool.acquire() as conn:
+                        return await op(conn)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise _translate(exc) from None
+        raise AssertionError("unreachable: tenacity re-raises the last failure")
+
+    async def ping(self) -> None:
+        await self._run(lambda conn: conn.fetchval("select 1"))
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    # --- agents --------------------------------------------------------------------------------
+
+    async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
+        agent_uuid = parse_uuid(agent_id, "agent id")
+        row = await self._run(
+            lambda c: c.fetchrow(
+                "select * from public.agents where id = $1 and ($2::uuid is null or owner_id = $2)",
+                agent_uuid,
+                owner_id,
+            )
+        )
+        if row is None:
+            raise NotFound(f"no agent {agent_uuid}")
+        return _agent(row)
+
+    async def get_agent_by_slug(self, owner_id: UUID, slug: str) -> AgentConfig:
+        wanted = canonical_slug(slug)
+        row = await self._run(
+            lambda c: c.fetchrow(
+                "select * from public.agents where owner_id = $1 and slug = $2"
+                " order by status = 'archived', updated_at desc limit 1",
+                owner_id,
+                wanted,
+            )
+        )
+        if row is not None:
+            return _agent(row)
+        known = await self._run(
+            lambda c: c.fetch(
+                "select slug from public.agents where owner_id = $1 and status <> 'archived'",
+                owner_id,
+            )
+        )
+        raise slug_not_found(wanted, [r["slug"] for r in known])
+
+    async def list_agents(
+        self,
+        owner_id: UUID | None,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        include_archived: bool = False,
+    ) -> Page[AgentConfig]:
+        check_page(limit, offset)
+        where = "($1::uuid is null or owner_id = $1) and ($2 or status <> 'archived')"
+
+        async def op(c: Conn) -> tuple[list[asyncpg.Record], int]:
+            async with c.transaction(readonly=True, isolation="repeatable_read"):
+                rows = await c.fetch(
+                    f"select * from public.agents where {where}"  # noqa: S608 - constant text
+                    " order by updated_at desc, id limit $3 offset $4",
+                    owner_id,
+                    include_archived,
+                    limit,
+                    offset,
+                )
+                total = await c.fetchval(
+                    f"select count(*) from public.agents where {where}",  # noqa: S608
+                    owner_id,
+                    include_archived,
+                )
+            return rows, int(total)
+
+        rows, total = await self._run(op)
+        return Page([_agent(r) for r in rows], total, limit, offset)
+
+    async def create_agent(self, new: NewAgent) -> AgentConfig:
+        new = validated(NewAgent, new.model_dump())
+        # The id is chosen here so a retry after a lost reply finds its own row, not a conflict.
+        agent_id = uuid4()
+        values = new.model_dump(mode="json", include=set(_AGENT_COLUMNS))
+
+        async def op(c: Conn) -> asyncpg.Record | None:
+            try:
+                return await c.fetchrow(
+                    "insert into public.agents (id, owner_id, slug, name, instructions, greeting,"
+                    " voice, model, language, tools, status)"
+                    " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning *",
+                    agent_id,
+                    new.owner_id,
+                    *(values[k] for k in _AGENT_COLUMNS),
+                )
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name == "agents_pkey":
+                    return await c.fetchrow("select * from public.agents where id = $1", agent_id)
+                raise Conflict(
+                    f"the slug '{new.slug}' is taken by another of your agents"
+                ) from None
+
+        row = await self._run(op)
+        assert row is not None
+        return _agent(row)
+
+    async def update_agent(
+        self,
+        agent_id: UUID | str,
+        patch: AgentPatch,
+        *,
+        expected_version: int,
+        owner_id: UUID | None = None,
+    ) -> AgentConfig:
+        agent_uuid = parse_uuid(agent_id, "agent id")
+
+        async def op(c: Conn) -> asyncpg.Record:
+            async with c.transaction():
+                row = await c.fetchrow(
+                    "select * from public.agents where id = $1"
+                    " and ($2::uuid is null or owner_id = $2) for update",
+                    agent_uuid,
+                    owner_id,
+                )
+                if row is None:
+                    raise NotFound(f"no agent {agent_uuid}")
+                if row["version"] != expected_version:
+                    raise Conflict(
+                        f"agent {agent_uuid} is at version {row['version']}, not"
+                        f" {expected_version}: it was changed meanwhile",
+                        current_version=row["version"],
+                    )
+                merged = apply_patch(_agent(row), patch)
+                values = merged.model_dump(mode="json", include=set(_AGENT_COLUMNS))
+                assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(_AGENT_COLUMNS, 2))
+                try:
+                    updated = await c.fetchrow(
+                        f"update public.agents set {assignments} where id = $1 returning *",  # noqa: S608
+                        agent_uuid,
+                        *(values[k] for k in _AGENT_COLUMNS),
+                    )
+                except asyncpg.UniqueViolationError:
+                    raise Conflict(
+                        f"the slug '{merged.slug}' is taken by another of your agents"
+                    ) from None
+                assert updated is not None
+                return updated
+
+        return _agent(await self._run(op))
+
+    async def archive_agent(
+        self, agent_id: UUID | str, *, owner_id: UUID | None = None
+    ) -> AgentConfig:
+        agent_uuid = parse_uuid(agent_id, "agent id")
+        row = await self._run(
+            lambda c: c.fetchrow(
+                "update public.agents set status = $3 where id = $1"
+                " and ($2::uuid is null or owner_id = $2) and status <> $3 returning *",
+                agent_uuid,
+                owner_id,
+                AgentStatus.ARCHIVED.value,
+            )
+        )
+        return (
+            _agent(row) if row is not None else await self.get_agent(agent_uuid, owner_id=owner_id)
+        )
+
+    async def delete_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> None:
+        agent_uuid = parse_uuid(agent_id, "agent id")
+        deleted = await self._run(
+            lambda c: c.fetchval(
+                "delete from public.agents where id = $1"
+                " and ($2::uuid is null or owner_id = $2) returning id",
+                agent_uuid,
+                owner_id,
+            )
+        )
+        if deleted is None:
+            raise NotFound(f"no agent {agent_uuid}")
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    async def start_session(self, new: NewCallSession) -> CallSession:
+        new = validated(NewCallSession, new.model_dump())
+        session_id = new.id or uuid4()
+        row = await self._run(
+            lambda c: c.fetchrow(
+                "with inserted as ("
+                " insert into public.call_sessions (id, agent_id, owner_id, room_name, kind,"
+                " deployment, participant_identity, job_id)"
+                " values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (id) do nothing returning *)"
+                " select * from inserted union all"
+                " select * from public.call_sessions where id = $1 limit 1",
+                session_id,
+                new.agent_id,
+                new.owner_id,
+                new.room_name,
+                new.kind.value,
+                new.deployment,
+                new.participant_identity,
+                new.job_id,
+            )
+        )
+        assert row is not None
+        return _session(row)
+
+    async def finish_session(
+        self,
+        session_id: UUID | str,
+        *,
+        end_reason: EndReason,
+        status: SessionStatus = SessionStatus.ENDED,
+        error: str | None = None,
+        ended_at: datetime | None = None,
+    ) -> CallSession:
+        sid = parse_uuid(session_id, "session id")
+        if status is SessionStatus.ACTIVE:
+            raise InvalidInput("a finished session is 'ended' or 'failed'")
+        row = await self._run(
+            lambda c: c.fetchrow(
+                "update public.call_sessions set status = $2, end_reason = $3, error = $4,"
+                " ended_at = greatest(coalesce($5, now()), started_at)"
+                " where id = $1 and status = 'active' returning *",
+                sid,
+                status.value,
+                end_reason.value,
+                error[:2000] if error else None,
+                ended_at,
+            )
+        )
+        return _session(row) if row is not None else await self.get_session(sid)
+
+    async def get_session(self, session_id: UUID | str) -> CallSession:
+        sid = parse_uuid(session_id, "session id")
+        row = await self._run(
+            lambda c: c.fetchrow("select * from public.call_sessions where id = $1", sid)
+        )
+        if row is None:
+            raise NotFound(f"no session {sid}")
+        return _session(row)
+
+    async def list_sessions(
+        self,
+        *,
+        agent_id: UUID | None = None,
+        owner_id: UUID | None = None,
+        room_name: str | None = None,
+        open_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[CallSession]:
+        check_page(limit, offset)
+        where = (
+            "($1::uuid is null or agent_id = $1) and ($2::uuid is null or owner_id = $2)"
+            " and ($3::text is null or room_name = $3) and (not $4 or status = 'active')"
+        )
+        args = (agent_id, owner_id, room_name, open_only)
+
+        async def op(c: Conn) -> tuple[list[asyncpg.Record], int]:
+            async with c.transaction(readonly=True, isolation="repeatable_read"):
+                rows = await c.fetch(
+                    f"select * from public.call_sessions where {where}"  # noqa: S608
+                    " order by started_at desc, id limit $5 offset $6",
+                    *args,
+                    limit,
+                    offset,
+                )
+                total = await c.fetchval(
+                    f"select count(*) from public.call_sessions where {where}",  # noqa: S608
+                    *args,
+                )
+            return rows, int(total)
+
+        rows, total = await self._run(op)
+        return Page([_session(r) for r in rows], total, limit, offset)
+
+    async def write_transcript(
+        self, session_id: UUID | str, items: Sequence[dict[str, Any]], summary: str | None = None
+    ) -> None:
+        sid = parse_uuid(session_id, "session id")
+        transcript = validated(
+            Transcript, {"session_id": sid, "items": list(items), "summary": summary}
+        )
+        await self._run(
+            lambda c: c.execute(
+                "insert into public.call_transcripts (session_id, items, summary)"
+                " values ($1, $2, $3) on conflict (session_id)"
+                " do update set items = excluded.items, summary = excluded.summary",
+                sid,
+                transcript.items,
+                transcript.summary,
+            )
+        )
+
+    async def write_usage(self, session_id: UUID | str, usage: Sequence[TokenUsage]) -> None:
+        sid = parse_uuid(session_id, "session id")
+        rows = [validated(TokenUsage, u.model_dump()) for u in usage]
+        if not rows:
+            return
+
+        async def op(c: Conn) -> None:
+            async with c.transaction():
+                await c.executemany(
+                    "insert into public.token_usage (session_id, model, input_tokens,"
+                    " output_tokens, input_audio_tokens, output_audio_tokens, audio_seconds)"
+                    " values ($1, $2, $3, $4, $5, $6, $7) on conflict (session_id, model) do update"
+                    " set input_tokens = excluded.input_tokens,"
+                    " output_tokens = excluded.output_tokens,"
+                    " input_audio_tokens = excluded.input_audio_tokens,"
+                    " output_audio_tokens = excluded.output_audio_tokens,"
+                    " audio_seconds = excluded.audio_seconds",
+                    [
+                        (
+                            sid,
+                            u.model,
+                            u.input_tokens,
+                            u.output_tokens,
+                            u.input_audio_tokens,
+                            u.output_audio_tokens,
+                            u.audio_seconds,
+                        )
+                        for u in rows
+                    ],
+                )
+
+        await self._run(op)
+
+    async def get_transcript(
+        self, session_id: UUID | str
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        sid = parse_uuid(session_id, "session id")
+        row = await self._run(
+            lambda c: c.fetchrow(
+                "select items, summary from public.call_transcripts where session_id = $1", sid
+            )
+        )
+        if row is None:
+            raise NotFound(f"no transcript for session {sid}")
+        return list(row["items"]), row["summary"]
+
+    async def get_usage(self, session_id: UUID | str) -> list[TokenUsage]:
+        sid = parse_uuid(session_id, "session id")
+        rows = await self._run(
+            lambda c: c.fetch(
+                "select model, input_tokens, output_tokens, input_audio_tokens,"
+                " output_audio_tokens, audio_seconds from public.token_usage"
+                " where session_id = $1 order by model",
+                sid,
+            )
+        )
+        return [TokenUsage.model_validate(dict(r)) for r in rows]
+
+    # --- leases --------------------------------------------------------------------------------
+
+    async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        return bool(
+            await self._run(
+                lambda c: c.fetchval("select public.acquire_lease($1, $2, $3)", name, holder, ttl_s)
+            )
+        )
+
+    async def renew_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        return bool(
+            await self._run(
+                lambda c: c.fetchval("select public.renew_lease($1, $2, $3)", name, holder, ttl_s)
+            )
+        )
+
+    async def release_lease(self, name: str, holder: str) -> bool:
+        return bool(
+            await self._run(
+                lambda c: c.fetchval("select public.release_lease($1, $2)", name, holder)
+            )
+        )
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+def _agent(row: asyncpg.Record) -> AgentConfig:
+    data = dict(row)
+    try:
+        return AgentConfig.model_validate(data)
+    except ValueError as exc:
+        # A row written around the contracts (by hand, by an old version) is never run.
+        raise InvalidInput(f"stored agent {data.get('id')} fails validation: {exc}") from None
+
+
+def _session(row: asyncpg.Record) -> CallSession:
+    return CallSession.model_validate(dict(row))
+
+
+def _translate(exc: BaseException) -> StoreError:
+    """Maps asyncpg and network failures onto the domain errors."""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return Conflict(f"already exists ({exc.constraint_name})")
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return NotFound(f"a referenced row does not exist ({exc.constraint_name})")
+    if isinstance(
+        exc,
+        asyncpg.NotNullViolationError
+        | asyncpg.CheckViolationError
+        | asyncpg.DataError
+        | asyncpg.InvalidParameterValueError,
+    ):
+        return InvalidInput(f"the database refused the value: {exc}")
+    if isinstance(exc, _TRANSIENT):
+        return StoreUnavailable(f"database unreachable: {type(exc).__name__}: {exc}")
+    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+        return StoreUnavailable(f"database error {getattr(exc, 'sqlstate', '')}: {exc}")
+    log.error("store_unexpected_error", error_type=type(exc).__name__, exc_info=exc)
+    return StoreUnavailable(f"unexpected store failure: {type(exc).__name__}")

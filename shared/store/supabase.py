@@ -1,0 +1,447 @@
+"""`SupabaseStore`: the AgentStore over Supabase's REST API (PostgREST) with supabase-py.
+
+Uses the service-role key, which bypasses RLS as on Supabase: authorisation is the caller's
+job (the backend scopes by `owner_id`). Writes that must be atomic live in SQL functions
+(`acquire_lease`, ...) called by RPC; optimistic concurrency is a filtered PATCH
+(`id=eq.X&version=eq.N`) against the version the database trigger bumps.
+
+supabase-py itself retries GETs on 503/520 and network failures; writes are retried here only
+when the request never reached the server (connect errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import httpx
+from postgrest.exceptions import APIError
+from supabase import AsyncClient, AsyncClientOptions, acreate_client
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from shared.contracts import (
+    AgentConfig,
+    AgentPatch,
+    AgentStatus,
+    CallSession,
+    EndReason,
+    NewAgent,
+    NewCallSession,
+    SessionStatus,
+    TokenUsage,
+    Transcript,
+)
+from shared.store.base import (
+    Page,
+    apply_patch,
+    canonical_slug,
+    check_page,
+    parse_uuid,
+    slug_not_found,
+    validated,
+)
+from shared.store.errors import Conflict, InvalidInput, NotFound, StoreError, StoreUnavailable
+
+T = TypeVar("T")
+
+_AGENT_COLUMNS = {
+    "slug",
+    "name",
+    "instructions",
+    "greeting",
+    "voice",
+    "model",
+    "language",
+    "tools",
+    "status",
+}
+_INVALID_CODES = {
+    "22P02",
+    "22023",
+    "22007",
+    "22008",
+    "22001",
+    "23502",
+    "23514",
+    "42703",
+    "PGRST102",
+}
+
+
+class SupabaseStore:
+    def __init__(self, client: AsyncClient, *, attempts: int = 3) -> None:
+        self._client = client
+        self._attempts = attempts
+
+    @classmethod
+    async def connect(
+        cls, url: str, service_role_key: str, *, timeout_s: float = 10.0, attempts: int = 3
+    ) -> SupabaseStore:
+        try:
+            client = await acreate_client(
+                url,
+                service_role_key,
+                options=AsyncClientOptions(
+                    postgrest_client_timeout=timeout_s,
+                    auto_refresh_token=False,
+                    persist_session=False,
+                ),
+            )
+        except Exception as exc:  # supabase raises its own exception for a malformed url/key
+            raise InvalidInput(f"cannot create the Supabase client: {exc}") from None
+        return cls(client, attempts=attempts)
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    async def _run(self, request: Callable[[], Awaitable[T]]) -> T:
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(httpx.ConnectError),
+                stop=stop_after_attempt(self._attempts),
+                wait=wait_exponential_jitter(initial=0.05, max=1.0),
+                reraise=True,
+            ):
+                with attempt:
+                    return await request()
+        except StoreError:
+            raise
+        except APIError as exc:
+            raise _translate(exc) from None
+        except (httpx.HTTPError, OSError) as exc:
+            raise StoreUnavailable(f"Supabase unreachable: {type(exc).__name__}") from None
+        raise AssertionError("unreachable: tenacity re-raises the last failure")
+
+    async def _rows(self, request: Callable[[], Awaitable[Any]]) -> list[dict[str, Any]]:
+        response = await self._run(request)
+        data = response.data
+        return data if isinstance(data, list) else [data] if data else []
+
+    def _table(self, name: str) -> Any:
+        return self._client.table(name)
+
+    async def ping(self) -> None:
+        await self._rows(lambda: self._table("leases").select("name").limit(1).execute())
+
+    async def close(self) -> None:
+        await self._client.postgrest.aclose()
+
+    # --- agents --------------------------------------------------------------------------------
+
+    async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
+        agent_uuid = parse_uuid(agent_id, "agent id")
+        query = self._table("agents").select("*").eq("id", str(agent_uuid))
+        if owner_id is not None:
+            query = query.eq("owner_id", str(owner_id))
+        rows = await self._rows(query.limit(1).execute)
+        if not rows:
+            raise NotFound(f"no agent {agent_uuid}")
+        return _agent(rows[0])
+
+    async def get_agent_by_slug(self, owner_id: UUID, slug: str) -> AgentConfig:
+        wanted = canonical_slug(slug)
+        rows = await self._rows(
+            self._table("agents")
+            .select("*")
+            .eq("owner_id", str(owner_id))
+            .eq("slug", wanted)
+            .order("updated_at", desc=True)
+            .execute
+        )
+        if rows:
+            # A live agent wins over archived ones that once had the slug.
+            rows.sort(key=lambda r: r["status"] == AgentStatus.ARCHIVED.value)
+            return _agent(rows[0])
+        known = await self._rows(
+            self._table("agents")
+            .select("slug")
+            .eq("owner_id", str(owner_id))
+            .neq("status", AgentStatus.ARCHIVED.value)
+            .execute
+        )
+        raise slug_not_found(wanted, [r["slug"] for r in known])
+
+    async def list_agents(
+        self,
+        owner_id: UUID | None,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        include_archived: bool = False,
+    ) -> Page[AgentConfig]:
+        check_page(limit, offset)
+
+        def query(columns: str) -> Any:
+            q = self._table("agents").select(columns, count="exact")
+            if owner_id is not None:
+                q = q.eq("owner_id", str(owner_id))
+            if not include_archived:
+                q = q.neq("status", AgentStatus.ARCHIVED.value)
+            return q
+
+        response = await self._run(
+            query("*")
+            .order("updated_at", desc=True)
+            .order("id")
+            .limit(limit)
+            .offset(offset)
+            .execute
+        )
+        return Page([_agent(r) for r in response.data], response.count or 0, limit, offset)
+
+    async def create_agent(self, new: NewAgent) -> AgentConfig:
+        new = validated(NewAgent, new.model_dump())
+        agent_id = uuid4()
+        row = {"id": str(agent_id), **new.model_dump(mode="json")}
+        try:
+            rows = await self._rows(self._table("agents").insert(row).execute)
+        except Conflict as exc:
+            if "agents_pkey" in str(exc):  # a retried insert that had landed: it is ours
+                return await self.get_agent(agent_id)
+            raise Conflict(f"the slug '{new.slug}' is taken by another of your agents") from None
+        return _agent(rows[0])
+
+    async def update_agent(
+        self,
+        agent_id: UUID | str,
+        patch: AgentPatch,
+        *,
+        expected_version: int,
+        owner_id: UUID | None = None,
+    ) -> AgentConfig:
+        current = await self.get_agent(agent_id, owner_id=owner_id)
+        if current.version != expected_version:
+            raise _stale(current, expected_version)
+        merged = apply_patch(current, patch)
+        values = merged.model_dump(mode="json", include=_AGENT_COLUMNS)
+        try:
+            rows = await self._rows(
+                self._table("agents")
+                .update(values)
+                .eq("id", str(current.id))
+                .eq("version", expected_version)
+                .execute
+            )
+        except Conflict:
+            raise Conflict(f"the slug '{merged.slug}' is taken by another of your agents") from None
+        if rows:
+            return _agent(rows[0])
+        # Zero rows: changed (or deleted) between our read and our write.
+        raise _stale(await self.get_agent(current.id), expected_version)
+
+    async def archive_agent(
+        self, agent_id: UUID | str, *, owner_id: UUID | None = None
+    ) -> AgentConfig:
+        agent_uuid = parse_uuid(agent_id, "agent id")
+        query = (
+            self._table("agents")
+            .update({"status": AgentStatus.ARCHIVED.value})
+            .eq("id", str(agent_uuid))
+            .neq("status", AgentStatus.ARCHIVED.value)
+        )
+        if owner_id is not None:
+            query = query.eq("owner_id", str(owner_id))
+        rows = await self._rows(query.execute)
+        return _agent(rows[0]) if rows else await self.get_agent(agent_uuid, owner_id=owner_id)
+
+    async def delete_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> None:
+        agent_uuid = parse_uuid(agent_id, "agent id")
+        query = self._table("agents").delete().eq("id", str(agent_uuid))
+        if owner_id is not None:
+            query = query.eq("owner_id", str(owner_id))
+        if not await self._rows(query.execute):
+            raise NotFound(f"no agent {agent_uuid}")
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    async def start_session(self, new: NewCallSession) -> CallSession:
+        new = validated(NewCallSession, new.model_dump())
+        session_id = new.id or uuid4()
+        row = {**new.model_dump(mode="json"), "id": str(session_id)}
+        rows = await self._rows(
+            self._table("call_sessions")
+            .upsert(row, on_conflict="id", ignore_duplicates=True)
+            .execute
+        )
+        return _session(rows[0]) if rows else await self.get_session(session_id)
+
+    async def finish_session(
+        self,
+        session_id: UUID | str,
+        *,
+        end_reason: EndReason,
+        status: SessionStatus = SessionStatus.ENDED,
+        error: str | None = None,
+        ended_at: datetime | None = None,
+    ) -> CallSession:
+        sid = parse_uuid(session_id, "session id")
+        if status is SessionStatus.ACTIVE:
+            raise InvalidInput("a finished session is 'ended' or 'failed'")
+        current = await self.get_session(sid)
+        if current.status is not SessionStatus.ACTIVE:
+            return current
+        # PostgREST cannot say greatest(now(), started_at): clamp here instead.
+        end = max(ended_at or datetime.now(current.started_at.tzinfo), current.started_at)
+        rows = await self._rows(
+            self._table("call_sessions")
+            .update(
+                {
+                    "status": status.value,
+                    "end_reason": end_reason.value,
+                    "error": error[:2000] if error else None,
+                    "ended_at": end.isoformat(),
+                }
+            )
+            .eq("id", str(sid))
+            .eq("status", SessionStatus.ACTIVE.value)
+            .execute
+        )
+        return _session(rows[0]) if rows else await self.get_session(sid)
+
+    async def get_session(self, session_id: UUID | str) -> CallSession:
+        sid = parse_uuid(session_id, "session id")
+        rows = await self._rows(
+            self._table("call_sessions").select("*").eq("id", str(sid)).limit(1).execute
+        )
+        if not rows:
+            raise NotFound(f"no session {sid}")
+        return _session(rows[0])
+
+    async def list_sessions(
+        self,
+        *,
+        agent_id: UUID | None = None,
+        owner_id: UUID | None = None,
+        room_name: str | None = None,
+        open_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[CallSession]:
+        check_page(limit, offset)
+        q = self._table("call_sessions").select("*", count="exact")
+        if agent_id is not None:
+            q = q.eq("agent_id", str(agent_id))
+        if owner_id is not None:
+            q = q.eq("owner_id", str(owner_id))
+        if room_name is not None:
+            q = q.eq("room_name", room_name)
+        if open_only:
+            q = q.eq("status", SessionStatus.ACTIVE.value)
+        response = await self._run(
+            q.order("started_at", desc=True).order("id").limit(limit).offset(offset).execute
+        )
+        return Page([_session(r) for r in response.data], response.count or 0, limit, offset)
+
+    async def write_transcript(
+        self, session_id: UUID | str, items: Sequence[dict[str, Any]], summary: str | None = None
+    ) -> None:
+        sid = parse_uuid(session_id, "session id")
+        transcript = validated(
+            Transcript, {"session_id": sid, "items": list(items), "summary": summary}
+        )
+        await self._run(
+            self._table("call_transcripts")
+            .upsert(transcript.model_dump(mode="json"), on_conflict="session_id")
+            .execute
+        )
+
+    async def write_usage(self, session_id: UUID | str, usage: Sequence[TokenUsage]) -> None:
+        sid = parse_uuid(session_id, "session id")
+        rows = [
+            {
+                "session_id": str(sid),
+                **validated(TokenUsage, u.model_dump()).model_dump(mode="json"),
+            }
+            for u in usage
+        ]
+        if rows:
+            await self._run(
+                self._table("token_usage").upsert(rows, on_conflict="session_id,model").execute
+            )
+
+    async def get_transcript(
+        self, session_id: UUID | str
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        sid = parse_uuid(session_id, "session id")
+        rows = await self._rows(
+            self._table("call_transcripts")
+            .select("items,summary")
+            .eq("session_id", str(sid))
+            .execute
+        )
+        if not rows:
+            raise NotFound(f"no transcript for session {sid}")
+        return list(rows[0]["items"]), rows[0]["summary"]
+
+    async def get_usage(self, session_id: UUID | str) -> list[TokenUsage]:
+        sid = parse_uuid(session_id, "session id")
+        rows = await self._rows(
+            self._table("token_usage")
+            .select(
+                "model,input_tokens,output_tokens,input_audio_tokens,output_audio_tokens,"
+                "audio_seconds"
+            )
+            .eq("session_id", str(sid))
+            .order("model")
+            .execute
+        )
+        return [TokenUsage.model_validate(r) for r in rows]
+
+    # --- leases --------------------------------------------------------------------------------
+
+    async def _lease_call(self, fn: str, params: dict[str, Any]) -> bool:
+        response = await self._run(self._client.rpc(fn, params).execute)
+        return bool(response.data)
+
+    async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        return await self._lease_call(
+            "acquire_lease", {"p_name": name, "p_holder": holder, "p_ttl_s": ttl_s}
+        )
+
+    async def renew_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        return await self._lease_call(
+            "renew_lease", {"p_name": name, "p_holder": holder, "p_ttl_s": ttl_s}
+        )
+
+    async def release_lease(self, name: str, holder: str) -> bool:
+        return await self._lease_call("release_lease", {"p_name": name, "p_holder": holder})
+
+
+def _stale(current: AgentConfig, expected: int) -> Conflict:
+    return Conflict(
+        f"agent {current.id} is at version {current.version}, not {expected}:"
+        " it was changed meanwhile",
+        current_version=current.version,
+    )
+
+
+def _agent(row: dict[str, Any]) -> AgentConfig:
+    try:
+        return AgentConfig.model_validate(row)
+    except ValueError as exc:
+        raise InvalidInput(f"stored agent {row.get('id')} fails validation: {exc}") from None
+
+
+def _session(row: dict[str, Any]) -> CallSession:
+    return CallSession.model_validate(row)
+
+
+def _translate(exc: APIError) -> StoreError:
+    """Maps PostgREST's error answers (Postgres SQLSTATEs and PGRST codes) onto domain errors."""
+    code = exc.code or ""
+    detail = exc.message or str(exc)
+    if code == "23505":
+        return Conflict(f"already exists: {detail}")
+    if code == "23503":
+        return NotFound(f"a referenced row does not exist: {detail}")
+    if code == "PGRST116":
+        return NotFound(detail)
+    if code in _INVALID_CODES:
+        return InvalidInput(f"the database refused the value: {detail}")
+    return StoreUnavailable(f"Supabase error {code or '(no code)'}: {detail}")

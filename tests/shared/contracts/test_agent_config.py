@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, get_args
+from uuid import uuid4
+
+import pytest
+from livekit.agents.llm._realtime.openai_types import RealtimeModels
+from pydantic import ValidationError
+
+from shared.contracts import (
+    SUPPORTED_MODELS,
+    SUPPORTED_VOICES,
+    AgentConfig,
+    AgentPatch,
+    AgentStatus,
+    HttpTool,
+    NewAgent,
+)
+from shared.contracts.agent_config import MAX_INSTRUCTIONS, MAX_TOOLS
+
+
+def http_tool(**overrides: Any) -> dict[str, Any]:
+    tool: dict[str, Any] = {
+        "type": "http",
+        "name": "book_appointment",
+        "description": "Book a slot once the caller confirmed it.",
+        "parameters": {
+            "type": "object",
+            "properties": {"start": {"type": "string", "format": "date-time"}},
+            "required": ["start"],
+        },
+        "method": "POST",
+        "url": "https://api.example.com/bookings",
+        "headers": {"Authorization": {"secret": "CLINIC_API_TOKEN"}, "Accept": "application/json"},
+    }
+    return {**tool, **overrides}
+
+
+def new_agent(**overrides: Any) -> NewAgent:
+    values: dict[str, Any] = {
+        "owner_id": uuid4(),
+        "slug": "clarence-coherence",
+        "name": "Clarence Coherence",
+        "instructions": "You are Clarence, the front desk of Coherence Dental.",
+        "greeting": "Hi, this is Clarence.",
+        "tools": [http_tool(), {"type": "builtin", "name": "end_call"}],
+    }
+    return NewAgent.model_validate({**values, **overrides})
+
+
+def test_a_complete_config_validates_and_round_trips() -> None:
+    agent = new_agent(status="active")
+    now = datetime.now(UTC)
+    stored = AgentConfig.model_validate(
+        {
+            **agent.model_dump(mode="json"),
+            "id": str(uuid4()),
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    assert stored.voice == "marin" and stored.model == "gpt-realtime"
+    assert [t.name for t in stored.tools] == ["book_appointment", "end_call"]
+    assert AgentConfig.model_validate_json(stored.model_dump_json()) == stored
+    assert stored.http_tools[0].headers["Authorization"].secret == "CLINIC_API_TOKEN"  # type: ignore[union-attr]
+
+
+def test_the_contract_models_are_a_subset_of_livekits_realtime_models() -> None:
+    assert set(SUPPORTED_MODELS) <= set(get_args(RealtimeModels))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"voice": "darth"}, "unsupported voice 'darth'"),
+        ({"model": "gpt-2"}, "unsupported model"),
+        ({"slug": "Clarence_Coherence"}, "did you mean 'clarence-coherence'"),
+        ({"name": "   "}, "at least 1 character"),
+        ({"name": "x" * 81}, "at most 80"),
+        ({"instructions": "x" * (MAX_INSTRUCTIONS + 1)}, "at most 20000"),
+        ({"greeting": "x" * 1001}, "at most 1000"),
+        ({"language": "english"}, "should match pattern"),
+        ({"status": "active", "instructions": ""}, "an active agent needs instructions"),
+        ({"status": "deleted"}, "'draft', 'active' or 'archived'"),
+        ({"tools": [{"type": "builtin", "name": "end_call"}] * 2}, "unique: end_call"),
+        ({"tools": [{"type": "builtin", "name": "end_call"}] * (MAX_TOOLS + 1)}, "at most 16"),
+        ({"tools": [{"type": "shell", "name": "rm"}]}, "does not match any of the expected tags"),
+        ({"unknown_field": 1}, "Extra inputs are not permitted"),
+    ],
+)
+def test_invalid_configs_are_refused_with_a_reason(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        new_agent(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"name": "Book Appointment"}, "should match pattern"),
+        ({"url": "ftp://example.com/x"}, "URL scheme should be 'http' or 'https'"),
+        ({"url": "not a url"}, "valid URL"),
+        ({"method": "TRACE"}, "'GET', 'POST', 'PUT', 'PATCH' or 'DELETE'"),
+        ({"timeout_s": 60}, "less than or equal to 30"),
+        ({"description": ""}, "at least 1 character"),
+        ({"parameters": {"type": "array"}}, '"type": "object"'),
+        (
+            {"parameters": {"type": "object", "properties": {"a": {"type": "nope"}}}},
+            "not valid JSON Schema",
+        ),
+        ({"parameters": {"type": "object", "description": "x" * 9000}}, "larger than 8192"),
+        ({"headers": {"Authorization": {"secret": "lowercase"}}}, "should match pattern"),
+        ({"headers": {"Bad Header": "x"}}, "should match pattern"),
+    ],
+)
+def test_malformed_http_tools_are_refused(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        HttpTool.model_validate(http_tool(**overrides))
+
+
+def test_every_voice_has_a_character_line() -> None:
+    assert all(line and len(line) < 80 for line in SUPPORTED_VOICES.values())
+
+
+def test_patch_is_validated_on_the_merged_result() -> None:
+    now = datetime.now(UTC)
+    draft = AgentConfig.model_validate(
+        {
+            **new_agent(instructions="").model_dump(mode="json"),
+            "id": str(uuid4()),
+            "version": 2,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    assert AgentPatch(voice="cedar").changes() == {"voice": "cedar"}
+    with pytest.raises(ValidationError, match="an active agent needs instructions"):
+        draft.with_changes(AgentPatch(status=AgentStatus.ACTIVE))
+    active = draft.with_changes(AgentPatch(status=AgentStatus.ACTIVE, instructions="Be kind."))
+    assert active.status is AgentStatus.ACTIVE and active.voice == draft.voice
+    with pytest.raises(ValidationError, match="unsupported voice"):
+        AgentPatch(voice="robot")

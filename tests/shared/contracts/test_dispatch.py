@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+from uuid import uuid4
+
+import pytest
+from structlog.testing import capture_logs
+
+from shared.contracts import DispatchMetadata, RoomMetadata, SessionKind
+
+
+def test_dispatch_metadata_round_trips() -> None:
+    meta = DispatchMetadata(
+        agent_id=uuid4(), deployment="prod", kind=SessionKind.TEST, requested_by="user:abc"
+    )
+    assert DispatchMetadata.parse(meta.to_json()) == meta
+    assert json.loads(meta.to_json())["kind"] == "test"
+
+
+def test_voxie_creation_metadata_has_no_agent() -> None:
+    raw = '{"agent_id": null, "deployment": "dev", "kind": "creation", "requested_by": "u"}'
+    meta = DispatchMetadata.parse(raw)
+    assert meta is not None and meta.agent_id is None and meta.kind is SessionKind.CREATION
+
+
+def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
+    raw = '{"deployment": "dev", "kind": "live", "requested_by": "u", "priority": 3}'
+    assert DispatchMetadata.parse(raw) is not None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "{not json",
+        "[]",
+        '"a string"',
+        '{"deployment": "dev", "kind": "test"}',  # requested_by missing
+        '{"deployment": "Prod Env", "kind": "test", "requested_by": "u"}',
+        '{"deployment": "dev", "kind": "party", "requested_by": "u"}',
+        '{"agent_id": "not-a-uuid", "deployment": "dev", "kind": "test", "requested_by": "u"}',
+        '{"deployment": "dev", "kind": "test", "requested_by": "' + "u" * 5000 + '"}',
+        b"\xff\xfe",
+    ],
+)
+def test_malformed_metadata_is_logged_and_gives_none(raw: str | bytes) -> None:
+    with capture_logs() as logs:
+        assert DispatchMetadata.parse(raw) is None
+    assert logs and logs[0]["event"] == "metadata_malformed"
+    assert logs[0]["log_level"] == "warning"
+
+
+@pytest.mark.parametrize("raw", ["", None])
+def test_absent_metadata_gives_none_quietly(raw: str | None) -> None:
+    with capture_logs() as logs:
+        assert DispatchMetadata.parse(raw) is None
+    assert logs == []
+
+
+def test_room_metadata() -> None:
+    agent_id = uuid4()
+    assert RoomMetadata.parse(RoomMetadata(agent_id=agent_id).to_json()) == RoomMetadata(
+        agent_id=agent_id
+    )
+    assert RoomMetadata.parse('{"agent_id": "nope"}') is None
