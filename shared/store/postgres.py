@@ -67,6 +67,8 @@ _TRANSIENT = (
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
+    # What asyncpg raises on a pooled connection the server killed while it sat idle.
+    asyncpg.exceptions.InternalClientError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.DeadlockDetectedError,
@@ -104,7 +106,7 @@ class PostgresStore:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception(lambda e: isinstance(e, _TRANSIENT)),
                 stop=stop_after_attempt(self._attempts),
-                wait=wait_exponential_jitter(initial=0.05, max=1.0),
+                wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.1),
                 reraise=True,
             ):
                 with attempt:

@@ -82,7 +82,13 @@ class SupabaseStore:
 
     @classmethod
     async def connect(
-        cls, url: str, service_role_key: str, *, timeout_s: float = 10.0, attempts: int = 3
+        cls,
+        url: str,
+        service_role_key: str,
+        *,
+        timeout_s: float = 10.0,
+        attempts: int = 3,
+        client_retry: bool = True,
     ) -> SupabaseStore:
         try:
             client = await acreate_client(
@@ -90,6 +96,8 @@ class SupabaseStore:
                 service_role_key,
                 options=AsyncClientOptions(
                     postgrest_client_timeout=timeout_s,
+                    # supabase-py's own GET retries (1/2/4 s on 503/520 and network errors).
+                    postgrest_client_retry=client_retry,
                     auto_refresh_token=False,
                     persist_session=False,
                 ),
@@ -105,7 +113,7 @@ class SupabaseStore:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(httpx.ConnectError),
                 stop=stop_after_attempt(self._attempts),
-                wait=wait_exponential_jitter(initial=0.05, max=1.0),
+                wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.1),
                 reraise=True,
             ):
                 with attempt:
@@ -122,6 +130,25 @@ class SupabaseStore:
         response = await self._run(request)
         data = response.data
         return data if isinstance(data, list) else [data] if data else []
+
+    async def _page(
+        self, query: Callable[[str], Any], newest_first_by: str, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page, newest first, with the exact total."""
+        try:
+            response = await self._run(
+                query("*")
+                .order(newest_first_by, desc=True)
+                .order("id")
+                .limit(limit)
+                .offset(offset)
+                .execute
+            )
+        except _RangeNotSatisfiable:
+            # PostgREST answers 416 for an offset past the end, without the count: ask for it.
+            response = await self._run(query("id").limit(1).execute)
+            return [], response.count or 0
+        return response.data, response.count or 0
 
     def _table(self, name: str) -> Any:
         return self._client.table(name)
@@ -185,15 +212,8 @@ class SupabaseStore:
                 q = q.neq("status", AgentStatus.ARCHIVED.value)
             return q
 
-        response = await self._run(
-            query("*")
-            .order("updated_at", desc=True)
-            .order("id")
-            .limit(limit)
-            .offset(offset)
-            .execute
-        )
-        return Page([_agent(r) for r in response.data], response.count or 0, limit, offset)
+        rows, total = await self._page(query, "updated_at", limit, offset)
+        return Page([_agent(r) for r in rows], total, limit, offset)
 
     async def create_agent(self, new: NewAgent) -> AgentConfig:
         new = validated(NewAgent, new.model_dump())
@@ -324,19 +344,21 @@ class SupabaseStore:
         offset: int = 0,
     ) -> Page[CallSession]:
         check_page(limit, offset)
-        q = self._table("call_sessions").select("*", count="exact")
-        if agent_id is not None:
-            q = q.eq("agent_id", str(agent_id))
-        if owner_id is not None:
-            q = q.eq("owner_id", str(owner_id))
-        if room_name is not None:
-            q = q.eq("room_name", room_name)
-        if open_only:
-            q = q.eq("status", SessionStatus.ACTIVE.value)
-        response = await self._run(
-            q.order("started_at", desc=True).order("id").limit(limit).offset(offset).execute
-        )
-        return Page([_session(r) for r in response.data], response.count or 0, limit, offset)
+
+        def query(columns: str) -> Any:
+            q = self._table("call_sessions").select(columns, count="exact")
+            if agent_id is not None:
+                q = q.eq("agent_id", str(agent_id))
+            if owner_id is not None:
+                q = q.eq("owner_id", str(owner_id))
+            if room_name is not None:
+                q = q.eq("room_name", room_name)
+            if open_only:
+                q = q.eq("status", SessionStatus.ACTIVE.value)
+            return q
+
+        rows, total = await self._page(query, "started_at", limit, offset)
+        return Page([_session(r) for r in rows], total, limit, offset)
 
     async def write_transcript(
         self, session_id: UUID | str, items: Sequence[dict[str, Any]], summary: str | None = None
@@ -432,6 +454,10 @@ def _session(row: dict[str, Any]) -> CallSession:
     return CallSession.model_validate(row)
 
 
+class _RangeNotSatisfiable(InvalidInput):
+    """PGRST103: the requested page starts past the last row."""
+
+
 def _translate(exc: APIError) -> StoreError:
     """Maps PostgREST's error answers (Postgres SQLSTATEs and PGRST codes) onto domain errors."""
     code = exc.code or ""
@@ -440,6 +466,8 @@ def _translate(exc: APIError) -> StoreError:
         return Conflict(f"already exists: {detail}")
     if code == "23503":
         return NotFound(f"a referenced row does not exist: {detail}")
+    if code == "PGRST103":
+        return _RangeNotSatisfiable(detail)
     if code == "PGRST116":
         return NotFound(detail)
     if code in _INVALID_CODES:

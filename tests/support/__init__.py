@@ -1,1 +1,1 @@
-"""Test support: real servers started by the tests and wire-faithful doubles for what cannot run here."""
+"""Test support: real servers the tests start, and wire-faithful doubles of what cannot run here."""

@@ -218,7 +218,11 @@ create policy token_usage_owner_select on public.token_usage
     )
   );
 
+-- Explicit privileges: Supabase's default privileges grant every API role full access to new
+-- tables, so the session records are made read-only for users here, not only by RLS.
 grant select, insert, update, delete on public.agents to authenticated, service_role;
+revoke insert, update, delete, truncate on public.call_sessions, public.call_transcripts,
+  public.token_usage from authenticated;
 grant select on public.call_sessions, public.call_transcripts, public.token_usage to authenticated;
 grant all on public.call_sessions, public.call_transcripts, public.token_usage, public.leases
   to service_role;

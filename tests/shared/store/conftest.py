@@ -1,0 +1,70 @@
+"""Both stores over the same real database: PostgresStore directly, SupabaseStore through the
+real supabase-py client and the PostgREST-compatible double."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from shared.store import AgentStore
+from shared.store.postgres import PostgresStore
+from shared.store.supabase import SupabaseStore
+from tests.support.postgrest import PostgrestDouble, make_jwt
+
+JWT_SECRET = "test-jwt-secret-with-at-least-32-characters"
+TABLES = "agents, call_sessions, call_transcripts, token_usage, leases"
+
+
+@pytest.fixture(scope="session")
+async def postgres_store(database_url: str) -> AsyncIterator[PostgresStore]:
+    store = await PostgresStore.connect(database_url)
+    yield store
+    await store.close()
+
+
+@pytest.fixture(scope="session")
+def postgrest(database_url: str) -> Iterator[PostgrestDouble]:
+    double = PostgrestDouble(database_url, JWT_SECRET)
+    double.start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture(scope="session")
+def service_role_key() -> str:
+    return make_jwt(JWT_SECRET, role="service_role")
+
+
+@pytest.fixture(scope="session")
+async def supabase_store(
+    postgrest: PostgrestDouble, service_role_key: str
+) -> AsyncIterator[SupabaseStore]:
+    store = await SupabaseStore.connect(postgrest.url, service_role_key)
+    yield store
+    await store.close()
+
+
+@pytest.fixture(params=["postgres", "supabase"])
+def store(request: pytest.FixtureRequest) -> AgentStore:
+    """The contract suite runs once per implementation."""
+    chosen: AgentStore = request.getfixturevalue(f"{request.param}_store")
+    return chosen
+
+
+@pytest.fixture(autouse=True)
+async def empty_tables(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"truncate {TABLES} cascade")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A raw connection, to check what was (not) written behind the store's back."""
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()

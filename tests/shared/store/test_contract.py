@@ -1,0 +1,403 @@
+"""The AgentStore contract, run against both implementations over a real database."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from shared.contracts import (
+    AgentPatch,
+    AgentStatus,
+    EndReason,
+    NewAgent,
+    NewCallSession,
+    SessionKind,
+    SessionStatus,
+    TokenUsage,
+)
+from shared.contracts.agent_config import MAX_INSTRUCTIONS
+from shared.store import AgentStore, Conflict, InvalidInput, NotFound
+
+OWNER = UUID("9b1d2c3e-0000-4000-8000-00000000a11c")
+OTHER = UUID("9b1d2c3e-0000-4000-8000-0000000000b0")
+
+
+def new_agent(owner: UUID = OWNER, **overrides: Any) -> NewAgent:
+    values: dict[str, Any] = {
+        "owner_id": owner,
+        "slug": "clarence-coherence",
+        "name": "Clarence Coherence",
+        "instructions": "You are Clarence, the front desk of Coherence Dental.",
+        "greeting": "Hi, this is Clarence.",
+        "voice": "cedar",
+        "tools": [
+            {
+                "type": "http",
+                "name": "book",
+                "description": "Book a slot.",
+                "parameters": {"type": "object", "properties": {"at": {"type": "string"}}},
+                "url": "https://api.example.com/book",
+                "headers": {"Authorization": {"secret": "CLINIC_TOKEN"}},
+            },
+            {"type": "builtin", "name": "end_call"},
+        ],
+    }
+    return NewAgent.model_validate({**values, **overrides})
+
+
+async def count(db: asyncpg.Connection, table: str) -> int:
+    return int(await db.fetchval(f"select count(*) from public.{table}"))
+
+
+# --- agents ------------------------------------------------------------------------------------
+
+
+async def test_create_then_get_by_id_and_slug(store: AgentStore) -> None:
+    created = await store.create_agent(new_agent())
+    assert created.version == 1 and created.status is AgentStatus.DRAFT
+    assert created.owner_id == OWNER and created.voice == "cedar"
+    assert created.tools == new_agent().tools
+
+    assert await store.get_agent(created.id) == created
+    assert await store.get_agent(str(created.id).upper()) == created
+    assert await store.get_agent(created.id, owner_id=OWNER) == created
+    assert await store.get_agent_by_slug(OWNER, "clarence-coherence") == created
+    # The seeds' bug: a non-canonical slug finds the canonical agent.
+    assert await store.get_agent_by_slug(OWNER, "clarence_coherence") == created
+    assert await store.get_agent_by_slug(OWNER, "Clarence Coherence") == created
+
+
+async def test_slug_near_miss_answers_not_found_with_a_hint(store: AgentStore) -> None:
+    await store.create_agent(new_agent())
+    with pytest.raises(NotFound, match="no agent with slug") as caught:
+        await store.get_agent_by_slug(OWNER, "clarence-coherense")
+    assert caught.value.hint == "did you mean 'clarence-coherence'?"
+    with pytest.raises(NotFound) as caught:
+        await store.get_agent_by_slug(OWNER, "zebra")
+    assert caught.value.hint is None
+    with pytest.raises(NotFound):  # another owner's slugs are neither found nor hinted
+        await store.get_agent_by_slug(OTHER, "clarence-coherence")
+
+
+async def test_another_owners_agent_is_not_found(store: AgentStore) -> None:
+    created = await store.create_agent(new_agent())
+    with pytest.raises(NotFound):
+        await store.get_agent(created.id, owner_id=OTHER)
+    with pytest.raises(NotFound):
+        await store.update_agent(
+            created.id, AgentPatch(name="X"), expected_version=1, owner_id=OTHER
+        )
+    with pytest.raises(NotFound):
+        await store.archive_agent(created.id, owner_id=OTHER)
+    with pytest.raises(NotFound):
+        await store.delete_agent(created.id, owner_id=OTHER)
+    assert await store.get_agent(created.id) == created
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "", "1234", "'; drop table agents; --"])
+async def test_malformed_ids_are_invalid_input(store: AgentStore, bad_id: str) -> None:
+    with pytest.raises(InvalidInput, match="is not a UUID"):
+        await store.get_agent(bad_id)
+    with pytest.raises(InvalidInput):
+        await store.update_agent(bad_id, AgentPatch(name="X"), expected_version=1)
+    with pytest.raises(InvalidInput):
+        await store.delete_agent(bad_id)
+    with pytest.raises(InvalidInput):
+        await store.get_session(bad_id)
+
+
+async def test_unknown_ids_are_not_found(store: AgentStore) -> None:
+    unknown = uuid4()
+    for call in (
+        store.get_agent(unknown),
+        store.update_agent(unknown, AgentPatch(name="X"), expected_version=1),
+        store.archive_agent(unknown),
+        store.delete_agent(unknown),
+        store.get_session(unknown),
+        store.finish_session(unknown, end_reason=EndReason.ERROR),
+    ):
+        with pytest.raises(NotFound):
+            await call
+
+
+async def test_duplicate_slug_is_a_conflict_and_writes_nothing(
+    store: AgentStore, db: asyncpg.Connection
+) -> None:
+    await store.create_agent(new_agent())
+    with pytest.raises(Conflict, match="slug 'clarence-coherence' is taken"):
+        await store.create_agent(new_agent(name="Another Clarence"))
+    assert await count(db, "agents") == 1
+    # Slugs are unique per owner, and an archived agent frees its slug.
+    await store.create_agent(new_agent(owner=OTHER))
+    first = await store.get_agent_by_slug(OWNER, "clarence-coherence")
+    await store.archive_agent(first.id)
+    again = await store.create_agent(new_agent(name="Clarence Two"))
+    assert (await store.get_agent_by_slug(OWNER, "clarence-coherence")).id == again.id
+
+
+async def test_invalid_configs_are_refused_and_write_nothing(
+    store: AgentStore, db: asyncpg.Connection
+) -> None:
+    # model_construct skips validation, as a caller holding a stale or forged object would.
+    oversized = NewAgent.model_construct(
+        **{**dict(new_agent()), "instructions": "x" * (MAX_INSTRUCTIONS + 1)}
+    )
+    with pytest.raises(InvalidInput, match="instructions"):
+        await store.create_agent(oversized)
+    bad_voice = NewAgent.model_construct(**{**dict(new_agent()), "voice": "robot"})
+    with pytest.raises(InvalidInput, match="unsupported voice 'robot'"):
+        await store.create_agent(bad_voice)
+    assert await count(db, "agents") == 0
+
+    created = await store.create_agent(new_agent(instructions=""))
+    with pytest.raises(InvalidInput, match="unsupported voice"):
+        await store.update_agent(
+            created.id, AgentPatch.model_construct(voice="robot"), expected_version=1
+        )
+    with pytest.raises(InvalidInput, match="an active agent needs instructions"):
+        await store.update_agent(
+            created.id, AgentPatch(status=AgentStatus.ACTIVE), expected_version=1
+        )
+    assert await store.get_agent(created.id) == created
+
+
+async def test_update_bumps_version_and_checks_it(
+    store: AgentStore, db: asyncpg.Connection
+) -> None:
+    created = await store.create_agent(new_agent(instructions=""))
+    updated = await store.update_agent(
+        created.id,
+        AgentPatch(instructions="Answer questions about opening hours.", status="active"),
+        expected_version=1,
+    )
+    assert updated.version == 2 and updated.status is AgentStatus.ACTIVE
+    assert updated.updated_at > created.updated_at and updated.created_at == created.created_at
+    assert (updated.name, updated.voice, updated.tools) == (
+        created.name,
+        created.voice,
+        created.tools,
+    )
+
+    with pytest.raises(Conflict, match="version 2, not 1") as caught:
+        await store.update_agent(created.id, AgentPatch(name="Stale"), expected_version=1)
+    assert caught.value.current_version == 2
+    assert await store.get_agent(created.id) == updated
+    assert await db.fetchval("select name from agents where id = $1", created.id) == created.name
+
+
+async def test_concurrent_updates_one_wins(store: AgentStore) -> None:
+    created = await store.create_agent(new_agent())
+    results = await asyncio.gather(
+        *(
+            store.update_agent(created.id, AgentPatch(greeting=f"Hello {i}"), expected_version=1)
+            for i in range(5)
+        ),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(r, Conflict) for r in results if isinstance(r, BaseException))
+    assert (await store.get_agent(created.id)).version == 2
+
+
+async def test_renaming_onto_a_taken_slug_is_a_conflict(store: AgentStore) -> None:
+    await store.create_agent(new_agent())
+    other = await store.create_agent(new_agent(slug="farah", name="Farah"))
+    with pytest.raises(Conflict, match="taken"):
+        await store.update_agent(
+            other.id, AgentPatch(slug="clarence-coherence"), expected_version=1
+        )
+    assert (await store.get_agent(other.id)).slug == "farah"
+
+
+async def test_list_pages_newest_first_per_owner(store: AgentStore) -> None:
+    ids = [
+        (await store.create_agent(new_agent(slug=f"agent-{i}", name=f"Agent {i}"))).id
+        for i in range(5)
+    ]
+    await store.create_agent(new_agent(owner=OTHER, slug="theirs", name="Theirs"))
+    archived = await store.create_agent(new_agent(slug="old", name="Old"))
+    await store.archive_agent(archived.id)
+
+    first = await store.list_agents(OWNER, limit=2)
+    second = await store.list_agents(OWNER, limit=2, offset=2)
+    third = await store.list_agents(OWNER, limit=2, offset=4)
+    assert first.total == second.total == third.total == 5
+    assert [a.id for a in first.items + second.items + third.items] == ids[::-1]
+    beyond = await store.list_agents(OWNER, limit=2, offset=50)
+    assert beyond.items == [] and beyond.total == 5
+
+    assert (await store.list_agents(OWNER, include_archived=True)).total == 6
+    assert (await store.list_agents(None)).total == 6  # operators see every owner
+    with pytest.raises(InvalidInput):
+        await store.list_agents(OWNER, limit=0)
+    with pytest.raises(InvalidInput):
+        await store.list_agents(OWNER, offset=-1)
+
+
+async def test_archive_is_idempotent_and_delete_keeps_sessions(store: AgentStore) -> None:
+    created = await store.create_agent(new_agent())
+    archived = await store.archive_agent(created.id)
+    assert archived.status is AgentStatus.ARCHIVED and archived.version == 2
+    assert await store.archive_agent(created.id) == archived
+
+    session = await store.start_session(
+        NewCallSession(agent_id=created.id, room_name="agent-x", kind="test", deployment="dev")
+    )
+    await store.delete_agent(created.id)
+    with pytest.raises(NotFound):
+        await store.get_agent(created.id)
+    assert (await store.get_session(session.id)).agent_id is None
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+async def test_session_lifecycle_with_transcript_and_usage(store: AgentStore) -> None:
+    agent = await store.create_agent(new_agent())
+    session_id = uuid4()
+    new = NewCallSession(
+        id=session_id,
+        agent_id=agent.id,
+        owner_id=OWNER,
+        room_name=f"agent-{agent.id}-abcdefgh",
+        kind=SessionKind.TEST,
+        deployment="dev",
+        participant_identity="user:alice",
+        job_id="AJ_123",
+    )
+    started = await store.start_session(new)
+    assert started.status is SessionStatus.ACTIVE and started.ended_at is None
+    assert await store.start_session(new) == started  # a retried start is the same row
+
+    ended = await store.finish_session(session_id, end_reason=EndReason.GRACE_EXPIRED)
+    assert ended.status is SessionStatus.ENDED and ended.end_reason is EndReason.GRACE_EXPIRED
+    assert ended.ended_at is not None and ended.duration_s is not None and ended.duration_s >= 0
+    # The first end wins: a late webhook cannot rewrite why the call ended.
+    assert await store.finish_session(session_id, end_reason=EndReason.ROOM_CLOSED) == ended
+
+    items = [
+        {"type": "message", "role": "assistant", "content": ["Hi, this is Clarence."]},
+        {"type": "message", "role": "user", "content": ["I need an appointment."]},
+    ]
+    await store.write_transcript(session_id, items, summary="Booked a cleaning.")
+    assert await store.get_transcript(session_id) == (items, "Booked a cleaning.")
+    await store.write_transcript(session_id, items[:1])  # replaced, not appended
+    assert await store.get_transcript(session_id) == (items[:1], None)
+
+    usage = [
+        TokenUsage(
+            model="gpt-realtime",
+            input_tokens=5120,
+            output_tokens=830,
+            input_audio_tokens=4100,
+            output_audio_tokens=700,
+            audio_seconds=181.5,
+        ),
+        TokenUsage(model="gpt-4o-mini", input_tokens=900, output_tokens=60),
+    ]
+    await store.write_usage(session_id, usage)
+    await store.write_usage(session_id, usage)  # idempotent per (session, model)
+    assert await store.get_usage(session_id) == sorted(usage, key=lambda u: u.model)
+
+
+async def test_failed_session_records_the_error(store: AgentStore) -> None:
+    session = await store.start_session(
+        NewCallSession(agent_id=None, room_name="agent-y", kind="test", deployment="dev")
+    )
+    failed = await store.finish_session(
+        session.id,
+        end_reason=EndReason.ERROR,
+        status=SessionStatus.FAILED,
+        error="agent is archived",
+    )
+    assert failed.status is SessionStatus.FAILED and failed.error == "agent is archived"
+    with pytest.raises(InvalidInput):
+        await store.finish_session(
+            session.id, end_reason=EndReason.ERROR, status=SessionStatus.ACTIVE
+        )
+
+
+async def test_session_references_are_checked(store: AgentStore, db: asyncpg.Connection) -> None:
+    with pytest.raises(NotFound, match="referenced row does not exist"):
+        await store.start_session(
+            NewCallSession(agent_id=uuid4(), room_name="agent-z", kind="test", deployment="dev")
+        )
+    with pytest.raises(NotFound):
+        await store.write_transcript(uuid4(), [])
+    with pytest.raises(NotFound):
+        await store.write_usage(uuid4(), [TokenUsage(model="gpt-realtime")])
+    with pytest.raises(NotFound):
+        await store.get_transcript(uuid4())
+    assert await count(db, "call_sessions") == await count(db, "token_usage") == 0
+
+
+async def test_list_sessions_filters(store: AgentStore) -> None:
+    agent = await store.create_agent(new_agent())
+    sessions = [
+        await store.start_session(
+            NewCallSession(
+                agent_id=agent.id,
+                owner_id=OWNER,
+                room_name=f"room-{i}",
+                kind="test",
+                deployment="dev",
+            )
+        )
+        for i in range(3)
+    ]
+    await store.start_session(
+        NewCallSession(
+            agent_id=None, room_name="voxie-creation-abcdefgh", kind="creation", deployment="dev"
+        )
+    )
+    await store.finish_session(sessions[0].id, end_reason=EndReason.USER_HANGUP)
+
+    by_agent = await store.list_sessions(agent_id=agent.id)
+    assert by_agent.total == 3 and [s.id for s in by_agent.items] == [s.id for s in sessions[::-1]]
+    assert (await store.list_sessions(agent_id=agent.id, open_only=True)).total == 2
+    assert (await store.list_sessions(room_name="room-1")).items == [sessions[1]]
+    assert (await store.list_sessions(owner_id=OWNER, limit=1, offset=1)).items == [sessions[1]]
+    assert (await store.list_sessions()).total == 4
+
+
+# --- leases ------------------------------------------------------------------------------------
+
+
+async def test_leases_give_one_holder_at_a_time(store: AgentStore) -> None:
+    assert await store.acquire_lease("reconciler", "backend-a", 30)
+    assert not await store.acquire_lease("reconciler", "backend-b", 30)
+    assert await store.acquire_lease("reconciler", "backend-a", 30)  # re-acquire is a renewal
+    assert await store.renew_lease("reconciler", "backend-a", 30)
+    assert not await store.renew_lease("reconciler", "backend-b", 30)
+    assert not await store.release_lease("reconciler", "backend-b")
+    assert await store.release_lease("reconciler", "backend-a")
+    assert await store.acquire_lease("reconciler", "backend-b", 30)
+    assert await store.acquire_lease("other-task", "backend-a", 30)  # leases are per name
+
+
+async def test_an_expired_lease_can_be_taken_over(store: AgentStore) -> None:
+    assert await store.acquire_lease("reconciler", "backend-a", 0.2)
+    await asyncio.sleep(0.4)
+    assert not await store.renew_lease("reconciler", "backend-a", 30)
+    assert await store.acquire_lease("reconciler", "backend-b", 30)
+
+
+async def test_concurrent_acquires_have_one_winner(store: AgentStore) -> None:
+    results = await asyncio.gather(
+        *(store.acquire_lease("reconciler", f"backend-{i}", 30) for i in range(8))
+    )
+    assert sorted(results) == [False] * 7 + [True]
+
+
+async def test_lease_ttl_is_validated(store: AgentStore) -> None:
+    with pytest.raises(InvalidInput):
+        await store.acquire_lease("reconciler", "backend-a", 0)
+
+
+async def test_ping(store: AgentStore) -> None:
+    await store.ping()
