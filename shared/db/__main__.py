@@ -13,6 +13,7 @@ import signal
 import sys
 from urllib.parse import urlsplit
 
+import asyncpg
 from pydantic import ValidationError
 
 from shared.db.local import LocalPostgres, ensure_database
@@ -71,7 +72,7 @@ async def _main(command: str) -> int:
     configure_logging(settings.log_level, settings.log_format)
     try:
         server, where = await _prepare(settings)
-    except (StoreError, OSError) as exc:
+    except (StoreError, OSError, asyncpg.PostgresError) as exc:
         log.error("database_unavailable", error=str(exc), store=settings.store_kind.value)
         return 1
     log.info(

@@ -23,8 +23,10 @@ create table public.agents (
 -- An archived agent frees its slug for a new one.
 create unique index agents_owner_slug_live_key
   on public.agents (owner_id, slug) where status <> 'archived';
+-- Slug lookups include archived rows (a live agent is preferred, an archived one still found).
+create index agents_owner_slug_idx on public.agents (owner_id, slug);
 create index agents_owner_updated_idx on public.agents (owner_id, updated_at desc, id);
-create index agents_slug_idx on public.agents (slug);
+create index agents_updated_idx on public.agents (updated_at desc, id);
 
 -- Every write bumps the version and the timestamp here, whichever client wrote it, so the
 -- optimistic check (`where version = $expected`) holds for REST and SQL writers alike.
@@ -71,8 +73,9 @@ create table public.call_sessions (
 create index call_sessions_agent_started_idx on public.call_sessions (agent_id, started_at desc);
 create index call_sessions_owner_started_idx on public.call_sessions (owner_id, started_at desc);
 create index call_sessions_started_idx on public.call_sessions (started_at desc);
-create index call_sessions_room_open_idx on public.call_sessions (room_name)
-  where status = 'active';
+create index call_sessions_room_idx on public.call_sessions (room_name);
+-- The reconciler's scan for sessions still open.
+create index call_sessions_open_idx on public.call_sessions (started_at) where status = 'active';
 
 create table public.call_transcripts (
   session_id uuid primary key references public.call_sessions (id) on delete cascade,
