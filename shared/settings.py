@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.validation import describe_validation_error
+
 # LiveKit's well-known credentials of `livekit-server --dev`: anyone can mint tokens with them.
 LIVEKIT_DEV_API_KEY = "devkey"
 LIVEKIT_DEV_API_SECRET = "secret"  # noqa: S105 - the public value we refuse, not a credential
@@ -90,7 +92,7 @@ class Settings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise ConfigError(_describe(exc)) from None
+            raise ConfigError(describe_validation_error(exc, env_names=True)) from None
 
     @field_validator("platform_env")
     @classmethod
@@ -193,12 +195,3 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "; ".join(f"{p} (PLATFORM_ENV={self.platform_env}, {component})" for p in problems)
             )
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False):
-        message = str(error["msg"]).removeprefix("Value error, ")
-        field = ".".join(str(p) for p in error["loc"]).upper()
-        parts.append(f"{field}: {message}" if field else message)
-    return "; ".join(parts)

@@ -26,6 +26,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from shared.logging import get_logger
+from shared.validation import describe_validation_error
 
 log = get_logger(__name__)
 
@@ -78,6 +79,5 @@ def _parse(model: type[M], raw: str | bytes | None, what: str) -> M | None:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        errors = [f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()]
-        log.warning("metadata_malformed", what=what, errors=errors)
+        log.warning("metadata_malformed", what=what, reason=describe_validation_error(exc))
         return None

@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shared.contracts import (
     AgentConfig,
+    AgentFields,
     AgentPatch,
     CallSession,
     EndReason,
@@ -28,10 +29,14 @@ from shared.contracts import (
 )
 from shared.naming import InvalidSlug, closest_slugs, normalize_slug, validate_slug
 from shared.store.errors import InvalidInput, NotFound
+from shared.validation import describe_validation_error
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 MAX_PAGE_SIZE = 200
+# The agents columns a user may set: exactly the contract's editable fields.
+AGENT_COLUMNS: tuple[str, ...] = tuple(AgentFields.model_fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +176,10 @@ def check_page(limit: int, offset: int) -> None:
         raise InvalidInput("offset must not be negative")
 
 
-def validated(model: type[T], data: Any) -> T:
+def validated(model: type[M], data: Any) -> M:
     """Builds a contract model, turning validation failures into InvalidInput."""
     try:
-        return model.model_validate(data)  # type: ignore[attr-defined, no-any-return]
+        return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput(describe_validation_error(exc)) from None
 
@@ -184,11 +189,3 @@ def apply_patch(current: AgentConfig, patch: AgentPatch) -> AgentConfig:
         return current.with_changes(patch)
     except ValidationError as exc:
         raise InvalidInput(describe_validation_error(exc)) from None
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error["loc"]) or "value"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)

@@ -30,6 +30,7 @@ from shared.contracts import (
 )
 from shared.logging import get_logger
 from shared.store.base import (
+    AGENT_COLUMNS,
     Page,
     apply_patch,
     canonical_slug,
@@ -49,16 +50,15 @@ if TYPE_CHECKING:
 
     Conn: TypeAlias = PoolConnectionProxy[asyncpg.Record]
 
-_AGENT_COLUMNS = (
-    "slug",
-    "name",
-    "instructions",
-    "greeting",
-    "voice",
-    "model",
-    "language",
-    "tools",
-    "status",
+# Column names come from the contract (never from input), so the SQL is built once here.
+_INSERT_AGENT = (
+    f"insert into public.agents (id, owner_id, {', '.join(AGENT_COLUMNS)})"  # noqa: S608
+    f" values ({', '.join(f'${i}' for i in range(1, len(AGENT_COLUMNS) + 3))}) returning *"
+)
+_UPDATE_AGENT = (
+    "update public.agents set "  # noqa: S608
+    + ", ".join(f"{column} = ${i}" for i, column in enumerate(AGENT_COLUMNS, 2))
+    + " where id = $1 returning *"
 )
 _TRANSIENT = (
     OSError,  # refused, reset, DNS: includes ConnectionError
@@ -194,17 +194,15 @@ class PostgresStore:
         new = validated(NewAgent, new.model_dump())
         # The id is chosen here so a retry after a lost reply finds its own row, not a conflict.
         agent_id = uuid4()
-        values = new.model_dump(mode="json", include=set(_AGENT_COLUMNS))
+        values = new.model_dump(mode="json", include=set(AGENT_COLUMNS))
 
         async def op(c: Conn) -> asyncpg.Record | None:
             try:
                 return await c.fetchrow(
-                    "insert into public.agents (id, owner_id, slug, name, instructions, greeting,"
-                    " voice, model, language, tools, status)"
-                    " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning *",
+                    _INSERT_AGENT,
                     agent_id,
                     new.owner_id,
-                    *(values[k] for k in _AGENT_COLUMNS),
+                    *(values[k] for k in AGENT_COLUMNS),
                 )
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name == "agents_pkey":
@@ -244,13 +242,12 @@ class PostgresStore:
                         current_version=row["version"],
                     )
                 merged = apply_patch(_agent(row), patch)
-                values = merged.model_dump(mode="json", include=set(_AGENT_COLUMNS))
-                assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(_AGENT_COLUMNS, 2))
+                values = merged.model_dump(mode="json", include=set(AGENT_COLUMNS))
                 try:
                     updated = await c.fetchrow(
-                        f"update public.agents set {assignments} where id = $1 returning *",  # noqa: S608
+                        _UPDATE_AGENT,
                         agent_uuid,
-                        *(values[k] for k in _AGENT_COLUMNS),
+                        *(values[k] for k in AGENT_COLUMNS),
                     )
                 except asyncpg.UniqueViolationError:
                     raise Conflict(

@@ -39,6 +39,7 @@ from shared.contracts import (
     Transcript,
 )
 from shared.store.base import (
+    AGENT_COLUMNS,
     Page,
     apply_patch,
     canonical_slug,
@@ -51,17 +52,6 @@ from shared.store.errors import Conflict, InvalidInput, NotFound, StoreError, St
 
 T = TypeVar("T")
 
-_AGENT_COLUMNS = {
-    "slug",
-    "name",
-    "instructions",
-    "greeting",
-    "voice",
-    "model",
-    "language",
-    "tools",
-    "status",
-}
 _INVALID_CODES = {
     "22P02",
     "22023",
@@ -239,7 +229,7 @@ class SupabaseStore:
         if current.version != expected_version:
             raise _stale(current, expected_version)
         merged = apply_patch(current, patch)
-        values = merged.model_dump(mode="json", include=_AGENT_COLUMNS)
+        values = merged.model_dump(mode="json", include=set(AGENT_COLUMNS))
         try:
             rows = await self._rows(
                 self._table("agents")
