@@ -85,10 +85,12 @@ def configure_logging(
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        # `extra=` fields first, so redaction sees them too.
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if use_json else _keep,
+            # The console renderer prints tracebacks itself; JSON needs them as a field.
+            *([structlog.processors.format_exc_info] if use_json else []),
             renderer,
         ],
     )
@@ -117,7 +119,3 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, _: Any) -> None:
         pass
-
-
-def _keep(_: Any, __: str, event_dict: EventDict) -> EventDict:
-    return event_dict

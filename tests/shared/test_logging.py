@@ -49,7 +49,9 @@ def test_secret_looking_fields_are_redacted(json_logs: pytest.CaptureFixture[str
     get_logger("test").info(
         "connect", api_secret="s3", token="t0k", headers={"Authorization": "Bearer x"}, room="r"
     )
-    (line,) = lines(json_logs)
+    logging.getLogger("livekit").info("joined", extra={"api_key": "k3y", "room": "r"})
+    line, stdlib_line = lines(json_logs)
+    assert stdlib_line["api_key"] == REDACTED and stdlib_line["room"] == "r"
     assert line["api_secret"] == REDACTED and line["token"] == REDACTED
     assert line["headers"] == {"Authorization": REDACTED} and line["room"] == "r"
 
