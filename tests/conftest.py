@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -11,11 +12,16 @@ from shared.logging import configure_logging
 from shared.settings import Settings
 from tests.support.postgres import create_database, postgres_server
 
+# Hermetic: the machine's own platform variables (a developer's shell, a CI runner) must not
+# leak into settings the tests build; subprocesses the tests start inherit the clean env too.
+for _name in Settings.model_fields:
+    os.environ.pop(_name.upper(), None)
+
 configure_logging("warning", "console")
 
 
 def make_settings(**values: object) -> Settings:
-    """Settings from explicit values only: no `.env`, no ambient environment surprises."""
+    """Settings from explicit values only: no `.env` file, and (see above) no ambient variables."""
     return Settings(_env_file=None, **values)
 
 
