@@ -21,6 +21,7 @@ from shared.db.migrations import apply_migrations
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings, StoreKind
 from shared.store import StoreError, open_store
+from shared.store.postgres import PostgresStore
 
 log = get_logger("shared.db")
 
@@ -35,24 +36,31 @@ def masked(dsn: str) -> str:
 
 
 async def _prepare(settings: Settings) -> tuple[LocalPostgres | None, str]:
-    """Returns the local server (if one was started) and a description of the database."""
+    """Returns the local server (if one was started) and a description of the database.
+
+    Ready means the store the platform's processes will use answers, not only that a server
+    process exists.
+    """
     kind = settings.store_kind
-    if kind is StoreKind.LOCAL:
-        server = LocalPostgres(settings.local_db_dir)
-        dsn = await ensure_database(await asyncio.to_thread(server.start))
-        return server, dsn
-    if kind is StoreKind.POSTGRES:
-        assert settings.database_url is not None
-        dsn = settings.database_url.get_secret_value()
-        await apply_migrations(dsn)
-        return None, dsn
-    # Supabase over REST: migrations go through the Supabase CLI; check the API answers.
-    store = await open_store(settings)
+    server: LocalPostgres | None = None
+    if kind is StoreKind.SUPABASE:
+        # Over REST, migrations go through the Supabase CLI; check the API answers.
+        store = await open_store(settings)
+        where = f"{settings.supabase_url} (apply migrations with `supabase db push`)"
+    else:
+        if kind is StoreKind.LOCAL:
+            server = LocalPostgres(settings.local_db_dir)
+            where = await ensure_database(await asyncio.to_thread(server.start))
+        else:
+            assert settings.database_url is not None
+            where = settings.database_url.get_secret_value()
+            await apply_migrations(where)
+        store = await PostgresStore.connect(where, max_size=1)
     try:
         await store.ping()
     finally:
         await store.close()
-    return None, f"{settings.supabase_url} (apply migrations with `supabase db push`)"
+    return server, where
 
 
 async def _wait_for_signal() -> None:
