@@ -8,13 +8,14 @@ errors of `shared.store.errors`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from shared.contracts import (
     AgentConfig,
@@ -28,11 +29,17 @@ from shared.contracts import (
     TokenUsage,
 )
 from shared.naming import InvalidSlug, closest_slugs, normalize_slug, validate_slug
-from shared.store.errors import InvalidInput, NotFound
+from shared.store.errors import Conflict, InvalidInput, NotFound
 from shared.validation import describe_validation_error
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsKeysAndGetItem
+
+    # An asyncpg Record or a PostgREST JSON object: column name → value.
+    Row: TypeAlias = SupportsKeysAndGetItem[str, Any]
 
 MAX_PAGE_SIZE = 200
 # The agents columns a user may set: exactly the contract's editable fields.
@@ -182,6 +189,46 @@ def validated(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput(describe_validation_error(exc)) from None
+
+
+def retrying(attempts: int, transient: Callable[[BaseException], bool]) -> AsyncRetrying:
+    """The one retry policy of both stores: short exponential backoff, a bounded count."""
+    return AsyncRetrying(
+        retry=retry_if_exception(transient),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.1),
+        reraise=True,
+    )
+
+
+def agent_from_row(row: Row) -> AgentConfig:
+    try:
+        return AgentConfig.model_validate(dict(row))
+    except ValidationError as exc:
+        # A row written around the contracts (by hand, by an old version) is never run.
+        raise InvalidInput(
+            f"stored agent {row['id']} fails validation: {describe_validation_error(exc)}"
+        ) from None
+
+
+def session_from_row(row: Row) -> CallSession:
+    return CallSession.model_validate(dict(row))
+
+
+def slug_taken(slug: str) -> Conflict:
+    return Conflict(f"the slug '{slug}' is taken by another of your agents")
+
+
+def stale_version(agent_id: UUID, current: int, expected: int) -> Conflict:
+    return Conflict(
+        f"agent {agent_id} is at version {current}, not {expected}: it was changed meanwhile",
+        current_version=current,
+    )
+
+
+def check_final_status(status: SessionStatus) -> None:
+    if status is SessionStatus.ACTIVE:
+        raise InvalidInput("a finished session is 'ended' or 'failed'")
 
 
 def apply_patch(current: AgentConfig, patch: AgentPatch) -> AgentConfig:

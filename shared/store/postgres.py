@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from uuid import UUID, uuid4
 
 import asyncpg
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from shared.contracts import (
     AgentConfig,
@@ -32,11 +31,17 @@ from shared.logging import get_logger
 from shared.store.base import (
     AGENT_COLUMNS,
     Page,
+    agent_from_row,
     apply_patch,
     canonical_slug,
+    check_final_status,
     check_page,
     parse_uuid,
+    retrying,
+    session_from_row,
     slug_not_found,
+    slug_taken,
+    stale_version,
     validated,
 )
 from shared.store.errors import Conflict, InvalidInput, NotFound, StoreError, StoreUnavailable
@@ -103,12 +108,7 @@ class PostgresStore:
 
     async def _run(self, op: Callable[[Conn], Awaitable[T]]) -> T:
         try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception(lambda e: isinstance(e, _TRANSIENT)),
-                stop=stop_after_attempt(self._attempts),
-                wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.1),
-                reraise=True,
-            ):
+            async for attempt in retrying(self._attempts, lambda e: isinstance(e, _TRANSIENT)):
                 with attempt:
                     async with self._pool.acquire() as conn:
                         return await op(conn)
@@ -137,7 +137,7 @@ class PostgresStore:
         )
         if row is None:
             raise NotFound(f"no agent {agent_uuid}")
-        return _agent(row)
+        return agent_from_row(row)
 
     async def get_agent_by_slug(self, owner_id: UUID, slug: str) -> AgentConfig:
         wanted = canonical_slug(slug)
@@ -150,7 +150,7 @@ class PostgresStore:
             )
         )
         if row is not None:
-            return _agent(row)
+            return agent_from_row(row)
         known = await self._run(
             lambda c: c.fetch(
                 "select slug from public.agents where owner_id = $1 and status <> 'archived'",
@@ -188,7 +188,7 @@ class PostgresStore:
             return rows, int(total)
 
         rows, total = await self._run(op)
-        return Page([_agent(r) for r in rows], total, limit, offset)
+        return Page([agent_from_row(r) for r in rows], total, limit, offset)
 
     async def create_agent(self, new: NewAgent) -> AgentConfig:
         new = validated(NewAgent, new.model_dump())
@@ -207,13 +207,11 @@ class PostgresStore:
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name == "agents_pkey":
                     return await c.fetchrow("select * from public.agents where id = $1", agent_id)
-                raise Conflict(
-                    f"the slug '{new.slug}' is taken by another of your agents"
-                ) from None
+                raise slug_taken(new.slug) from None
 
         row = await self._run(op)
         assert row is not None
-        return _agent(row)
+        return agent_from_row(row)
 
     async def update_agent(
         self,
@@ -236,12 +234,8 @@ class PostgresStore:
                 if row is None:
                     raise NotFound(f"no agent {agent_uuid}")
                 if row["version"] != expected_version:
-                    raise Conflict(
-                        f"agent {agent_uuid} is at version {row['version']}, not"
-                        f" {expected_version}: it was changed meanwhile",
-                        current_version=row["version"],
-                    )
-                merged = apply_patch(_agent(row), patch)
+                    raise stale_version(agent_uuid, row["version"], expected_version)
+                merged = apply_patch(agent_from_row(row), patch)
                 values = merged.model_dump(mode="json", include=set(AGENT_COLUMNS))
                 try:
                     updated = await c.fetchrow(
@@ -250,13 +244,11 @@ class PostgresStore:
                         *(values[k] for k in AGENT_COLUMNS),
                     )
                 except asyncpg.UniqueViolationError:
-                    raise Conflict(
-                        f"the slug '{merged.slug}' is taken by another of your agents"
-                    ) from None
+                    raise slug_taken(merged.slug) from None
                 assert updated is not None
                 return updated
 
-        return _agent(await self._run(op))
+        return agent_from_row(await self._run(op))
 
     async def archive_agent(
         self, agent_id: UUID | str, *, owner_id: UUID | None = None
@@ -272,7 +264,9 @@ class PostgresStore:
             )
         )
         return (
-            _agent(row) if row is not None else await self.get_agent(agent_uuid, owner_id=owner_id)
+            agent_from_row(row)
+            if row is not None
+            else await self.get_agent(agent_uuid, owner_id=owner_id)
         )
 
     async def delete_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> None:
@@ -312,7 +306,7 @@ class PostgresStore:
             )
         )
         assert row is not None
-        return _session(row)
+        return session_from_row(row)
 
     async def finish_session(
         self,
@@ -324,8 +318,7 @@ class PostgresStore:
         ended_at: datetime | None = None,
     ) -> CallSession:
         sid = parse_uuid(session_id, "session id")
-        if status is SessionStatus.ACTIVE:
-            raise InvalidInput("a finished session is 'ended' or 'failed'")
+        check_final_status(status)
         row = await self._run(
             lambda c: c.fetchrow(
                 "update public.call_sessions set status = $2, end_reason = $3, error = $4,"
@@ -338,7 +331,7 @@ class PostgresStore:
                 ended_at,
             )
         )
-        return _session(row) if row is not None else await self.get_session(sid)
+        return session_from_row(row) if row is not None else await self.get_session(sid)
 
     async def get_session(self, session_id: UUID | str) -> CallSession:
         sid = parse_uuid(session_id, "session id")
@@ -347,7 +340,7 @@ class PostgresStore:
         )
         if row is None:
             raise NotFound(f"no session {sid}")
-        return _session(row)
+        return session_from_row(row)
 
     async def list_sessions(
         self,
@@ -382,7 +375,7 @@ class PostgresStore:
             return rows, int(total)
 
         rows, total = await self._run(op)
-        return Page([_session(r) for r in rows], total, limit, offset)
+        return Page([session_from_row(r) for r in rows], total, limit, offset)
 
     async def write_transcript(
         self, session_id: UUID | str, items: Sequence[dict[str, Any]], summary: str | None = None
@@ -489,19 +482,6 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
             typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
         )
-
-
-def _agent(row: asyncpg.Record) -> AgentConfig:
-    data = dict(row)
-    try:
-        return AgentConfig.model_validate(data)
-    except ValueError as exc:
-        # A row written around the contracts (by hand, by an old version) is never run.
-        raise InvalidInput(f"stored agent {data.get('id')} fails validation: {exc}") from None
-
-
-def _session(row: asyncpg.Record) -> CallSession:
-    return CallSession.model_validate(dict(row))
 
 
 def _translate(exc: BaseException) -> StoreError:

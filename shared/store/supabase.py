@@ -19,12 +19,6 @@ from uuid import UUID, uuid4
 import httpx
 from postgrest.exceptions import APIError
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from shared.contracts import (
     AgentConfig,
@@ -41,11 +35,17 @@ from shared.contracts import (
 from shared.store.base import (
     AGENT_COLUMNS,
     Page,
+    agent_from_row,
     apply_patch,
     canonical_slug,
+    check_final_status,
     check_page,
     parse_uuid,
+    retrying,
+    session_from_row,
     slug_not_found,
+    slug_taken,
+    stale_version,
     validated,
 )
 from shared.store.errors import Conflict, InvalidInput, NotFound, StoreError, StoreUnavailable
@@ -100,11 +100,9 @@ class SupabaseStore:
 
     async def _run(self, request: Callable[[], Awaitable[T]]) -> T:
         try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(httpx.ConnectError),
-                stop=stop_after_attempt(self._attempts),
-                wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.1),
-                reraise=True,
+            # Only a failed connect is surely unsent; other failures may have been applied.
+            async for attempt in retrying(
+                self._attempts, lambda e: isinstance(e, httpx.ConnectError)
             ):
                 with attempt:
                     return await request()
@@ -159,7 +157,7 @@ class SupabaseStore:
         rows = await self._rows(query.limit(1).execute)
         if not rows:
             raise NotFound(f"no agent {agent_uuid}")
-        return _agent(rows[0])
+        return agent_from_row(rows[0])
 
     async def get_agent_by_slug(self, owner_id: UUID, slug: str) -> AgentConfig:
         wanted = canonical_slug(slug)
@@ -174,7 +172,7 @@ class SupabaseStore:
         if rows:
             # A live agent wins over archived ones that once had the slug.
             rows.sort(key=lambda r: r["status"] == AgentStatus.ARCHIVED.value)
-            return _agent(rows[0])
+            return agent_from_row(rows[0])
         known = await self._rows(
             self._table("agents")
             .select("slug")
@@ -203,7 +201,7 @@ class SupabaseStore:
             return q
 
         rows, total = await self._page(query, "updated_at", limit, offset)
-        return Page([_agent(r) for r in rows], total, limit, offset)
+        return Page([agent_from_row(r) for r in rows], total, limit, offset)
 
     async def create_agent(self, new: NewAgent) -> AgentConfig:
         new = validated(NewAgent, new.model_dump())
@@ -214,8 +212,8 @@ class SupabaseStore:
         except Conflict as exc:
             if "agents_pkey" in str(exc):  # a retried insert that had landed: it is ours
                 return await self.get_agent(agent_id)
-            raise Conflict(f"the slug '{new.slug}' is taken by another of your agents") from None
-        return _agent(rows[0])
+            raise slug_taken(new.slug) from None
+        return agent_from_row(rows[0])
 
     async def update_agent(
         self,
@@ -227,7 +225,7 @@ class SupabaseStore:
     ) -> AgentConfig:
         current = await self.get_agent(agent_id, owner_id=owner_id)
         if current.version != expected_version:
-            raise _stale(current, expected_version)
+            raise stale_version(current.id, current.version, expected_version)
         merged = apply_patch(current, patch)
         values = merged.model_dump(mode="json", include=set(AGENT_COLUMNS))
         try:
@@ -239,11 +237,12 @@ class SupabaseStore:
                 .execute
             )
         except Conflict:
-            raise Conflict(f"the slug '{merged.slug}' is taken by another of your agents") from None
+            raise slug_taken(merged.slug) from None
         if rows:
-            return _agent(rows[0])
+            return agent_from_row(rows[0])
         # Zero rows: changed (or deleted) between our read and our write.
-        raise _stale(await self.get_agent(current.id), expected_version)
+        latest = await self.get_agent(current.id)
+        raise stale_version(latest.id, latest.version, expected_version)
 
     async def archive_agent(
         self, agent_id: UUID | str, *, owner_id: UUID | None = None
@@ -258,7 +257,9 @@ class SupabaseStore:
         if owner_id is not None:
             query = query.eq("owner_id", str(owner_id))
         rows = await self._rows(query.execute)
-        return _agent(rows[0]) if rows else await self.get_agent(agent_uuid, owner_id=owner_id)
+        return (
+            agent_from_row(rows[0]) if rows else await self.get_agent(agent_uuid, owner_id=owner_id)
+        )
 
     async def delete_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> None:
         agent_uuid = parse_uuid(agent_id, "agent id")
@@ -279,7 +280,7 @@ class SupabaseStore:
             .upsert(row, on_conflict="id", ignore_duplicates=True)
             .execute
         )
-        return _session(rows[0]) if rows else await self.get_session(session_id)
+        return session_from_row(rows[0]) if rows else await self.get_session(session_id)
 
     async def finish_session(
         self,
@@ -291,8 +292,7 @@ class SupabaseStore:
         ended_at: datetime | None = None,
     ) -> CallSession:
         sid = parse_uuid(session_id, "session id")
-        if status is SessionStatus.ACTIVE:
-            raise InvalidInput("a finished session is 'ended' or 'failed'")
+        check_final_status(status)
         current = await self.get_session(sid)
         if current.status is not SessionStatus.ACTIVE:
             return current
@@ -312,7 +312,7 @@ class SupabaseStore:
             .eq("status", SessionStatus.ACTIVE.value)
             .execute
         )
-        return _session(rows[0]) if rows else await self.get_session(sid)
+        return session_from_row(rows[0]) if rows else await self.get_session(sid)
 
     async def get_session(self, session_id: UUID | str) -> CallSession:
         sid = parse_uuid(session_id, "session id")
@@ -321,7 +321,7 @@ class SupabaseStore:
         )
         if not rows:
             raise NotFound(f"no session {sid}")
-        return _session(rows[0])
+        return session_from_row(rows[0])
 
     async def list_sessions(
         self,
@@ -348,7 +348,7 @@ class SupabaseStore:
             return q
 
         rows, total = await self._page(query, "started_at", limit, offset)
-        return Page([_session(r) for r in rows], total, limit, offset)
+        return Page([session_from_row(r) for r in rows], total, limit, offset)
 
     async def write_transcript(
         self, session_id: UUID | str, items: Sequence[dict[str, Any]], summary: str | None = None
@@ -423,25 +423,6 @@ class SupabaseStore:
 
     async def release_lease(self, name: str, holder: str) -> bool:
         return await self._lease_call("release_lease", {"p_name": name, "p_holder": holder})
-
-
-def _stale(current: AgentConfig, expected: int) -> Conflict:
-    return Conflict(
-        f"agent {current.id} is at version {current.version}, not {expected}:"
-        " it was changed meanwhile",
-        current_version=current.version,
-    )
-
-
-def _agent(row: dict[str, Any]) -> AgentConfig:
-    try:
-        return AgentConfig.model_validate(row)
-    except ValueError as exc:
-        raise InvalidInput(f"stored agent {row.get('id')} fails validation: {exc}") from None
-
-
-def _session(row: dict[str, Any]) -> CallSession:
-    return CallSession.model_validate(row)
 
 
 class _RangeNotSatisfiable(InvalidInput):
