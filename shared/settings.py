@@ -128,11 +128,8 @@ class Settings(BaseSettings):
                 "LIVEKIT_AGENT_NAME_OVERRIDE is set: it would rename every worker in this "
                 "environment; set VOXIE_AGENT_NAME / SPAWNER_AGENT_NAME instead"
             )
-        if (
-            self.supabase_url
-            and self.supabase_service_role_key is None
-            and self.store_kind is (StoreKind.SUPABASE)
-        ):
+        uses_rest = self.store_kind is StoreKind.SUPABASE
+        if uses_rest and self.supabase_url and self.supabase_service_role_key is None:
             problems.append("SUPABASE_SERVICE_ROLE_KEY is empty but SUPABASE_URL is set")
         if self.store == "postgres" and self.database_url is None:
             problems.append("STORE=postgres but DATABASE_URL is empty")
