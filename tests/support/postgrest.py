@@ -43,7 +43,6 @@ import contextlib
 import json
 import logging
 import re
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
@@ -52,11 +51,12 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import asyncpg
 import jwt
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from tests.support.serving import ThreadedServer
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -1265,61 +1265,18 @@ class PostgrestDouble:
 
     def __init__(self, dsn: str, jwt_secret: str, *, schema: str = "public") -> None:
         self._api = _Api(dsn, jwt_secret, schema)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._url: str | None = None
+        self._server = ThreadedServer(self._api.app(), name="postgrest-double")
         self._outage_lock = threading.Lock()
 
     @property
     def url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("PostgrestDouble is not started")
-        return self._url
+        return self._server.url
 
     def start(self) -> str:
-        if self._url is not None:
-            return self._url
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Accepted connections inherit it: without it, a response written in two parts waits
-        # for the client's delayed ACK (~40 ms a request).
-        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        listener.bind(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-        config = uvicorn.Config(
-            self._api.app(),
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            http="h11",
-            ws="none",
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[listener])),
-            name=f"postgrest-double-{port}",
-            daemon=True,
-        )
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                listener.close()
-                raise RuntimeError("the PostgREST double did not start")
-            time.sleep(0.01)
-        self._server, self._thread = server, thread
-        self._url = f"http://127.0.0.1:{port}"
-        return self._url
+        return self._server.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-        self._url = None
+        self._server.stop()
 
     @contextlib.contextmanager
     def unavailable(self) -> Iterator[None]:
