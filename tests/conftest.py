@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from livekit import api
 
 from shared.db.migrations import apply_migrations
 from shared.logging import configure_logging
 from shared.settings import Settings
+from tests.support.livekit import LiveKitDouble
 from tests.support.postgres import create_database, postgres_server
 
 # Hermetic: the machine's own platform variables (a developer's shell, a CI runner) must not
@@ -38,3 +40,18 @@ async def database_url(pg_server: str) -> str:
     dsn = await create_database(pg_server)
     await apply_migrations(dsn)
     return dsn
+
+
+@pytest.fixture
+def livekit() -> Iterator[LiveKitDouble]:
+    """A fresh LiveKit server double on 127.0.0.1 for one test (seeded: load-weighted picks
+    repeat from run to run)."""
+    with LiveKitDouble(seed=7) as double:
+        yield double
+
+
+@pytest.fixture
+async def livekit_api(livekit: LiveKitDouble) -> AsyncIterator[api.LiveKitAPI]:
+    """The real livekit-api client, pointed at the double."""
+    async with livekit.api() as client:
+        yield client
