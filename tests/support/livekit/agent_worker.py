@@ -4,9 +4,10 @@
 
 Environment: the LiveKit variables from `LiveKitDouble.env()`, plus `TEST_AGENT_NAME` (the
 agent name it registers), `TEST_WORKER_LABEL` (names it in the log), `TEST_WORKER_LOG` (a JSON
-Lines file it appends what happened to) and optionally `TEST_WORKER_LOAD` (the load it reports).
+Lines file it appends what happened to), and optionally `TEST_WORKER_LOAD` (the load it
+reports) and `TEST_ACCEPT_ALL` (accept every job, whatever the room's name).
 
-Room name prefixes:
+Room name prefixes decide the answer otherwise:
 - `accept-…`   accept, record the assignment, run until the job is shut down;
 - `done-…`     accept, record, end the job at once (`ctx.shutdown`);
 - `connect-…`  accept, record, then `ctx.connect()` and record how it failed;
@@ -45,13 +46,16 @@ server = AgentServer(
     load_threshold=float("inf"),
     load_fnc=_fixed_load if os.environ.get("TEST_WORKER_LOAD") else None,
     shutdown_process_timeout=5.0,
+    drain_timeout=5,
 )
 
 
 async def on_request(request: JobRequest) -> None:
     room = request.room.name
     record("request", room=room, job_id=request.id, agent_name=request.agent_name)
-    if room.startswith("reject-"):
+    if os.environ.get("TEST_ACCEPT_ALL"):
+        await request.accept(identity=f"agent-{room}", name="Test Agent")
+    elif room.startswith("reject-"):
         await request.reject(terminate=True)
     elif room.startswith("pass-"):
         await request.reject(terminate=False)

@@ -218,6 +218,10 @@ class LiveKitDouble:
     async def jobs(self, room: str | None = None) -> list[JobView]:
         return await self._run(lambda s: s.job_views(room))
 
+    async def reseed(self, seed: int) -> None:
+        """Restart the load-weighted worker choice from `seed`, whatever ran before."""
+        await self._run(lambda s: s.pool.reseed(seed))
+
     async def terminate_job(self, job_id: str) -> bool:
         return await self._run(lambda s: s.terminate_job(job_id))
 

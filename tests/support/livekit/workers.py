@@ -310,6 +310,9 @@ class WorkerPool:
         self._rng = rng
         self.assign_timeout = assign_timeout
 
+    def reseed(self, seed: int) -> None:
+        self._rng.seed(seed)
+
     def __iter__(self) -> Iterator[Worker]:
         return iter(list(self._workers.values()))
 
