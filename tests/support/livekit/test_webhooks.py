@@ -34,15 +34,20 @@ async def live_a_room(livekit: LiveKitDouble, client: api.LiveKitAPI) -> None:
     await livekit.settle()
 
 
-async def test_a_rooms_life_arrives_in_order_and_verifies(
-    livekit: LiveKitDouble,
-    livekit_api: api.LiveKitAPI,
-    sink: WebhookSink,
-    receiver: api.WebhookReceiver,
-) -> None:
+@pytest.fixture
+async def delivered(
+    livekit: LiveKitDouble, livekit_api: api.LiveKitAPI, sink: WebhookSink
+) -> WebhookSink:
+    """The sink, after a room's whole life was reported to it."""
     await livekit.add_webhook(sink.url)
     await live_a_room(livekit, livekit_api)
+    return sink
 
+
+async def test_a_rooms_life_arrives_in_order_and_verifies(
+    delivered: WebhookSink, receiver: api.WebhookReceiver
+) -> None:
+    sink = delivered
     assert sink.events() == [
         "room_started",
         "participant_joined",
@@ -63,12 +68,8 @@ async def test_a_rooms_life_arrives_in_order_and_verifies(
     assert len({e.id for e in events}) == 4
 
 
-async def test_the_body_is_the_servers_protojson(
-    livekit: LiveKitDouble, livekit_api: api.LiveKitAPI, sink: WebhookSink
-) -> None:
-    await livekit.add_webhook(sink.url)
-    await live_a_room(livekit, livekit_api)
-    started = json.loads(sink.received[0].body)
+async def test_the_body_is_the_servers_protojson(delivered: WebhookSink) -> None:
+    started = json.loads(delivered.received[0].body)
     # lowerCamelCase names, 64-bit integers as strings, unset fields left out.
     assert isinstance(started["createdAt"], str)
     assert isinstance(started["room"]["creationTime"], str)
@@ -78,14 +79,9 @@ async def test_the_body_is_the_servers_protojson(
 
 
 async def test_a_tampered_body_or_a_foreign_secret_is_refused(
-    livekit: LiveKitDouble,
-    livekit_api: api.LiveKitAPI,
-    sink: WebhookSink,
-    receiver: api.WebhookReceiver,
+    livekit: LiveKitDouble, delivered: WebhookSink, receiver: api.WebhookReceiver
 ) -> None:
-    await livekit.add_webhook(sink.url)
-    await live_a_room(livekit, livekit_api)
-    hook = sink.received[0]
+    hook = delivered.received[0]
     tampered = hook.body.replace('"hooked"', '"other"')
     with pytest.raises(Exception, match="hash mismatch"):
         receiver.receive(tampered, hook.authorization)

@@ -10,13 +10,12 @@ protobuf (`application/protobuf`, what livekit-api sends) or JSON (`application/
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, Generic, Literal, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
-from livekit import api
 from livekit.api.access_token import Claims
 from livekit.protocol import agent_dispatch
 from livekit.protocol import room as room_pb
@@ -41,86 +40,63 @@ _NOT_EMULATED: Final = frozenset(
     }
 )
 
-Handler = Callable[[Server, Message, Claims | None], Awaitable[Message]]
+M = TypeVar("M", bound=Message)
+Grant = Literal["roomCreate", "roomList", "roomAdmin"]
 
 
 @dataclass(frozen=True)
-class Method:
-    request: type[Message]
-    handler: Handler
+class Method(Generic[M]):
+    """One Twirp method: its request type, the grant it needs, and what it does."""
+
+    request: type[M]
+    grant: Grant
+    handler: Callable[[Server, M], Message]
 
 
-def _grants(claims: Claims | None) -> api.VideoGrants:
-    if claims is None or claims.video is None:
+def check_grant(grant: Grant, claims: Claims | None, message: Message) -> None:
+    """EnsureCreatePermission / EnsureListPermission / EnsureAdminPermission (auth.go)."""
+    video = claims.video if claims is not None else None
+    if video is None:
         raise permissions_denied()
-    video: api.VideoGrants = claims.video
-    return video
-
-
-def _require_create(claims: Claims | None) -> None:
-    if not _grants(claims).room_create:
-        raise permissions_denied()
-
-
-def _require_list(claims: Claims | None) -> None:
-    if not _grants(claims).room_list:
-        raise permissions_denied()
-
-
-def _require_admin(claims: Claims | None, room: str) -> None:
-    video = _grants(claims)
-    if not video.room_admin or video.room != room:
+    if grant == "roomCreate":
+        allowed = bool(video.room_create)
+    elif grant == "roomList":
+        allowed = bool(video.room_list)
+    else:  # roomAdmin is for the one room the token names
+        allowed = bool(video.room_admin) and video.room == getattr(message, "room", None)
+    if not allowed:
         raise permissions_denied()
 
 
 # --- RoomService ---------------------------------------------------------------------------
 
 
-async def create_room(server: Server, message: Message, claims: Claims | None) -> Message:
-    assert isinstance(message, room_pb.CreateRoomRequest)
-    _require_create(claims)
-    return server.create_room(message.name, RoomConfig.of(message)).to_proto()
-
-
-async def list_rooms(server: Server, message: Message, claims: Claims | None) -> Message:
-    assert isinstance(message, room_pb.ListRoomsRequest)
-    _require_list(claims)
+def list_rooms(server: Server, message: room_pb.ListRoomsRequest) -> Message:
     wanted = set(message.names)
-    return room_pb.ListRoomsResponse(
-        rooms=[
-            room.to_proto() for room in server.rooms.values() if not wanted or room.name in wanted
-        ]
-    )
+    rooms = [r.to_proto() for r in server.rooms.values() if not wanted or r.name in wanted]
+    return room_pb.ListRoomsResponse(rooms=rooms)
 
 
-async def delete_room(server: Server, message: Message, claims: Claims | None) -> Message:
-    assert isinstance(message, room_pb.DeleteRoomRequest)
-    _require_create(claims)
-    server.room(message.room)
+def delete_room(server: Server, message: room_pb.DeleteRoomRequest) -> Message:
+    server.room(message.room)  # not_found first, as the server loads the room
     server.close_room(message.room, "deleted by the API")
     return room_pb.DeleteRoomResponse()
 
 
-async def list_participants(server: Server, message: Message, claims: Claims | None) -> Message:
-    assert isinstance(message, room_pb.ListParticipantsRequest)
-    _require_admin(claims, message.room)
+def list_participants(server: Server, message: room_pb.ListParticipantsRequest) -> Message:
     room = server.rooms.get(message.room)  # a missing room lists nobody, without an error
     participants = [] if room is None else [p.to_proto() for p in room.participants.values()]
     return room_pb.ListParticipantsResponse(participants=participants)
 
 
-async def get_participant(server: Server, message: Message, claims: Claims | None) -> Message:
-    assert isinstance(message, room_pb.RoomParticipantIdentity)
-    _require_admin(claims, message.room)
+def get_participant(server: Server, message: room_pb.RoomParticipantIdentity) -> Message:
     try:
         return server.participant(message.room, message.identity).to_proto()
     except TwirpError:
         raise TwirpError("not_found", "participant does not exist") from None
 
 
-async def remove_participant(server: Server, message: Message, claims: Claims | None) -> Message:
-    assert isinstance(message, room_pb.RoomParticipantIdentity)
-    _require_admin(claims, message.room)
+def remove_participant(server: Server, message: room_pb.RoomParticipantIdentity) -> Message:
     try:
         server.leave(message.room, message.identity, "removed by the API")
     except TwirpError:
@@ -128,21 +104,7 @@ async def remove_participant(server: Server, message: Message, claims: Claims | 
     return room_pb.RemoveParticipantResponse()
 
 
-async def update_participant(server: Server, message: Message, claims: Claims | None) -> Message:
-    assert isinstance(message, room_pb.UpdateParticipantRequest)
-    _require_admin(claims, message.room)
-    return server.update_participant(message).to_proto()
-
-
-async def update_room_metadata(server: Server, message: Message, claims: Claims | None) -> Message:
-    assert isinstance(message, room_pb.UpdateRoomMetadataRequest)
-    _require_admin(claims, message.room)
-    return server.update_room_metadata(message.room, message.metadata).to_proto()
-
-
-async def send_data(server: Server, message: Message, claims: Claims | None) -> Message:
-    assert isinstance(message, room_pb.SendDataRequest)
-    _require_admin(claims, message.room)
+def send_data(server: Server, message: room_pb.SendDataRequest) -> Message:
     server.room(message.room).data_packets.append((message.topic, message.data))
     return room_pb.SendDataResponse()
 
@@ -150,58 +112,58 @@ async def send_data(server: Server, message: Message, claims: Claims | None) -> 
 # --- AgentDispatchService ------------------------------------------------------------------
 
 
-async def create_dispatch(server: Server, message: Message, claims: Claims | None) -> Message:
-    assert isinstance(message, agent_dispatch.CreateAgentDispatchRequest)
-    _require_admin(claims, message.room)
+def create_dispatch(server: Server, message: agent_dispatch.CreateAgentDispatchRequest) -> Message:
     dispatch = server.create_dispatch(
         message.room, message.agent_name, message.metadata, dict(message.attributes)
     )
     return dispatch.to_proto()
 
 
-async def delete_dispatch(server: Server, message: Message, claims: Claims | None) -> Message:
-    assert isinstance(message, agent_dispatch.DeleteAgentDispatchRequest)
-    _require_admin(claims, message.room)
-    return server.delete_dispatch(message.room, message.dispatch_id).to_proto()
-
-
-async def list_dispatch(server: Server, message: Message, claims: Claims | None) -> Message:
-    assert isinstance(message, agent_dispatch.ListAgentDispatchRequest)
-    _require_admin(claims, message.room)
-    room = server.room(message.room)
+def list_dispatch(server: Server, message: agent_dispatch.ListAgentDispatchRequest) -> Message:
+    dispatches = server.room(message.room).dispatches.values()
     return agent_dispatch.ListAgentDispatchResponse(
-        agent_dispatches=[
-            dispatch.to_proto()
-            for dispatch in room.dispatches.values()
-            if not message.dispatch_id or dispatch.id == message.dispatch_id
-        ]
+        agent_dispatches=[d.to_proto() for d in dispatches if message.dispatch_id in ("", d.id)]
     )
 
 
-METHODS: Final[dict[tuple[str, str], Method]] = {
-    ("RoomService", "CreateRoom"): Method(room_pb.CreateRoomRequest, create_room),
-    ("RoomService", "ListRooms"): Method(room_pb.ListRoomsRequest, list_rooms),
-    ("RoomService", "DeleteRoom"): Method(room_pb.DeleteRoomRequest, delete_room),
-    ("RoomService", "ListParticipants"): Method(room_pb.ListParticipantsRequest, list_participants),
-    ("RoomService", "GetParticipant"): Method(room_pb.RoomParticipantIdentity, get_participant),
+METHODS: Final[dict[tuple[str, str], Method[Any]]] = {
+    ("RoomService", "CreateRoom"): Method(
+        room_pb.CreateRoomRequest,
+        "roomCreate",
+        lambda s, m: s.create_room(m.name, RoomConfig.of(m)).to_proto(),
+    ),
+    ("RoomService", "ListRooms"): Method(room_pb.ListRoomsRequest, "roomList", list_rooms),
+    ("RoomService", "DeleteRoom"): Method(room_pb.DeleteRoomRequest, "roomCreate", delete_room),
+    ("RoomService", "ListParticipants"): Method(
+        room_pb.ListParticipantsRequest, "roomAdmin", list_participants
+    ),
+    ("RoomService", "GetParticipant"): Method(
+        room_pb.RoomParticipantIdentity, "roomAdmin", get_participant
+    ),
     ("RoomService", "RemoveParticipant"): Method(
-        room_pb.RoomParticipantIdentity, remove_participant
+        room_pb.RoomParticipantIdentity, "roomAdmin", remove_participant
     ),
     ("RoomService", "UpdateParticipant"): Method(
-        room_pb.UpdateParticipantRequest, update_participant
+        room_pb.UpdateParticipantRequest,
+        "roomAdmin",
+        lambda s, m: s.update_participant(m).to_proto(),
     ),
     ("RoomService", "UpdateRoomMetadata"): Method(
-        room_pb.UpdateRoomMetadataRequest, update_room_metadata
+        room_pb.UpdateRoomMetadataRequest,
+        "roomAdmin",
+        lambda s, m: s.update_room_metadata(m.room, m.metadata).to_proto(),
     ),
-    ("RoomService", "SendData"): Method(room_pb.SendDataRequest, send_data),
+    ("RoomService", "SendData"): Method(room_pb.SendDataRequest, "roomAdmin", send_data),
     ("AgentDispatchService", "CreateDispatch"): Method(
-        agent_dispatch.CreateAgentDispatchRequest, create_dispatch
+        agent_dispatch.CreateAgentDispatchRequest, "roomAdmin", create_dispatch
     ),
     ("AgentDispatchService", "DeleteDispatch"): Method(
-        agent_dispatch.DeleteAgentDispatchRequest, delete_dispatch
+        agent_dispatch.DeleteAgentDispatchRequest,
+        "roomAdmin",
+        lambda s, m: s.delete_dispatch(m.room, m.dispatch_id).to_proto(),
     ),
     ("AgentDispatchService", "ListDispatch"): Method(
-        agent_dispatch.ListAgentDispatchRequest, list_dispatch
+        agent_dispatch.ListAgentDispatchRequest, "roomAdmin", list_dispatch
     ),
 }
 
@@ -246,7 +208,8 @@ async def handle(server: Server, request: Request) -> Response:
         if len(body) > MAX_BODY_BYTES:
             raise TwirpError("malformed", "the request body is too large")
         message = _decode(method.request, body, content_type)
-        reply = await method.handler(server, message, claims)
+        check_grant(method.grant, claims, message)
+        reply = method.handler(server, message)
     except TwirpError as exc:
         logger.info(
             "twirp error",
