@@ -12,6 +12,7 @@ import concurrent.futures
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Coroutine
 from typing import Any, Literal, TypeVar
 
@@ -19,6 +20,12 @@ import uvicorn
 from starlette.types import ASGIApp
 
 T = TypeVar("T")
+
+# Only uvicorn's legacy websockets implementation can refuse a handshake with an HTTP status and
+# body (as livekit-server does on /agent and /rtc); its deprecation notice is expected here.
+warnings.filterwarnings(
+    "ignore", message="The `websockets` implementation is deprecated", category=UserWarning
+)
 
 _START_TIMEOUT_S = 10.0
 
