@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib
 import socket
 import threading
 import time
@@ -21,11 +22,14 @@ from starlette.types import ASGIApp
 
 T = TypeVar("T")
 
-# Only uvicorn's legacy websockets implementation can refuse a handshake with an HTTP status and
-# body (as livekit-server does on /agent and /rtc); its deprecation notice is expected here.
-warnings.filterwarnings(
-    "ignore", message="The `websockets` implementation is deprecated", category=UserWarning
-)
+
+def _import_legacy_websockets() -> None:
+    """Only uvicorn's legacy websockets implementation can refuse a handshake with an HTTP
+    status and body (as livekit-server does on /agent and /rtc); it warns once, on import."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        importlib.import_module("uvicorn.protocols.websockets.websockets_impl")
+
 
 _START_TIMEOUT_S = 10.0
 
@@ -60,6 +64,8 @@ class ThreadedServer:
     def start(self) -> str:
         if self._url is not None:
             return self._url
+        if self._ws == "websockets":
+            _import_legacy_websockets()
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted connections inherit it: without it, a response written in two parts waits

@@ -207,7 +207,11 @@ class LiveKitDouble:
         await self._run(move)
 
     async def settle(self) -> None:
-        """Wait until job offers and webhook deliveries started so far are done."""
+        """Wait until job offers and webhook deliveries started so far are done.
+
+        An offer waits for the worker's answer (up to `assign_timeout`), and a deleted
+        dispatch's agent is removed after 3 s, so settle only once those are due.
+        """
         await self._http.call(self._server.settle())
 
     async def workers(self, agent_name: str | None = None) -> list[WorkerView]:

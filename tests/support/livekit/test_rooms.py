@@ -10,6 +10,7 @@ from livekit import api
 from tests.support.livekit import LiveKitDouble, RoomConfig
 from tests.support.livekit.errors import JoinRefused
 from tests.support.livekit.raw_worker import RawWorker
+from tests.support.livekit.rooms import EGRESS, SIP
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,6 +38,19 @@ async def test_join_creates_the_room_and_counts_humans(
     assert room.empty_timeout == 300  # auto-created with the server defaults
     await livekit.leave("lobby", "caller-2")
     assert (await the_room(livekit_api, "lobby")).num_participants == 1
+
+
+async def test_kinds_count_as_the_server_counts_them(
+    livekit: LiveKitDouble, livekit_api: api.LiveKitAPI
+) -> None:
+    phone = await livekit.join("lobby", "sip-caller", kind=SIP)
+    assert phone.kind == api.ParticipantInfo.Kind.SIP
+    await livekit.join("lobby", "recorder", kind=EGRESS)
+    # A phone caller is a human; a recorder, like an agent, is not counted.
+    assert (await the_room(livekit_api, "lobby")).num_participants == 1
+    await livekit.leave("lobby", "sip-caller")
+    await livekit.advance(20)
+    assert await room_names(livekit_api) == []  # the recorder did not keep it open
 
 
 async def test_the_same_identity_replaces_the_earlier_connection(
