@@ -23,6 +23,11 @@ Emulated:
 - **Webhooks** (`webhooks.py`): room_started, participant_joined, participant_left and
   room_finished, encoded and signed exactly as the server does, so `WebhookReceiver` verifies.
 
+Where it cannot be the server: with no SFU, an agent participant exists from its job's
+assignment (not from its own connection) until the job ends; token expiry is checked against
+real time while rooms age by the test clock; `max_participants` counts humans only, and an empty
+room name is refused (neither is confirmed against the server's source).
+
 Not emulated: media and the SFU — `/rtc` (and `/rtc/validate`, `/rtc/v1`) answer 501 with a
 message saying so, so a job that calls `ctx.connect()` fails fast and visibly; participants
 come only from the test-side API and job assignments. Also not: tracks and track webhooks,
