@@ -52,7 +52,7 @@ class LiveKitDouble:
         self.api_key = api_key or "API" + secrets.token_hex(6)
         self.api_secret = api_secret or secrets.token_urlsafe(32)
         self._server = Server(
-            {self.api_key: self.api_secret}, seed=seed, assign_timeout=assign_timeout
+            self.api_key, self.api_secret, seed=seed, assign_timeout=assign_timeout
         )
         self._server.notifier.urls.extend(webhook_urls or [])
         self._http = ThreadedServer(self._app(), name="livekit-double", websockets=True, port=port)
@@ -111,8 +111,8 @@ class LiveKitDouble:
             websocket,
             server.pool,
             server,
-            api_key=self.api_key,
-            api_secret=server.keys[self.api_key],
+            api_key=server.api_key,
+            api_secret=server.api_secret,
             clock=server.clock,
             server_info=server.server_info,
         )

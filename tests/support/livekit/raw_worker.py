@@ -71,7 +71,10 @@ class RawWorker:
             self._inbox.put_nowait(None)
 
     async def send(self, message: agent.WorkerMessage) -> None:
-        await self._ws.send_bytes(message.SerializeToString())
+        await self.send_raw(message.SerializeToString())
+
+    async def send_raw(self, data: bytes) -> None:
+        await self._ws.send_bytes(data)
 
     async def receive(
         self, kind: str | None = None, *, within: float = _RECEIVE_TIMEOUT_S

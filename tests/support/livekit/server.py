@@ -106,15 +106,14 @@ class Server:
 
     def __init__(
         self,
-        keys: dict[str, str],
+        api_key: str,
+        api_secret: str,
         *,
         seed: int | None = None,
         assign_timeout: float | None = None,
     ) -> None:
-        if not keys:
-            raise ValueError("at least one API key is needed")
-        self.keys = dict(keys)
-        self.api_key, self.api_secret = next(iter(self.keys.items()))
+        self.api_key = api_key
+        self.api_secret = api_secret
         self.clock = Clock()
         self.rooms: dict[str, Room] = {}
         self.jobs: dict[str, agent.Job] = {}
@@ -166,11 +165,10 @@ class Server:
             issuer = jwt.decode(token, options={"verify_signature": False}).get("iss", "")
         except jwt.PyJWTError:
             raise AuthError("invalid authorization token") from None
-        secret = self.keys.get(issuer)
-        if secret is None:
+        if issuer != self.api_key:
             raise AuthError(f"invalid API key: {issuer}")
         try:
-            return api.TokenVerifier(issuer, secret).verify(token)
+            return api.TokenVerifier(self.api_key, self.api_secret).verify(token)
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {token}, error: {exc}") from None
 

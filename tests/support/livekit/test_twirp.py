@@ -392,11 +392,13 @@ async def test_json_bodies_are_served_too(livekit: LiveKitDouble) -> None:
         ("/twirp/livekit.RoomService/CreateRoom", b"\xff\xff", "application/protobuf", 400,
          "malformed"),
         ("/twirp/livekit.RoomService/CreateRoom", b"{", "application/json", 400, "malformed"),
+        ("/twirp/livekit.RoomService/CreateRoom", b"\n\x01a" + b"\0" * (4 << 20),
+         "application/protobuf", 400, "malformed"),
         ("/twirp/livekit.RoomService/MutePublishedTrack", b"", "application/protobuf", 501,
          "unimplemented"),
     ],
     ids=["unknown-method", "unknown-package", "content-type", "bad-protobuf", "bad-json",
-         "not-emulated"],
+         "oversized", "not-emulated"],
 )  # fmt: skip
 async def test_twirp_routing_and_decoding_errors(
     livekit: LiveKitDouble, path: str, body: bytes, content_type: str, status: int, code: str

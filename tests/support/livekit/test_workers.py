@@ -109,6 +109,18 @@ async def test_a_first_message_other_than_register_closes_the_socket(
         await worker.close()
 
 
+async def test_a_malformed_message_ends_the_connection_not_the_server(
+    livekit: LiveKitDouble, connect: Connect
+) -> None:
+    broken = await connect("a")
+    healthy = await connect("a")
+    await broken.send_raw(b"\xff\xff\xff")  # not a WorkerMessage
+    with pytest.raises(ConnectionError):
+        await broken.receive()
+    await healthy.sync()
+    assert [v.id for v in await livekit.workers("a")] == [healthy.worker_id]
+
+
 # --- dispatch rules ------------------------------------------------------------------------
 
 
