@@ -1,7 +1,8 @@
 """The LiveKit test double's cost: `python -m bench.livekit [--n 500] [--concurrency 8]`.
 
 Measures, with the real livekit-api client, Twirp `ListRooms`, `CreateRoom` and
-`ListParticipants`, and the dispatch path: `CreateRoom` with one agent dispatch until a
+`ListParticipants`, and the dispatch path (one at a time, then `--concurrency` at once):
+`CreateRoom` with one agent dispatch until a
 scripted worker on `/agent` holds the `JobAssignment` (offer, answer, join token). These bound
 how much of a test's time the double takes; they are not LiveKit's figures.
 """
@@ -70,7 +71,7 @@ async def main(n: int, concurrency: int) -> None:
 
             for label, prefix, in_flight in [
                 ("dispatch -> assignment", "agent", 1),
-                (f"dispatch -> assignment, {concurrency} in flight", "agent-c", concurrency),
+                (f"dispatch -> assignment x{concurrency}", "agent-c", concurrency),
             ]:
                 results = await measure(n, in_flight, functools.partial(dispatch, prefix=prefix))
                 print(row(label, *results))
