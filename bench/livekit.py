@@ -1,10 +1,10 @@
 """The LiveKit test double's cost: `python -m bench.livekit [--n 500] [--concurrency 8]`.
 
 Measures, with the real livekit-api client, Twirp `ListRooms`, `CreateRoom` and
-`ListParticipants`, and the dispatch path (one at a time, then `--concurrency` at once):
-`CreateRoom` with one agent dispatch until a
-scripted worker on `/agent` holds the `JobAssignment` (offer, answer, join token). These bound
-how much of a test's time the double takes; they are not LiveKit's figures.
+`ListParticipants`, and the dispatch path, one at a time and then `--concurrency` at once:
+`CreateRoom` with one agent dispatch until a scripted worker on `/agent` holds the
+`JobAssignment` (offer, answer, join token). These bound how much of a test's time the double
+takes; they are not LiveKit's figures.
 """
 
 from __future__ import annotations
