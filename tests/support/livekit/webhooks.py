@@ -55,16 +55,6 @@ def sign_body(body: str, api_key: str, api_secret: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """One POST the notifier made (for diagnosing a test, not for asserting on)."""
-
-    url: str
-    event: str
-    status: int | None
-    error: str | None = None
-
-
 class WebhookNotifier:
     """Queues events and delivers them to every configured URL, in order, with retries."""
 
@@ -73,7 +63,6 @@ class WebhookNotifier:
         self._api_secret = api_secret
         self._clock = clock
         self.urls: list[str] = []
-        self.deliveries: list[Delivery] = []
         self._queue: asyncio.Queue[str] | None = None
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -132,13 +121,15 @@ class WebhookNotifier:
             }
             try:
                 async with self._session.post(url, data=body.encode(), headers=headers) as resp:
-                    self.deliveries.append(Delivery(url, event, resp.status))
                     if resp.status < 500:
                         return
+                    problem = f"status {resp.status}"
             except (aiohttp.ClientError, TimeoutError) as exc:
-                self.deliveries.append(Delivery(url, event, None, repr(exc)))
+                problem = repr(exc)
             await asyncio.sleep(_RETRY_DELAY_S * 2**attempt)
-        logger.warning("webhook not delivered", extra={"url": url, "event": event})
+        logger.warning(
+            "webhook not delivered", extra={"url": url, "event": event, "error": problem}
+        )
 
 
 @dataclass(frozen=True)
