@@ -53,14 +53,6 @@ class ThreadedServer:
             raise RuntimeError(f"{self._name} is not started")
         return self._url
 
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def running(self) -> bool:
-        return self._url is not None
-
     def start(self) -> str:
         if self._url is not None:
             return self._url
@@ -121,7 +113,3 @@ class ThreadedServer:
     async def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await `coro` on the server's loop from another loop (the test's)."""
         return await asyncio.wrap_future(self.submit(coro))
-
-    def call_sync(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        """Run `coro` on the server's loop and block until it is done (for sync fixtures)."""
-        return self.submit(coro).result(timeout)

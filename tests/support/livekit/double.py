@@ -226,9 +226,6 @@ class LiveKitDouble:
         """Restart the load-weighted worker choice from `seed`, whatever ran before."""
         await self._run(lambda s: s.pool.reseed(seed))
 
-    async def terminate_job(self, job_id: str) -> bool:
-        return await self._run(lambda s: s.terminate_job(job_id))
-
     async def data_packets(self, room: str) -> list[tuple[str, bytes]]:
         return await self._run(lambda s: list(s.room(room).data_packets))
 

@@ -135,9 +135,6 @@ class Room:
     def humans(self) -> list[Participant]:
         return [p for p in self.participants.values() if not p.is_dependent]
 
-    def agents(self) -> list[Participant]:
-        return [p for p in self.participants.values() if p.kind == AGENT]
-
     def to_proto(self) -> models.Room:
         room = models.Room(
             sid=self.sid,

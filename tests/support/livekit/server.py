@@ -479,10 +479,6 @@ class Server:
         self.spawn(worker.send_termination(job_id), name=f"terminate-{job_id}")
         return True
 
-    def terminate_job(self, job_id: str) -> bool:
-        """End a running job and send JobTermination, as the server does on DeleteDispatch."""
-        return self._terminate(job_id, agent_left=False)
-
     async def _evict_agent(self, room: Room, job_id: str) -> None:
         await asyncio.sleep(DISPATCH_DELETE_GRACE_S)
         self._remove_job_participants([room], job_id, "dispatch deleted")

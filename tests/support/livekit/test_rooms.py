@@ -8,8 +8,8 @@ import pytest
 from livekit import api
 
 from tests.support.livekit import LiveKitDouble, RoomConfig
+from tests.support.livekit.conftest import Connect
 from tests.support.livekit.errors import JoinRefused
-from tests.support.livekit.raw_worker import RawWorker
 from tests.support.livekit.rooms import EGRESS, SIP
 
 pytestmark = pytest.mark.timeout(60)
@@ -112,30 +112,27 @@ async def test_join_with_token_admits_only_what_the_token_grants(
 
 
 async def test_a_token_room_config_dispatches_only_when_it_creates_the_room(
-    livekit: LiveKitDouble, livekit_api: api.LiveKitAPI
+    livekit: LiveKitDouble, livekit_api: api.LiveKitAPI, connect: Connect
 ) -> None:
-    worker = await RawWorker.connect(livekit, "voxie-test")
-    try:
-        config = api.RoomConfiguration(
-            agents=[api.RoomAgentDispatch(agent_name="voxie-test", metadata="{}")]
+    worker = await connect("voxie-test")
+    config = api.RoomConfiguration(
+        agents=[api.RoomAgentDispatch(agent_name="voxie-test", metadata="{}")]
+    )
+
+    def token_for(identity: str) -> str:
+        return (
+            api.AccessToken(livekit.api_key, livekit.api_secret)
+            .with_identity(identity)
+            .with_grants(api.VideoGrants(room_join=True, room="voxie-creation-abc12345"))
+            .with_room_config(config)
+            .to_jwt()
         )
 
-        def token_for(identity: str) -> str:
-            return (
-                api.AccessToken(livekit.api_key, livekit.api_secret)
-                .with_identity(identity)
-                .with_grants(api.VideoGrants(room_join=True, room="voxie-creation-abc12345"))
-                .with_room_config(config)
-                .to_jwt()
-            )
-
-        await livekit.join_with_token(token_for("user-1"))
-        assert (await worker.offer()).room.name == "voxie-creation-abc12345"
-        await livekit.join_with_token(token_for("user-2"))  # the room exists: ignored
-        assert await worker.nothing_within(0.3)
-        assert len(await livekit_api.agent_dispatch.list_dispatch("voxie-creation-abc12345")) == 1
-    finally:
-        await worker.close()
+    await livekit.join_with_token(token_for("user-1"))
+    assert (await worker.offer()).room.name == "voxie-creation-abc12345"
+    await livekit.join_with_token(token_for("user-2"))  # the room exists: ignored
+    assert await worker.nothing_within(0.3)
+    assert len(await livekit_api.agent_dispatch.list_dispatch("voxie-creation-abc12345")) == 1
 
 
 # --- timeouts ------------------------------------------------------------------------------
@@ -172,27 +169,24 @@ async def test_departure_timeout_runs_from_the_last_human_leaving(
 
 
 async def test_an_agent_alone_does_not_keep_the_room_open(
-    livekit: LiveKitDouble, livekit_api: api.LiveKitAPI
+    livekit: LiveKitDouble, livekit_api: api.LiveKitAPI, connect: Connect
 ) -> None:
-    worker = await RawWorker.connect(livekit, "spawner-test")
-    try:
-        await livekit_api.room.create_room(
-            api.CreateRoomRequest(
-                name="agent-call",
-                departure_timeout=60,
-                agents=[api.RoomAgentDispatch(agent_name="spawner-test")],
-            )
+    worker = await connect("spawner-test")
+    await livekit_api.room.create_room(
+        api.CreateRoomRequest(
+            name="agent-call",
+            departure_timeout=60,
+            agents=[api.RoomAgentDispatch(agent_name="spawner-test")],
         )
-        assignment = await worker.accept(await worker.offer(), identity="agent-voice")
-        await livekit.join("agent-call", "caller")
-        await livekit.leave("agent-call", "caller")
-        await livekit.advance(60)
-        assert await room_names(livekit_api) == []
-        # Closing the room took the agent out, and the server told its worker.
-        termination = (await worker.receive("termination")).termination
-        assert termination.job_id == assignment.job.id
-    finally:
-        await worker.close()
+    )
+    assignment = await worker.accept(await worker.offer(), identity="agent-voice")
+    await livekit.join("agent-call", "caller")
+    await livekit.leave("agent-call", "caller")
+    await livekit.advance(60)
+    assert await room_names(livekit_api) == []
+    # Closing the room took the agent out, and the server told its worker.
+    termination = (await worker.receive("termination")).termination
+    assert termination.job_id == assignment.job.id
 
 
 async def test_rooms_also_time_out_in_real_time(

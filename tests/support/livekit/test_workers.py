@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import jwt
@@ -13,25 +12,10 @@ from livekit import api
 from livekit.protocol import agent
 
 from tests.support.livekit import LiveKitDouble
+from tests.support.livekit.conftest import Connect
 from tests.support.livekit.raw_worker import RawWorker, next_offer
 
 pytestmark = pytest.mark.timeout(60)
-
-Connect = Callable[..., Awaitable[RawWorker]]
-
-
-@pytest.fixture
-async def connect(livekit: LiveKitDouble) -> AsyncIterator[Connect]:
-    workers: list[RawWorker] = []
-
-    async def make(agent_name: str = "", **kwargs: object) -> RawWorker:
-        worker = await RawWorker.connect(livekit, agent_name, **kwargs)  # type: ignore[arg-type]
-        workers.append(worker)
-        return worker
-
-    yield make
-    for worker in workers:
-        await worker.close()
 
 
 async def create_room(

@@ -96,7 +96,6 @@ class WorkerView:
     job_count: int
     draining: bool
     running_jobs: tuple[str, ...]
-    offered_jobs: int
 
 
 def _default_permissions() -> models.ParticipantPermission:
@@ -121,7 +120,6 @@ class Worker:
         self.agent_name = register.agent_name
         self.namespace = register.namespace
         self.job_type = register.type
-        self.version = register.version
         self.permissions = (
             register.allowed_permissions
             if register.HasField("allowed_permissions")
@@ -134,7 +132,6 @@ class Worker:
         self.running: dict[str, agent.Job] = {}
         # Terminated by the server, until the worker reports the job gone or disconnects.
         self.terminating: dict[str, agent.Job] = {}
-        self.offered = 0
         self._websocket = websocket
         self._api_key = api_key
         self._api_secret = api_secret
@@ -154,7 +151,6 @@ class Worker:
             job_count=self.job_count,
             draining=self.draining,
             running_jobs=tuple(self.running),
-            offered_jobs=self.offered,
         )
 
     async def send(self, message: agent.ServerMessage) -> None:
@@ -177,7 +173,6 @@ class Worker:
         offered.state.worker_id = self.id
         answer_future = asyncio.get_running_loop().create_future()
         self._pending[offered.id] = answer_future
-        self.offered += 1
         try:
             await self.send(
                 agent.ServerMessage(availability=agent.AvailabilityRequest(job=offered))
@@ -321,9 +316,6 @@ class WorkerPool:
 
     def remove(self, worker: Worker) -> None:
         self._workers.pop(worker.id, None)
-
-    def get(self, worker_id: str) -> Worker | None:
-        return self._workers.get(worker_id)
 
     def find_job(self, job_id: str) -> Worker | None:
         return next((w for w in self._workers.values() if job_id in w.running), None)
