@@ -7,12 +7,20 @@ Every variable is listed, with a one-line comment, in `.env.example`.
 
 from __future__ import annotations
 
+import json
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.validation import describe_validation_error
@@ -78,6 +86,27 @@ class Settings(BaseSettings):
     max_total_agents: Annotated[int, Field(ge=1, le=100_000)] = 50
     gc_interval_s: Annotated[float, Field(gt=0, le=3600)] = 30
 
+    # Workers (voxie and spawner): capacity, prewarm, drain, health
+    worker_executor: Literal["process", "thread"] = "process"
+    worker_idle_processes: Annotated[int, Field(ge=0, le=64)] = 2
+    worker_max_sessions: Annotated[int, Field(ge=1, le=1000)] = 20
+    worker_load_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
+    worker_drain_timeout_s: Annotated[int, Field(ge=0, le=86_400)] = 600
+    # Health server (`GET /`, `GET /worker`); 0 picks a free port (tests, several replicas).
+    worker_http_port: Annotated[int, Field(ge=0, le=65535)] = 8081
+    worker_prometheus_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    # Session records that could not be written (store down) wait here until it is back.
+    spool_dir: Path = Path(".data/spool")
+    max_call_duration_s: Annotated[float, Field(gt=0, le=86_400)] = 3600
+    # Noise cancellation (BVC) only works on LiveKit Cloud; `auto` enables it there only.
+    noise_cancellation: Literal["auto", "on", "off"] = "auto"
+    # A cheap text model for the optional end-of-call summary.
+    summary_model: str = "gpt-4o-mini"
+    # HTTP tools: hosts or CIDRs exempt from the internal-address guard, and the secrets that
+    # header values reference by name ({"CLINIC_API_TOKEN": "..."}).
+    tool_http_allowlist: list[str] = Field(default_factory=list)
+    tool_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
     # Backend
     backend_host: str = "127.0.0.1"
     backend_port: Annotated[int, Field(ge=1, le=65535)] = 8000
@@ -105,6 +134,20 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("tool_http_allowlist", "tool_secrets", mode="before")
+    @classmethod
+    def _json_text(cls, value: object, info: ValidationInfo) -> object:
+        # The environment gives JSON (pydantic-settings decodes it); a .env or a caller may
+        # hand the text itself.
+        if isinstance(value, str):
+            try:
+                if not value.strip():
+                    return [] if info.field_name == "tool_http_allowlist" else {}
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON: {exc.msg}") from None
+        return value
 
     @field_validator(
         "supabase_url", "voxie_agent_name", "spawner_agent_name", "livekit_agent_name_override"

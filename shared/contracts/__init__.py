@@ -12,6 +12,7 @@ from shared.contracts.agent_config import (
     BuiltinTool,
     HttpTool,
     NewAgent,
+    Pipeline,
     SecretRef,
     ToolSpec,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "HttpTool",
     "NewAgent",
     "NewCallSession",
+    "Pipeline",
     "RoomMetadata",
     "SecretRef",
     "SessionKind",

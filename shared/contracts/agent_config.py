@@ -26,6 +26,8 @@ Example (as stored in `agents`, as returned by the API):
          "headers": {"Authorization": {"secret": "CLINIC_API_TOKEN"}}, "timeout_s": 10},
         {"type": "builtin", "name": "end_call"}
       ],
+      "pipeline": "realtime",
+      "summarize": true,
       "status": "active",
       "version": 3,
       "created_at": "2026-11-21T09:00:00Z",
@@ -88,6 +90,13 @@ SUPPORTED_MODELS = (
     "gpt-4o-realtime-preview",
 )
 DEFAULT_MODEL = "gpt-realtime"
+
+
+class Pipeline(StrEnum):
+    """How the agent hears and speaks: one realtime speech model, or STT → LLM → TTS."""
+
+    REALTIME = "realtime"
+    STT_LLM_TTS = "stt-llm-tts"
 
 
 class AgentStatus(StrEnum):
@@ -196,6 +205,9 @@ class AgentFields(BaseModel):
     model: Model = DEFAULT_MODEL
     language: Language = "en"
     tools: list[ToolSpec] = Field(default_factory=list, max_length=MAX_TOOLS)
+    pipeline: Pipeline = Pipeline.REALTIME
+    # A short summary of each call, written by a cheap text model at the end.
+    summarize: bool = False
     status: AgentStatus = AgentStatus.DRAFT
 
     @field_validator("tools")
@@ -234,6 +246,8 @@ class AgentPatch(BaseModel):
     model: Model | None = None
     language: Language | None = None
     tools: list[ToolSpec] | None = Field(default=None, max_length=MAX_TOOLS)
+    pipeline: Pipeline | None = None
+    summarize: bool | None = None
     status: AgentStatus | None = None
 
     def changes(self) -> dict[str, Any]:

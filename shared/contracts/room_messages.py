@@ -1,0 +1,69 @@
+"""Room messages: what the agents tell the browser, as LiveKit text streams on fixed topics.
+
+Writers: the spawner (`spawner.error`) and Voxie (`voxie.draft`, `voxie.agent_saved`), through
+`room.local_participant.send_text(json, topic=...)`. Reader: the dashboard, which registers a
+text stream handler per topic. Each payload is one JSON object.
+
+Examples:
+
+    topic "spawner.error":
+      {"code": "agent_archived", "message": "This agent was archived and can no longer be run.",
+       "agent_id": "3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44"}
+
+    topic "voxie.draft" (on every change of the draft):
+      {"agent_id": "3f2b8c1e-...", "version": 2, "status": "draft",
+       "fields": {"name": "Clarence", "slug": "clarence", "voice": "marin", "greeting": "Hi!"},
+       "missing": ["instructions"]}
+
+    topic "voxie.agent_saved":
+      {"agent_id": "3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44", "slug": "clarence", "name": "Clarence"}
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+SPAWNER_ERROR = "spawner.error"
+VOXIE_DRAFT = "voxie.draft"
+VOXIE_AGENT_SAVED = "voxie.agent_saved"
+
+
+class SpawnerErrorCode(StrEnum):
+    AGENT_NOT_FOUND = "agent_not_found"
+    AGENT_ARCHIVED = "agent_archived"
+    AGENT_NOT_ACTIVE = "agent_not_active"
+    INVALID_CONFIG = "invalid_config"
+    STORE_UNAVAILABLE = "store_unavailable"
+    INTERNAL = "internal"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+class SpawnerError(_Message):
+    code: SpawnerErrorCode
+    # Shown to the user as is: plain words, no internals.
+    message: Annotated[str, StringConstraints(max_length=500)]
+    agent_id: UUID | None = None
+
+
+class DraftUpdate(_Message):
+    agent_id: UUID | None = None
+    version: int | None = None
+    status: str = "draft"
+    fields: dict[str, Any]
+    missing: list[str]
+
+
+class AgentSaved(_Message):
+    agent_id: UUID
+    slug: str
+    name: str
