@@ -1,0 +1,71 @@
+"""Real platform processes (`python -m spawner start`, `python -m backend`, ...) run by tests.
+
+Each runs from the repository root with the test's environment plus what the test adds; its
+stdout and stderr go to a file the test can read (`output()`), which pytest shows on failure
+through the test's own assertion messages.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServiceProcess:
+    """One `python <args>` subprocess, stopped with SIGTERM (then SIGKILL) by `stop()`."""
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        directory: Path,
+        *,
+        label: str,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.label = label
+        self.output_path = directory / f"{label}.out"
+        full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
+        with self.output_path.open("wb") as output:
+            self._process = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=REPO_ROOT,
+                env=full_env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.poll()
+
+    def output(self) -> str:
+        return self.output_path.read_text(encoding="utf-8", errors="replace")
+
+    def signal(self, signum: signal.Signals) -> None:
+        if self._process.poll() is None:
+            self._process.send_signal(signum)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                return self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        return self._process.wait()
+
+    def kill(self) -> int:
+        """SIGKILL: a crashed worker, no drain, no goodbye."""
+        if self._process.poll() is None:
+            self._process.kill()
+        return self._process.wait()
