@@ -41,6 +41,14 @@ async def connect(database_url: str, proxy: TcpProxy) -> PostgresStore:
     return await PostgresStore.connect(via(database_url, proxy), attempts=2, command_timeout=3)
 
 
+@pytest.fixture
+async def store(database_url: str, proxy: TcpProxy) -> AsyncIterator[PostgresStore]:
+    """A store whose network path to the real database the test can cut."""
+    connected = await connect(database_url, proxy)
+    yield connected
+    await connected.close()
+
+
 def new_call(**values: object) -> NewCallSession:
     return NewCallSession.model_validate(
         {
@@ -126,54 +134,42 @@ async def test_a_call_ending_during_an_outage_survives_a_worker_restart(
 
 
 async def test_a_call_starting_and_ending_during_an_outage_is_written_in_order(
-    database_url: str, proxy: TcpProxy, tmp_path: Path
+    database_url: str, store: PostgresStore, proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    store = await connect(database_url, proxy)
-    try:
-        recorder = SessionRecorder(store, tmp_path, backoff_s=0.01)
-        proxy.cut()
-        session_id = await recorder.start(new_call())
-        assert await recorder.finish(ended(session_id, status=SessionStatus.FAILED)) is False
-        assert recorder.pending == 1
-        proxy.restore()
-        assert await recorder.replay() == 1
-        assert await stored(database_url, session_id) == ("failed", "grace_expired", 1, 1)
-        # Replaying the same record again (a second process, a crash before delete) is harmless.
-        assert await recorder.replay() == 0
-    finally:
-        await store.close()
+    recorder = SessionRecorder(store, tmp_path, backoff_s=0.01)
+    proxy.cut()
+    session_id = await recorder.start(new_call())
+    assert await recorder.finish(ended(session_id, status=SessionStatus.FAILED)) is False
+    assert recorder.pending == 1
+    proxy.restore()
+    assert await recorder.replay() == 1
+    assert await stored(database_url, session_id) == ("failed", "grace_expired", 1, 1)
+    # Replaying the same record again (a second process, a crash before delete) is harmless.
+    assert await recorder.replay() == 0
 
 
 async def test_the_end_follows_a_spooled_start_directly_when_the_store_is_back(
-    database_url: str, proxy: TcpProxy, tmp_path: Path
+    database_url: str, store: PostgresStore, proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    store = await connect(database_url, proxy)
-    try:
-        recorder = SessionRecorder(store, tmp_path, backoff_s=0.01)
-        proxy.cut()
-        session_id = await recorder.start(new_call())
-        proxy.restore()
-        assert await recorder.finish(ended(session_id)) is True
-        assert recorder.pending == 0
-        assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1)
-    finally:
-        await store.close()
+    recorder = SessionRecorder(store, tmp_path, backoff_s=0.01)
+    proxy.cut()
+    session_id = await recorder.start(new_call())
+    proxy.restore()
+    assert await recorder.finish(ended(session_id)) is True
+    assert recorder.pending == 0
+    assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1)
 
 
 async def test_records_the_store_refuses_are_set_aside_not_retried_forever(
-    database_url: str, proxy: TcpProxy, tmp_path: Path
+    database_url: str, store: PostgresStore, proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    store = await connect(database_url, proxy)
-    try:
-        recorder = SessionRecorder(store, tmp_path)
-        # An end for a session the store never heard of, and a corrupt spool file.
-        assert await recorder.finish(ended(uuid4())) is False
-        (tmp_path / f"{uuid4()}.json").write_text("{not json")
-        assert await recorder.replay() == 0
-        assert recorder.pending == 0
-        assert len(list((tmp_path / "dead").iterdir())) == 1
-    finally:
-        await store.close()
+    recorder = SessionRecorder(store, tmp_path)
+    # An end for a session the store never heard of, and a corrupt spool file.
+    assert await recorder.finish(ended(uuid4())) is False
+    (tmp_path / f"{uuid4()}.json").write_text("{not json")
+    assert await recorder.replay() == 0
+    assert recorder.pending == 0
+    assert len(list((tmp_path / "dead").iterdir())) == 1
 
 
 def test_transcripts_are_bounded_and_keep_the_newest_turns() -> None:
