@@ -1,0 +1,140 @@
+"""Fixtures for the spawner: a real store, stored agents, and real `python -m spawner start`
+processes against the LiveKit double."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import pytest
+from livekit import api
+
+from shared.contracts import AgentConfig, DispatchMetadata, NewAgent, SessionKind
+from shared.naming import agent_room_name
+from shared.store.postgres import PostgresStore
+from tests.support.livekit import LiveKitDouble
+from tests.support.processes import ServiceProcess
+
+OWNER = UUID("9b1d2c3e-0000-4000-8000-00000000a11c")
+
+
+def new_agent(**overrides: Any) -> NewAgent:
+    values: dict[str, Any] = {
+        "owner_id": OWNER,
+        "slug": f"clarence-{uuid.uuid4().hex[:8]}",
+        "name": "Clarence Coherence",
+        "instructions": "You are Clarence, the front desk of Coherence Dental.",
+        "greeting": "Hi, this is Clarence from Coherence Dental. How can I help?",
+        "voice": "cedar",
+        "status": "active",
+        "tools": [{"type": "builtin", "name": "end_call"}],
+    }
+    return NewAgent.model_validate({**values, **overrides})
+
+
+@pytest.fixture(scope="session")
+async def store(database_url: str) -> AsyncIterator[PostgresStore]:
+    opened = await PostgresStore.connect(database_url)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def agent(store: PostgresStore) -> AgentConfig:
+    return await store.create_agent(new_agent())
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A raw connection, to read what the spawner wrote."""
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
+
+
+class SpawnerProcess(ServiceProcess):
+    """A real `python -m spawner start`; its JSON log lines are its observable events."""
+
+    def __init__(
+        self,
+        livekit: LiveKitDouble,
+        directory: Path,
+        *,
+        label: str,
+        database_url: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.spool_dir = directory / f"{label}-spool"
+        values = {
+            **livekit.env(),
+            "PLATFORM_ENV": "test",
+            "DATABASE_URL": database_url,
+            "WORKER_HTTP_PORT": "0",
+            "WORKER_EXECUTOR": "thread",
+            "WORKER_IDLE_PROCESSES": "1",
+            # The test machine's CPU is everybody's: capacity counts sessions only.
+            "WORKER_LOAD_CPU": "false",
+            "SPOOL_DIR": str(self.spool_dir),
+            "OPENAI_API_KEY": "sk-test-not-used",
+            "LOG_FORMAT": "json",
+            **(env or {}),
+        }
+        super().__init__(["-m", "spawner", "start"], directory, label=label, env=values)
+
+    def events(self, event: str | None = None, **match: Any) -> list[dict[str, Any]]:
+        found = []
+        for line in self.output().splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                record: dict[str, Any] = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if event is not None and record.get("event") != event:
+                continue
+            if all(record.get(key) == value for key, value in match.items()):
+                found.append(record)
+        return found
+
+
+def dispatch_metadata(agent_id: UUID | None, deployment: str = "test", **extra: Any) -> str:
+    return DispatchMetadata(
+        agent_id=agent_id,
+        deployment=deployment,
+        kind=SessionKind.TEST,
+        requested_by="user:tester",
+        **extra,
+    ).to_json()
+
+
+async def create_agent_room(
+    client: api.LiveKitAPI,
+    agent_name: str,
+    agent_id: UUID,
+    *,
+    deployment: str = "test",
+    name: str | None = None,
+    metadata: str | None = None,
+) -> str:
+    """A room as the backend creates it: room metadata and exactly one dispatch."""
+    room = name or agent_room_name(agent_id)
+    await client.room.create_room(
+        api.CreateRoomRequest(
+            name=room,
+            metadata=json.dumps({"agent_id": str(agent_id)}),
+            agents=[
+                api.RoomAgentDispatch(
+                    agent_name=agent_name,
+                    metadata=metadata
+                    if metadata is not None
+                    else dispatch_metadata(agent_id, deployment),
+                )
+            ],
+        )
+    )
+    return room
