@@ -3,9 +3,10 @@ processes against the LiveKit double."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -13,14 +14,72 @@ from uuid import UUID
 import asyncpg
 import pytest
 from livekit import api
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
 
 from shared.contracts import AgentConfig, DispatchMetadata, NewAgent, SessionKind
 from shared.naming import agent_room_name
 from shared.store.postgres import PostgresStore
 from tests.support.livekit import LiveKitDouble
 from tests.support.processes import ServiceProcess
+from tests.support.serving import ThreadedServer
 
 OWNER = UUID("9b1d2c3e-0000-4000-8000-00000000a11c")
+
+SECRET = "clinic-token-123"
+
+
+def clinic_app() -> Starlette:
+    async def bookings(request: Request) -> Response:
+        body = await request.json()
+        return JSONResponse(
+            {"booked": body["start"], "auth": request.headers.get("authorization")}, 201
+        )
+
+    async def slots(request: Request) -> Response:
+        return JSONResponse({"day": request.query_params["day"], "slots": ["10:00", "11:30"]})
+
+    async def big(_: Request) -> Response:
+        return PlainTextResponse("x" * 200_000)
+
+    async def slow(_: Request) -> Response:
+        await asyncio.sleep(3)
+        return PlainTextResponse("late")
+
+    async def failing(_: Request) -> Response:
+        return PlainTextResponse("calendar offline", 503)
+
+    async def to_metadata(_: Request) -> Response:
+        return RedirectResponse("http://169.254.169.254/latest/meta-data/", 302)
+
+    async def to_slots(request: Request) -> Response:
+        return RedirectResponse(f"/slots?day={request.query_params['day']}", 302)
+
+    async def echo_headers(request: Request) -> Response:
+        return JSONResponse({"auth": request.headers.get("authorization")})
+
+    return Starlette(
+        routes=[
+            Route("/bookings", bookings, methods=["POST"]),
+            Route("/slots", slots),
+            Route("/big", big),
+            Route("/slow", slow),
+            Route("/failing", failing),
+            Route("/to-metadata", to_metadata),
+            Route("/to-slots", to_slots),
+            Route("/headers", echo_headers),
+        ]
+    )
+
+
+@pytest.fixture(scope="session")
+def clinic() -> Iterator[str]:
+    """A small business API on 127.0.0.1 for HTTP tools to call."""
+    server = ThreadedServer(clinic_app(), name="clinic")
+    yield server.start()
+    server.stop()
 
 
 def new_agent(**overrides: Any) -> NewAgent:
