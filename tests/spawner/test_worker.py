@@ -1,0 +1,300 @@
+"""Real `python -m spawner start` processes against the LiveKit double and a real Postgres.
+
+Three replicas share one double for the module: `a` and `b` (PLATFORM_ENV=test, registered as
+`spawner-test`) and `staging` (PLATFORM_ENV=staging, but registered under the same agent name:
+the seeds' staging outage), so routing is observed on real offers, answers and assignments.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import asyncpg
+import pytest
+from livekit import api
+
+from shared.contracts import AgentConfig
+from shared.contracts.room_messages import SPAWNER_ERROR
+from shared.naming import agent_room_name, voxie_room_name
+from shared.store.postgres import PostgresStore
+from tests.spawner.conftest import (
+    SpawnerProcess,
+    create_agent_room,
+    dispatch_metadata,
+    new_agent,
+)
+from tests.support.livekit import NO_SFU, JobView, LiveKitDouble
+from tests.support.livekit.rooms import AGENT
+
+pytestmark = pytest.mark.timeout(180)
+
+NAME = "spawner-test"
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[LiveKitDouble]:
+    with LiveKitDouble(seed=5) as livekit:
+        yield livekit
+
+
+@pytest.fixture(scope="module")
+async def replicas(
+    double: LiveKitDouble, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, SpawnerProcess]]:
+    directory: Path = tmp_path_factory.mktemp("spawners")
+    started = {
+        label: SpawnerProcess(double, directory, label=label, database_url=database_url, env=env)
+        for label, env in [
+            ("a", {}),
+            ("b", {}),
+            ("staging", {"PLATFORM_ENV": "staging", "SPAWNER_AGENT_NAME": NAME}),
+        ]
+    }
+    try:
+        try:
+            await double.wait_for_workers(3, NAME, within=60)
+            await double.wait_for(
+                lambda: all(p.events("spawner_started") for p in started.values()),
+                what="three spawners",
+            )
+        except TimeoutError:
+            for process in started.values():
+                print(f"--- {process.label} ---\n{process.output()[-4000:]}")
+            raise
+        yield started
+    finally:
+        for process in started.values():
+            process.stop()
+
+
+@pytest.fixture
+async def client(double: LiveKitDouble) -> AsyncIterator[api.LiveKitAPI]:
+    async with double.api() as livekit_api:
+        yield livekit_api
+
+
+def worker_id(process: SpawnerProcess) -> str:
+    [registered] = process.events("registered worker")
+    return str(registered["id"])
+
+
+async def ended(double: LiveKitDouble, room: str) -> JobView:
+    async def done() -> bool:
+        jobs = await double.jobs(room)
+        return bool(jobs) and jobs[0].status_name in ("JS_SUCCESS", "JS_FAILED")
+
+    await double.wait_for(done, within=30, what=f"the job of {room} to end")
+    [job] = await double.jobs(room)
+    return job
+
+
+async def session_row(double: LiveKitDouble, db: asyncpg.Connection, room: str) -> asyncpg.Record:
+    async def written() -> bool:
+        row = await db.fetchrow(
+            "select * from call_sessions where room_name = $1 and status <> 'active'", room
+        )
+        return row is not None
+
+    await double.wait_for(written, within=30, what=f"the session of {room}")
+    row = await db.fetchrow("select * from call_sessions where room_name = $1", room)
+    assert row is not None
+    return row
+
+
+async def spawner_error(double: LiveKitDouble, room: str) -> dict[str, str]:
+    async def told() -> bool:
+        return bool(await double.data_packets(room))
+
+    await double.wait_for(told, within=30, what=f"a spawner.error in {room}")
+    [(topic, payload)] = await double.data_packets(room)
+    assert topic == SPAWNER_ERROR
+    message: dict[str, str] = json.loads(payload)
+    return message
+
+
+def requests_for(replicas: dict[str, SpawnerProcess], room: str) -> dict[str, int]:
+    return {
+        label: len(p.events("received job request", room=room)) for label, p in replicas.items()
+    }
+
+
+async def test_replicas_register_under_the_deployments_agent_name(
+    double: LiveKitDouble, replicas: dict[str, SpawnerProcess]
+) -> None:
+    assert {w.id for w in await double.workers(NAME)} == {worker_id(p) for p in replicas.values()}
+    # `a` derived its name from PLATFORM_ENV=test; nothing registered unnamed.
+    assert replicas["a"].events("registered worker")[0]["agent_name"] == NAME
+    assert await double.workers("") == []
+
+
+async def test_an_agent_room_runs_its_config_before_connecting_and_fails_at_the_missing_sfu(
+    double: LiveKitDouble,
+    replicas: dict[str, SpawnerProcess],
+    client: api.LiveKitAPI,
+    store: PostgresStore,
+    db: asyncpg.Connection,
+) -> None:
+    agent = await store.create_agent(new_agent())
+    room = await create_agent_room(client, NAME, agent.id)
+    job = await ended(double, room)
+    runner = next(p for p in replicas.values() if worker_id(p) == job.worker_id)
+    assert runner.label in ("a", "b")
+
+    row = await session_row(double, db, room)
+    assert (row["agent_id"], row["owner_id"], row["kind"], row["deployment"]) == (
+        agent.id,
+        agent.owner_id,
+        "test",
+        "test",
+    )
+    assert (row["status"], row["end_reason"], row["job_id"]) == ("failed", "error", job.id)
+    assert row["participant_identity"] == "user:tester"
+    assert NO_SFU in row["error"]
+
+    lines = [e["event"] for e in runner.events(job_id=job.id)]
+    # The config was loaded and the session built before the room connection failed.
+    assert lines.index("agent_ready") < lines.index("call_failed")
+    [ready] = runner.events("agent_ready", job_id=job.id)
+    assert ready["agent_id"] == str(agent.id) and ready["room"] == room
+    assert ready["admission_ms"] > 0
+
+
+@pytest.mark.parametrize("room", [voxie_room_name(), f"lobby-{uuid.uuid4().hex[:8]}"])
+async def test_rooms_of_other_kinds_are_rejected_for_good(
+    double: LiveKitDouble, replicas: dict[str, SpawnerProcess], client: api.LiveKitAPI, room: str
+) -> None:
+    await client.room.create_room(
+        api.CreateRoomRequest(name=room, agents=[api.RoomAgentDispatch(agent_name=NAME)])
+    )
+    job = await ended(double, room)
+    assert job.participant_identity == ""  # never assigned
+    # terminate=True: the one worker asked ended the job; nobody else was offered it.
+    assert sum(requests_for(replicas, room).values()) == 1
+
+
+async def test_jobs_go_to_the_replicas_of_their_own_deployment(
+    double: LiveKitDouble,
+    replicas: dict[str, SpawnerProcess],
+    client: api.LiveKitAPI,
+    store: PostgresStore,
+) -> None:
+    agent = await store.create_agent(new_agent())
+    ours = [await create_agent_room(client, NAME, agent.id) for _ in range(4)]
+    theirs = [
+        await create_agent_room(client, NAME, agent.id, deployment="staging") for _ in range(4)
+    ]
+    staging = worker_id(replicas["staging"])
+    for room in ours:
+        assert (await ended(double, room)).worker_id != staging
+    for room in theirs:
+        assert (await ended(double, room)).worker_id == staging
+    # Whoever was offered a job of the other deployment passed it on (terminate=False) and
+    # said loudly that two deployments share the name.
+    passed = [
+        e
+        for room in [*ours, *theirs]
+        for p in replicas.values()
+        for e in p.events("job_rejected", room=room)
+    ]
+    assert passed and all(e["verdict"] == "other_deployment" for e in passed)
+    assert all(e["terminate"] is False for e in passed)
+    warned = sum(len(p.events("agent_name_shared_by_two_deployments")) for p in replicas.values())
+    assert warned >= len(passed)
+
+
+async def test_two_replicas_share_the_jobs(
+    double: LiveKitDouble,
+    replicas: dict[str, SpawnerProcess],
+    client: api.LiveKitAPI,
+    store: PostgresStore,
+) -> None:
+    agent = await store.create_agent(new_agent())
+    rooms = [await create_agent_room(client, NAME, agent.id) for _ in range(12)]
+    runners = {(await ended(double, room)).worker_id for room in rooms}
+    assert runners == {worker_id(replicas["a"]), worker_id(replicas["b"])}
+
+
+async def test_malformed_or_mismatched_metadata_is_rejected_for_good(
+    double: LiveKitDouble,
+    replicas: dict[str, SpawnerProcess],
+    client: api.LiveKitAPI,
+    agent: AgentConfig,
+) -> None:
+    malformed = await create_agent_room(client, NAME, agent.id, metadata='{"agent_id": "nope"')
+    other = dispatch_metadata(uuid4())
+    mismatched = await create_agent_room(client, NAME, agent.id, metadata=other)
+    for room, verdict in [(malformed, "malformed_metadata"), (mismatched, "agent_mismatch")]:
+        job = await ended(double, room)
+        assert job.participant_identity == ""
+        assert sum(requests_for(replicas, room).values()) == 1
+        [rejected] = [e for p in replicas.values() for e in p.events("job_rejected", room=room)]
+        assert (rejected["verdict"], rejected["terminate"]) == (verdict, True)
+
+
+async def test_unknown_archived_and_invalid_agents_end_cleanly_and_tell_the_room(
+    double: LiveKitDouble,
+    replicas: dict[str, SpawnerProcess],
+    client: api.LiveKitAPI,
+    store: PostgresStore,
+    db: asyncpg.Connection,
+) -> None:
+    archived = await store.create_agent(new_agent())
+    await store.archive_agent(archived.id)
+    invalid = await store.create_agent(new_agent())
+    # Written around the contracts (by hand, by an old version): the spawner never runs it.
+    await db.execute(
+        """update agents set tools = '[{"type": "carrier_pigeon"}]' where id = $1""", invalid.id
+    )
+    unknown = uuid4()
+    cases = [
+        (unknown, "agent_not_found", None),
+        (archived.id, "agent_archived", archived.id),
+        (invalid.id, "invalid_config", invalid.id),
+    ]
+    rooms = [await create_agent_room(client, NAME, agent_id) for agent_id, _, _ in cases]
+    for room, (agent_id, code, stored_agent) in zip(rooms, cases, strict=True):
+        message = await spawner_error(double, room)
+        assert (message["code"], message["agent_id"]) == (code, str(agent_id))
+        assert message["message"]  # words the dashboard shows
+        row = await session_row(double, db, room)
+        assert (row["status"], row["end_reason"], row["agent_id"]) == (
+            "failed",
+            "error",
+            stored_agent,
+        )
+        assert row["error"].startswith(code)
+        job = await ended(double, room)
+        assert job.status_name == "JS_SUCCESS"  # ended cleanly, never connected
+    # And the replicas keep serving.
+    good = await store.create_agent(new_agent())
+    room = await create_agent_room(client, NAME, good.id)
+    assert (await session_row(double, db, room))["agent_id"] == good.id
+
+
+async def test_a_second_agent_in_the_room_leaves_at_once(
+    double: LiveKitDouble,
+    replicas: dict[str, SpawnerProcess],
+    client: api.LiveKitAPI,
+    agent: AgentConfig,
+    db: asyncpg.Connection,
+) -> None:
+    room = agent_room_name(agent.id)
+    await client.room.create_room(api.CreateRoomRequest(name=room))
+    await double.join(room, "agent-first", kind=AGENT)
+    await client.agent_dispatch.create_dispatch(
+        api.CreateAgentDispatchRequest(
+            room=room, agent_name=NAME, metadata=dispatch_metadata(agent.id)
+        )
+    )
+    job = await ended(double, room)
+    runner = next(p for p in replicas.values() if worker_id(p) == job.worker_id)
+    [left] = runner.events("agent_already_in_room", job_id=job.id)
+    assert left["others"] == ["agent-first"]
+    assert runner.events("agent_ready", job_id=job.id) == []
+    listed = await client.room.list_participants(api.ListParticipantsRequest(room=room))
+    assert [p.identity for p in listed.participants] == ["agent-first"]
+    assert await db.fetchval("select count(*) from call_sessions where room_name = $1", room) == 0
