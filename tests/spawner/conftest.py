@@ -20,9 +20,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from shared.contracts import AgentConfig, DispatchMetadata, NewAgent, SessionKind
+from shared.contracts.room_messages import SPAWNER_ERROR
 from shared.naming import agent_room_name
 from shared.store.postgres import PostgresStore
-from tests.support.livekit import LiveKitDouble
+from tests.support.livekit import JobView, LiveKitDouble
 from tests.support.processes import ServiceProcess
 from tests.support.serving import ThreadedServer
 
@@ -197,3 +198,37 @@ async def create_agent_room(
         )
     )
     return room
+
+
+async def ended(double: LiveKitDouble, room: str) -> JobView:
+    async def done() -> bool:
+        jobs = await double.jobs(room)
+        return bool(jobs) and jobs[0].status_name in ("JS_SUCCESS", "JS_FAILED")
+
+    await double.wait_for(done, within=30, what=f"the job of {room} to end")
+    [job] = await double.jobs(room)
+    return job
+
+
+async def session_row(double: LiveKitDouble, db: asyncpg.Connection, room: str) -> asyncpg.Record:
+    async def written() -> bool:
+        row = await db.fetchrow(
+            "select * from call_sessions where room_name = $1 and status <> 'active'", room
+        )
+        return row is not None
+
+    await double.wait_for(written, within=30, what=f"the session of {room}")
+    row = await db.fetchrow("select * from call_sessions where room_name = $1", room)
+    assert row is not None
+    return row
+
+
+async def spawner_error(double: LiveKitDouble, room: str) -> dict[str, str]:
+    async def told() -> bool:
+        return bool(await double.data_packets(room))
+
+    await double.wait_for(told, within=30, what=f"a spawner.error in {room}")
+    [(topic, payload)] = await double.data_packets(room)
+    assert topic == SPAWNER_ERROR
+    message: dict[str, str] = json.loads(payload)
+    return message

@@ -7,7 +7,6 @@ the seeds' staging outage), so routing is observed on real offers, answers and a
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,16 +17,18 @@ import pytest
 from livekit import api
 
 from shared.contracts import AgentConfig
-from shared.contracts.room_messages import SPAWNER_ERROR
 from shared.naming import agent_room_name, voxie_room_name
 from shared.store.postgres import PostgresStore
 from tests.spawner.conftest import (
     SpawnerProcess,
     create_agent_room,
     dispatch_metadata,
+    ended,
     new_agent,
+    session_row,
+    spawner_error,
 )
-from tests.support.livekit import NO_SFU, JobView, LiveKitDouble
+from tests.support.livekit import NO_SFU, LiveKitDouble
 from tests.support.livekit.rooms import AGENT
 
 pytestmark = pytest.mark.timeout(180)
@@ -80,40 +81,6 @@ async def client(double: LiveKitDouble) -> AsyncIterator[api.LiveKitAPI]:
 def worker_id(process: SpawnerProcess) -> str:
     [registered] = process.events("registered worker")
     return str(registered["id"])
-
-
-async def ended(double: LiveKitDouble, room: str) -> JobView:
-    async def done() -> bool:
-        jobs = await double.jobs(room)
-        return bool(jobs) and jobs[0].status_name in ("JS_SUCCESS", "JS_FAILED")
-
-    await double.wait_for(done, within=30, what=f"the job of {room} to end")
-    [job] = await double.jobs(room)
-    return job
-
-
-async def session_row(double: LiveKitDouble, db: asyncpg.Connection, room: str) -> asyncpg.Record:
-    async def written() -> bool:
-        row = await db.fetchrow(
-            "select * from call_sessions where room_name = $1 and status <> 'active'", room
-        )
-        return row is not None
-
-    await double.wait_for(written, within=30, what=f"the session of {room}")
-    row = await db.fetchrow("select * from call_sessions where room_name = $1", room)
-    assert row is not None
-    return row
-
-
-async def spawner_error(double: LiveKitDouble, room: str) -> dict[str, str]:
-    async def told() -> bool:
-        return bool(await double.data_packets(room))
-
-    await double.wait_for(told, within=30, what=f"a spawner.error in {room}")
-    [(topic, payload)] = await double.data_packets(room)
-    assert topic == SPAWNER_ERROR
-    message: dict[str, str] = json.loads(payload)
-    return message
 
 
 def requests_for(replicas: dict[str, SpawnerProcess], room: str) -> dict[str, int]:
