@@ -45,7 +45,7 @@ from spawner.lifecycle import Lifecycle
 from spawner.notice import tell_room
 from spawner.runtime import Runtime
 from spawner.summary import summarize
-from spawner.tools import AddressGuard, ToolContext
+from spawner.tools import AddressGuard, ToolContext, tls_context
 
 log = get_logger(__name__)
 
@@ -117,6 +117,8 @@ class Call:
         self._metadata: DispatchMetadata | None = None
         self._agent_id: UUID | None = None
         self._started = time.monotonic()
+        # Where the admission time goes (ms since the job started), logged with agent_ready.
+        self._marks: dict[str, float] = {}
 
     async def run(self) -> None:
         job = self.ctx.job
@@ -151,12 +153,15 @@ class Call:
             return
         assert self._agent_id is not None
         try:
+            self._mark("listed")
             config = runnable(await self._load(self._agent_id), self.kind)
+            self._mark("loaded")
         except AgentRefused as refused:
             await self._refuse(refused)
             return
         session_id = await self.runtime.call(self.runtime.recorder.start(self._new_session(config)))
-        async with httpx.AsyncClient(follow_redirects=False) as client:
+        self._mark("recorded")
+        async with httpx.AsyncClient(follow_redirects=False, verify=tls_context()) as client:
             await self._converse(config, session_id, client)
 
     async def _load(self, agent_id: UUID) -> AgentConfig:
@@ -237,6 +242,9 @@ class Call:
         finally:
             await self._finish(session_id, session, config, reason, status, error)
 
+    def _mark(self, step: str) -> None:
+        self._marks[f"{step}_ms"] = round((time.monotonic() - self._started) * 1000, 2)
+
     def _ready(self) -> None:
         """The agent is ready: config loaded, session built; the room connection comes next."""
         info = getattr(self.ctx, "_info", None)  # RunningJobInfo: when the assignment arrived
@@ -248,6 +256,7 @@ class Call:
             "agent_ready",
             admission_ms=round(admission_s * 1000, 2) if admission_s is not None else None,
             job_ms=round((time.monotonic() - self._started) * 1000, 2),
+            **self._marks,
         )
 
     async def _drive(self, lifecycle: Lifecycle, session: AgentSession[Any], agent: Any) -> None:

@@ -14,9 +14,11 @@ error it can explain to the caller; nothing here ends the session.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
 import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +44,13 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: building one costs tens of milliseconds, and
+    every call's HTTP client would otherwise build its own while the call is starting."""
+    return httpx.create_ssl_context()
 
 
 class ToolRefused(ToolError):

@@ -20,6 +20,7 @@ from shared.settings import Settings
 from spawner import metrics
 from spawner.call import Call
 from spawner.runtime import Runtime
+from spawner.tools import tls_context
 
 log = get_logger(__name__)
 
@@ -37,8 +38,10 @@ def current_load(server: AgentServer) -> float:
 
 
 def prewarm(proc: JobProcess) -> None:
-    # Idle job processes (or threads) open the store before a job arrives.
+    # Idle job processes (or threads) open the store and build the TLS context before a job
+    # arrives.
     Runtime.shared(settings)
+    tls_context()
 
 
 server = AgentServer(
