@@ -136,7 +136,7 @@ class SpawnerProcess(ServiceProcess):
             "DATABASE_URL": database_url,
             "WORKER_HTTP_PORT": "0",
             "WORKER_EXECUTOR": "thread",
-            "WORKER_IDLE_PROCESSES": "1",
+            "WORKER_IDLE_PROCESSES": "4",
             # The test machine's CPU is everybody's: capacity counts sessions only.
             "WORKER_LOAD_CPU": "false",
             "SPOOL_DIR": str(self.spool_dir),

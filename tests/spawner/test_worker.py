@@ -197,9 +197,12 @@ async def test_malformed_or_mismatched_metadata_is_rejected_for_good(
     for room, verdict in [(malformed, "malformed_metadata"), (mismatched, "agent_mismatch")]:
         job = await ended(double, room)
         assert job.participant_identity == ""
-        assert sum(requests_for(replicas, room).values()) == 1
-        [rejected] = [e for p in replicas.values() for e in p.events("job_rejected", room=room)]
-        assert (rejected["verdict"], rejected["terminate"]) == (verdict, True)
+        rejected = [e for p in replicas.values() for e in p.events("job_rejected", room=room)]
+        final = [e for e in rejected if e["terminate"]]
+        # One replica refused it for good (the staging one may have passed it on first).
+        assert [e["verdict"] for e in final] == [verdict]
+        assert all(e["verdict"] == "other_deployment" for e in rejected if e not in final)
+        assert sum(requests_for(replicas, room).values()) == len(rejected)
 
 
 async def test_unknown_archived_and_invalid_agents_end_cleanly_and_tell_the_room(
