@@ -8,6 +8,7 @@ from pathlib import Path
 
 from shared.contracts import AgentConfig
 from shared.db.migrations import apply_migrations
+from shared.store import AgentStore
 from shared.store.postgres import PostgresStore
 from tests.spawner.conftest import new_agent
 from tests.support.livekit import LiveKitDouble
@@ -27,7 +28,7 @@ async def bench_database() -> AsyncIterator[tuple[str, PostgresStore]]:
             await store.close()
 
 
-async def bench_agent(store: PostgresStore) -> AgentConfig:
+async def bench_agent(store: AgentStore) -> AgentConfig:
     """An agent with a realistic prompt and one HTTP tool."""
     tool = {
         "type": "http",

@@ -166,8 +166,11 @@ class Call:
 
     async def _load(self, agent_id: UUID) -> AgentConfig:
         version = self._metadata.agent_version if self._metadata else None
+        loader = self.runtime.loader
+        if (config := loader.cached(agent_id, min_version=version)) is not None:
+            return config
         try:
-            return await self.runtime.call(self.runtime.loader.get(agent_id, min_version=version))
+            return await self.runtime.call(loader.get(agent_id, min_version=version))
         except NotFound as exc:
             raise AgentRefused(SpawnerErrorCode.AGENT_NOT_FOUND, str(exc)) from None
         except InvalidInput as exc:

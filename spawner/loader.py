@@ -9,7 +9,7 @@
   (with a warning and a metric) rather than failing a call that could run.
 
 Unknown and invalid agents are not cached: the next call asks the store again.
-All methods run on one event loop (the process runtime's); nothing here is thread-safe.
+`get` runs on one event loop (the process runtime's); only `cached` may be called from others.
 """
 
 from __future__ import annotations
@@ -51,12 +51,20 @@ class ConfigLoader:
         self._cache: dict[UUID, _Entry] = {}
         self._inflight: dict[UUID, asyncio.Future[AgentConfig]] = {}
 
+    def cached(self, agent_id: UUID, *, min_version: int | None = None) -> AgentConfig | None:
+        """The fresh cached config, or None. Safe from any thread (one dict read of an immutable
+        entry), so a job on another loop skips the hop to the runtime on a hit."""
+        entry = self._cache.get(agent_id)
+        if entry is None or not self._fresh(entry, min_version):
+            return None
+        metrics.CONFIG_LOADS.labels(result="cached").inc()
+        return entry.config
+
     async def get(self, agent_id: UUID, *, min_version: int | None = None) -> AgentConfig:
         """The agent's config; raises NotFound, InvalidInput or StoreUnavailable."""
+        if (config := self.cached(agent_id, min_version=min_version)) is not None:
+            return config
         entry = self._cache.get(agent_id)
-        if entry is not None and self._fresh(entry, min_version):
-            metrics.CONFIG_LOADS.labels(result="cached").inc()
-            return entry.config
         flight = self._inflight.get(agent_id)
         if flight is None:
             # A task, not the caller's own await: a caller that gives up (its job ends) must

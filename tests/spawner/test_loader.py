@@ -135,3 +135,18 @@ async def test_when_the_store_is_down_an_expired_config_keeps_serving(
         await loader.get(other.id)
     proxy.restore()
     assert (await loader.get(other.id)).id == other.id
+
+
+async def test_another_threads_job_reads_a_fresh_config_without_a_query(
+    store: PostgresStore, proxied: CountingStore
+) -> None:
+    agent = await store.create_agent(new_agent())
+    clock = Clock()
+    loader = loader_for(proxied, clock)
+    assert await asyncio.to_thread(loader.cached, agent.id) is None
+    await loader.get(agent.id)
+    assert await asyncio.to_thread(loader.cached, agent.id) == agent
+    assert await asyncio.to_thread(loader.cached, agent.id, min_version=agent.version + 1) is None
+    clock.t = 31
+    assert await asyncio.to_thread(loader.cached, agent.id) is None
+    assert proxied.reads == 1
