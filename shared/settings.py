@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     gc_interval_s: Annotated[float, Field(gt=0, le=3600)] = 30
 
     # Workers (voxie and spawner): capacity, prewarm, drain, health
-    worker_executor: Literal["process", "thread"] = "process"
+    # Thread: ~5 MB per call against ~120 MB for a job process (bench.spawner_density).
+    worker_executor: Literal["process", "thread"] = "thread"
     worker_idle_processes: Annotated[int, Field(ge=0, le=64)] = 2
     worker_max_sessions: Annotated[int, Field(ge=1, le=1000)] = 20
     worker_load_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
