@@ -65,6 +65,19 @@ def session_for(config: AgentConfig, settings: Settings, model: ScriptedLLM) -> 
     return factory.build_session(config, settings, models=factory.Models(llm=model))
 
 
+async def booking_turn(
+    config: AgentConfig, settings: Settings, http: httpx.AsyncClient, *replies: Reply | str
+) -> RunResult[None]:
+    """One caller turn asking to book, answered by `replies`; every reply must be used."""
+    model = ScriptedLLM(replies)
+    agent = factory.build_agent(config, tool_context(settings, http), on_end_call=lambda: None)
+    async with session_for(config, settings, model) as session:
+        await session.start(agent)
+        result: RunResult[None] = await session.run(user_input="Book me at ten please")
+    model.assert_consumed()
+    return result
+
+
 async def test_the_stored_greeting_and_instructions_are_applied(
     store: PostgresStore, clinic: str, http: httpx.AsyncClient
 ) -> None:
@@ -94,30 +107,26 @@ async def test_an_http_tool_is_called_with_validated_arguments(
 ) -> None:
     settings = settings_for(allow=["127.0.0.1"])
     config = await stored(store, clinic, greeting="")
-    model = ScriptedLLM(
-        [
-            Reply(calls=[ToolCall("book_appointment", {"start": "ten o'clock"})]),
-            Reply(calls=[ToolCall("book_appointment", {"start": "10:00"})]),
-            "You're booked for ten.",
-        ]
+    result = await booking_turn(
+        config,
+        settings,
+        http,
+        Reply(calls=[ToolCall("book_appointment", {"start": "ten o'clock"})]),
+        Reply(calls=[ToolCall("book_appointment", {"start": "10:00"})]),
+        "You're booked for ten.",
     )
-    agent = factory.build_agent(config, tool_context(settings, http), on_end_call=lambda: None)
-    async with session_for(config, settings, model) as session:
-        await session.start(agent)
-        result: RunResult[None] = await session.run(user_input="Book me at ten please")
-        result.expect.next_event().is_function_call(name="book_appointment")
-        refused = result.expect.next_event().is_function_call_output(is_error=True)
-        result.expect.next_event().is_function_call(
-            name="book_appointment", arguments={"start": "10:00"}
-        )
-        booked = result.expect.next_event().is_function_call_output(is_error=False)
-        result.expect.next_event().is_message(role="assistant")
+    result.expect.next_event().is_function_call(name="book_appointment")
+    refused = result.expect.next_event().is_function_call_output(is_error=True)
+    result.expect.next_event().is_function_call(
+        name="book_appointment", arguments={"start": "10:00"}
+    )
+    booked = result.expect.next_event().is_function_call_output(is_error=False)
+    result.expect.next_event().is_message(role="assistant")
 
     assert "invalid arguments for book_appointment" in refused.event().item.output
     assert "does not match" in refused.event().item.output
     output = booked.event().item.output
     assert '"booked":"10:00"' in output and SECRET in output
-    model.assert_consumed()
 
 
 async def test_an_internal_url_comes_back_to_the_model_as_a_tool_error(
@@ -125,22 +134,17 @@ async def test_an_internal_url_comes_back_to_the_model_as_a_tool_error(
 ) -> None:
     settings = settings_for(allow=[])  # the same 127.0.0.1 URL, not allowlisted
     config = await stored(store, clinic, greeting="")
-    model = ScriptedLLM(
-        [
-            Reply(calls=[ToolCall("book_appointment", {"start": "10:00"})]),
-            "Sorry, I cannot book right now.",
-        ]
+    result = await booking_turn(
+        config,
+        settings,
+        http,
+        Reply(calls=[ToolCall("book_appointment", {"start": "10:00"})]),
+        "Sorry, I cannot book right now.",
     )
-    agent = factory.build_agent(config, tool_context(settings, http), on_end_call=lambda: None)
-    async with session_for(config, settings, model) as session:
-        await session.start(agent)
-        result: RunResult[None] = await session.run(user_input="Book me at ten")
-        result.expect.next_event().is_function_call(name="book_appointment")
-        refused = result.expect.next_event().is_function_call_output(is_error=True)
-        result.expect.next_event().is_message(role="assistant")  # the session carries on
-
+    result.expect.next_event().is_function_call(name="book_appointment")
+    refused = result.expect.next_event().is_function_call_output(is_error=True)
+    result.expect.next_event().is_message(role="assistant")  # the session carries on
     assert "internal address" in refused.event().item.output
-    assert model.requests[-1].last_tool_output is not None
 
 
 async def test_end_call_closes_the_call_and_its_records_hold_transcript_usage_and_summary(

@@ -99,14 +99,20 @@ def test_the_grace_timer_starts_only_when_the_last_human_leaves() -> None:
     assert lifecycle.human_left("user:2") is GRACE_STATE
 
 
+def closes_after(lifecycle: Lifecycle, clock: FakeClock, seconds: float, reason: EndReason) -> None:
+    """Still open just before `seconds`, closing for `reason` at it."""
+    state = lifecycle.state
+    clock.advance(seconds - 0.5)
+    assert lifecycle.tick() is state
+    clock.advance(0.5)
+    assert lifecycle.tick() is CLOSING
+    assert lifecycle.end_reason is reason
+
+
 def test_a_room_nobody_joins_closes_after_one_grace_period() -> None:
     clock = FakeClock()
     lifecycle, _ = machine(clock)
-    clock.advance(GRACE - 0.5)
-    assert lifecycle.tick() is EMPTY
-    clock.advance(1)
-    assert lifecycle.tick() is CLOSING
-    assert lifecycle.end_reason is EndReason.GRACE_EXPIRED
+    closes_after(lifecycle, clock, GRACE, EndReason.GRACE_EXPIRED)
 
 
 def test_shutdown_closes_from_any_state_and_the_first_reason_wins() -> None:
@@ -122,11 +128,7 @@ def test_shutdown_closes_from_any_state_and_the_first_reason_wins() -> None:
 def test_a_call_longer_than_the_maximum_closes_as_max_duration() -> None:
     clock = FakeClock()
     lifecycle, _ = in_call(clock)
-    clock.advance(3599)
-    assert lifecycle.tick() is ACTIVE
-    clock.advance(1)
-    assert lifecycle.tick() is CLOSING
-    assert lifecycle.end_reason is EndReason.MAX_DURATION
+    closes_after(lifecycle, clock, 3600, EndReason.MAX_DURATION)
 
 
 def test_the_snapshot_is_what_the_backend_reads_from_the_participant() -> None:

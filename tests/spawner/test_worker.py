@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import uuid4
 
@@ -25,6 +26,7 @@ from tests.spawner.conftest import (
     dispatch_metadata,
     ended,
     new_agent,
+    serving,
     session_row,
     spawner_error,
 )
@@ -55,27 +57,24 @@ async def replicas(
             ("staging", {"PLATFORM_ENV": "staging", "SPAWNER_AGENT_NAME": NAME}),
         ]
     }
-    try:
-        try:
-            await double.wait_for_workers(3, NAME, within=60)
-            await double.wait_for(
-                lambda: all(p.events("spawner_started") for p in started.values()),
-                what="three spawners",
-            )
-        except TimeoutError:
-            for process in started.values():
-                print(f"--- {process.label} ---\n{process.output()[-4000:]}")
-            raise
+    async with serving(double, started, NAME):
         yield started
-    finally:
-        for process in started.values():
-            process.stop()
+
+
+@dataclass
+class Cluster:
+    double: LiveKitDouble
+    replicas: dict[str, SpawnerProcess]
+    client: api.LiveKitAPI
 
 
 @pytest.fixture
-async def client(double: LiveKitDouble) -> AsyncIterator[api.LiveKitAPI]:
-    async with double.api() as livekit_api:
-        yield livekit_api
+async def cluster(
+    double: LiveKitDouble, replicas: dict[str, SpawnerProcess]
+) -> AsyncIterator[Cluster]:
+    """The module's double and replicas, and a LiveKit API client for the test."""
+    async with double.api() as client:
+        yield Cluster(double, replicas, client)
 
 
 def worker_id(process: SpawnerProcess) -> str:
@@ -90,28 +89,28 @@ def requests_for(replicas: dict[str, SpawnerProcess], room: str) -> dict[str, in
 
 
 async def test_replicas_register_under_the_deployments_agent_name(
-    double: LiveKitDouble, replicas: dict[str, SpawnerProcess]
+    cluster: Cluster,
 ) -> None:
-    assert {w.id for w in await double.workers(NAME)} == {worker_id(p) for p in replicas.values()}
+    assert {w.id for w in await cluster.double.workers(NAME)} == {
+        worker_id(p) for p in cluster.replicas.values()
+    }
     # `a` derived its name from PLATFORM_ENV=test; nothing registered unnamed.
-    assert replicas["a"].events("registered worker")[0]["agent_name"] == NAME
-    assert await double.workers("") == []
+    assert cluster.replicas["a"].events("registered worker")[0]["agent_name"] == NAME
+    assert await cluster.double.workers("") == []
 
 
 async def test_an_agent_room_runs_its_config_before_connecting_and_fails_at_the_missing_sfu(
-    double: LiveKitDouble,
-    replicas: dict[str, SpawnerProcess],
-    client: api.LiveKitAPI,
+    cluster: Cluster,
     store: PostgresStore,
     db: asyncpg.Connection,
 ) -> None:
     agent = await store.create_agent(new_agent())
-    room = await create_agent_room(client, NAME, agent.id)
-    job = await ended(double, room)
-    runner = next(p for p in replicas.values() if worker_id(p) == job.worker_id)
+    room = await create_agent_room(cluster.client, NAME, agent.id)
+    job = await ended(cluster.double, room)
+    runner = next(p for p in cluster.replicas.values() if worker_id(p) == job.worker_id)
     assert runner.label in ("a", "b")
 
-    row = await session_row(double, db, room)
+    row = await session_row(cluster.double, db, room)
     assert (row["agent_id"], row["owner_id"], row["kind"], row["deployment"]) == (
         agent.id,
         agent.owner_id,
@@ -131,84 +130,81 @@ async def test_an_agent_room_runs_its_config_before_connecting_and_fails_at_the_
 
 
 @pytest.mark.parametrize("room", [voxie_room_name(), f"lobby-{uuid.uuid4().hex[:8]}"])
-async def test_rooms_of_other_kinds_are_rejected_for_good(
-    double: LiveKitDouble, replicas: dict[str, SpawnerProcess], client: api.LiveKitAPI, room: str
-) -> None:
-    await client.room.create_room(
+async def test_rooms_of_other_kinds_are_rejected_for_good(cluster: Cluster, room: str) -> None:
+    await cluster.client.room.create_room(
         api.CreateRoomRequest(name=room, agents=[api.RoomAgentDispatch(agent_name=NAME)])
     )
-    job = await ended(double, room)
+    job = await ended(cluster.double, room)
     assert job.participant_identity == ""  # never assigned
     # terminate=True: the one worker asked ended the job; nobody else was offered it.
-    assert sum(requests_for(replicas, room).values()) == 1
+    assert sum(requests_for(cluster.replicas, room).values()) == 1
 
 
 async def test_jobs_go_to_the_replicas_of_their_own_deployment(
-    double: LiveKitDouble,
-    replicas: dict[str, SpawnerProcess],
-    client: api.LiveKitAPI,
+    cluster: Cluster,
     store: PostgresStore,
 ) -> None:
     agent = await store.create_agent(new_agent())
-    ours = [await create_agent_room(client, NAME, agent.id) for _ in range(4)]
+    ours = [await create_agent_room(cluster.client, NAME, agent.id) for _ in range(4)]
     theirs = [
-        await create_agent_room(client, NAME, agent.id, deployment="staging") for _ in range(4)
+        await create_agent_room(cluster.client, NAME, agent.id, deployment="staging")
+        for _ in range(4)
     ]
-    staging = worker_id(replicas["staging"])
+    staging = worker_id(cluster.replicas["staging"])
     for room in ours:
-        assert (await ended(double, room)).worker_id != staging
+        assert (await ended(cluster.double, room)).worker_id != staging
     for room in theirs:
-        assert (await ended(double, room)).worker_id == staging
+        assert (await ended(cluster.double, room)).worker_id == staging
     # Whoever was offered a job of the other deployment passed it on (terminate=False) and
     # said loudly that two deployments share the name.
     passed = [
         e
         for room in [*ours, *theirs]
-        for p in replicas.values()
+        for p in cluster.replicas.values()
         for e in p.events("job_rejected", room=room)
     ]
     assert passed and all(e["verdict"] == "other_deployment" for e in passed)
     assert all(e["terminate"] is False for e in passed)
-    warned = sum(len(p.events("agent_name_shared_by_two_deployments")) for p in replicas.values())
+    warned = sum(
+        len(p.events("agent_name_shared_by_two_deployments")) for p in cluster.replicas.values()
+    )
     assert warned >= len(passed)
 
 
 async def test_two_replicas_share_the_jobs(
-    double: LiveKitDouble,
-    replicas: dict[str, SpawnerProcess],
-    client: api.LiveKitAPI,
+    cluster: Cluster,
     store: PostgresStore,
 ) -> None:
     agent = await store.create_agent(new_agent())
-    rooms = [await create_agent_room(client, NAME, agent.id) for _ in range(12)]
-    runners = {(await ended(double, room)).worker_id for room in rooms}
-    assert runners == {worker_id(replicas["a"]), worker_id(replicas["b"])}
+    rooms = [await create_agent_room(cluster.client, NAME, agent.id) for _ in range(12)]
+    runners = {(await ended(cluster.double, room)).worker_id for room in rooms}
+    assert runners == {worker_id(cluster.replicas["a"]), worker_id(cluster.replicas["b"])}
 
 
 async def test_malformed_or_mismatched_metadata_is_rejected_for_good(
-    double: LiveKitDouble,
-    replicas: dict[str, SpawnerProcess],
-    client: api.LiveKitAPI,
+    cluster: Cluster,
     agent: AgentConfig,
 ) -> None:
-    malformed = await create_agent_room(client, NAME, agent.id, metadata='{"agent_id": "nope"')
+    malformed = await create_agent_room(
+        cluster.client, NAME, agent.id, metadata='{"agent_id": "nope"'
+    )
     other = dispatch_metadata(uuid4())
-    mismatched = await create_agent_room(client, NAME, agent.id, metadata=other)
+    mismatched = await create_agent_room(cluster.client, NAME, agent.id, metadata=other)
     for room, verdict in [(malformed, "malformed_metadata"), (mismatched, "agent_mismatch")]:
-        job = await ended(double, room)
+        job = await ended(cluster.double, room)
         assert job.participant_identity == ""
-        rejected = [e for p in replicas.values() for e in p.events("job_rejected", room=room)]
+        rejected = [
+            e for p in cluster.replicas.values() for e in p.events("job_rejected", room=room)
+        ]
         final = [e for e in rejected if e["terminate"]]
         # One replica refused it for good (the staging one may have passed it on first).
         assert [e["verdict"] for e in final] == [verdict]
         assert all(e["verdict"] == "other_deployment" for e in rejected if e not in final)
-        assert sum(requests_for(replicas, room).values()) == len(rejected)
+        assert sum(requests_for(cluster.replicas, room).values()) == len(rejected)
 
 
 async def test_unknown_archived_and_invalid_agents_end_cleanly_and_tell_the_room(
-    double: LiveKitDouble,
-    replicas: dict[str, SpawnerProcess],
-    client: api.LiveKitAPI,
+    cluster: Cluster,
     store: PostgresStore,
     db: asyncpg.Connection,
 ) -> None:
@@ -225,46 +221,44 @@ async def test_unknown_archived_and_invalid_agents_end_cleanly_and_tell_the_room
         (archived.id, "agent_archived", archived.id),
         (invalid.id, "invalid_config", invalid.id),
     ]
-    rooms = [await create_agent_room(client, NAME, agent_id) for agent_id, _, _ in cases]
+    rooms = [await create_agent_room(cluster.client, NAME, agent_id) for agent_id, _, _ in cases]
     for room, (agent_id, code, stored_agent) in zip(rooms, cases, strict=True):
-        message = await spawner_error(double, room)
+        message = await spawner_error(cluster.double, room)
         assert (message["code"], message["agent_id"]) == (code, str(agent_id))
         assert message["message"]  # words the dashboard shows
-        row = await session_row(double, db, room)
+        row = await session_row(cluster.double, db, room)
         assert (row["status"], row["end_reason"], row["agent_id"]) == (
             "failed",
             "error",
             stored_agent,
         )
         assert row["error"].startswith(code)
-        job = await ended(double, room)
+        job = await ended(cluster.double, room)
         assert job.status_name == "JS_SUCCESS"  # ended cleanly, never connected
     # And the replicas keep serving.
     good = await store.create_agent(new_agent())
-    room = await create_agent_room(client, NAME, good.id)
-    assert (await session_row(double, db, room))["agent_id"] == good.id
+    room = await create_agent_room(cluster.client, NAME, good.id)
+    assert (await session_row(cluster.double, db, room))["agent_id"] == good.id
 
 
 async def test_a_second_agent_in_the_room_leaves_at_once(
-    double: LiveKitDouble,
-    replicas: dict[str, SpawnerProcess],
-    client: api.LiveKitAPI,
+    cluster: Cluster,
     agent: AgentConfig,
     db: asyncpg.Connection,
 ) -> None:
     room = agent_room_name(agent.id)
-    await client.room.create_room(api.CreateRoomRequest(name=room))
-    await double.join(room, "agent-first", kind=AGENT)
-    await client.agent_dispatch.create_dispatch(
+    await cluster.client.room.create_room(api.CreateRoomRequest(name=room))
+    await cluster.double.join(room, "agent-first", kind=AGENT)
+    await cluster.client.agent_dispatch.create_dispatch(
         api.CreateAgentDispatchRequest(
             room=room, agent_name=NAME, metadata=dispatch_metadata(agent.id)
         )
     )
-    job = await ended(double, room)
-    runner = next(p for p in replicas.values() if worker_id(p) == job.worker_id)
+    job = await ended(cluster.double, room)
+    runner = next(p for p in cluster.replicas.values() if worker_id(p) == job.worker_id)
     [left] = runner.events("agent_already_in_room", job_id=job.id)
     assert left["others"] == ["agent-first"]
     assert runner.events("agent_ready", job_id=job.id) == []
-    listed = await client.room.list_participants(api.ListParticipantsRequest(room=room))
+    listed = await cluster.client.room.list_participants(api.ListParticipantsRequest(room=room))
     assert [p.identity for p in listed.participants] == ["agent-first"]
     assert await db.fetchval("select count(*) from call_sessions where room_name = $1", room) == 0
