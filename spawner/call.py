@@ -238,6 +238,12 @@ class Call:
             await self._publish(lifecycle)
             await self._drive(lifecycle, session, agent)
             reason, status = lifecycle.end_reason or EndReason.ERROR, SessionStatus.ENDED
+        except asyncio.CancelledError:
+            # The worker is closing (drain timeout, SIGTERM in dev): LiveKit cancels a job's
+            # entry point that outlives its shutdown grace. The call ends here, recorded.
+            lifecycle.close(EndReason.SHUTDOWN)
+            reason, status = EndReason.SHUTDOWN, SessionStatus.ENDED
+            raise
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("call_failed", error=error)
