@@ -11,6 +11,11 @@ DispatchMetadata example (JSON in the dispatch's metadata):
 
 `agent_id` is null for a Voxie creation session and set for a Voxie edit session.
 
+`requested_by` is who the backend opened the room for, and so who owns what the session makes:
+`user:<uuid>` for a Supabase user (the token's `sub`; that user owns the agents Voxie saves),
+or `operator` for the operator token (no user: agents belong to `OPERATOR_OWNER_ID`). The
+participant identity in the join token is the same string. `requester_user_id()` reads it.
+
 RoomMetadata example (JSON in the room's metadata): {"agent_id": "3f2b8c1e-...-2a6c5d9e1b44"}
 
 Parsing is tolerant: anything malformed is logged and gives None; the caller decides what a
@@ -31,6 +36,11 @@ from shared.validation import describe_validation_error
 log = get_logger(__name__)
 
 MAX_METADATA_BYTES = 4_096
+
+OPERATOR = "operator"
+USER_PREFIX = "user:"
+# The owner of agents made with the operator token (no Supabase user behind it).
+OPERATOR_OWNER_ID = UUID("00000000-0000-0000-0000-000000000000")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -55,6 +65,28 @@ class DispatchMetadata(BaseModel):
     @classmethod
     def parse(cls, raw: str | bytes | None) -> DispatchMetadata | None:
         return _parse(cls, raw, "dispatch metadata")
+
+
+def user_identity(user_id: UUID) -> str:
+    """The `requested_by` (and participant identity) of a Supabase user."""
+    return f"{USER_PREFIX}{user_id}"
+
+
+def requester_user_id(requested_by: str) -> UUID | None:
+    """The Supabase user `requested_by` names, or None (the operator, or anything else)."""
+    if not requested_by.startswith(USER_PREFIX):
+        return None
+    try:
+        return UUID(requested_by.removeprefix(USER_PREFIX))
+    except ValueError:
+        return None
+
+
+def requester_owner_id(requested_by: str) -> UUID | None:
+    """Who owns what a session for `requested_by` creates; None when it names nobody known."""
+    if requested_by == OPERATOR:
+        return OPERATOR_OWNER_ID
+    return requester_user_id(requested_by)
 
 
 class RoomMetadata(BaseModel):
