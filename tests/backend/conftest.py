@@ -13,9 +13,12 @@ from uuid import UUID, uuid4
 import httpx
 import jwt
 import pytest
+from livekit import api
+from livekit.protocol import models
 from starlette.applications import Starlette
 
 from backend.app import create_app
+from backend.rooms import NewRoom, Rooms
 from shared.contracts import AgentConfig, AgentStatus, NewAgent
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
@@ -168,3 +171,37 @@ def make_agent(store: PostgresStore) -> AgentFactory:
         )
 
     return make
+
+
+class RecordingRooms:
+    """Real room operations (delegated), keeping what was sent to rooms: the double forgets a
+    room's data packets when the room is deleted, which is exactly when they matter."""
+
+    def __init__(self, inner: Rooms) -> None:
+        self.inner = inner
+        self.sent: list[tuple[str, str, bytes]] = []
+
+    async def create(self, room: NewRoom) -> models.Room:
+        return await self.inner.create(room)
+
+    async def list_rooms(self) -> list[models.Room]:
+        return await self.inner.list_rooms()
+
+    async def participants(self, room: str) -> list[models.ParticipantInfo]:
+        return await self.inner.participants(room)
+
+    async def dispatches(self, room: str) -> list[api.AgentDispatch]:
+        return await self.inner.dispatches(room)
+
+    async def dispatch(self, room: str, agent_name: str, metadata: str) -> api.AgentDispatch:
+        return await self.inner.dispatch(room, agent_name, metadata)
+
+    async def remove_participant(self, room: str, identity: str) -> None:
+        await self.inner.remove_participant(room, identity)
+
+    async def send_data(self, room: str, topic: str, payload: bytes) -> None:
+        await self.inner.send_data(room, topic, payload)
+        self.sent.append((room, topic, payload))
+
+    async def delete(self, room: str) -> None:
+        await self.inner.delete(room)

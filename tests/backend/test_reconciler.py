@@ -24,7 +24,15 @@ from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
-from tests.backend.conftest import ALICE, OPERATOR, SPAWNER, AgentFactory, as_user, serving
+from tests.backend.conftest import (
+    ALICE,
+    OPERATOR,
+    SPAWNER,
+    AgentFactory,
+    RecordingRooms,
+    as_user,
+    serving,
+)
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit.processes import WorkerProcess
 from tests.support.livekit.rooms import AGENT
@@ -132,18 +140,6 @@ async def test_a_worker_killed_mid_call_is_replaced_by_a_new_dispatch(
     assert (await reconciler.run_pass()).actions == []
 
 
-class RecordingRooms(LiveKitRooms):
-    """The real room operations, keeping what was sent to rooms (they may be gone afterwards)."""
-
-    def __init__(self, client: api.LiveKitAPI) -> None:
-        super().__init__(client)
-        self.sent: list[tuple[str, str, bytes]] = []
-
-    async def send_data(self, room: str, topic: str, payload: bytes) -> None:
-        await super().send_data(room, topic, payload)
-        self.sent.append((room, topic, payload))
-
-
 async def test_after_three_redispatches_the_room_is_closed_and_told_why(
     client: httpx.AsyncClient,
     livekit: LiveKitDouble,
@@ -153,7 +149,7 @@ async def test_after_three_redispatches_the_room_is_closed_and_told_why(
     clock: Clock,
     make_agent: AgentFactory,
 ) -> None:
-    rooms = RecordingRooms(livekit_api)
+    rooms = RecordingRooms(LiveKitRooms(livekit_api))
     reconciler = Reconciler(settings, store, rooms, Metrics(), clock=clock)
     grant = await spawn(client, await make_agent(ALICE))  # no worker runs at all
     room = grant["room_name"]
