@@ -14,6 +14,7 @@ No token reaches a log line: failures are logged by reason only.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import time
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ LEEWAY_S = 10
 JWKS_TTL_S = 600.0
 MIN_REFRESH_S = 30.0
 MAX_TOKEN_BYTES = 8_192
+VERIFIED_TTL_S = 60.0
+VERIFIED_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,7 @@ class Authenticator:
         self._issuer = (
             f"{settings.supabase_url.rstrip('/')}/auth/v1" if settings.supabase_url else None
         )
+        self._verified: dict[bytes, tuple[Principal, float]] = {}
 
     @property
     def configured(self) -> bool:
@@ -143,9 +147,20 @@ class Authenticator:
         token = _bearer(authorization)
         if self._admin is not None and hmac.compare_digest(token.encode(), self._admin):
             return OPERATOR_PRINCIPAL
-        return await self._user(token)
+        # A dashboard sends the same access token with every call: verify it once, then trust
+        # it until it expires (or for VERIFIED_TTL_S, whichever is sooner).
+        key = hashlib.sha256(token.encode()).digest()
+        now = time.time()
+        cached = self._verified.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        principal, expires_at = await self._user(token)
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[key] = (principal, min(expires_at, now + VERIFIED_TTL_S))
+        return principal
 
-    async def _user(self, token: str) -> Principal:
+    async def _user(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -182,7 +197,7 @@ class Authenticator:
             log.info("user_token_refused", reason=type(exc).__name__)
             raise unauthorized(f"the token is not valid: {exc}") from None
         try:
-            return Principal(UUID(str(claims["sub"])))
+            return Principal(UUID(str(claims["sub"]))), float(claims["exp"])
         except ValueError:
             raise unauthorized("the token's subject is not a user id") from None
 

@@ -299,3 +299,31 @@ async def test_a_token_for_another_room_is_refused_by_livekit(
     forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     with pytest.raises(JoinRefused):
         await livekit.join_with_token(f"{header}.{forged_payload}.{signature}")
+
+
+def test_the_join_token_carries_exactly_livekits_own_claims(settings: Settings) -> None:
+    from backend.admission import join_token
+
+    ours = api.TokenVerifier(
+        settings.livekit_api_key, settings.livekit_api_secret.get_secret_value()
+    )
+    theirs = (
+        api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret.get_secret_value())
+        .with_identity("user:x")
+        .with_grants(
+            api.VideoGrants(
+                room_join=True,
+                room="r",
+                can_publish=True,
+                can_subscribe=True,
+                can_publish_data=True,
+            )
+        )
+        .to_jwt()
+    )
+    minted = join_token(settings, "user:x", "r")
+    decoded = [json.loads(_payload(token)) for token in (minted, theirs)]
+    for claims in decoded:
+        claims.pop("nbf"), claims.pop("exp")
+    assert decoded[0] == decoded[1]
+    assert ours.verify(minted).video == ours.verify(theirs).video
