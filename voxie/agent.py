@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from livekit.agents import Agent, function_tool, llm
 from livekit.agents.llm import ToolError
 from livekit.agents.voice.room_io import RoomOptions, TextInputOptions
+from livekit.plugins import openai  # plugins register on import, on the main thread
 from pydantic import BaseModel, Field, ValidationError
 
 from shared.contracts import HttpTool
@@ -63,8 +64,6 @@ def voxie_instructions(draft: Draft | None = None, path: Path = INSTRUCTIONS_FIL
 
 def voxie_llm(settings: Settings) -> llm.RealtimeModel:
     """Voxie's own realtime speech model, from settings."""
-    from livekit.plugins import openai
-
     return openai.realtime.RealtimeModel(
         model=settings.voxie_model,
         voice=settings.voxie_voice,

@@ -268,7 +268,7 @@ class Draft:
                     self._row = await self._update(AgentPatch(**changes))
                 self._pending.clear()
             except (DraftRefused, StoreUnavailable) as exc:
-                log.error("draft_lost", reason=str(exc), draft=self.fields())
+                log.error("draft_not_stored", reason=str(exc), draft=self.fields())
 
     # --- store ---------------------------------------------------------------------------------
 
