@@ -38,7 +38,7 @@ from shared.naming import WorkerRole, worker_agent_name
 from shared.recording import CallEnd, SessionRecorder, transcript_from, usage_from
 from shared.routing import Decision, JobOffer, other_agents, route
 from shared.settings import Settings
-from shared.store import AgentStore, NotFound, StoreError, open_store
+from shared.store import AgentStore, StoreError, open_store
 from voxie.agent import ROOM_OPTIONS, VoxieAgent, voxie_llm
 from voxie.draft import Draft, NotAnOwner, owner_id_from
 from voxie.messages import RoomSender
@@ -50,6 +50,8 @@ settings.validate_for("voxie")
 AGENT_NAME = worker_agent_name(WorkerRole.VOXIE, settings)
 PARTICIPANT_NAME = "Voxie"
 SPOOL_REPLAY_INTERVAL_S = 15.0
+# Owner of what `python -m voxie console` builds (dev/test only: no user minted that session).
+CONSOLE_OWNER = UUID("00000000-0000-4000-8000-00000000c0de")
 
 
 # --- admission (pure) ----------------------------------------------------------------------------
@@ -200,10 +202,57 @@ async def on_request(request: JobRequest) -> None:
 
 @server.rtc_session(agent_name=AGENT_NAME, on_request=on_request)
 async def entrypoint(ctx: JobContext) -> None:
-    metadata = DispatchMetadata.parse(ctx.job.metadata)
-    assert metadata is not None, "on_request admits only jobs with valid metadata"
+    metadata = DispatchMetadata.parse(ctx.job.metadata) or _console_metadata(ctx)
     with bind_log_context(room=ctx.job.room.name, job_id=ctx.job.id, agent_id=metadata.agent_id):
         await _run(ctx, metadata, owner_id_from(metadata.requested_by))
+
+
+class CreationCall:
+    """One job's record: its `call_sessions` row, the conversation, and why it ended.
+
+    `close()` runs once, at the job's end whatever ended it: the draft's last writes, the
+    session's end with transcript and usage (spooled if the store is down), then the store.
+    """
+
+    def __init__(self, store: AgentStore, recorder: SessionRecorder, session_id: UUID) -> None:
+        self.store = store
+        self.recorder = recorder
+        self.session_id = session_id
+        self.session: AgentSession[None] | None = None
+        self.draft: Draft | None = None
+        self._ended: tuple[EndReason, str | None] | None = None
+        self._closed = False
+
+    def end(self, reason: EndReason, error: str | None = None) -> None:
+        """Names the end; the first cause wins (a hang-up, then the shutdown it triggers)."""
+        if self._ended is None:
+            self._ended = (reason, error)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        reason, error = self._ended or (EndReason.SHUTDOWN, None)
+        try:
+            if self.draft is not None:
+                await self.draft.flush()
+            end = call_end(self.session_id, reason, self.session, error)
+            await self.recorder.finish(end)
+            log.info("voxie_session_ended", end_reason=reason, session_id=str(self.session_id))
+        finally:
+            await self.store.close()
+
+
+def _console_metadata(ctx: JobContext) -> DispatchMetadata:
+    """`python -m voxie console` runs a local job no backend dispatched: in dev/test it builds
+    agents for a fixed console user (`CONSOLE_OWNER`)."""
+    if not (ctx.is_fake_job() and settings.is_development):
+        raise RuntimeError("on_request admits only jobs with valid dispatch metadata")
+    return DispatchMetadata(
+        deployment=settings.platform_env,
+        kind=SessionKind.CREATION,
+        requested_by=f"user:{CONSOLE_OWNER}",
+    )
 
 
 async def _run(ctx: JobContext, metadata: DispatchMetadata, owner_id: UUID) -> None:
@@ -211,7 +260,6 @@ async def _run(ctx: JobContext, metadata: DispatchMetadata, owner_id: UUID) -> N
     if await _another_agent_first(ctx, room_name):
         return
     store = await open_store(settings)
-    ctx.add_shutdown_callback(store.close)
     recorder = SessionRecorder(store, settings.spool_dir)
     session_id = await recorder.start(
         NewCallSession(
@@ -224,41 +272,38 @@ async def _run(ctx: JobContext, metadata: DispatchMetadata, owner_id: UUID) -> N
             job_id=ctx.job.id,
         )
     )
+    call = CreationCall(store, recorder, session_id)
+    ctx.add_shutdown_callback(call.close)
     try:
         await ctx.connect()
     except Exception as exc:
         log.error("room_connect_failed", error=str(exc))
-        await recorder.finish(call_end(session_id, EndReason.ERROR, error=str(exc)))
+        call.end(EndReason.ERROR, str(exc))
+        await call.close()
         raise
     if await _another_agent_first(ctx, room_name):
-        await recorder.finish(call_end(session_id, EndReason.SHUTDOWN, error="another agent"))
+        call.end(EndReason.SHUTDOWN, "another agent reached the room first")
         return
     try:
-        draft = await Draft.open(
+        call.draft = await Draft.open(
             store, RoomSender(ctx.room.local_participant), owner_id, metadata.agent_id
         )
-    except (NotFound, StoreError) as exc:
+    except StoreError as exc:  # NotFound included: not theirs, archived or deleted
         log.error("edit_session_refused", reason=str(exc))
-        await recorder.finish(call_end(session_id, EndReason.ERROR, error=str(exc)))
-        ctx.shutdown("agent to edit unavailable")
+        call.end(EndReason.ERROR, str(exc))
+        ctx.shutdown("the agent to edit is unavailable")
         return
-    await _converse(ctx, store, recorder, session_id, draft, metadata)
+    await _converse(ctx, call, call.draft, metadata)
 
 
 async def _converse(
-    ctx: JobContext,
-    store: AgentStore,
-    recorder: SessionRecorder,
-    session_id: UUID,
-    draft: Draft,
-    metadata: DispatchMetadata,
+    ctx: JobContext, call: CreationCall, draft: Draft, metadata: DispatchMetadata
 ) -> None:
     session: AgentSession[None] = AgentSession(llm=voxie_llm(settings))
-    ended: list[tuple[EndReason, str | None]] = []
+    call.session = session
 
     def end(reason: EndReason, error: str | None = None) -> None:
-        if not ended:  # the first cause is the reason
-            ended.append((reason, error))
+        call.end(reason, error)
         ctx.shutdown(reason.value)
 
     @session.on("close")
@@ -269,27 +314,28 @@ async def _converse(
         settings.max_call_duration_s, end, EndReason.MAX_DURATION
     )
 
-    async def on_shutdown() -> None:
+    async def stop_timer() -> None:
         timer.cancel()
-        reason, error = ended[0] if ended else (EndReason.SHUTDOWN, None)
-        await draft.flush()
-        await recorder.finish(call_end(session_id, reason, session, error))
-        log.info("voxie_session_ended", end_reason=reason, session_id=str(session_id))
 
-    ctx.add_shutdown_callback(on_shutdown)
+    ctx.add_shutdown_callback(stop_timer)
     agent = VoxieAgent(draft, tool_allowlist=settings.tool_http_allowlist)
     await session.start(agent, room=ctx.room, room_options=ROOM_OPTIONS)
     lifecycle = AgentLifecycle(
         state=LifecycleState.ACTIVE,
         agent_id=metadata.agent_id,
-        session_id=session_id,
+        session_id=call.session_id,
         deployment=settings.platform_env,
     )
-    await ctx.room.local_participant.set_attributes(lifecycle.to_attributes())
+    try:
+        await ctx.room.local_participant.set_attributes(lifecycle.to_attributes())
+    except Exception as exc:  # the dashboard's view only; the conversation goes on
+        log.warning("lifecycle_not_published", error=f"{type(exc).__name__}: {exc}")
 
 
 async def _another_agent_first(ctx: JobContext, room_name: str) -> bool:
     """One Voxie per room: if another agent got here first, this job leaves."""
+    if ctx.is_fake_job():
+        return False  # console: a local room with no server to ask
     try:
         listed = await ctx.api.room.list_participants(api.ListParticipantsRequest(room=room_name))
     except Exception as exc:

@@ -12,13 +12,14 @@ import pytest
 from shared.contracts import AgentStatus, EndReason, NewCallSession, SessionKind, SessionStatus
 from shared.naming import voxie_room_name
 from shared.recording import SessionRecorder
+from shared.store import StoreError
 from shared.store.postgres import PostgresStore
 from tests.support.scripted_llm import MODEL
 from tests.support.tcp_proxy import TcpProxy, target_of, via
 from tests.voxie.conftest import RecordingSender
 from tests.voxie.conversation import conversation
 from voxie.draft import Draft
-from voxie.worker import call_end
+from voxie.worker import CreationCall, call_end
 
 
 @pytest.fixture
@@ -72,6 +73,29 @@ async def test_a_creation_session_is_recorded_with_its_transcript_and_usage(
     # Greeting, answer, tool call, answer: four model calls of 40 prompt + 8 completion tokens.
     assert (usage.model, usage.input_tokens, usage.output_tokens) == (MODEL, 160, 32)
     assert recorder.pending == 0
+
+
+async def test_the_call_closes_once_with_the_first_end_reason_then_closes_its_store(
+    database_url: str, store: PostgresStore, owner: UUID, sender: RecordingSender, tmp_path: Path
+) -> None:
+    own_store = await PostgresStore.connect(database_url)  # the call closes it
+    recorder = SessionRecorder(own_store, tmp_path)
+    call = CreationCall(own_store, recorder, await recorder.start(creation(owner)))
+    call.draft = await Draft.open(own_store, sender, owner, None)
+    async with conversation(call.draft) as talk:
+        call.session = talk.session
+        await talk.tool("set_name", name="Crumb")
+        call.end(EndReason.USER_HANGUP)
+        call.end(EndReason.SHUTDOWN)  # the shutdown the hang-up caused
+        await call.close()
+        await call.close()
+
+    row = await store.get_session(call.session_id)
+    assert (row.status, row.end_reason) == (SessionStatus.ENDED, EndReason.USER_HANGUP)
+    items, _ = await store.get_transcript(call.session_id)
+    assert any(item.get("name") == "set_name" for item in items)
+    with pytest.raises(StoreError):
+        await own_store.ping()
 
 
 async def test_a_session_that_never_reached_its_room_is_recorded_as_failed(

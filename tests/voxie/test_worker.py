@@ -9,6 +9,7 @@ double has no SFU, so an accepted job fails at `ctx.connect()`; that failure is 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -286,3 +287,19 @@ async def test_leaves_a_room_another_agent_reached_first(
 
     await double.wait_for(only_the_stray_remains, what="Voxie to leave")
     assert await sessions_of(store, room) == []  # it never started a session
+
+
+def test_unsafe_settings_refuse_to_start_with_a_clear_message(tmp_path: Path) -> None:
+    process = ServiceProcess(
+        ["-m", "voxie", "start"],
+        tmp_path,
+        label="refused",
+        env={"PLATFORM_ENV": "prod", "LIVEKIT_API_KEY": "devkey", "VOXIE_VOICE": "robot"},
+    )
+    deadline = time.monotonic() + 60
+    while process.returncode is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.returncode == 2, process.output()[-2000:]
+    output = process.output()
+    assert "voxie: refusing to start" in output and "Traceback" not in output
+    assert "VOXIE_VOICE: 'robot' is not supported" in output
