@@ -27,7 +27,7 @@ from shared.naming import InvalidSlug, slug_from
 from shared.settings import Settings
 from shared.validation import describe_validation_error
 from voxie.addresses import InternalAddress, Resolver, check_public_url, system_resolver
-from voxie.draft import Draft, DraftRefused
+from voxie.draft import Draft, DraftRefused, ToolsEdit
 
 log = get_logger(__name__)
 
@@ -213,8 +213,12 @@ class VoxieAgent(Agent):
                 f"the action was not added: {exc}. Ask the user for the endpoint's public "
                 "internet address."
             ) from None
-        others = [t for t in self.draft.tools() if t.get("name") != tool.name]
-        return await self._change(tools=[*others, tool.model_dump(mode="json")])
+        added = tool.model_dump(mode="json")
+
+        def put(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [*(t for t in tools if t.get("name") != tool.name), added]
+
+        return await self._edit_tools(put)
 
     @function_tool
     async def remove_http_tool(self, name: str) -> str:
@@ -223,12 +227,15 @@ class VoxieAgent(Agent):
         Args:
             name: the action's name
         """
-        tools = self.draft.tools()
-        kept = [t for t in tools if t.get("name") != name]
-        if len(kept) == len(tools):
-            names = ", ".join(t["name"] for t in tools) or "none"
-            raise ToolError(f"there is no action '{name}' (the actions are: {names})")
-        return await self._change(tools=kept)
+
+        def drop(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            kept = [t for t in tools if t.get("name") != name]
+            if len(kept) == len(tools):
+                names = ", ".join(t["name"] for t in tools) or "none"
+                raise DraftRefused(f"there is no action '{name}' (the actions are: {names})")
+            return kept
+
+        return await self._edit_tools(drop)
 
     # --- read-back and save --------------------------------------------------------------------
 
@@ -268,7 +275,16 @@ class VoxieAgent(Agent):
             await self.draft.change(**values)
         except DraftRefused as exc:
             raise ToolError(exc.message) from None
-        done = ", ".join(values)
+        return self._changed(", ".join(values))
+
+    async def _edit_tools(self, edit: ToolsEdit) -> str:
+        try:
+            await self.draft.edit_tools(edit)
+        except DraftRefused as exc:
+            raise ToolError(exc.message) from None
+        return self._changed("business actions")
+
+    def _changed(self, done: str) -> str:
         missing = self.draft.missing()
         if self.draft.editing:
             state = "changed; applied to the agent when saved"

@@ -17,7 +17,7 @@ Every refusal is a `DraftRefused` whose message tells the model what to ask the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -40,6 +40,9 @@ FIELDS = ("name", "slug", "voice", "language", "greeting", "instructions", "tool
 REQUIRED = ("name", "voice", "greeting", "instructions")
 USER_PREFIX = "user:"
 _SLUG_ALTERNATIVES = 20
+
+# Computes the new tool list from the current one (each tool as its JSON object).
+ToolsEdit = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 
 class DraftRefused(Exception):
@@ -128,9 +131,6 @@ class Draft:
     def missing(self) -> list[str]:
         return [field for field in REQUIRED if not self._values.get(field)]
 
-    def tools(self) -> list[dict[str, Any]]:
-        return list(self._values.get("tools", []))
-
     def summary(self) -> str:
         """The draft as the model reads it back: every field, what is missing, what is unsaved."""
         values = self._values
@@ -153,7 +153,16 @@ class Draft:
 
     async def change(self, **values: Any) -> None:
         """Validates and applies `values` (AgentPatch fields), stores them, tells the browser."""
+        await self._apply(lambda _current: values)
+
+    async def edit_tools(self, edit: ToolsEdit) -> None:
+        """Changes the tool list as `edit` says, computed from the list as it is at that moment:
+        several tools added in one turn all stay."""
+        await self._apply(lambda current: {"tools": edit(list(current.get("tools", [])))})
+
+    async def _apply(self, make: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         async with self._lock:
+            values = make(self._values)
             try:
                 changes = AgentPatch.model_validate(values).changes()
             except ValidationError as exc:

@@ -12,6 +12,7 @@ from shared.contracts.agent_config import MAX_INSTRUCTIONS
 from shared.contracts.room_messages import VOXIE_AGENT_SAVED, VOXIE_DRAFT
 from shared.store import NotFound
 from shared.store.postgres import PostgresStore
+from tests.support.scripted_llm import Reply, ToolCall
 from tests.voxie.conftest import RecordingSender
 from tests.voxie.conversation import GREETING, call, conversation, tool_outputs
 from voxie.draft import Draft
@@ -471,3 +472,19 @@ async def test_a_resumed_draft_is_written_through_and_saved(
         assert not (await talk.tool("save_agent")).is_error
     agent = await only_agent(store, owner)
     assert (agent.status, agent.greeting, agent.version) == (AgentStatus.ACTIVE, "Hi!", 3)
+
+
+async def test_actions_added_in_one_turn_are_all_kept(
+    store: PostgresStore, owner: UUID, draft: Draft
+) -> None:
+    names = ["book", "cancel", "check", "move"]
+    async with conversation(draft) as talk:
+        await talk.tool("set_name", name="Clarence")
+        calls = [
+            ToolCall("add_http_tool", {"name": n, "description": n, "url": BOOKING_URL})
+            for n in names
+        ]
+        result = await talk.say("Add all four.", Reply(calls=calls), "Added.")
+        assert [o.is_error for o in tool_outputs(result)] == [False] * 4
+    stored_names = [t.name for t in (await only_agent(store, owner)).http_tools]
+    assert sorted(stored_names) == sorted(names)
