@@ -76,7 +76,10 @@ async def open_room(
     principal: Principal,
     kind: SessionKind,
     agent: AgentConfig | None = None,
+    *,
+    requested_by: str | None = None,
 ) -> RoomGrant:
+    """`requested_by` defaults to the caller (see DispatchMetadata for what it means)."""
     settings, metrics = services.settings, services.metrics
     rooms = services.rooms
     wait = services.limiter.take(principal.identity)
@@ -110,7 +113,7 @@ async def open_room(
         agent_id=agent_id,
         deployment=settings.platform_env,
         kind=kind,
-        requested_by=principal.identity,
+        requested_by=requested_by or principal.identity,
     )
     await rooms.create(
         NewRoom(
@@ -131,7 +134,7 @@ async def open_room(
         room=name,
         agent_id=str(agent_id) if agent_id else None,
         kind=kind.value,
-        requested_by=principal.identity,
+        requested_by=dispatch.requested_by,
     )
     return RoomGrant(
         room_name=name,

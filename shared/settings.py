@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     noise_cancellation: Literal["auto", "on", "off"] = "auto"
     # A cheap text model for the optional end-of-call summary.
     summary_model: str = "gpt-4o-mini"
+    # Voxie's own realtime model and voice (one of SUPPORTED_MODELS / SUPPORTED_VOICES).
+    voxie_model: str = "gpt-realtime"
+    voxie_voice: str = "marin"
     # HTTP tools: hosts or CIDRs exempt from the internal-address guard, and the secrets that
     # header values reference by name ({"CLINIC_API_TOKEN": "..."}).
     tool_http_allowlist: list[str] = Field(default_factory=list)
@@ -149,6 +152,17 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("voxie_model", "voxie_voice")
+    @classmethod
+    def _supported_by_contract(cls, value: str, info: ValidationInfo) -> str:
+        # Imported here: the contracts import naming, which imports this module.
+        from shared.contracts.agent_config import SUPPORTED_MODELS, SUPPORTED_VOICES
+
+        supported = SUPPORTED_MODELS if info.field_name == "voxie_model" else SUPPORTED_VOICES
+        if value not in supported:
+            raise ValueError(f"'{value}' is not supported; choose one of: {', '.join(supported)}")
+        return value
 
     @field_validator("tool_http_allowlist", "tool_secrets", "backend_cors_origins", mode="before")
     @classmethod

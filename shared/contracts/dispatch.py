@@ -11,15 +11,13 @@ DispatchMetadata example (JSON in the dispatch's metadata):
 
 `agent_id` is null for a Voxie creation session and set for a Voxie edit session.
 
-`requested_by` is who the backend opened the room for, and so who owns what the session makes:
-`user:<uuid>` for a Supabase user (the token's `sub`; that user owns the agents Voxie saves),
-or `operator` for the operator token (no user: agents belong to `OPERATOR_OWNER_ID`). The
-participant identity in the join token is the same string. `requester_user_id()` reads it.
+`requested_by` is who the session is for. In a Voxie session it is always `user:<uuid>`: the
+user who will own what the session creates (the Supabase user who asked; for the operator token
+the user it names, by default `OPERATOR_OWNER_ID`, which also owns agents the operator creates
+through the API; for an edit session the agent's owner). In a test call it is the caller:
+`user:<uuid>` or `operator`. The participant identity in the caller's join token is the caller:
+`user:<uuid>` or `operator`.
 
-RoomMetadata example (JSON in the room's metadata): {"agent_id": "3f2b8c1e-...-2a6c5d9e1b44"}
-
-Parsing is tolerant: anything malformed is logged and gives None; the caller decides what a
-missing value means (a worker rejects the job, the reconciler skips the room).
 """
 
 from __future__ import annotations
@@ -70,23 +68,6 @@ class DispatchMetadata(BaseModel):
 def user_identity(user_id: UUID) -> str:
     """The `requested_by` (and participant identity) of a Supabase user."""
     return f"{USER_PREFIX}{user_id}"
-
-
-def requester_user_id(requested_by: str) -> UUID | None:
-    """The Supabase user `requested_by` names, or None (the operator, or anything else)."""
-    if not requested_by.startswith(USER_PREFIX):
-        return None
-    try:
-        return UUID(requested_by.removeprefix(USER_PREFIX))
-    except ValueError:
-        return None
-
-
-def requester_owner_id(requested_by: str) -> UUID | None:
-    """Who owns what a session for `requested_by` creates; None when it names nobody known."""
-    if requested_by == OPERATOR:
-        return OPERATOR_OWNER_ID
-    return requester_user_id(requested_by)
 
 
 class RoomMetadata(BaseModel):

@@ -15,7 +15,7 @@ from livekit import api
 from backend.admission import MAX_PARTICIPANTS, departure_timeout_s
 from backend.app import create_app
 from shared.contracts import AgentStatus
-from shared.contracts.dispatch import DispatchMetadata, RoomMetadata
+from shared.contracts.dispatch import OPERATOR_OWNER_ID, DispatchMetadata, RoomMetadata
 from shared.naming import parse_room_name
 from shared.settings import Settings
 from tests.backend.conftest import (
@@ -279,11 +279,35 @@ async def test_a_voxie_edit_session_names_the_callers_own_agent(
     assert len(await rooms_of(livekit_api)) == 1
 
 
-async def test_the_operator_is_named_operator_in_the_dispatch(
-    client: httpx.AsyncClient, livekit_api: api.LiveKitAPI
+async def test_voxie_sessions_always_name_the_user_who_will_own_the_agent(
+    client: httpx.AsyncClient,
+    livekit: LiveKitDouble,
+    livekit_api: api.LiveKitAPI,
+    make_agent: AgentFactory,
 ) -> None:
-    response = await client.post("/api/voxie/sessions", headers=OPERATOR)
-    _, metadata = await one_dispatch(livekit_api, response.json()["room_name"])
+    async def requested_by(body: dict[str, str] | None, headers: dict[str, str]) -> str:
+        response = await client.post("/api/voxie/sessions", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        grant = response.json()
+        joined = await livekit.join_with_token(grant["token"])
+        assert joined.identity == ("operator" if headers == OPERATOR else f"user:{ALICE}")
+        _, metadata = await one_dispatch(livekit_api, grant["room_name"])
+        return metadata.requested_by
+
+    # Voxie makes agents for users only: the operator's session is for a user too.
+    assert await requested_by(None, OPERATOR) == f"user:{OPERATOR_OWNER_ID}"
+    assert await requested_by({"owner_id": str(BOB)}, OPERATOR) == f"user:{BOB}"
+    alices = await make_agent(ALICE, slug="clarence")
+    assert await requested_by({"agent_id": str(alices.id)}, OPERATOR) == f"user:{ALICE}"
+    assert await requested_by({"agent_id": "clarence"}, as_user(ALICE)) == f"user:{ALICE}"
+    for_bob = await client.post(
+        "/api/voxie/sessions", json={"owner_id": str(BOB)}, headers=as_user(ALICE)
+    )
+    assert for_bob.status_code == 403
+
+    # A test call names its caller, the operator as "operator".
+    spawned = await client.post(f"/api/agents/{alices.id}/spawn", headers=OPERATOR)
+    _, metadata = await one_dispatch(livekit_api, spawned.json()["room_name"])
     assert metadata.requested_by == "operator"
 
 

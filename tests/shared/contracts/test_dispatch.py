@@ -64,22 +64,10 @@ def test_room_metadata() -> None:
     assert RoomMetadata.parse('{"agent_id": "nope"}') is None
 
 
-def test_requested_by_names_the_owner_of_what_a_session_creates() -> None:
+def test_a_users_identity_is_user_and_their_uuid() -> None:
     from uuid import UUID
 
-    from shared.contracts.dispatch import (
-        OPERATOR,
-        OPERATOR_OWNER_ID,
-        requester_owner_id,
-        requester_user_id,
-        user_identity,
-    )
+    from shared.contracts.dispatch import user_identity
 
     user = UUID("9b1d2c3e-0000-4000-8000-00000000a11c")
-    assert user_identity(user) == f"user:{user}"
-    assert requester_user_id(user_identity(user)) == user
-    assert requester_owner_id(user_identity(user)) == user
-    assert requester_user_id(OPERATOR) is None
-    assert requester_owner_id(OPERATOR) == OPERATOR_OWNER_ID
-    for other in ("user:not-a-uuid", "someone", "", f"USER:{user}"):
-        assert requester_user_id(other) is None and requester_owner_id(other) is None
+    assert user_identity(user) == "user:9b1d2c3e-0000-4000-8000-00000000a11c"

@@ -1,0 +1,322 @@
+"""Session records that survive a store outage: the start and end of every call, its transcript
+and token usage, written now if the store answers, else spooled to disk and replayed later.
+
+Used by both workers (the spawner for test/live calls, Voxie for creation calls):
+
+    recorder = SessionRecorder(store, settings.spool_dir)
+    await recorder.replay()                                  # at start: what a past run left
+    session_id = await recorder.start(NewCallSession(...))   # never raises for an outage
+    ...
+    await recorder.finish(CallEnd(session_id, EndReason.GRACE_EXPIRED,
+                                  transcript=transcript_from(session.history),
+                                  usage=usage_from(session.usage)))
+
+Why a spool and not only retries: a call ends when it ends; a store outage at that moment must
+not cost the transcript, and a worker restarting during the outage must not either. Each
+session is one JSON file, `<session_id>.json`, written atomically (temp file + rename), holding
+the start and/or the end still owed to the store. Every write is idempotent (start by client-
+chosen id, first end wins, transcript and usage replaced), so a record replayed twice — by two
+processes sharing the directory, or after a crash between write and delete — changes nothing.
+A record the store refuses as invalid is moved to `dead/` and logged, never retried forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from shared.contracts.sessions import (
+    MAX_TRANSCRIPT_ITEMS,
+    EndReason,
+    NewCallSession,
+    SessionStatus,
+    TokenUsage,
+)
+from shared.logging import get_logger
+from shared.store.errors import InvalidInput, NotFound, StoreUnavailable
+
+if TYPE_CHECKING:
+    from livekit.agents import llm
+    from livekit.agents.metrics.usage import AgentSessionUsage
+
+    from shared.store import AgentStore
+
+log = get_logger(__name__)
+
+# Transcripts are bounded in bytes as well as items: REST bodies (PostgREST, proxies) stop near
+# 1 MiB, and a transcript larger than this is a runaway call, not a conversation.
+MAX_TRANSCRIPT_BYTES = 512 * 1024
+MAX_ERROR = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnd:
+    """Everything known when a call ends."""
+
+    session_id: UUID
+    end_reason: EndReason
+    status: SessionStatus = SessionStatus.ENDED
+    error: str | None = None
+    ended_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    transcript: Sequence[dict[str, Any]] = ()
+    summary: str | None = None
+    usage: Sequence[TokenUsage] = ()
+
+
+class _SpooledEnd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    end_reason: EndReason
+    status: SessionStatus
+    error: str | None = None
+    ended_at: datetime
+    transcript: list[dict[str, Any]] = Field(default_factory=list)
+    summary: str | None = None
+    usage: list[TokenUsage] = Field(default_factory=list)
+
+
+class _SpoolRecord(BaseModel):
+    """One session's writes still owed to the store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: UUID
+    start: NewCallSession | None = None
+    end: _SpooledEnd | None = None
+
+
+class SessionRecorder:
+    def __init__(
+        self,
+        store: AgentStore,
+        spool_dir: Path,
+        *,
+        attempts: int = 4,
+        backoff_s: float = 0.25,
+    ) -> None:
+        self._store = store
+        self._dir = spool_dir
+        self._attempts = attempts
+        self._backoff_s = backoff_s
+        self._replay_lock = asyncio.Lock()
+
+    @property
+    def pending(self) -> int:
+        """Sessions with writes still owed to the store."""
+        return len(self._spooled())
+
+    async def start(self, new: NewCallSession) -> UUID:
+        """Records a started call and returns its id; a store outage spools the start."""
+        new = new if new.id is not None else new.model_copy(update={"id": uuid4()})
+        assert new.id is not None
+        try:
+            await self._retrying(self._store.start_session, new)
+        except StoreUnavailable as exc:
+            log.warning(
+                "session_start_spooled", session_id=str(new.id), room=new.room_name, reason=str(exc)
+            )
+            self._write(_SpoolRecord(session_id=new.id, start=new))
+        return new.id
+
+    async def finish(self, end: CallEnd) -> bool:
+        """Records the end, transcript and usage; True if stored now, False if spooled."""
+        spooled_end = _SpooledEnd(
+            end_reason=end.end_reason,
+            status=end.status,
+            error=end.error[:MAX_ERROR] if end.error else None,
+            ended_at=end.ended_at,
+            transcript=list(end.transcript),
+            summary=end.summary,
+            usage=list(end.usage),
+        )
+        owed = self._read(end.session_id)
+        if owed is not None:
+            # The start never reached the store: the end must follow it, in that order.
+            self._write(owed.model_copy(update={"end": spooled_end}))
+            return await self._replay_one(self._path(end.session_id)) is True
+        try:
+            await self._retrying(self._write_end, end.session_id, spooled_end)
+        except StoreUnavailable as exc:
+            log.warning("session_end_spooled", session_id=str(end.session_id), reason=str(exc))
+            self._write(_SpoolRecord(session_id=end.session_id, end=spooled_end))
+            return False
+        except (InvalidInput, NotFound) as exc:
+            log.error("session_end_refused", session_id=str(end.session_id), reason=str(exc))
+            return False
+        return True
+
+    async def replay(self) -> int:
+        """Writes what the spool holds; returns how many sessions were completed."""
+        done = 0
+        async with self._replay_lock:
+            for path in self._spooled():
+                outcome = await self._replay_one(path)
+                if outcome is None:
+                    break  # the store is still down: try again later, keep the order
+                done += outcome
+        if done:
+            log.info("session_spool_replayed", sessions=done, pending=self.pending)
+        return done
+
+    async def run_replayer(self, interval_s: float = 15.0) -> None:
+        """Replays the spool every `interval_s` until cancelled."""
+        while True:
+            if self.pending:
+                await self.replay()
+            await asyncio.sleep(interval_s)
+
+    # --- internals ------------------------------------------------------------------------------
+
+    async def _replay_one(self, path: Path) -> bool | None:
+        """True: written and removed; False: refused and moved aside; None: store down."""
+        try:
+            record = _load(path)
+        except FileNotFoundError:
+            return False  # another process replayed it first
+        except ValueError as exc:
+            self._bury(path, f"unreadable spool file: {exc}")
+            return False
+        try:
+            if record.start is not None:
+                await self._store.start_session(record.start)
+            if record.end is not None:
+                await self._write_end(record.session_id, record.end)
+        except StoreUnavailable:
+            return None
+        except (InvalidInput, NotFound) as exc:
+            self._bury(path, str(exc))
+            return False
+        _remove(path)
+        return True
+
+    async def _write_end(self, session_id: UUID, end: _SpooledEnd) -> None:
+        # Transcript and usage before the status: a reader that sees the session ended can
+        # trust that its records are complete.
+        await self._store.write_transcript(session_id, end.transcript, end.summary)
+        if end.usage:
+            await self._store.write_usage(session_id, end.usage)
+        await self._store.finish_session(
+            session_id,
+            end_reason=end.end_reason,
+            status=end.status,
+            error=end.error,
+            ended_at=end.ended_at,
+        )
+
+    async def _retrying(self, operation: Any, *args: Any) -> None:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(StoreUnavailable),
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential(multiplier=self._backoff_s, max=4 * self._backoff_s),
+            reraise=True,
+        ):
+            with attempt:
+                await operation(*args)
+
+    def _path(self, session_id: UUID) -> Path:
+        return self._dir / f"{session_id}.json"
+
+    def _spooled(self) -> list[Path]:
+        if not self._dir.is_dir():
+            return []
+        return sorted(self._dir.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+
+    def _read(self, session_id: UUID) -> _SpoolRecord | None:
+        try:
+            return _load(self._path(session_id))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _write(self, record: _SpoolRecord) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(record.model_dump_json())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self._path(record.session_id))
+
+    def _bury(self, path: Path, reason: str) -> None:
+        dead = self._dir / "dead"
+        dead.mkdir(parents=True, exist_ok=True)
+        log.error("session_record_refused", spool_file=path.name, reason=reason)
+        with contextlib.suppress(FileNotFoundError):
+            path.replace(dead / path.name)
+
+
+# Spool files are a few KiB on local disk: plain synchronous I/O, kept out of the async paths.
+def _load(path: Path) -> _SpoolRecord:
+    return _SpoolRecord.model_validate_json(path.read_bytes())
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def transcript_from(history: llm.ChatContext) -> list[dict[str, Any]]:
+    """The chat history as stored: text items only, the newest kept within the bounds."""
+    items: list[dict[str, Any]] = history.to_dict(
+        exclude_image=True, exclude_audio=True, exclude_timestamp=False
+    )["items"]
+    kept: list[dict[str, Any]] = []
+    budget = MAX_TRANSCRIPT_BYTES
+    for item in reversed(items[-(MAX_TRANSCRIPT_ITEMS - 1) :]):
+        size = len(json.dumps(item, default=str))
+        if size > budget:
+            break
+        budget -= size
+        kept.append(item)
+    kept.reverse()
+    if dropped := len(items) - len(kept):
+        kept.insert(0, {"type": "truncated", "dropped_items": dropped})
+    return kept
+
+
+def usage_from(usage: AgentSessionUsage) -> list[TokenUsage]:
+    """`AgentSession.usage` as one row per model (LLM, realtime, STT and TTS usage summed)."""
+    totals: dict[str, dict[str, float]] = {}
+    for entry in usage.model_usage:
+        model = getattr(entry, "model", "") or "unknown"
+        row = totals.setdefault(
+            model[:128],
+            dict.fromkeys(
+                (
+                    "input_tokens",
+                    "output_tokens",
+                    "input_audio_tokens",
+                    "output_audio_tokens",
+                    "audio_seconds",
+                ),
+                0,
+            ),
+        )
+        row["input_tokens"] += getattr(entry, "input_tokens", 0)
+        row["output_tokens"] += getattr(entry, "output_tokens", 0)
+        row["input_audio_tokens"] += getattr(entry, "input_audio_tokens", 0)
+        row["output_audio_tokens"] += getattr(entry, "output_audio_tokens", 0)
+        row["audio_seconds"] += getattr(entry, "audio_duration", 0.0)
+    return [
+        TokenUsage(
+            model=model,
+            input_tokens=int(row["input_tokens"]),
+            output_tokens=int(row["output_tokens"]),
+            input_audio_tokens=int(row["input_audio_tokens"]),
+            output_audio_tokens=int(row["output_audio_tokens"]),
+            audio_seconds=row["audio_seconds"],
+        )
+        for model, row in totals.items()
+        if any(row.values())
+    ]

@@ -1,0 +1,210 @@
+"""Session records survive a store outage and a worker restart; nothing is written twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from uuid import uuid4
+
+import asyncpg
+import pytest
+from livekit.agents import llm
+from livekit.agents.metrics.usage import (
+    AgentSessionUsage,
+    LLMModelUsage,
+    STTModelUsage,
+    TTSModelUsage,
+)
+
+from shared.contracts import EndReason, NewCallSession, SessionKind, SessionStatus, TokenUsage
+from shared.recording import (
+    MAX_TRANSCRIPT_BYTES,
+    CallEnd,
+    SessionRecorder,
+    transcript_from,
+    usage_from,
+)
+from shared.store.postgres import PostgresStore
+from tests.support.tcp_proxy import TcpProxy, target_of, via
+
+USAGE = [TokenUsage(model="gpt-realtime", input_tokens=120, output_tokens=30, audio_seconds=4.5)]
+
+
+@pytest.fixture
+async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
+    async with TcpProxy(target_of(database_url)) as running:
+        yield running
+
+
+async def connect(database_url: str, proxy: TcpProxy) -> PostgresStore:
+    return await PostgresStore.connect(via(database_url, proxy), attempts=2, command_timeout=3)
+
+
+@pytest.fixture
+async def store(database_url: str, proxy: TcpProxy) -> AsyncIterator[PostgresStore]:
+    """A store whose network path to the real database the test can cut."""
+    connected = await connect(database_url, proxy)
+    yield connected
+    await connected.close()
+
+
+def new_call(**values: object) -> NewCallSession:
+    return NewCallSession.model_validate(
+        {
+            "agent_id": None,
+            "room_name": f"voxie-creation-{uuid4().hex[:12]}",
+            "kind": SessionKind.CREATION,
+            "deployment": "test",
+            "job_id": "AJ_test",
+            **values,
+        }
+    )
+
+
+def ended(session_id: object, **values: object) -> CallEnd:
+    return CallEnd(
+        session_id=session_id,  # type: ignore[arg-type]
+        end_reason=EndReason.GRACE_EXPIRED,
+        transcript=[{"type": "message", "role": "user", "content": ["hi"]}],
+        summary="The caller said hi.",
+        usage=USAGE,
+        **values,  # type: ignore[arg-type]
+    )
+
+
+async def stored(database_url: str, session_id: object) -> tuple[str, str | None, int, int]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "select s.status, s.end_reason,"
+            " (select count(*) from call_transcripts t where t.session_id = s.id) as transcripts,"
+            " (select count(*) from token_usage u where u.session_id = s.id) as usage"
+            " from call_sessions s where s.id = $1",
+            session_id,
+        )
+    finally:
+        await conn.close()
+    assert row is not None, f"no call_sessions row {session_id}"
+    return row["status"], row["end_reason"], row["transcripts"], row["usage"]
+
+
+async def test_with_the_store_up_everything_is_written_at_once(
+    database_url: str, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    store = await connect(database_url, proxy)
+    recorder = SessionRecorder(store, tmp_path)
+    try:
+        session_id = await recorder.start(new_call())
+        assert await stored(database_url, session_id) == ("active", None, 0, 0)
+        assert await recorder.finish(ended(session_id)) is True
+        assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1)
+        assert recorder.pending == 0
+        assert await store.get_transcript(session_id) == (
+            [{"type": "message", "role": "user", "content": ["hi"]}],
+            "The caller said hi.",
+        )
+    finally:
+        await store.close()
+
+
+async def test_a_call_ending_during_an_outage_survives_a_worker_restart(
+    database_url: str, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    store = await connect(database_url, proxy)
+    recorder = SessionRecorder(store, tmp_path, backoff_s=0.01)
+    session_id = await recorder.start(new_call())
+    proxy.cut()
+    assert await recorder.finish(ended(session_id)) is False
+    assert recorder.pending == 1
+    assert await recorder.replay() == 0  # still down: kept, not lost
+    await store.close()  # the worker goes away with the store still down
+
+    proxy.restore()
+    restarted_store = await connect(database_url, proxy)
+    try:
+        restarted = SessionRecorder(restarted_store, tmp_path)
+        assert restarted.pending == 1
+        assert await restarted.replay() == 1
+        assert restarted.pending == 0
+        assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1)
+        assert await restarted_store.get_usage(session_id) == USAGE
+    finally:
+        await restarted_store.close()
+
+
+async def test_a_call_starting_and_ending_during_an_outage_is_written_in_order(
+    database_url: str, store: PostgresStore, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    recorder = SessionRecorder(store, tmp_path, backoff_s=0.01)
+    proxy.cut()
+    session_id = await recorder.start(new_call())
+    assert await recorder.finish(ended(session_id, status=SessionStatus.FAILED)) is False
+    assert recorder.pending == 1
+    proxy.restore()
+    assert await recorder.replay() == 1
+    assert await stored(database_url, session_id) == ("failed", "grace_expired", 1, 1)
+    # Replaying the same record again (a second process, a crash before delete) is harmless.
+    assert await recorder.replay() == 0
+
+
+async def test_the_end_follows_a_spooled_start_directly_when_the_store_is_back(
+    database_url: str, store: PostgresStore, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    recorder = SessionRecorder(store, tmp_path, backoff_s=0.01)
+    proxy.cut()
+    session_id = await recorder.start(new_call())
+    proxy.restore()
+    assert await recorder.finish(ended(session_id)) is True
+    assert recorder.pending == 0
+    assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1)
+
+
+async def test_records_the_store_refuses_are_set_aside_not_retried_forever(
+    database_url: str, store: PostgresStore, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    recorder = SessionRecorder(store, tmp_path)
+    # An end for a session the store never heard of, and a corrupt spool file.
+    assert await recorder.finish(ended(uuid4())) is False
+    (tmp_path / f"{uuid4()}.json").write_text("{not json")
+    assert await recorder.replay() == 0
+    assert recorder.pending == 0
+    assert len(list((tmp_path / "dead").iterdir())) == 1
+
+
+def test_transcripts_are_bounded_and_keep_the_newest_turns() -> None:
+    history = llm.ChatContext()
+    for turn in range(400):
+        history.add_message(role="user", content=f"turn {turn} " + "x" * 4000)
+    items = transcript_from(history)
+    assert items[0]["type"] == "truncated" and items[0]["dropped_items"] > 0
+    assert len(json.dumps(items)) <= MAX_TRANSCRIPT_BYTES + 100
+    assert items[-1]["content"][0].startswith("turn 399 ")
+
+    short = llm.ChatContext()
+    short.add_message(role="assistant", content="Hello!")
+    assert [item["content"] for item in transcript_from(short)] == [["Hello!"]]
+
+
+def test_usage_is_one_row_per_model() -> None:
+    usage = AgentSessionUsage(
+        model_usage=[
+            LLMModelUsage(
+                provider="openai",
+                model="gpt-realtime",
+                input_tokens=100,
+                output_tokens=20,
+                input_audio_tokens=80,
+                output_audio_tokens=15,
+            ),
+            TTSModelUsage(
+                provider="openai", model="tts-1", characters_count=300, audio_duration=12.5
+            ),
+            STTModelUsage(provider="openai", model="whisper-1", audio_duration=30.0),
+            LLMModelUsage(provider="openai", model="unused"),
+        ]
+    )
+    rows = {row.model: row for row in usage_from(usage)}
+    assert set(rows) == {"gpt-realtime", "tts-1", "whisper-1"}
+    assert rows["gpt-realtime"].input_audio_tokens == 80
+    assert rows["tts-1"].audio_seconds == 12.5
