@@ -105,7 +105,8 @@ async def stats(request: Request, principal: Principal) -> Response:
 async def close_room(request: Request, principal: Principal) -> Response:
     svc = services(request)
     name = request.path_params["room_name"]
-    if parse_room_name(name) is None:
+    parsed = parse_room_name(name)
+    if parsed is None:
         raise not_found(f"'{name[:100]}' is not a platform room")
     if svc.reconciler is None:
         raise unavailable("livekit-not-configured", "LiveKit is not configured", 60)
@@ -114,7 +115,7 @@ async def close_room(request: Request, principal: Principal) -> Response:
     await svc.reconciler.close_room(
         name, RoomClosedCode.CLOSED_BY_OPERATOR, CLOSED_BY_OPERATOR_MESSAGE
     )
-    if svc.census is not None and parse_room_name(name).kind == "agent":  # type: ignore[union-attr]
+    if svc.census is not None and parsed.kind == "agent":
         svc.census.closed()
     svc.metrics.reconciler_actions.labels("closed_by_operator").inc()
     return json_response({"room_name": name, "closed": True})
