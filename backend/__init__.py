@@ -1,1 +1,1 @@
-"""Backend: the Starlette API: agent CRUD, rooms with exactly one dispatch, tokens, webhooks."""
+"""The platform's HTTP API: `create_app(settings)` (see `backend.app`); `python -m backend`."""

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
 
     # LiveKit
     livekit_url: str = "ws://127.0.0.1:7880"
+    # What browsers connect to, when it differs from the URL the servers use (a public wss://
+    # name in front of a private address); empty means LIVEKIT_URL.
+    livekit_public_url: str | None = None
     livekit_api_key: str = ""
     livekit_api_secret: SecretStr = SecretStr("")
     voxie_agent_name: str | None = None
@@ -105,6 +108,9 @@ class Settings(BaseSettings):
     noise_cancellation: Literal["auto", "on", "off"] = "auto"
     # A cheap text model for the optional end-of-call summary.
     summary_model: str = "gpt-4o-mini"
+    # Voxie's own realtime model and voice (one of SUPPORTED_MODELS / SUPPORTED_VOICES).
+    voxie_model: str = "gpt-realtime"
+    voxie_voice: str = "marin"
     # HTTP tools: hosts or CIDRs exempt from the internal-address guard, and the secrets that
     # header values reference by name ({"CLINIC_API_TOKEN": "..."}).
     tool_http_allowlist: list[str] = Field(default_factory=list)
@@ -114,6 +120,18 @@ class Settings(BaseSettings):
     backend_host: str = "127.0.0.1"
     backend_port: Annotated[int, Field(ge=1, le=65535)] = 8000
     backend_admin_token: SecretStr | None = None
+    # Dashboard origins allowed by CORS (exact origins, e.g. ["https://app.example.com"]).
+    backend_cors_origins: list[str] = Field(default_factory=list)
+    # Largest request body the API reads; bigger ones get 413 before any work is done.
+    backend_max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 262_144
+    # Rooms (spawns and Voxie sessions) one caller may open per minute, per backend replica.
+    spawn_rate_per_minute: Annotated[int, Field(ge=1, le=10_000)] = 10
+    # Lifetime of the LiveKit join tokens the API mints: long enough to connect, no longer.
+    livekit_token_ttl_s: Annotated[int, Field(ge=30, le=86_400)] = 600
+    # Seconds a new room waits for its first human before LiveKit closes it.
+    room_empty_timeout_s: Annotated[int, Field(ge=10, le=86_400)] = 120
+    # Supabase Auth signing keys; default `{SUPABASE_URL}/auth/v1/.well-known/jwks.json`.
+    supabase_jwks_url: str | None = None
 
     # Logging
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -138,7 +156,18 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("tool_http_allowlist", "tool_secrets", mode="before")
+    @field_validator("voxie_model", "voxie_voice")
+    @classmethod
+    def _supported_by_contract(cls, value: str, info: ValidationInfo) -> str:
+        # Imported here: the contracts import naming, which imports this module.
+        from shared.contracts.agent_config import SUPPORTED_MODELS, SUPPORTED_VOICES
+
+        supported = SUPPORTED_MODELS if info.field_name == "voxie_model" else SUPPORTED_VOICES
+        if value not in supported:
+            raise ValueError(f"'{value}' is not supported; choose one of: {', '.join(supported)}")
+        return value
+
+    @field_validator("tool_http_allowlist", "tool_secrets", "backend_cors_origins", mode="before")
     @classmethod
     def _json_text(cls, value: object, info: ValidationInfo) -> object:
         # The environment gives JSON (pydantic-settings decodes it); a .env or a caller may
@@ -146,14 +175,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             try:
                 if not value.strip():
-                    return [] if info.field_name == "tool_http_allowlist" else {}
+                    return {} if info.field_name == "tool_secrets" else []
                 return json.loads(value)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"not valid JSON: {exc.msg}") from None
         return value
 
     @field_validator(
-        "supabase_url", "voxie_agent_name", "spawner_agent_name", "livekit_agent_name_override"
+        "supabase_url",
+        "supabase_jwks_url",
+        "livekit_public_url",
+        "voxie_agent_name",
+        "spawner_agent_name",
+        "livekit_agent_name_override",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
@@ -208,6 +242,25 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.platform_env in ("dev", "test")
+
+    @property
+    def browser_livekit_url(self) -> str:
+        """The LiveKit URL handed to browsers with their join token."""
+        return self.livekit_public_url or self.livekit_url
+
+    @property
+    def jwks_url(self) -> str | None:
+        """Where Supabase Auth publishes its token signing keys, if user tokens are asymmetric."""
+        if self.supabase_jwks_url:
+            return self.supabase_jwks_url
+        if self.supabase_url:
+            return f"{self.supabase_url.rstrip('/')}/auth/v1/.well-known/jwks.json"
+        return None
+
+    @property
+    def livekit_configured(self) -> bool:
+        """Credentials for LiveKit's server API are set (the backend can create rooms)."""
+        return bool(self.livekit_api_key and self.livekit_api_secret.get_secret_value())
 
     @property
     def store_kind(self) -> StoreKind:

@@ -13,10 +13,13 @@ DispatchMetadata example (JSON in the dispatch's metadata):
 `agent_version` (optional) is the agent's version when the room was created: a spawner whose
 cached config is older reloads it, so a call never runs the config from before an edit.
 
-RoomMetadata example (JSON in the room's metadata): {"agent_id": "3f2b8c1e-...-2a6c5d9e1b44"}
+`requested_by` is who the session is for. In a Voxie session it is always `user:<uuid>`: the
+user who will own what the session creates (the Supabase user who asked; for the operator token
+the user it names, by default `OPERATOR_OWNER_ID`, which also owns agents the operator creates
+through the API; for an edit session the agent's owner). In a test call it is the caller:
+`user:<uuid>` or `operator`. The participant identity in the caller's join token is the caller:
+`user:<uuid>` or `operator`.
 
-Parsing is tolerant: anything malformed is logged and gives None; the caller decides what a
-missing value means (a worker rejects the job, the reconciler skips the room).
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ from shared.validation import describe_validation_error
 log = get_logger(__name__)
 
 MAX_METADATA_BYTES = 4_096
+
+OPERATOR = "operator"
+USER_PREFIX = "user:"
+# The owner of agents made with the operator token (no Supabase user behind it).
+OPERATOR_OWNER_ID = UUID("00000000-0000-0000-0000-000000000000")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -58,6 +66,11 @@ class DispatchMetadata(BaseModel):
     @classmethod
     def parse(cls, raw: str | bytes | None) -> DispatchMetadata | None:
         return _parse(cls, raw, "dispatch metadata")
+
+
+def user_identity(user_id: UUID) -> str:
+    """The `requested_by` (and participant identity) of a Supabase user."""
+    return f"{USER_PREFIX}{user_id}"
 
 
 class RoomMetadata(BaseModel):

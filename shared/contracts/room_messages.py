@@ -20,6 +20,14 @@ Examples:
 
     topic "voxie.agent_saved":
       {"agent_id": "3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44", "slug": "clarence", "name": "Clarence"}
+
+One message comes from the backend, which has no participant in the room: it sends it with
+RoomService `SendData` (a reliable data packet with that topic, not a text stream), just before
+it closes the room, so the dashboard can say why the call ended:
+
+    topic "platform.room_closed":
+      {"code": "agent_unavailable",
+       "message": "No agent could be started for this call. Please try again in a minute."}
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 SPAWNER_ERROR = "spawner.error"
 VOXIE_DRAFT = "voxie.draft"
 VOXIE_AGENT_SAVED = "voxie.agent_saved"
+PLATFORM_ROOM_CLOSED = "platform.room_closed"
 
 
 class SpawnerErrorCode(StrEnum):
@@ -70,3 +79,14 @@ class AgentSaved(_Message):
     agent_id: UUID
     slug: str
     name: str
+
+
+class RoomClosedCode(StrEnum):
+    AGENT_UNAVAILABLE = "agent_unavailable"
+    CLOSED_BY_OPERATOR = "closed_by_operator"
+
+
+class RoomClosed(_Message):
+    code: RoomClosedCode
+    # Shown to the user as is.
+    message: Annotated[str, StringConstraints(max_length=500)]

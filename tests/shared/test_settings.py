@@ -117,3 +117,27 @@ def test_knobs_are_bounded() -> None:
         make_settings(backend_port=70000)
     with pytest.raises(ConfigError, match="LOG_FORMAT"):
         make_settings(log_format="xml")
+
+
+def test_backend_settings_derive_urls_and_parse_origins() -> None:
+    plain = make_settings(livekit_url="ws://livekit.internal:7880")
+    assert plain.browser_livekit_url == "ws://livekit.internal:7880"
+    assert plain.jwks_url is None and not plain.livekit_configured
+    public = make_settings(
+        livekit_url="ws://livekit.internal:7880",
+        livekit_public_url="wss://rtc.example.com",
+        supabase_url="https://abc.supabase.co/",
+        supabase_service_role_key="k",
+        livekit_api_key="APIk",
+        livekit_api_secret="s" * 32,
+        backend_cors_origins='["https://app.example.com"]',
+    )
+    assert public.browser_livekit_url == "wss://rtc.example.com"
+    assert public.jwks_url == "https://abc.supabase.co/auth/v1/.well-known/jwks.json"
+    assert public.livekit_configured
+    assert public.backend_cors_origins == ["https://app.example.com"]
+    assert make_settings(backend_cors_origins="").backend_cors_origins == []
+    override = make_settings(supabase_jwks_url="https://keys.example/jwks.json")
+    assert override.jwks_url == "https://keys.example/jwks.json"
+    with pytest.raises(ConfigError, match="BACKEND_MAX_BODY_BYTES"):
+        make_settings(backend_max_body_bytes=10)

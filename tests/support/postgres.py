@@ -48,3 +48,15 @@ async def create_database(server_dsn: str, prefix: str = "voxie_test") -> str:
     finally:
         await conn.close()
     return with_database(server_dsn, name)
+
+
+PLATFORM_TABLES = "agents, call_sessions, call_transcripts, token_usage, leases"
+
+
+async def empty_platform_tables(dsn: str) -> None:
+    """Removes every row the platform wrote, so each test starts from an empty database."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"truncate {PLATFORM_TABLES} cascade")
+    finally:
+        await conn.close()

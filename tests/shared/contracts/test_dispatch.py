@@ -62,3 +62,12 @@ def test_room_metadata() -> None:
         agent_id=agent_id
     )
     assert RoomMetadata.parse('{"agent_id": "nope"}') is None
+
+
+def test_a_users_identity_is_user_and_their_uuid() -> None:
+    from uuid import UUID
+
+    from shared.contracts.dispatch import user_identity
+
+    user = UUID("9b1d2c3e-0000-4000-8000-00000000a11c")
+    assert user_identity(user) == "user:9b1d2c3e-0000-4000-8000-00000000a11c"

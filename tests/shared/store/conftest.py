@@ -11,10 +11,10 @@ import pytest
 from shared.store import AgentStore
 from shared.store.postgres import PostgresStore
 from shared.store.supabase import SupabaseStore
+from tests.support.postgres import empty_platform_tables
 from tests.support.postgrest import PostgrestDouble, make_jwt
 
 JWT_SECRET = "test-jwt-secret-with-at-least-32-characters"
-TABLES = "agents, call_sessions, call_transcripts, token_usage, leases"
 
 
 @pytest.fixture(scope="session")
@@ -55,11 +55,7 @@ def store(request: pytest.FixtureRequest) -> AgentStore:
 
 @pytest.fixture(autouse=True)
 async def empty_tables(database_url: str) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(f"truncate {TABLES} cascade")
-    finally:
-        await conn.close()
+    await empty_platform_tables(database_url)
 
 
 @pytest.fixture

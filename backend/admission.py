@@ -1,0 +1,143 @@
+"""Opening a room for a caller: limits, one room with exactly one dispatch, one join token.
+
+Both room endpoints end here. A test call gets `agent-{agent_id}-{suffix}` with room metadata
+`{"agent_id"}` and one dispatch to the spawner; a Voxie session gets `voxie-creation-{suffix}`
+and one dispatch to Voxie. The dispatch rides inside CreateRoom, so LiveKit launches it once,
+with the room; a dispatch in the token would be ignored for an existing room and a separate
+CreateDispatch would add a second agent on retry.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from backend.auth import Principal
+from backend.limits import retry_after
+from backend.problems import Problem
+from backend.rooms import NewRoom
+from backend.services import Services
+from shared.contracts import AgentConfig
+from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKind
+from shared.logging import get_logger
+from shared.naming import WorkerRole, agent_room_name, voxie_room_name, worker_agent_name
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+# One caller and one agent per room; the spare places let a reconnecting browser back in before
+# LiveKit notices its old connection is gone.
+MAX_PARTICIPANTS = 4
+# LiveKit's own backstop behind the agent's grace timer: it closes the room only if the agent
+# did not (crashed mid-grace), never before the grace period can run out.
+DEPARTURE_MARGIN_S = 15
+
+
+@dataclass(frozen=True, slots=True)
+class RoomGrant:
+    room_name: str
+    token: str
+    livekit_url: str
+
+
+def departure_timeout_s(settings: Settings) -> int:
+    return math.ceil(settings.grace_period_s) + DEPARTURE_MARGIN_S
+
+
+def join_token(settings: Settings, identity: str, room: str) -> str:
+    """A short-lived token for `identity` to join `room` only, publish, subscribe and send data.
+
+    The claims are exactly what `livekit.api.AccessToken` writes for these grants (a test holds
+    the two equal); signed here directly because AccessToken's dataclass round trip was a
+    third of the spawn handler's CPU.
+    """
+    now = int(time.time())
+    claims = {
+        "video": {
+            "roomJoin": True,
+            "room": room,
+            "canPublish": True,
+            "canSubscribe": True,
+            "canPublishData": True,
+        },
+        "sub": identity,
+        "iss": settings.livekit_api_key,
+        "nbf": now,
+        "exp": now + settings.livekit_token_ttl_s,
+    }
+    return jwt.encode(claims, settings.livekit_api_secret.get_secret_value(), algorithm="HS256")
+
+
+async def open_room(
+    services: Services,
+    principal: Principal,
+    kind: SessionKind,
+    agent: AgentConfig | None = None,
+    *,
+    requested_by: str | None = None,
+) -> RoomGrant:
+    """`requested_by` defaults to the caller (see DispatchMetadata for what it means)."""
+    settings, metrics = services.settings, services.metrics
+    rooms = services.rooms
+    wait = services.limiter.take(principal.identity)
+    if wait is not None:
+        metrics.spawns_refused.labels("rate").inc()
+        raise Problem(
+            429,
+            "rate-limited",
+            f"at most {settings.spawn_rate_per_minute} new rooms a minute; try again shortly",
+            headers={"Retry-After": retry_after(wait)},
+        )
+    if kind is SessionKind.CREATION:
+        role = WorkerRole.VOXIE
+        name = voxie_room_name()
+    else:
+        assert agent is not None
+        role = WorkerRole.SPAWNER
+        name = agent_room_name(agent.id)
+        if services.census is not None:
+            running = await services.census.agent_rooms()
+            if running >= settings.max_total_agents:
+                metrics.spawns_refused.labels("capacity").inc()
+                raise Problem(
+                    429,
+                    "at-capacity",
+                    f"all {settings.max_total_agents} agent places are taken; try again shortly",
+                    headers={"Retry-After": retry_after(settings.gc_interval_s)},
+                )
+    agent_id = agent.id if agent is not None else None
+    dispatch = DispatchMetadata(
+        agent_id=agent_id,
+        deployment=settings.platform_env,
+        kind=kind,
+        requested_by=requested_by or principal.identity,
+    )
+    await rooms.create(
+        NewRoom(
+            name=name,
+            metadata=RoomMetadata(agent_id=agent_id).to_json() if agent_id else "",
+            agent_name=worker_agent_name(role, settings),
+            dispatch_metadata=dispatch.to_json(),
+            empty_timeout_s=settings.room_empty_timeout_s,
+            departure_timeout_s=departure_timeout_s(settings),
+            max_participants=MAX_PARTICIPANTS,
+        )
+    )
+    if kind is not SessionKind.CREATION and services.census is not None:
+        services.census.created()
+    metrics.rooms_created.labels(kind.value).inc()
+    log.info(
+        "room_opened",
+        room=name,
+        agent_id=str(agent_id) if agent_id else None,
+        kind=kind.value,
+        requested_by=dispatch.requested_by,
+    )
+    return RoomGrant(
+        room_name=name,
+        token=join_token(settings, principal.identity, name),
+        livekit_url=settings.browser_livekit_url,
+    )

@@ -1,0 +1,261 @@
+"""`create_app(settings) -> Starlette`: the backend's routes, its middleware, and a lifespan that
+owns every client (the store, LiveKit's server API, an HTTP client for the JWKS) and the
+reconciler task. `python -m backend` serves it with uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import httpx
+from livekit import api
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.auth import Authenticator
+from backend.limits import RateLimiter, RoomCensus
+from backend.metrics import Metrics
+from backend.problems import Problem, problem_response
+from backend.reconciler import Reconciler
+from backend.rooms import LiveKitRefused, LiveKitRooms, LiveKitUnavailable, RoomGone, Rooms
+from backend.routes import agents, rooms, sessions, system, voxie, webhook
+from backend.services import Services
+from shared.logging import bind_log_context, get_logger
+from shared.settings import Settings
+from shared.store import Conflict, InvalidInput, NotFound, StoreUnavailable, open_store
+
+log = get_logger(__name__)
+
+LIVEKIT_TIMEOUT_S = 5.0
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+ROUTES: list[BaseRoute] = [
+    *system.routes,
+    *agents.routes,
+    *voxie.routes,
+    *webhook.routes,
+    *rooms.routes,
+    *sessions.routes,
+]
+
+
+def create_app(settings: Settings, *, reconcile: bool = True) -> Starlette:
+    """The API for `settings`; `reconcile=False` leaves the background reconciler loop off
+    (`POST /api/gc` still runs a pass), for tests that drive passes themselves."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            http = await stack.enter_async_context(httpx.AsyncClient())
+            store = await open_store(settings)
+            stack.push_async_callback(store.close)
+            metrics = Metrics()
+            livekit: Rooms | None = None
+            census: RoomCensus | None = None
+            reconciler: Reconciler | None = None
+            if settings.livekit_configured:
+                client = api.LiveKitAPI(
+                    settings.livekit_url,
+                    settings.livekit_api_key,
+                    settings.livekit_api_secret.get_secret_value(),
+                    timeout=aiohttp.ClientTimeout(total=LIVEKIT_TIMEOUT_S),
+                )
+                stack.push_async_callback(client.aclose)
+                livekit = LiveKitRooms(client)
+                census = RoomCensus(_room_names(livekit))
+                reconciler = Reconciler(settings, store, livekit, metrics)
+                stack.push_async_callback(reconciler.release)
+            else:
+                log.warning("livekit_not_configured", effect="room endpoints answer 503")
+            app.state.services = Services(
+                settings=settings,
+                store=store,
+                auth=Authenticator(settings, http),
+                metrics=metrics,
+                limiter=RateLimiter(settings.spawn_rate_per_minute),
+                livekit=livekit,
+                census=census,
+                reconciler=reconciler,
+            )
+            if reconciler is not None and reconcile:
+                task = asyncio.create_task(reconciler.run_forever(), name="reconciler")
+                stack.push_async_callback(_cancel, task)
+            log.info(
+                "backend_started",
+                store=settings.store_kind.value,
+                livekit=settings.livekit_configured,
+                reconciler=reconcile and reconciler is not None,
+            )
+            yield
+
+    templates = {route.endpoint: route.path for route in ROUTES if isinstance(route, Route)}
+    return Starlette(
+        routes=ROUTES,
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.backend_cors_origins,
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID", "Retry-After", "Location"],
+                max_age=600,
+            ),
+            Middleware(RequestContext, templates=templates),
+        ],
+        exception_handlers={
+            Problem: _problem,
+            HTTPException: _http_exception,
+            NotFound: _store_not_found,
+            Conflict: _store_conflict,
+            InvalidInput: _store_invalid,
+            StoreUnavailable: _store_unavailable,
+            LiveKitUnavailable: _livekit_unavailable,
+            LiveKitRefused: _livekit_refused,
+            RoomGone: _room_gone,
+        },
+        lifespan=lifespan,
+    )
+
+
+def _room_names(rooms: Rooms) -> Callable[[], Awaitable[list[str]]]:
+    async def names() -> list[str]:
+        return [room.name for room in await rooms.list_rooms()]
+
+    return names
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+# --- errors as problem documents ----------------------------------------------------------------
+
+
+def _handler(
+    make: Callable[[Any], Problem],
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        return problem_response(request, make(exc))
+
+    return handle
+
+
+_problem = _handler(lambda exc: exc)
+_http_exception = _handler(
+    lambda exc: Problem(
+        exc.status_code,
+        {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error"),
+        str(exc.detail),
+        headers=exc.headers,
+    )
+)
+_store_not_found = _handler(lambda exc: Problem(404, "not-found", str(exc), hint=exc.hint))
+_store_conflict = _handler(
+    lambda exc: Problem(409, "conflict", str(exc), current_version=exc.current_version)
+)
+_store_invalid = _handler(lambda exc: Problem(422, "invalid-value", str(exc)))
+_store_unavailable = _handler(
+    lambda exc: Problem(
+        503,
+        "store-unavailable",
+        "the database is unavailable; try again shortly",
+        headers={"Retry-After": "5"},
+    )
+)
+_livekit_unavailable = _handler(
+    lambda exc: Problem(
+        503,
+        "livekit-unavailable",
+        "LiveKit is unavailable; try again shortly",
+        headers={"Retry-After": "5"},
+    )
+)
+_livekit_refused = _handler(lambda exc: Problem(502, "livekit-refused", str(exc)))
+_room_gone = _handler(lambda exc: Problem(404, "room-not-found", str(exc)))
+
+
+# --- request context: id, logs, metrics, last-resort 500 ---------------------------------------
+
+
+class RequestContext:
+    """Gives each request an id (echoed as X-Request-ID, in every log line and problem), counts
+    and times it by route template, and turns an unexpected exception into a 500 problem."""
+
+    def __init__(self, app: ASGIApp, templates: dict[Any, str]) -> None:
+        self.app = app
+        self.templates = templates
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        started = False
+        began = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        with bind_log_context(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                log.exception("request_failed", method=scope["method"], path=scope["path"])
+                if started:
+                    raise
+                response = problem_response(
+                    Request(scope),
+                    Problem(500, "internal", "an unexpected error; it has been logged"),
+                )
+                await response(scope, receive, send_with_id)
+            finally:
+                elapsed = time.perf_counter() - began
+                route = self.templates.get(scope.get("endpoint"), "unmatched")
+                services: Services | None = getattr(scope.get("app"), "state", None) and getattr(
+                    scope["app"].state, "services", None
+                )
+                if services is not None:
+                    services.metrics.requests.labels(route, scope["method"], str(status)).inc()
+                    services.metrics.request_seconds.labels(route).observe(elapsed)
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None

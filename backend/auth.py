@@ -1,0 +1,214 @@
+"""Who is calling: the operator token, or a Supabase Auth user's access token verified locally.
+
+`Authorization: Bearer <token>` carries either
+- `BACKEND_ADMIN_TOKEN` (compared in constant time): the operator, who sees every agent and may
+  use the admin endpoints; or
+- a Supabase user access token: HS256 with the project's legacy JWT secret, or RS256/ES256 with
+  a key from the project's JWKS (cached; fetched again when a token names an unknown `kid`, at
+  most every `MIN_REFRESH_S`). Audience `authenticated`, `exp` and a UUID `sub` are required;
+  the issuer must be `{SUPABASE_URL}/auth/v1` when SUPABASE_URL is set.
+
+No token reaches a log line: failures are logged by reason only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import httpx
+import jwt
+
+from backend.problems import Problem, unavailable
+from shared.contracts.dispatch import OPERATOR, OPERATOR_OWNER_ID, user_identity
+from shared.logging import get_logger
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+AUDIENCE = "authenticated"
+ASYMMETRIC = ("RS256", "ES256")
+LEEWAY_S = 10
+JWKS_TTL_S = 600.0
+MIN_REFRESH_S = 30.0
+MAX_TOKEN_BYTES = 8_192
+VERIFIED_TTL_S = 60.0
+VERIFIED_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller: the operator (`user_id` None) or one Supabase user."""
+
+    user_id: UUID | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.user_id is None
+
+    @property
+    def identity(self) -> str:
+        """`requested_by` in DispatchMetadata and the participant identity in join tokens."""
+        return OPERATOR if self.user_id is None else user_identity(self.user_id)
+
+    @property
+    def owner_scope(self) -> UUID | None:
+        """The owner the caller is limited to; None lets the operator see every owner's rows."""
+        return self.user_id
+
+    @property
+    def owner_id(self) -> UUID:
+        """Who owns what the caller creates."""
+        return OPERATOR_OWNER_ID if self.user_id is None else self.user_id
+
+
+OPERATOR_PRINCIPAL = Principal()
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(
+        401,
+        "unauthorized",
+        detail,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, "forbidden", detail)
+
+
+class JwksCache:
+    """The project's signing keys by `kid`, fetched on first use and when a `kid` is new."""
+
+    def __init__(self, url: str, http: httpx.AsyncClient, *, clock: Any = time.monotonic) -> None:
+        self.url = url
+        self._http = http
+        self._clock = clock
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str) -> jwt.PyJWK | None:
+        if self._stale() or (kid not in self._keys and self._may_refresh()):
+            async with self._lock:
+                # Another request may have refreshed while this one waited.
+                if self._stale() or (kid not in self._keys and self._may_refresh()):
+                    await self._refresh()
+        return self._keys.get(kid)
+
+    def _stale(self) -> bool:
+        return self._fetched_at is None or self._clock() - self._fetched_at > JWKS_TTL_S
+
+    def _may_refresh(self) -> bool:
+        # Tokens with made-up `kid`s must not turn into a request flood against Supabase.
+        return self._fetched_at is None or self._clock() - self._fetched_at >= MIN_REFRESH_S
+
+    async def _refresh(self) -> None:
+        try:
+            response = await self._http.get(self.url, timeout=5.0)
+            response.raise_for_status()
+            key_set = jwt.PyJWKSet.from_dict(response.json())
+        except (httpx.HTTPError, ValueError, jwt.PyJWKSetError, jwt.InvalidKeyError) as exc:
+            log.warning("jwks_fetch_failed", url=self.url, error=type(exc).__name__)
+            if not self._keys:
+                raise unavailable(
+                    "auth-unavailable", "the identity provider's signing keys are unreachable"
+                ) from None
+            return  # keep serving the keys we have
+        self._keys = {key.key_id: key for key in key_set.keys if key.key_id}
+        self._fetched_at = self._clock()
+        log.info("jwks_refreshed", url=self.url, keys=len(self._keys))
+
+
+class Authenticator:
+    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+        admin = settings.backend_admin_token
+        self._admin = admin.get_secret_value().encode() if admin else None
+        secret = settings.supabase_jwt_secret
+        self._hs_secret = secret.get_secret_value() if secret else None
+        jwks_url = settings.jwks_url
+        self._jwks = JwksCache(jwks_url, http) if jwks_url else None
+        self._issuer = (
+            f"{settings.supabase_url.rstrip('/')}/auth/v1" if settings.supabase_url else None
+        )
+        self._verified: dict[bytes, tuple[Principal, float]] = {}
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._admin or self._hs_secret or self._jwks)
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        token = _bearer(authorization)
+        if self._admin is not None and hmac.compare_digest(token.encode(), self._admin):
+            return OPERATOR_PRINCIPAL
+        # A dashboard sends the same access token with every call: verify it once, then trust
+        # it until it expires (or for VERIFIED_TTL_S, whichever is sooner).
+        key = hashlib.sha256(token.encode()).digest()
+        now = time.time()
+        cached = self._verified.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        principal, expires_at = await self._user(token)
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[key] = (principal, min(expires_at, now + VERIFIED_TTL_S))
+        return principal
+
+    async def _user(self, token: str) -> tuple[Principal, float]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise unauthorized("the bearer token is neither the operator token nor a JWT") from None
+        algorithm = header.get("alg")
+        key: Any
+        if algorithm == "HS256":
+            if self._hs_secret is None:
+                raise unauthorized("HS256 user tokens are not accepted (no SUPABASE_JWT_SECRET)")
+            key = self._hs_secret
+        elif algorithm in ASYMMETRIC:
+            if self._jwks is None:
+                raise unauthorized(f"{algorithm} user tokens are not accepted (no JWKS configured)")
+            kid = header.get("kid")
+            found = await self._jwks.key(kid) if isinstance(kid, str) else None
+            if found is None:
+                raise unauthorized("the token's signing key is not one of the project's keys")
+            key = found
+        else:
+            raise unauthorized(f"tokens signed with {algorithm!r} are not accepted")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=AUDIENCE,
+                issuer=self._issuer,
+                leeway=LEEWAY_S,
+                options={"require": ["exp", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("the token has expired") from None
+        except jwt.PyJWTError as exc:
+            log.info("user_token_refused", reason=type(exc).__name__)
+            raise unauthorized(f"the token is not valid: {exc}") from None
+        try:
+            return Principal(UUID(str(claims["sub"]))), float(claims["exp"])
+        except ValueError:
+            raise unauthorized("the token's subject is not a user id") from None
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise unauthorized("missing Authorization: Bearer token")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized("the Authorization header must be 'Bearer <token>'")
+    if len(token) > MAX_TOKEN_BYTES:
+        raise unauthorized("the bearer token is too long")
+    return token

@@ -1,0 +1,284 @@
+"""`python -m backend.launcher` — what `scripts/start` runs: the whole platform on one machine.
+
+In order: the database (`python -m shared.db up`: the local embedded Postgres by default, which
+stays up; with DATABASE_URL or SUPABASE_URL it migrates or checks and exits), the backend
+(`python -m backend`), and the two workers (`python -m voxie start`, `python -m spawner start`)
+where their packages have an entry point and LiveKit and OpenAI are configured. It says which
+processes it skipped and why. In `dev` with no authentication configured it generates an
+operator token (kept in `.data/operator-token`) and prints the API URL and how to use it;
+outside dev/test it refuses to start without authentication.
+
+Every child runs in its own process group, so Ctrl-C reaches only this launcher, which stops
+them in reverse order (workers drain, the backend finishes its requests, the database stops
+last); a second Ctrl-C kills what is left. If any child dies, the others are stopped too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from shared.settings import Component, ConfigError, Settings, StoreKind
+
+DATABASE_READY_PREFIX = "DATABASE_URL="
+STOP_TIMEOUT_S = 30.0
+DATABASE_TIMEOUT_S = 300.0
+
+FindSpec = Callable[[str], object | None]
+WORKERS: dict[str, Component] = {"voxie": "voxie", "spawner": "spawner"}
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    args: tuple[str, ...]
+    # The database runs first; the others start once it is ready (or has done its one job).
+    database: bool = False
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    services: list[Service]
+    skipped: list[Skipped]
+    env: dict[str, str] = field(default_factory=dict)
+    operator_token: str | None = None
+    token_generated: bool = False
+
+
+def has_entry_point(package: str, find_spec: FindSpec = importlib.util.find_spec) -> bool:
+    try:
+        return find_spec(f"{package}.__main__") is not None
+    except ModuleNotFoundError:  # the package itself is missing
+        return False
+
+
+def operator_token(path: Path) -> str:
+    """The dev operator token, made once and kept so restarts do not change it."""
+    if path.exists():
+        token = path.read_text(encoding="utf-8").strip()
+        if token:
+            return token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    path.write_text(token + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return token
+
+
+def plan(
+    settings: Settings,
+    *,
+    token_path: Path,
+    find_spec: FindSpec = importlib.util.find_spec,
+) -> Plan:
+    """Which processes to start and which to skip (and why); raises ConfigError when the
+    platform must not start at all."""
+    settings.validate_for("backend")
+    database_note = {
+        StoreKind.LOCAL: "local embedded Postgres",
+        StoreKind.POSTGRES: "DATABASE_URL (migrations applied)",
+        StoreKind.SUPABASE: "SUPABASE_URL (REST API checked)",
+    }[settings.store_kind]
+    result = Plan(
+        services=[
+            Service(f"database: {database_note}", ("-m", "shared.db", "up"), database=True),
+            Service("backend", ("-m", "backend")),
+        ],
+        skipped=[],
+    )
+    has_auth = bool(
+        settings.backend_admin_token or settings.supabase_jwt_secret or settings.jwks_url
+    )
+    if settings.backend_admin_token:
+        result.operator_token = settings.backend_admin_token.get_secret_value()
+    elif not has_auth and settings.is_development:
+        result.operator_token = operator_token(token_path)
+        result.token_generated = True
+        result.env["BACKEND_ADMIN_TOKEN"] = result.operator_token
+    for package in WORKERS:
+        reason = _why_not(package, settings, find_spec)
+        if reason is None:
+            result.services.append(Service(package, ("-m", package, "start")))
+        else:
+            result.skipped.append(Skipped(package, reason))
+    return result
+
+
+def _why_not(package: str, settings: Settings, find_spec: FindSpec) -> str | None:
+    if not has_entry_point(package, find_spec):
+        return f"the {package} package has no entry point here ({package}/__main__.py is missing)"
+    if not settings.livekit_configured:
+        return "LIVEKIT_API_KEY and LIVEKIT_API_SECRET are not set"
+    if not settings.openai_api_key.get_secret_value():
+        return "OPENAI_API_KEY is not set"
+    try:
+        settings.validate_for(WORKERS[package])
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def describe(settings: Settings, chosen: Plan) -> list[str]:
+    """What the person at the terminal needs to know, secrets only where they must see them."""
+    lines = ["starting: " + ", ".join(s.name for s in chosen.services)]
+    lines += [f"skipped: {s.name} — {s.reason}" for s in chosen.skipped]
+    base = f"http://{settings.backend_host}:{settings.backend_port}"
+    lines.append(f"API: {base}/api (OpenAPI: {base}/openapi.json)")
+    if chosen.token_generated and chosen.operator_token:
+        lines += [
+            "no authentication configured (dev): generated an operator token, kept in "
+            f"{settings.local_db_dir.parent / 'operator-token'}",
+            f"  curl -H 'Authorization: Bearer {chosen.operator_token}' {base}/api/agents",
+        ]
+    return lines
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+class Child:
+    def __init__(self, service: Service, env: Mapping[str, str], out: IO[str]) -> None:
+        self.service = service
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed module args
+            [sys.executable, *service.args],
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # Ctrl-C is the launcher's to handle, in order
+        )
+        self.database_url: str | None = None
+        self.ready = threading.Event()
+        self._out = out
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        label = self.service.name.split(":")[0]
+        for line in self.process.stdout:
+            if line.startswith(DATABASE_READY_PREFIX):
+                self.database_url = line.strip().removeprefix(DATABASE_READY_PREFIX)
+                self.ready.set()
+                line = "database ready (DATABASE_URL passed to the other processes)\n"
+            self._out.write(f"[{label}] {line}")
+            self._out.flush()
+        self.ready.set()
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+class Launcher:
+    def __init__(self, chosen: Plan, *, out: IO[str] = sys.stdout) -> None:
+        self.plan = chosen
+        self.out = out
+        self.children: list[Child] = []
+        self.stopping = threading.Event()
+        self.forced = False
+
+    def _signal(self, _signum: int, _frame: object) -> None:
+        if self.stopping.is_set():
+            self.forced = True
+            for child in self.children:
+                child.stop(signal.SIGKILL)
+            return
+        self.say("stopping (Ctrl-C again to force)")
+        self.stopping.set()
+
+    def say(self, message: str) -> None:
+        self.out.write(f"[start] {message}\n")
+        self.out.flush()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self._signal)
+        signal.signal(signal.SIGTERM, self._signal)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.plan.env}
+        try:
+            for service in self.plan.services:
+                if self.stopping.is_set():
+                    break
+                child = Child(service, env, self.out)
+                self.children.append(child)
+                if service.database:
+                    code = self._wait_for_database(child)
+                    if code is not None:
+                        return code
+                    if child.database_url:
+                        env["DATABASE_URL"] = child.database_url
+            return self._watch()
+        finally:
+            self._stop_all()
+
+    def _wait_for_database(self, child: Child) -> int | None:
+        deadline = time.monotonic() + DATABASE_TIMEOUT_S
+        while not self.stopping.is_set():
+            if child.ready.wait(0.2):
+                break
+            if time.monotonic() > deadline:
+                self.say("the database did not become ready")
+                return 1
+        code = child.wait(30) if child.database_url is None else None
+        if code not in (None, 0):
+            self.say(f"the database step failed (exit {code}); nothing else was started")
+            return code
+        return None
+
+    def _watch(self) -> int:
+        while not self.stopping.wait(0.2):
+            for child in self.children:
+                code = child.process.poll()
+                one_shot_done = child.service.database and not child.database_url and code == 0
+                if code is not None and not one_shot_done:
+                    self.say(f"{child.service.name} exited ({code}); stopping the others")
+                    return code or 1
+        return 0
+
+    def _stop_all(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+            if child.wait(STOP_TIMEOUT_S) is None and not self.forced:
+                self.say(f"{child.service.name} did not stop in time: killing it")
+                child.stop(signal.SIGKILL)
+                child.wait(5)
+
+
+def main() -> int:
+    try:
+        settings = Settings()
+        chosen = plan(settings, token_path=settings.local_db_dir.parent / "operator-token")
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    launcher = Launcher(chosen)
+    for line in describe(settings, chosen):
+        launcher.say(line)
+    return launcher.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

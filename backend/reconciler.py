@@ -1,0 +1,322 @@
+"""The reconciler: what self-hosted LiveKit does not do for the platform's rooms.
+
+Every GC_INTERVAL_S (sooner when a webhook says an agent left), in exactly one backend replica —
+the holder of the `backend-reconciler` lease in the store — one pass over the platform's rooms:
+
+- humans present, no agent, the room older than AGENT_STARTUP_TIMEOUT_S and no dispatch newer
+  than that → dispatch again (LiveKit drops a dead worker's jobs); after `MAX_REDISPATCHES`
+  re-dispatches the room is closed instead, and the people in it are told why on the data
+  topic `platform.room_closed` (see `shared.contracts.room_messages`);
+- more than one agent in a room → remove all but the oldest (a second voice is never right);
+- no humans for longer than the room's own timeouts say LiveKit should have taken to close it,
+  and no agent within a grace period → delete the room;
+- session rows still open whose room no longer exists → finalise them with end_reason `lost`.
+
+Every action is logged with the room and counted in `voxie_backend_reconciler_actions`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from livekit import api
+from livekit.protocol import models
+
+from backend.metrics import Metrics
+from backend.rooms import LiveKitError, RoomGone, Rooms, is_agent, is_human
+from shared.contracts import CallSession, EndReason, SessionStatus
+from shared.contracts.dispatch import OPERATOR, DispatchMetadata, SessionKind
+from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
+from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED, RoomClosed, RoomClosedCode
+from shared.logging import bind_log_context, get_logger
+from shared.naming import RoomName, WorkerRole, parse_room_name, worker_agent_name
+from shared.settings import Settings
+from shared.store import AgentStore, StoreError
+from shared.store.base import MAX_PAGE_SIZE
+
+log = get_logger(__name__)
+
+LEASE_NAME = "backend-reconciler"
+MAX_REDISPATCHES = 3
+# A room is deleted only this long after LiveKit itself should have closed it.
+STALE_SLACK_S = 10.0
+# Sessions that started this close to the room listing may belong to a room made after it.
+SESSION_SLACK_S = 5.0
+# Rooms whose participants are listed at once.
+PARALLEL_ROOMS = 8
+
+AGENT_UNAVAILABLE_MESSAGE = "No agent could be started for this call. Please try again in a minute."
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    action: str
+    room: str
+    detail: str = ""
+
+
+@dataclass
+class PassReport:
+    rooms: int = 0
+    open_sessions: int = 0
+    actions: list[Action] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "rooms": self.rooms,
+            "open_sessions": self.open_sessions,
+            "actions": [asdict(a) for a in self.actions],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """One platform room as LiveKit lists it now."""
+
+    room: models.Room
+    name: RoomName
+    humans: list[models.ParticipantInfo]
+    agents: list[models.ParticipantInfo]  # oldest first
+
+    @property
+    def created_at(self) -> float:
+        return self.room.creation_time_ms / 1000 or float(self.room.creation_time)
+
+    @property
+    def lifecycle(self) -> AgentLifecycle | None:
+        return AgentLifecycle.from_attributes(self.agents[0].attributes) if self.agents else None
+
+
+def agents_oldest_first(participants: list[models.ParticipantInfo]) -> list[models.ParticipantInfo]:
+    return sorted(
+        (p for p in participants if is_agent(p)),
+        key=lambda p: (p.joined_at_ms or p.joined_at * 1000, p.identity),
+    )
+
+
+async def room_states(rooms: Rooms, listed: list[models.Room]) -> list[RoomState]:
+    """The platform's rooms among `listed`, each with its participants."""
+    limit = asyncio.Semaphore(PARALLEL_ROOMS)
+
+    async def state(room: models.Room, name: RoomName) -> RoomState:
+        async with limit:
+            participants = await rooms.participants(room.name)
+        return RoomState(
+            room=room,
+            name=name,
+            humans=[p for p in participants if is_human(p)],
+            agents=agents_oldest_first(participants),
+        )
+
+    platform = [(room, parsed) for room in listed if (parsed := parse_room_name(room.name))]
+    return list(await asyncio.gather(*(state(room, name) for room, name in platform)))
+
+
+def closing_message(code: RoomClosedCode, message: str) -> bytes:
+    return RoomClosed(code=code, message=message).to_json().encode()
+
+
+class Reconciler:
+    def __init__(
+        self,
+        settings: Settings,
+        store: AgentStore,
+        rooms: Rooms,
+        metrics: Metrics,
+        *,
+        holder: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.rooms = rooms
+        self.metrics = metrics
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.clock = clock
+        self.lease_ttl_s = max(3 * settings.gc_interval_s, 15.0)
+        self._empty_since: dict[str, float] = {}
+        self._nudged = asyncio.Event()
+        self._pass_lock = asyncio.Lock()
+        self._leader = False
+
+    # --- scheduling ----------------------------------------------------------------------------
+
+    def nudge(self) -> None:
+        """Run the next pass now rather than at the end of the interval."""
+        self._nudged.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.try_pass()
+            except (StoreError, LiveKitError) as exc:
+                self.metrics.reconciler_passes.labels("failed").inc()
+                log.warning("reconciler_pass_failed", error=str(exc), kind=type(exc).__name__)
+            except Exception:
+                self.metrics.reconciler_passes.labels("failed").inc()
+                log.exception("reconciler_pass_crashed")
+            self._nudged.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nudged.wait(), self.settings.gc_interval_s)
+
+    async def try_pass(self) -> PassReport | None:
+        """One pass if this replica holds (or takes) the lease; None if another replica does."""
+        leader = await self.store.acquire_lease(LEASE_NAME, self.holder, self.lease_ttl_s)
+        if leader != self._leader:
+            log.info("reconciler_lease", held=leader, holder=self.holder)
+            self._leader = leader
+        self.metrics.reconciler_leader.set(1 if leader else 0)
+        if not leader:
+            self._empty_since.clear()  # another replica's observations are its own
+            self.metrics.reconciler_passes.labels("not_leader").inc()
+            return None
+        async with self._pass_lock:
+            report = await self.run_pass()
+        self.metrics.reconciler_passes.labels("done").inc()
+        return report
+
+    async def release(self) -> None:
+        with contextlib.suppress(StoreError):
+            await self.store.release_lease(LEASE_NAME, self.holder)
+        self._leader = False
+        self.metrics.reconciler_leader.set(0)
+
+    # --- one pass ------------------------------------------------------------------------------
+
+    async def run_pass(self) -> PassReport:
+        listed = await self.rooms.list_rooms()
+        listed_at = self.clock()
+        states = await room_states(self.rooms, listed)
+        report = PassReport(rooms=len(states))
+        for kind in ("agent", "creation"):
+            self.metrics.platform_rooms.labels(kind).set(
+                sum(1 for s in states if s.name.kind == kind)
+            )
+        for state in states:
+            # A room that closed while we looked has nothing left to heal.
+            with (
+                bind_log_context(room=state.room.name, agent_id=state.name.agent_id),
+                contextlib.suppress(RoomGone),
+            ):
+                await self._reconcile_room(state, report)
+        live = {room.name for room in listed}
+        for name in set(self._empty_since) - live:
+            del self._empty_since[name]
+        await self._finalise_lost_sessions(live, listed_at, report)
+        return report
+
+    def _record(self, report: PassReport, action: str, room: str, detail: str) -> None:
+        report.actions.append(Action(action, room, detail))
+        self.metrics.reconciler_actions.labels(action).inc()
+        log.info("reconciler_action", action=action, room=room, detail=detail)
+
+    async def _reconcile_room(self, state: RoomState, report: PassReport) -> None:
+        name = state.room.name
+        for extra in state.agents[1:]:
+            await self.rooms.remove_participant(name, extra.identity)
+            self._record(
+                report,
+                "removed_extra_agent",
+                name,
+                f"removed {extra.identity}, kept {state.agents[0].identity}",
+            )
+        now = self.clock()
+        if state.humans:
+            self._empty_since.pop(name, None)
+            if not state.agents and now - state.created_at >= self.settings.agent_startup_timeout_s:
+                await self._heal_missing_agent(state, now, report)
+            return
+        empty_since = self._empty_since.setdefault(name, now)
+        lifecycle = state.lifecycle
+        if (
+            lifecycle is not None
+            and lifecycle.state is LifecycleState.GRACE
+            and lifecycle.grace_ends_at is not None
+            and lifecycle.grace_ends_at.timestamp() > now
+        ):
+            return  # the agent is counting down its grace period; it closes the room itself
+        timeout = max(state.room.empty_timeout, state.room.departure_timeout)
+        quiet_for = now - max(state.created_at, empty_since)
+        if quiet_for >= timeout + STALE_SLACK_S:
+            await self.rooms.delete(name)
+            self._empty_since.pop(name, None)
+            self._record(report, "deleted_stale_room", name, f"no humans for {quiet_for:.0f} s")
+
+    async def _heal_missing_agent(self, state: RoomState, now: float, report: PassReport) -> None:
+        name = state.room.name
+        dispatches = await self.rooms.dispatches(name)
+        newest = max((d.state.created_at for d in dispatches), default=0) / 1e9
+        if newest and now - newest < self.settings.agent_startup_timeout_s:
+            return  # a dispatch is still within its startup time
+        if len(dispatches) > MAX_REDISPATCHES:
+            await self.close_room(name, RoomClosedCode.AGENT_UNAVAILABLE, AGENT_UNAVAILABLE_MESSAGE)
+            self._record(
+                report,
+                "closed_no_agent",
+                name,
+                f"no agent after {len(dispatches) - 1} re-dispatches",
+            )
+            return
+        role = WorkerRole.VOXIE if state.name.kind == "creation" else WorkerRole.SPAWNER
+        metadata = self._dispatch_metadata(state, dispatches)
+        await self.rooms.dispatch(name, worker_agent_name(role, self.settings), metadata)
+        self._record(
+            report,
+            "redispatched",
+            name,
+            f"humans {len(state.humans)}, no agent; re-dispatch {len(dispatches)} of "
+            f"{MAX_REDISPATCHES}",
+        )
+
+    def _dispatch_metadata(self, state: RoomState, dispatches: list[api.AgentDispatch]) -> str:
+        """The original dispatch's metadata, so the new agent serves the same request."""
+        for dispatch in dispatches:
+            if DispatchMetadata.parse(dispatch.metadata) is not None:
+                return dispatch.metadata
+        kind = SessionKind.CREATION if state.name.kind == "creation" else SessionKind.TEST
+        return DispatchMetadata(
+            agent_id=state.name.agent_id,
+            deployment=self.settings.platform_env,
+            kind=kind,
+            requested_by=state.humans[0].identity if state.humans else OPERATOR,
+        ).to_json()
+
+    async def close_room(self, name: str, code: RoomClosedCode, message: str) -> None:
+        """Tells whoever is in the room why, then deletes it."""
+        with contextlib.suppress(RoomGone):
+            await self.rooms.send_data(name, PLATFORM_ROOM_CLOSED, closing_message(code, message))
+        await self.rooms.delete(name)
+
+    async def _finalise_lost_sessions(
+        self, live: set[str], listed_at: float, report: PassReport
+    ) -> None:
+        open_sessions: list[CallSession] = []
+        offset = 0
+        while True:
+            page = await self.store.list_sessions(
+                open_only=True, limit=MAX_PAGE_SIZE, offset=offset
+            )
+            open_sessions.extend(page.items)
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                break
+        report.open_sessions = len(open_sessions)
+        cutoff = datetime.fromtimestamp(listed_at - SESSION_SLACK_S, UTC)
+        for session in open_sessions:
+            if session.room_name in live or session.started_at > cutoff:
+                continue
+            await self.store.finish_session(
+                session.id,
+                end_reason=EndReason.LOST,
+                status=SessionStatus.FAILED,
+                error="the room ended without the session being closed (its worker was lost)",
+            )
+            self._record(report, "finalised_lost_session", session.room_name, str(session.id))

@@ -1,0 +1,148 @@
+"""LiveKit room operations the backend needs, behind a small Protocol, and their livekit-api form.
+
+`LiveKitRooms` is the only place that talks to LiveKit's server API; it turns the client's
+failures into two errors the API maps onto answers: `LiveKitUnavailable` (unreachable, 5xx,
+timeout → 503) and `LiveKitRefused` (a 4xx the request should not have caused → 502).
+A room that is already gone when an operation reaches it is `RoomGone`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import aiohttp
+from livekit import api
+from livekit.protocol import models
+
+T = TypeVar("T")
+
+AGENT_KIND = models.ParticipantInfo.Kind.AGENT
+# Participants that never count as the room's humans (LiveKit's "dependent" participants).
+NON_HUMAN_KINDS = (AGENT_KIND, models.ParticipantInfo.Kind.EGRESS)
+
+
+class LiveKitError(Exception):
+    """Base of the errors a room operation raises."""
+
+
+class LiveKitUnavailable(LiveKitError):
+    """LiveKit could not be reached or failed (5xx, timeout); retrying later may succeed."""
+
+
+class LiveKitRefused(LiveKitError):
+    """LiveKit refused the request (4xx other than not-found)."""
+
+
+class RoomGone(LiveKitError):
+    """The room (or participant, or dispatch) does not exist (any more)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewRoom:
+    name: str
+    metadata: str
+    agent_name: str
+    dispatch_metadata: str
+    empty_timeout_s: int
+    departure_timeout_s: int
+    max_participants: int
+
+
+def is_human(participant: models.ParticipantInfo) -> bool:
+    return participant.kind not in NON_HUMAN_KINDS and not (
+        participant.permission.agent or participant.permission.recorder
+    )
+
+
+def is_agent(participant: models.ParticipantInfo) -> bool:
+    return participant.kind == AGENT_KIND or participant.permission.agent
+
+
+class Rooms(Protocol):
+    async def create(self, room: NewRoom) -> models.Room:
+        """Creates the room with exactly one agent dispatch (inside CreateRoom)."""
+
+    async def list_rooms(self) -> list[models.Room]: ...
+
+    async def participants(self, room: str) -> list[models.ParticipantInfo]: ...
+
+    async def dispatches(self, room: str) -> list[api.AgentDispatch]: ...
+
+    async def dispatch(self, room: str, agent_name: str, metadata: str) -> api.AgentDispatch:
+        """Adds one more agent dispatch to an existing room (the reconciler's re-dispatch)."""
+
+    async def remove_participant(self, room: str, identity: str) -> None: ...
+
+    async def send_data(self, room: str, topic: str, payload: bytes) -> None:
+        """A reliable data packet to everyone in the room."""
+
+    async def delete(self, room: str) -> None:
+        """Deletes the room; a room already gone is not an error."""
+
+
+class LiveKitRooms:
+    """`Rooms` over the real livekit-api client (one per process, owned by the app's lifespan)."""
+
+    def __init__(self, client: api.LiveKitAPI) -> None:
+        self._api = client
+
+    async def create(self, room: NewRoom) -> models.Room:
+        request = api.CreateRoomRequest(
+            name=room.name,
+            metadata=room.metadata,
+            empty_timeout=room.empty_timeout_s,
+            departure_timeout=room.departure_timeout_s,
+            max_participants=room.max_participants,
+            agents=[
+                api.RoomAgentDispatch(agent_name=room.agent_name, metadata=room.dispatch_metadata)
+            ],
+        )
+        return await _call(lambda: self._api.room.create_room(request))
+
+    async def list_rooms(self) -> list[models.Room]:
+        response = await _call(lambda: self._api.room.list_rooms(api.ListRoomsRequest()))
+        return list(response.rooms)
+
+    async def participants(self, room: str) -> list[models.ParticipantInfo]:
+        request = api.ListParticipantsRequest(room=room)
+        response = await _call(lambda: self._api.room.list_participants(request))
+        return list(response.participants)
+
+    async def dispatches(self, room: str) -> list[api.AgentDispatch]:
+        return await _call(lambda: self._api.agent_dispatch.list_dispatch(room))
+
+    async def dispatch(self, room: str, agent_name: str, metadata: str) -> api.AgentDispatch:
+        request = api.CreateAgentDispatchRequest(
+            room=room, agent_name=agent_name, metadata=metadata
+        )
+        return await _call(lambda: self._api.agent_dispatch.create_dispatch(request))
+
+    async def remove_participant(self, room: str, identity: str) -> None:
+        request = api.RoomParticipantIdentity(room=room, identity=identity)
+        await _call(lambda: self._api.room.remove_participant(request))
+
+    async def send_data(self, room: str, topic: str, payload: bytes) -> None:
+        request = api.SendDataRequest(
+            room=room, data=payload, topic=topic, kind=models.DataPacket.Kind.RELIABLE
+        )
+        await _call(lambda: self._api.room.send_data(request))
+
+    async def delete(self, room: str) -> None:
+        with contextlib.suppress(RoomGone):
+            await _call(lambda: self._api.room.delete_room(api.DeleteRoomRequest(room=room)))
+
+
+async def _call(operation: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await operation()
+    except api.TwirpError as exc:
+        if exc.status >= 500 or exc.code in ("unavailable", "deadline_exceeded", "internal"):
+            raise LiveKitUnavailable(f"LiveKit answered {exc.status} {exc.code}") from None
+        if exc.code == "not_found" or exc.status == 404:
+            raise RoomGone(exc.message or "not found") from None
+        raise LiveKitRefused(f"LiveKit refused the request: {exc.code}: {exc.message}") from None
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        raise LiveKitUnavailable(f"LiveKit unreachable: {type(exc).__name__}") from None

@@ -1,0 +1,59 @@
+"""`POST /api/voxie/sessions`: a room where Voxie helps the caller create an agent, or edit one
+of their own (`{"agent_id": "<id or slug>"}`).
+
+Voxie makes agents for users only, so the dispatch names the user who will own the result: the
+caller, or for the operator token the user it names with `owner_id` (default
+`OPERATOR_OWNER_ID`); an edit session names the agent's owner.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from backend.admission import open_room
+from backend.auth import Principal, forbidden
+from backend.http import authenticated, json_response, parse, read_json, services
+from backend.problems import Problem
+from backend.routes.agents import find_agent
+from shared.contracts import AgentStatus
+from shared.contracts.dispatch import SessionKind, user_identity
+
+
+class VoxieSessionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    # Operator only: the user the session creates an agent for.
+    owner_id: UUID | None = None
+
+
+@authenticated()
+async def create_voxie_session(request: Request, principal: Principal) -> Response:
+    svc = services(request)
+    data = await read_json(request, optional=True)
+    body = parse(VoxieSessionRequest, {} if data is None else data)
+    if body.owner_id not in (None, principal.owner_id) and not principal.is_operator:
+        raise forbidden("only the operator opens sessions on behalf of another user")
+    owner = body.owner_id or principal.owner_id
+    agent = None
+    if body.agent_id is not None:
+        agent = await find_agent(svc, principal, body.agent_id, body.owner_id)
+        if agent.status is AgentStatus.ARCHIVED:
+            raise Problem(409, "agent-archived", f"agent {agent.slug} is archived")
+        owner = agent.owner_id
+    grant = await open_room(
+        svc, principal, SessionKind.CREATION, agent, requested_by=user_identity(owner)
+    )
+    return json_response(
+        {"room_name": grant.room_name, "token": grant.token, "livekit_url": grant.livekit_url},
+        201,
+    )
+
+
+routes = [Route("/api/voxie/sessions", create_voxie_session, methods=["POST"])]

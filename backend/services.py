@@ -1,0 +1,41 @@
+"""What the handlers share: the clients the app's lifespan opened, and the admission limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from backend.auth import Authenticator
+from backend.limits import RateLimiter, RoomCensus
+from backend.metrics import Metrics
+from backend.problems import unavailable
+from backend.rooms import Rooms
+from shared.settings import Settings
+from shared.store import AgentStore
+
+if TYPE_CHECKING:
+    from backend.reconciler import Reconciler
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: AgentStore
+    auth: Authenticator
+    metrics: Metrics
+    limiter: RateLimiter
+    # None when LiveKit credentials are not configured (dev): room endpoints answer 503.
+    livekit: Rooms | None
+    census: RoomCensus | None
+    reconciler: Reconciler | None
+
+    @property
+    def rooms(self) -> Rooms:
+        if self.livekit is None:
+            raise unavailable(
+                "livekit-not-configured",
+                "LiveKit is not configured on this backend (set LIVEKIT_API_KEY and "
+                "LIVEKIT_API_SECRET)",
+                retry_after_s=60,
+            )
+        return self.livekit

@@ -1,0 +1,195 @@
+"""Who may call: the operator token or Supabase user tokens (HS256, RS256/ES256), nobody else."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from backend.app import create_app
+from backend.auth import MIN_REFRESH_S, Authenticator, JwksCache
+from backend.problems import Problem
+from shared.settings import Settings
+from tests.backend.conftest import ALICE, JWT_SECRET, OPERATOR, bearer, serving, user_token
+from tests.support.livekit import LiveKitDouble
+from tests.support.serving import ThreadedServer
+
+JWKS_PATH = "/auth/v1/.well-known/jwks.json"
+
+
+class JwksServer:
+    """A Supabase Auth stand-in that publishes signing keys (and counts who asked)."""
+
+    def __init__(self) -> None:
+        self.keys: list[dict[str, Any]] = []
+        self.requests = 0
+        self.down = False
+
+        async def jwks(_: Request) -> Response:
+            self.requests += 1
+            if self.down:
+                return Response("unavailable", 503)
+            return JSONResponse({"keys": self.keys})
+
+        self.server = ThreadedServer(Starlette(routes=[Route(JWKS_PATH, jwks)]), name="jwks")
+
+    def publish(self, kid: str, key: Any, alg: str) -> None:
+        algorithm = jwt.get_algorithm_by_name(alg)
+        public = algorithm.to_jwk(key.public_key(), as_dict=True)
+        self.keys.append({**public, "kid": kid, "alg": alg, "use": "sig"})
+
+
+@pytest.fixture
+def jwks() -> Iterator[JwksServer]:
+    server = JwksServer()
+    server.server.start()
+    yield server
+    server.server.stop()
+
+
+def signed(key: Any, kid: str, alg: str, *, sub: str | None = None, **claims: Any) -> str:
+    now = int(time.time())
+    payload = {"sub": sub or str(ALICE), "aud": "authenticated", "exp": now + 300, **claims}
+    return jwt.encode(payload, key, algorithm=alg, headers={"kid": kid})
+
+
+@pytest.mark.parametrize(
+    ("headers", "detail"),
+    [
+        ({}, "missing"),
+        ({"Authorization": "no-scheme"}, "Bearer <token>"),
+        ({"Authorization": "Basic abc"}, "Bearer <token>"),
+        (bearer("not-the-operator-token"), "neither the operator token nor a JWT"),
+        (bearer(user_token(ALICE, expires_in=-120)), "expired"),
+        (bearer(user_token(ALICE, secret="another-secret-of-at-least-32-chars!")), "not valid"),
+        (bearer(user_token(ALICE, audience="anon")), "not valid"),
+        (bearer(user_token("not-a-uuid")), "subject"),
+        (bearer(jwt.encode({"sub": str(ALICE)}, "", algorithm="none")), "'none'"),
+        (bearer("x" * 10_000), "too long"),
+    ],
+)
+async def test_refused_callers_get_401_with_the_reason(
+    client: httpx.AsyncClient, headers: dict[str, str], detail: str
+) -> None:
+    response = await client.get("/api/agents", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["content-type"] == "application/problem+json"
+    assert detail in response.json()["detail"]
+
+
+async def test_a_token_without_expiry_is_refused(client: httpx.AsyncClient) -> None:
+    token = jwt.encode({"sub": str(ALICE), "aud": "authenticated"}, JWT_SECRET, algorithm="HS256")
+    response = await client.get("/api/agents", headers=bearer(token))
+    assert response.status_code == 401 and "exp" in response.json()["detail"]
+
+
+async def test_only_health_readiness_and_the_webhook_are_open(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).status_code == 200
+    for method, path in [
+        ("GET", "/api/agents"),
+        ("POST", "/api/agents"),
+        ("GET", f"/api/agents/{uuid4()}"),
+        ("POST", f"/api/agents/{uuid4()}/spawn"),
+        ("POST", "/api/voxie/sessions"),
+        ("GET", "/api/rooms"),
+        ("GET", "/api/stats"),
+        ("POST", "/api/gc"),
+        ("GET", "/api/sessions"),
+        ("GET", f"/api/sessions/{uuid4()}"),
+        ("GET", "/metrics"),
+        ("GET", "/openapi.json"),
+    ]:
+        response = await client.request(method, path)
+        assert response.status_code == 401, (method, path)
+
+
+async def test_admin_endpoints_refuse_users(client: httpx.AsyncClient) -> None:
+    user = bearer(user_token(ALICE))
+    for method, path in [
+        ("POST", "/api/gc"),
+        ("POST", "/api/rooms/voxie-creation-abcdefgh/close"),
+        ("GET", "/metrics"),
+    ]:
+        response = await client.request(method, path, headers=user)
+        assert response.status_code == 403, (method, path)
+    assert (await client.get("/metrics", headers=OPERATOR)).status_code == 200
+
+
+async def test_asymmetric_user_tokens_are_verified_with_the_projects_jwks(
+    jwks: JwksServer, livekit: LiveKitDouble, database_url: str
+) -> None:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    jwks.publish("rsa-1", rsa_key, "RS256")
+    jwks.publish("ec-1", ec_key, "ES256")
+    url = jwks.server.url
+    settings = Settings(
+        _env_file=None,
+        platform_env="test",
+        database_url=database_url,
+        supabase_url=url,  # Supabase's issuer and JWKS location follow from it
+        livekit_url=livekit.url,
+        livekit_api_key=livekit.api_key,
+        livekit_api_secret=livekit.api_secret,
+    )
+    issuer = f"{url}/auth/v1"
+    async with serving(create_app(settings, reconcile=False)) as client:
+        for token in (
+            signed(rsa_key, "rsa-1", "RS256", iss=issuer),
+            signed(ec_key, "ec-1", "ES256", iss=issuer),
+        ):
+            response = await client.get("/api/agents", headers=bearer(token))
+            assert response.status_code == 200, response.text
+        assert jwks.requests == 1  # cached
+
+        other_issuer = signed(rsa_key, "rsa-1", "RS256", iss="https://evil.example/auth/v1")
+        forged = signed(rsa.generate_private_key(65537, 2048), "rsa-1", "RS256", iss=issuer)
+        unknown_kid = signed(rsa_key, "rsa-9", "RS256", iss=issuer)
+        hs256 = user_token(ALICE, iss=issuer)  # no legacy secret configured
+        for token in (other_issuer, forged, unknown_kid, hs256):
+            response = await client.get("/api/agents", headers=bearer(token))
+            assert response.status_code == 401, response.text
+        # The operator token is not configured either: nothing else gets in.
+        assert (await client.get("/api/agents", headers=OPERATOR)).status_code == 401
+
+
+async def test_jwks_is_fetched_again_for_a_new_kid_but_not_flooded(jwks: JwksServer) -> None:
+    old, new = (rsa.generate_private_key(65537, 2048) for _ in range(2))
+    jwks.publish("old", old, "RS256")
+    now = [1000.0]
+    async with httpx.AsyncClient() as http:
+        cache = JwksCache(jwks.server.url + JWKS_PATH, http, clock=lambda: now[0])
+        assert await cache.key("old") is not None
+        jwks.publish("new", new, "RS256")  # the project rotated its keys
+        now[0] += 1
+        assert await cache.key("new") is None  # a refresh this soon would let tokens flood it
+        assert jwks.requests == 1
+        now[0] += MIN_REFRESH_S
+        assert await cache.key("new") is not None
+        assert jwks.requests == 2
+        jwks.down = True
+        now[0] += 10_000  # stale, and the provider is down: the known keys keep working
+        assert await cache.key("old") is not None
+
+
+async def test_jwks_unreachable_with_no_keys_is_503(jwks: JwksServer) -> None:
+    jwks.down = True
+    async with httpx.AsyncClient() as http:
+        auth = Authenticator(
+            Settings(_env_file=None, supabase_jwks_url=jwks.server.url + JWKS_PATH), http
+        )
+        key = rsa.generate_private_key(65537, 2048)
+        with pytest.raises(Problem) as refused:
+            await auth.authenticate(f"Bearer {signed(key, 'k', 'RS256')}")
+        assert refused.value.status == 503

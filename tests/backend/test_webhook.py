@@ -1,0 +1,158 @@
+"""LiveKit's webhooks, signed by the double exactly as the server signs them, into a served
+backend: room_finished closes session rows; unsigned or tampered deliveries change nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from uuid import uuid4
+
+import httpx
+import pytest
+from livekit import api
+from livekit.protocol import models, webhook
+
+from backend.app import create_app
+from shared.contracts import EndReason, NewCallSession, SessionStatus
+from shared.settings import Settings
+from shared.store.postgres import PostgresStore
+from tests.backend.conftest import ALICE, OPERATOR, AgentFactory, as_user, backend_settings
+from tests.support.livekit import LiveKitDouble
+from tests.support.livekit.rooms import AGENT
+from tests.support.livekit.webhooks import encode_event, sign_body
+from tests.support.serving import ThreadedServer
+
+pytestmark = pytest.mark.timeout(60)
+HOOK = "/api/livekit/webhook"
+
+
+@pytest.fixture
+def served_settings(livekit: LiveKitDouble, database_url: str) -> Settings:
+    # A long interval: any pass after the first one at start was woken by a webhook.
+    return backend_settings(livekit, database_url, gc_interval_s=3600)
+
+
+@pytest.fixture
+def backend_url(served_settings: Settings) -> Iterator[str]:
+    server = ThreadedServer(create_app(served_settings), name="backend")
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+async def http(backend_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=backend_url) as client:
+        yield client
+
+
+async def passes_done(http: httpx.AsyncClient) -> float:
+    text = (await http.get("/metrics", headers=OPERATOR)).text
+    match = re.search(r'voxie_backend_reconciler_passes_total\{outcome="done"\} (\S+)', text)
+    return float(match[1]) if match else 0.0
+
+
+async def test_room_finished_closes_open_sessions_and_agent_departures_wake_the_reconciler(
+    livekit: LiveKitDouble,
+    livekit_api: api.LiveKitAPI,
+    http: httpx.AsyncClient,
+    backend_url: str,
+    store: PostgresStore,
+    make_agent: AgentFactory,
+) -> None:
+    await livekit.add_webhook(backend_url + HOOK)
+    agent = await make_agent(ALICE)
+    await livekit.wait_for(lambda: passes_done(http), what="the first reconciler pass")
+    spawned = await http.post(f"/api/agents/{agent.id}/spawn", headers=as_user(ALICE))
+    room = spawned.json()["room_name"]
+    session = await store.start_session(
+        NewCallSession(agent_id=agent.id, room_name=room, kind="test", deployment="test")
+    )
+
+    await livekit.join(room, "agent-late", kind=AGENT)
+    await livekit.leave(room, "agent-late")  # an agent left: look now, not in an hour
+
+    async def woken() -> bool:
+        return await passes_done(http) >= 2
+
+    await livekit.wait_for(woken, what="a reconciler pass woken by the webhook")
+
+    await livekit_api.room.delete_room(api.DeleteRoomRequest(room=room))
+    await livekit.settle()
+
+    async def finalised() -> bool:
+        return (await store.get_session(session.id)).status is not SessionStatus.ACTIVE
+
+    await livekit.wait_for(finalised, what="the session to be finalised")
+    closed = await store.get_session(session.id)
+    assert closed.end_reason is EndReason.ROOM_CLOSED and closed.status is SessionStatus.ENDED
+    metrics = (await http.get("/metrics", headers=OPERATOR)).text
+    assert 'voxie_backend_webhooks_total{event="room_finished"} 1.0' in metrics
+
+
+def finished_event(room: str) -> str:
+    event = webhook.WebhookEvent(event="room_finished", id=f"EV_{uuid4().hex[:12]}")
+    event.room.CopyFrom(models.Room(name=room, sid="RM_test"))
+    return encode_event(event)
+
+
+@pytest.fixture
+async def open_session(store: PostgresStore, make_agent: AgentFactory) -> tuple[str, str]:
+    agent = await make_agent(ALICE)
+    room = f"agent-{agent.id}-hooked001"
+    session = await store.start_session(
+        NewCallSession(agent_id=agent.id, room_name=room, kind="test", deployment="test")
+    )
+    return room, str(session.id)
+
+
+async def test_unsigned_or_tampered_webhooks_are_401_and_change_nothing(
+    client: httpx.AsyncClient,
+    livekit: LiveKitDouble,
+    store: PostgresStore,
+    open_session: tuple[str, str],
+) -> None:
+    room, session_id = open_session
+    body = finished_event(room)
+    other = finished_event(f"agent-{uuid4()}-elsewhere")
+    good = sign_body(body, livekit.api_key, livekit.api_secret)
+    cases = {
+        "unsigned": {},
+        "garbage": {"Authorization": "not-a-jwt"},
+        "signed for another body": {
+            "Authorization": sign_body(other, livekit.api_key, livekit.api_secret)
+        },
+        "wrong secret": {"Authorization": sign_body(body, livekit.api_key, "x" * 32)},
+        "wrong key": {"Authorization": sign_body(body, "APIother", livekit.api_secret)},
+        "token without hash": {
+            "Authorization": api.AccessToken(livekit.api_key, livekit.api_secret).to_jwt()
+        },
+    }
+    for label, headers in cases.items():
+        response = await client.post(HOOK, content=body, headers=headers)
+        assert response.status_code == 401, label
+    tampered = body.replace("hooked001", "hooked002")
+    assert (
+        await client.post(HOOK, content=tampered, headers={"Authorization": good})
+    ).status_code == 401
+    assert (await store.get_session(session_id)).status is SessionStatus.ACTIVE
+
+    accepted = await client.post(HOOK, content=body, headers={"Authorization": good})
+    assert accepted.status_code == 200, accepted.text
+    assert (await store.get_session(session_id)).end_reason is EndReason.ROOM_CLOSED
+
+
+async def test_a_signed_body_that_is_not_an_event_is_400(
+    client: httpx.AsyncClient, livekit: LiveKitDouble
+) -> None:
+    body = '{"event": 5, "room": "not an object"}'
+    response = await client.post(
+        HOOK,
+        content=body,
+        headers={"Authorization": sign_body(body, livekit.api_key, livekit.api_secret)},
+    )
+    assert response.status_code == 400
+
+
+async def test_an_oversized_webhook_is_413(client: httpx.AsyncClient, settings: Settings) -> None:
+    body = "x" * (settings.backend_max_body_bytes + 1)
+    assert (await client.post(HOOK, content=body)).status_code == 413

@@ -1,0 +1,58 @@
+"""Voxie fixtures: the real Postgres store, a fresh owner per test, a recording sender."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from uuid import UUID, uuid4
+
+import pytest
+
+from shared.contracts.room_messages import VOXIE_AGENT_SAVED, VOXIE_DRAFT, AgentSaved, DraftUpdate
+from shared.store.postgres import PostgresStore
+from voxie.draft import Draft
+
+
+@dataclass
+class RecordingSender:
+    """A `DraftSender` that keeps what the browser would have received, in order."""
+
+    sent: list[tuple[str, DraftUpdate | AgentSaved]] = field(default_factory=list)
+
+    async def draft(self, update: DraftUpdate) -> None:
+        self.sent.append((VOXIE_DRAFT, update))
+
+    async def agent_saved(self, saved: AgentSaved) -> None:
+        self.sent.append((VOXIE_AGENT_SAVED, saved))
+
+    @property
+    def drafts(self) -> list[DraftUpdate]:
+        return [m for topic, m in self.sent if topic == VOXIE_DRAFT and isinstance(m, DraftUpdate)]
+
+    @property
+    def saved(self) -> list[AgentSaved]:
+        return [m for _, m in self.sent if isinstance(m, AgentSaved)]
+
+
+@pytest.fixture(scope="session")
+async def store(database_url: str) -> AsyncIterator[PostgresStore]:
+    opened = await PostgresStore.connect(database_url)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def owner() -> UUID:
+    """Each test builds agents for its own user, so tests never see each other's rows."""
+    return uuid4()
+
+
+@pytest.fixture
+def sender() -> RecordingSender:
+    return RecordingSender()
+
+
+@pytest.fixture
+async def draft(store: PostgresStore, sender: RecordingSender, owner: UUID) -> Draft:
+    """A new agent's draft (creation mode) for this test's owner."""
+    return await Draft.open(store, sender, owner, None)

@@ -1,0 +1,49 @@
+"""What Voxie tells the browser while it builds an agent: `voxie.draft` and `voxie.agent_saved`.
+
+The payloads and topics are the contract in `shared.contracts.room_messages`. The draft logic
+talks to a `DraftSender`; in a room that is `RoomSender` (LiveKit text streams), in tests a
+recording implementation. A browser that misses a message loses nothing: the draft is in the
+store, so a failed send is logged, never raised into the conversation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from shared.contracts.room_messages import VOXIE_AGENT_SAVED, VOXIE_DRAFT, AgentSaved, DraftUpdate
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class DraftSender(Protocol):
+    async def draft(self, update: DraftUpdate) -> None:
+        """The current draft, after every change."""
+
+    async def agent_saved(self, saved: AgentSaved) -> None:
+        """The agent was saved active: the dashboard can offer "Test it now"."""
+
+
+class TextStreamWriter(Protocol):
+    """The part of `rtc.LocalParticipant` a sender needs."""
+
+    async def send_text(self, text: str, *, topic: str = "") -> Any: ...
+
+
+class RoomSender:
+    """Sends each message as one text stream from Voxie's participant to the room."""
+
+    def __init__(self, participant: TextStreamWriter) -> None:
+        self._participant = participant
+
+    async def draft(self, update: DraftUpdate) -> None:
+        await self._send(VOXIE_DRAFT, update.to_json())
+
+    async def agent_saved(self, saved: AgentSaved) -> None:
+        await self._send(VOXIE_AGENT_SAVED, saved.to_json())
+
+    async def _send(self, topic: str, payload: str) -> None:
+        try:
+            await self._participant.send_text(payload, topic=topic)
+        except Exception as exc:  # the store holds the truth; the browser catches up
+            log.warning("room_message_not_sent", topic=topic, error=f"{type(exc).__name__}: {exc}")

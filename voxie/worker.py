@@ -1,0 +1,349 @@
+"""The Voxie worker: takes `voxie-creation-*` jobs for its deployment and runs one Voxie each.
+
+    python -m voxie start    # production (dev: `dev`, a local terminal session: `console`)
+
+Registered under `voxie-{PLATFORM_ENV}` (explicit dispatch: only the rooms the backend created
+with one dispatch to that name reach it). The request handler applies the shared routing rule
+(`shared.routing.route`), then Voxie's own admission: the session must be a creation session
+requested by a user (`user:<uuid>`), who owns what it builds. Voxie never starts or dispatches
+another agent, and leaves a room in which another agent was there first.
+
+Each job records a `call_sessions` row of kind `creation` (transcript and token usage at the
+end) through the no-loss `SessionRecorder`, and tells the browser about the draft on the
+`voxie.draft` / `voxie.agent_saved` text-stream topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from uuid import UUID
+
+from livekit import api
+from livekit.agents import (
+    AgentServer,
+    AgentSession,
+    JobContext,
+    JobExecutorType,
+    JobProcess,
+    JobRequest,
+)
+from livekit.agents.voice.events import CloseEvent, CloseReason
+from livekit.protocol.models import ParticipantInfo
+
+from shared.contracts import DispatchMetadata, EndReason, NewCallSession, SessionKind, SessionStatus
+from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
+from shared.logging import bind_log_context, configure_logging, get_logger
+from shared.naming import WorkerRole, worker_agent_name
+from shared.recording import CallEnd, SessionRecorder, transcript_from, usage_from
+from shared.routing import Decision, JobOffer, other_agents, route
+from shared.settings import Settings
+from shared.store import AgentStore, StoreError, open_store
+from voxie.agent import ROOM_OPTIONS, VoxieAgent, voxie_llm
+from voxie.draft import Draft, NotAnOwner, owner_id_from
+from voxie.messages import RoomSender
+
+log = get_logger(__name__)
+
+settings = Settings()
+settings.validate_for("voxie")
+AGENT_NAME = worker_agent_name(WorkerRole.VOXIE, settings)
+PARTICIPANT_NAME = "Voxie"
+SPOOL_REPLAY_INTERVAL_S = 15.0
+# Owner of what `python -m voxie console` builds (dev/test only: no user minted that session).
+CONSOLE_OWNER = UUID("00000000-0000-4000-8000-00000000c0de")
+
+
+# --- admission (pure) ----------------------------------------------------------------------------
+
+
+def admit(decision: Decision) -> UUID | str:
+    """After the shared rule accepted a job: the owner of what the session builds, or why Voxie
+    refuses it (it only runs creation/edit sessions requested by a user)."""
+    metadata = decision.metadata
+    if metadata is None:
+        return "the dispatch carries no metadata"
+    if metadata.kind is not SessionKind.CREATION:
+        return f"Voxie runs creation sessions, not '{metadata.kind}'"
+    try:
+        return owner_id_from(metadata.requested_by)
+    except NotAnOwner as exc:
+        return str(exc)
+
+
+def earlier_agents(participants: Iterable[ParticipantInfo], own_identity: str) -> list[str]:
+    """Agents that were in the room before this one (earliest join wins, identity breaks ties):
+    their presence means this job leaves. A later agent leaves by the same rule itself."""
+    listed = list(participants)
+    others = set(other_agents(listed, own_identity))
+    me = next((p for p in listed if p.identity == own_identity), None)
+    mine = (_joined_ms(me), own_identity) if me else (float("inf"), own_identity)
+    return sorted(
+        p.identity for p in listed if p.identity in others and (_joined_ms(p), p.identity) < mine
+    )
+
+
+def _joined_ms(participant: ParticipantInfo) -> float:
+    return float(participant.joined_at_ms or participant.joined_at * 1000)
+
+
+def end_reason_of(event: CloseEvent) -> EndReason:
+    if event.reason is CloseReason.PARTICIPANT_DISCONNECTED:
+        return EndReason.USER_HANGUP
+    if event.reason is CloseReason.ERROR:
+        return EndReason.ERROR
+    return EndReason.SHUTDOWN
+
+
+def call_end(
+    session_id: UUID,
+    reason: EndReason,
+    session: AgentSession[None] | None = None,
+    error: str | None = None,
+) -> CallEnd:
+    """What is recorded when the job ends: the conversation and its usage, if it got that far."""
+    failed = reason is EndReason.ERROR
+    return CallEnd(
+        session_id=session_id,
+        end_reason=reason,
+        status=SessionStatus.FAILED if failed else SessionStatus.ENDED,
+        error=error,
+        transcript=transcript_from(session.history) if session else (),
+        usage=usage_from(session.usage) if session else (),
+    )
+
+
+# --- the server ----------------------------------------------------------------------------------
+
+
+def _load(server: AgentServer) -> float:
+    # Sessions are network-bound (the model runs remotely): count them, not CPU.
+    return min(1.0, len(server.active_jobs) / settings.worker_max_sessions)
+
+
+def prewarm(proc: JobProcess) -> None:
+    # A job process logs like the worker: the same structured lines, straight to stdout.
+    configure_logging(settings.log_level, settings.log_format)
+
+
+server = AgentServer(
+    job_executor_type=JobExecutorType(settings.worker_executor),
+    num_idle_processes=settings.worker_idle_processes,
+    load_fnc=_load,
+    load_threshold=settings.worker_load_threshold,
+    drain_timeout=settings.worker_drain_timeout_s,
+    port=settings.worker_http_port,
+    prometheus_port=settings.worker_prometheus_port,
+    ws_url=settings.livekit_url,
+    api_key=settings.livekit_api_key,
+    api_secret=settings.livekit_api_secret.get_secret_value(),
+    setup_fnc=prewarm,
+)
+_background: set[asyncio.Task[None]] = set()
+
+
+@server.on("worker_started")
+def _on_started() -> None:
+    # LiveKit's CLI installed its own log handler; ours replaces it.
+    configure_logging(settings.log_level, settings.log_format)
+    task = asyncio.get_running_loop().create_task(_replay_spool())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+@server.on("worker_registered")
+def _on_registered(worker_id: str, _server_info: object) -> None:
+    log.info(
+        "voxie_registered",
+        agent_name=AGENT_NAME,
+        worker_id=worker_id,
+        deployment=settings.platform_env,
+    )
+
+
+async def _replay_spool() -> None:
+    """Session records a job spooled during a store outage (or a past run left) reach the
+    store from here, whether or not any job is running."""
+    try:
+        store = await open_store(settings)
+    except StoreError as exc:
+        log.error("spool_replayer_not_started", reason=str(exc))
+        return
+    try:
+        await SessionRecorder(store, settings.spool_dir).run_replayer(SPOOL_REPLAY_INTERVAL_S)
+    finally:
+        await store.close()
+
+
+async def on_request(request: JobRequest) -> None:
+    decision = route(
+        JobOffer.from_request(request),
+        role=WorkerRole.VOXIE,
+        deployment=settings.platform_env,
+        at_capacity=len(server.active_jobs) >= settings.worker_max_sessions,
+        require_metadata=True,
+    )
+    if not decision.accepted:
+        await request.reject(terminate=decision.terminate)
+        return
+    admitted = admit(decision)
+    if isinstance(admitted, str):
+        log.warning("job_refused", room=request.room.name, job_id=request.id, reason=admitted)
+        await request.reject(terminate=True)
+        return
+    lifecycle = AgentLifecycle(
+        state=LifecycleState.STARTING,
+        agent_id=decision.agent_id,
+        deployment=settings.platform_env,
+    )
+    log.info("job_accepted", room=request.room.name, job_id=request.id)
+    await request.accept(name=PARTICIPANT_NAME, attributes=lifecycle.to_attributes())
+
+
+@server.rtc_session(agent_name=AGENT_NAME, on_request=on_request)
+async def entrypoint(ctx: JobContext) -> None:
+    metadata = DispatchMetadata.parse(ctx.job.metadata) or _console_metadata(ctx)
+    with bind_log_context(room=ctx.job.room.name, job_id=ctx.job.id, agent_id=metadata.agent_id):
+        await _run(ctx, metadata, owner_id_from(metadata.requested_by))
+
+
+class CreationCall:
+    """One job's record: its `call_sessions` row, the conversation, and why it ended.
+
+    `close()` runs once, at the job's end whatever ended it: the draft's last writes, the
+    session's end with transcript and usage (spooled if the store is down), then the store.
+    """
+
+    def __init__(self, store: AgentStore, recorder: SessionRecorder, session_id: UUID) -> None:
+        self.store = store
+        self.recorder = recorder
+        self.session_id = session_id
+        self.session: AgentSession[None] | None = None
+        self.draft: Draft | None = None
+        self._ended: tuple[EndReason, str | None] | None = None
+        self._closed = False
+
+    def end(self, reason: EndReason, error: str | None = None) -> None:
+        """Names the end; the first cause wins (a hang-up, then the shutdown it triggers)."""
+        if self._ended is None:
+            self._ended = (reason, error)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        reason, error = self._ended or (EndReason.SHUTDOWN, None)
+        try:
+            if self.draft is not None:
+                await self.draft.flush()
+            end = call_end(self.session_id, reason, self.session, error)
+            await self.recorder.finish(end)
+            log.info("voxie_session_ended", end_reason=reason, session_id=str(self.session_id))
+        finally:
+            await self.store.close()
+
+
+def _console_metadata(ctx: JobContext) -> DispatchMetadata:
+    """`python -m voxie console` runs a local job no backend dispatched: in dev/test it builds
+    agents for a fixed console user (`CONSOLE_OWNER`)."""
+    if not (ctx.is_fake_job() and settings.is_development):
+        raise RuntimeError("on_request admits only jobs with valid dispatch metadata")
+    return DispatchMetadata(
+        deployment=settings.platform_env,
+        kind=SessionKind.CREATION,
+        requested_by=f"user:{CONSOLE_OWNER}",
+    )
+
+
+async def _run(ctx: JobContext, metadata: DispatchMetadata, owner_id: UUID) -> None:
+    room_name = ctx.job.room.name
+    if await _another_agent_first(ctx, room_name):
+        return
+    store = await open_store(settings)
+    recorder = SessionRecorder(store, settings.spool_dir)
+    session_id = await recorder.start(
+        NewCallSession(
+            agent_id=metadata.agent_id,
+            owner_id=owner_id,
+            room_name=room_name,
+            kind=SessionKind.CREATION,
+            deployment=settings.platform_env,
+            participant_identity=metadata.requested_by,
+            job_id=ctx.job.id,
+        )
+    )
+    call = CreationCall(store, recorder, session_id)
+    ctx.add_shutdown_callback(call.close)
+    try:
+        await ctx.connect()
+    except Exception as exc:
+        log.error("room_connect_failed", error=str(exc))
+        call.end(EndReason.ERROR, str(exc))
+        await call.close()
+        raise
+    if await _another_agent_first(ctx, room_name):
+        call.end(EndReason.SHUTDOWN, "another agent reached the room first")
+        return
+    try:
+        call.draft = await Draft.open(
+            store, RoomSender(ctx.room.local_participant), owner_id, metadata.agent_id
+        )
+    except StoreError as exc:  # NotFound included: not theirs, archived or deleted
+        log.error("edit_session_refused", reason=str(exc))
+        call.end(EndReason.ERROR, str(exc))
+        ctx.shutdown("the agent to edit is unavailable")
+        return
+    await _converse(ctx, call, call.draft, metadata)
+
+
+async def _converse(
+    ctx: JobContext, call: CreationCall, draft: Draft, metadata: DispatchMetadata
+) -> None:
+    session: AgentSession[None] = AgentSession(llm=voxie_llm(settings))
+    call.session = session
+
+    def end(reason: EndReason, error: str | None = None) -> None:
+        call.end(reason, error)
+        ctx.shutdown(reason.value)
+
+    @session.on("close")
+    def _on_close(event: CloseEvent) -> None:
+        end(end_reason_of(event), str(event.error) if event.error else None)
+
+    timer = asyncio.get_running_loop().call_later(
+        settings.max_call_duration_s, end, EndReason.MAX_DURATION
+    )
+
+    async def stop_timer() -> None:
+        timer.cancel()
+
+    ctx.add_shutdown_callback(stop_timer)
+    agent = VoxieAgent(draft, tool_allowlist=settings.tool_http_allowlist)
+    await session.start(agent, room=ctx.room, room_options=ROOM_OPTIONS)
+    lifecycle = AgentLifecycle(
+        state=LifecycleState.ACTIVE,
+        agent_id=metadata.agent_id,
+        session_id=call.session_id,
+        deployment=settings.platform_env,
+    )
+    try:
+        await ctx.room.local_participant.set_attributes(lifecycle.to_attributes())
+    except Exception as exc:  # the dashboard's view only; the conversation goes on
+        log.warning("lifecycle_not_published", error=f"{type(exc).__name__}: {exc}")
+
+
+async def _another_agent_first(ctx: JobContext, room_name: str) -> bool:
+    """One Voxie per room: if another agent got here first, this job leaves."""
+    if ctx.is_fake_job():
+        return False  # console: a local room with no server to ask
+    try:
+        listed = await ctx.api.room.list_participants(api.ListParticipantsRequest(room=room_name))
+    except Exception as exc:
+        # Better to serve the user than to leave an empty room; checked again after connecting.
+        log.warning("participants_not_listed", error=f"{type(exc).__name__}: {exc}")
+        return False
+    first = earlier_agents(listed.participants, ctx.token_claims().identity)
+    if first:
+        log.warning("another_agent_in_room", agents=first, action="leaving")
+        ctx.shutdown("another agent is in the room")
+    return bool(first)
