@@ -98,13 +98,6 @@ def new_agent(**overrides: Any) -> NewAgent:
     return NewAgent.model_validate({**values, **overrides})
 
 
-@pytest.fixture(scope="session")
-async def store(database_url: str) -> AsyncIterator[PostgresStore]:
-    opened = await PostgresStore.connect(database_url)
-    yield opened
-    await opened.close()
-
-
 @pytest.fixture
 async def agent(store: PostgresStore) -> AgentConfig:
     return await store.create_agent(new_agent())

@@ -14,7 +14,7 @@ from shared.store import NotFound, StoreUnavailable
 from shared.store.postgres import PostgresStore
 from spawner.loader import ConfigLoader
 from tests.spawner.conftest import new_agent
-from tests.support.tcp_proxy import TcpProxy, target_of, via
+from tests.support.tcp_proxy import TcpProxy, via
 
 
 class CountingStore:
@@ -35,12 +35,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-@pytest.fixture
-async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
-    async with TcpProxy(target_of(database_url)) as running:
-        yield running
 
 
 @pytest.fixture
