@@ -90,10 +90,13 @@ class Settings(BaseSettings):
     gc_interval_s: Annotated[float, Field(gt=0, le=3600)] = 30
 
     # Workers (voxie and spawner): capacity, prewarm, drain, health
-    worker_executor: Literal["process", "thread"] = "process"
+    # Thread: ~5 MB per call against ~120 MB for a job process (bench.spawner_density).
+    worker_executor: Literal["process", "thread"] = "thread"
     worker_idle_processes: Annotated[int, Field(ge=0, le=64)] = 2
     worker_max_sessions: Annotated[int, Field(ge=1, le=1000)] = 20
     worker_load_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
+    # The load is sessions / WORKER_MAX_SESSIONS, or the CPU use if higher (unless this is off).
+    worker_load_cpu: bool = True
     worker_drain_timeout_s: Annotated[int, Field(ge=0, le=86_400)] = 600
     # Health server (`GET /`, `GET /worker`); 0 picks a free port (tests, several replicas).
     worker_http_port: Annotated[int, Field(ge=0, le=65535)] = 8081

@@ -11,8 +11,10 @@ from livekit import api
 from shared.db.migrations import apply_migrations
 from shared.logging import configure_logging
 from shared.settings import Settings
+from shared.store.postgres import PostgresStore
 from tests.support.livekit import LiveKitDouble
 from tests.support.postgres import create_database, postgres_server
+from tests.support.tcp_proxy import TcpProxy, target_of
 
 # Hermetic: the machine's own platform variables (a developer's shell, a CI runner) must not
 # leak into settings the tests build; subprocesses the tests start inherit the clean env too.
@@ -40,6 +42,21 @@ async def database_url(pg_server: str) -> str:
     dsn = await create_database(pg_server)
     await apply_migrations(dsn)
     return dsn
+
+
+@pytest.fixture(scope="session")
+async def store(database_url: str) -> AsyncIterator[PostgresStore]:
+    """A PostgresStore on the session's database."""
+    opened = await PostgresStore.connect(database_url)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
+    """A TCP proxy in front of the session's database, for tests that cut the store's network."""
+    async with TcpProxy(target_of(database_url)) as running:
+        yield running
 
 
 @pytest.fixture

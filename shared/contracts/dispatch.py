@@ -10,6 +10,8 @@ DispatchMetadata example (JSON in the dispatch's metadata):
      "kind": "test", "requested_by": "user:9b1d2c3e-0000-4000-8000-00000000a11c"}
 
 `agent_id` is null for a Voxie creation session and set for a Voxie edit session.
+`agent_version` (optional) is the agent's version when the room was created: a spawner whose
+cached config is older reloads it, so a call never runs the config from before an edit.
 
 `requested_by` is who the session is for. In a Voxie session it is always `user:<uuid>`: the
 user who will own what the session creates (the Supabase user who asked; for the operator token
@@ -26,7 +28,7 @@ from enum import StrEnum
 from typing import Annotated, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.logging import get_logger
 from shared.validation import describe_validation_error
@@ -56,6 +58,7 @@ class DispatchMetadata(BaseModel):
     deployment: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
     kind: SessionKind
     requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    agent_version: Annotated[int, Field(ge=1)] | None = None
 
     def to_json(self) -> str:
         return self.model_dump_json()

@@ -2,7 +2,10 @@
 
 Writers: the spawner (`spawner.error`) and Voxie (`voxie.draft`, `voxie.agent_saved`), through
 `room.local_participant.send_text(json, topic=...)`. Reader: the dashboard, which registers a
-text stream handler per topic. Each payload is one JSON object.
+text stream handler per topic. Each payload is one JSON object. A spawner job that fails
+before its agent joins the room (unknown or archived agent, invalid config, store down) sends
+`spawner.error` as a reliable data packet with that topic through the server API (`SendData`)
+instead: the dashboard also listens for data packets on that topic.
 
 Examples:
 

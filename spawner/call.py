@@ -1,0 +1,373 @@
+"""One job, start to end: the thin adapter between LiveKit's JobContext and the spawner's parts.
+
+    assignment ─▶ another agent here? leave ─▶ load config ─▶ refuse? tell the room, record
+    a failed session ─▶ record the start ─▶ build agent + session (agent ready) ─▶ connect ─▶
+    lifecycle (room events → `Lifecycle`, attributes published) ─▶ close ─▶ record the end
+
+Every log line of the job carries `job_id`, `room` and `agent_id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+from livekit import api, rtc
+from livekit.agents import AgentSession, JobContext, llm
+from livekit.agents.job import DEFAULT_PARTICIPANT_KINDS
+from livekit.plugins import openai
+
+from shared.contracts import (
+    AgentConfig,
+    AgentStatus,
+    DispatchMetadata,
+    EndReason,
+    NewCallSession,
+    SessionKind,
+    SessionStatus,
+)
+from shared.contracts.lifecycle import LifecycleState
+from shared.contracts.room_messages import SpawnerErrorCode
+from shared.logging import bind_log_context, get_logger
+from shared.naming import WorkerRole
+from shared.recording import CallEnd, transcript_from, usage_from
+from shared.routing import JobOffer, other_agents, route
+from shared.settings import Settings
+from shared.store import InvalidInput, NotFound, StoreUnavailable
+from spawner import factory, metrics
+from spawner.lifecycle import Lifecycle
+from spawner.notice import tell_room
+from spawner.runtime import Runtime
+from spawner.summary import summarize
+from spawner.tools import AddressGuard, ToolContext, tls_context
+
+log = get_logger(__name__)
+
+# Ends after which the room has no further use: it is deleted with the call.
+_DELETE_ROOM_ON = {EndReason.GRACE_EXPIRED, EndReason.END_CALL, EndReason.MAX_DURATION}
+SummaryModel = Callable[[], llm.LLM[Any]]
+
+
+class AgentRefused(Exception):
+    def __init__(self, code: SpawnerErrorCode, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+def tool_context(settings: Settings, client: httpx.AsyncClient) -> ToolContext:
+    return ToolContext(
+        client=client,
+        guard=AddressGuard(settings.tool_http_allowlist),
+        secrets=settings.tool_secrets,
+    )
+
+
+def runnable(config: AgentConfig, kind: SessionKind) -> AgentConfig:
+    """The config if this kind of call may run it; archived never, drafts only as tests."""
+    if config.status is AgentStatus.ARCHIVED:
+        raise AgentRefused(SpawnerErrorCode.AGENT_ARCHIVED, "agent is archived")
+    if config.status is AgentStatus.DRAFT and kind is not SessionKind.TEST:
+        raise AgentRefused(SpawnerErrorCode.AGENT_NOT_ACTIVE, "a draft only runs as a test call")
+    return config
+
+
+async def call_end(
+    session_id: UUID,
+    session: AgentSession[Any],
+    reason: EndReason,
+    *,
+    summary_model: llm.LLM[Any] | None,
+    status: SessionStatus = SessionStatus.ENDED,
+    error: str | None = None,
+) -> CallEnd:
+    """What the recorder stores for a finished session: transcript, usage, optional summary."""
+    summary = await summarize(summary_model, session.history) if summary_model else None
+    return CallEnd(
+        session_id=session_id,
+        end_reason=reason,
+        status=status,
+        error=error,
+        transcript=transcript_from(session.history),
+        summary=summary,
+        usage=usage_from(session.usage),
+    )
+
+
+class Call:
+    def __init__(
+        self,
+        ctx: JobContext,
+        runtime: Runtime,
+        settings: Settings,
+        *,
+        summary_model: SummaryModel | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.runtime = runtime
+        self.settings = settings
+        self._summary_model = summary_model or self._openai_summary_model
+        self._wake = asyncio.Event()
+        self._room_name = ctx.job.room.name
+        self._metadata: DispatchMetadata | None = None
+        self._agent_id: UUID | None = None
+        self._started = time.monotonic()
+        # Where the admission time goes (ms since the job started), logged with agent_ready.
+        self._marks: dict[str, float] = {}
+
+    async def run(self) -> None:
+        job = self.ctx.job
+        decision = route(
+            JobOffer(job.id, job.room.name, job.room.metadata, job.metadata),
+            role=WorkerRole.SPAWNER,
+            deployment=self.settings.platform_env,
+            at_capacity=False,
+        )
+        with bind_log_context(room=self._room_name, job_id=job.id, agent_id=decision.agent_id):
+            if not decision.accepted or decision.agent_id is None:
+                # The request handler already refused such jobs; a job here is a bug upstream.
+                log.error("job_not_runnable", verdict=decision.verdict, reason=decision.reason)
+                self.ctx.shutdown("not runnable")
+                return
+            self._metadata, self._agent_id = decision.metadata, decision.agent_id
+            metrics.ACTIVE_SESSIONS.inc()
+            try:
+                await self._run()
+            finally:
+                metrics.ACTIVE_SESSIONS.dec()
+
+    @property
+    def kind(self) -> SessionKind:
+        return self._metadata.kind if self._metadata else SessionKind.TEST
+
+    async def _run(self) -> None:
+        if others := await self._other_agents_listed():
+            log.warning("agent_already_in_room", others=others)
+            metrics.JOBS.labels(verdict="duplicate_agent").inc()
+            self.ctx.shutdown("another agent serves this room")
+            return
+        assert self._agent_id is not None
+        try:
+            self._mark("listed")
+            config = runnable(await self._load(self._agent_id), self.kind)
+            self._mark("loaded")
+        except AgentRefused as refused:
+            await self._refuse(refused)
+            return
+        session_id = await self.runtime.call(self.runtime.recorder.start(self._new_session(config)))
+        self._mark("recorded")
+        async with httpx.AsyncClient(follow_redirects=False, verify=tls_context()) as client:
+            await self._converse(config, session_id, client)
+
+    async def _load(self, agent_id: UUID) -> AgentConfig:
+        version = self._metadata.agent_version if self._metadata else None
+        loader = self.runtime.loader
+        if (config := loader.cached(agent_id, min_version=version)) is not None:
+            return config
+        try:
+            return await self.runtime.call(loader.get(agent_id, min_version=version))
+        except NotFound as exc:
+            raise AgentRefused(SpawnerErrorCode.AGENT_NOT_FOUND, str(exc)) from None
+        except InvalidInput as exc:
+            raise AgentRefused(SpawnerErrorCode.INVALID_CONFIG, str(exc)) from None
+        except StoreUnavailable as exc:
+            raise AgentRefused(SpawnerErrorCode.STORE_UNAVAILABLE, str(exc)) from None
+
+    async def _refuse(self, refused: AgentRefused) -> None:
+        log.warning("agent_refused", code=refused.code, detail=str(refused))
+        await tell_room(self.ctx.api, self.ctx.room, self._room_name, refused.code, self._agent_id)
+        # An unknown agent cannot be referenced by the row; the room name still names it.
+        known = refused.code not in (SpawnerErrorCode.AGENT_NOT_FOUND,)
+        new = self._new_session(None, agent_id=self._agent_id if known else None)
+        recorder = self.runtime.recorder
+        session_id = await self.runtime.call(recorder.start(new))
+        end = CallEnd(
+            session_id,
+            EndReason.ERROR,
+            status=SessionStatus.FAILED,
+            error=f"{refused.code}: {refused}",
+        )
+        await self.runtime.call(recorder.finish(end))
+        metrics.SESSIONS_ENDED.labels(reason=EndReason.ERROR, status=SessionStatus.FAILED).inc()
+        self.ctx.shutdown(f"agent refused: {refused.code}")
+
+    def _new_session(
+        self, config: AgentConfig | None, *, agent_id: UUID | None = None
+    ) -> NewCallSession:
+        return NewCallSession(
+            id=uuid4(),
+            agent_id=config.id if config else agent_id,
+            owner_id=config.owner_id if config else None,
+            room_name=self._room_name,
+            kind=self.kind,
+            deployment=self.settings.platform_env,
+            participant_identity=self._metadata.requested_by if self._metadata else None,
+            job_id=self.ctx.job.id,
+        )
+
+    async def _converse(
+        self, config: AgentConfig, session_id: UUID, client: httpx.AsyncClient
+    ) -> None:
+        lifecycle = Lifecycle(
+            grace_period_s=self.settings.grace_period_s,
+            max_duration_s=self.settings.max_call_duration_s,
+            agent_id=config.id,
+            session_id=session_id,
+            deployment=self.settings.platform_env,
+            on_change=self._on_change,
+        )
+        agent = factory.build_agent(
+            config,
+            tool_context(self.settings, client),
+            on_end_call=functools.partial(lifecycle.close, EndReason.END_CALL),
+        )
+        session = factory.build_session(config, self.settings)
+        self._ready()
+
+        reason, status, error = EndReason.ERROR, SessionStatus.FAILED, None
+        try:
+            await self.ctx.connect()
+            if others := other_agents_in(self.ctx.room):
+                raise RuntimeError(f"another agent joined the room first: {', '.join(others)}")
+            self._watch(lifecycle, session)
+            await self._publish(lifecycle)
+            await self._drive(lifecycle, session, agent)
+            reason, status = lifecycle.end_reason or EndReason.ERROR, SessionStatus.ENDED
+        except asyncio.CancelledError:
+            # The worker is closing (drain timeout, SIGTERM in dev): LiveKit cancels a job's
+            # entry point that outlives its shutdown grace. The call ends here, recorded.
+            lifecycle.close(EndReason.SHUTDOWN)
+            reason, status = EndReason.SHUTDOWN, SessionStatus.ENDED
+            raise
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.error("call_failed", error=error)
+            raise
+        finally:
+            await self._finish(session_id, session, config, reason, status, error)
+
+    def _mark(self, step: str) -> None:
+        self._marks[f"{step}_ms"] = round((time.monotonic() - self._started) * 1000, 2)
+
+    def _ready(self) -> None:
+        """The agent is ready: config loaded, session built; the room connection comes next."""
+        info = getattr(self.ctx, "_info", None)  # RunningJobInfo: when the assignment arrived
+        assigned_at = getattr(info, "assigned_at", 0.0) or 0.0
+        admission_s = time.time() - assigned_at if assigned_at else None
+        if admission_s is not None:
+            metrics.ADMISSION_SECONDS.observe(admission_s)
+        log.info(
+            "agent_ready",
+            admission_ms=round(admission_s * 1000, 2) if admission_s is not None else None,
+            job_ms=round((time.monotonic() - self._started) * 1000, 2),
+            **self._marks,
+        )
+
+    async def _drive(self, lifecycle: Lifecycle, session: AgentSession[Any], agent: Any) -> None:
+        started = False
+        while not lifecycle.closed:
+            if lifecycle.state is LifecycleState.STARTING and not started:
+                started = True
+                await session.start(
+                    agent, room=self.ctx.room, room_options=factory.room_options(self.settings)
+                )
+                lifecycle.session_started()
+                continue
+            deadline = lifecycle.next_deadline()
+            timeout = max(0.0, deadline - time.monotonic()) if deadline is not None else None
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            lifecycle.tick()
+
+    def _watch(self, lifecycle: Lifecycle, session: AgentSession[Any]) -> None:
+        room = self.ctx.room
+
+        def joined(participant: rtc.RemoteParticipant) -> None:
+            if participant.kind in DEFAULT_PARTICIPANT_KINDS:
+                lifecycle.human_joined(participant.identity)
+
+        def left(participant: rtc.RemoteParticipant) -> None:
+            lifecycle.human_left(participant.identity)
+
+        room.on("participant_connected", joined)
+        room.on("participant_disconnected", left)
+        room.on("disconnected", lambda *_: lifecycle.close(EndReason.USER_HANGUP))
+        session.on("close", lambda *_: lifecycle.close(EndReason.ERROR))
+
+        async def on_shutdown(reason: str) -> None:
+            lifecycle.close(EndReason.SHUTDOWN)
+
+        self.ctx.add_shutdown_callback(on_shutdown)
+        for participant in room.remote_participants.values():
+            joined(participant)
+
+    def _on_change(self, lifecycle: Lifecycle) -> None:
+        log.info("lifecycle", state=lifecycle.state, end_reason=lifecycle.end_reason)
+        self._wake.set()
+        if self.ctx.room.isconnected():
+            task = asyncio.ensure_future(self._publish(lifecycle))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _publish(self, lifecycle: Lifecycle) -> None:
+        attributes = lifecycle.snapshot().to_attributes()
+        try:
+            await self.ctx.room.local_participant.set_attributes(attributes)
+        except Exception as exc:  # the room is going away; attributes go with it
+            log.warning("lifecycle_not_published", error=repr(exc))
+
+    async def _finish(
+        self,
+        session_id: UUID,
+        session: AgentSession[Any],
+        config: AgentConfig,
+        reason: EndReason,
+        status: SessionStatus,
+        error: str | None,
+    ) -> None:
+        with contextlib.suppress(Exception):
+            await session.aclose()
+        end = await call_end(
+            session_id,
+            session,
+            reason,
+            summary_model=self._summary_model() if config.summarize else None,
+            status=status,
+            error=error,
+        )
+        await self.runtime.call(self.runtime.recorder.finish(end))
+        metrics.SESSIONS_ENDED.labels(reason=reason, status=status).inc()
+        metrics.SESSION_SECONDS.observe(time.monotonic() - self._started)
+        log.info("call_ended", end_reason=reason, status=status)
+        if reason in _DELETE_ROOM_ON:
+            with contextlib.suppress(Exception):
+                await self.ctx.api.room.delete_room(api.DeleteRoomRequest(room=self._room_name))
+        self.ctx.shutdown(f"call ended: {reason}")
+
+    async def _other_agents_listed(self) -> list[str]:
+        """Agents already in the room, by the server's participant list (before connecting)."""
+        try:
+            listed = await self.ctx.api.room.list_participants(
+                api.ListParticipantsRequest(room=self._room_name)
+            )
+        except Exception as exc:  # LiveKit unreachable: the post-connect check still runs
+            log.warning("participants_not_listed", error=repr(exc))
+            return []
+        return other_agents(listed.participants, self.ctx.token_claims().identity)
+
+    def _openai_summary_model(self) -> llm.LLM[Any]:
+        key = factory.openai_key(self.settings)
+        return openai.LLM(model=self.settings.summary_model, api_key=key)
+
+
+def other_agents_in(room: rtc.Room) -> list[str]:
+    return [
+        p.identity
+        for p in room.remote_participants.values()
+        if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+    ]

@@ -1,0 +1,56 @@
+"""Telling the room why its agent cannot run (topic `spawner.error`, see room_messages).
+
+Once the agent is in the room the message is a text stream from its participant; before that
+(the usual case: the config fails to load before `ctx.connect()`) the agent never joins, and the
+message goes as a reliable data packet on the same topic through the server API, so a failing
+job costs no WebRTC connection. Either way the payload is one `SpawnerError` JSON object.
+A LiveKit outage here is logged, never raised: the job is ending anyway.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from livekit import api, rtc
+
+from shared.contracts.room_messages import SPAWNER_ERROR, SpawnerError, SpawnerErrorCode
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+MESSAGES: dict[SpawnerErrorCode, str] = {
+    SpawnerErrorCode.AGENT_NOT_FOUND: "This agent does not exist. It may have been deleted.",
+    SpawnerErrorCode.AGENT_ARCHIVED: "This agent was archived and can no longer be run.",
+    SpawnerErrorCode.AGENT_NOT_ACTIVE: "This agent is still a draft; activate it to take calls.",
+    SpawnerErrorCode.INVALID_CONFIG: (
+        "This agent's configuration is not valid. Open it in the editor and save it again."
+    ),
+    SpawnerErrorCode.STORE_UNAVAILABLE: (
+        "The agent could not be loaded right now. Please try again in a minute."
+    ),
+    SpawnerErrorCode.INTERNAL: "Something went wrong starting this agent. Please try again.",
+}
+
+
+async def tell_room(
+    livekit: api.LiveKitAPI,
+    room: rtc.Room,
+    room_name: str,
+    code: SpawnerErrorCode,
+    agent_id: UUID | None,
+) -> None:
+    payload = SpawnerError(code=code, message=MESSAGES[code], agent_id=agent_id).to_json()
+    try:
+        if room.isconnected():
+            await room.local_participant.send_text(payload, topic=SPAWNER_ERROR)
+        else:
+            await livekit.room.send_data(
+                api.SendDataRequest(
+                    room=room_name,
+                    data=payload.encode(),
+                    kind=api.DataPacket.Kind.RELIABLE,
+                    topic=SPAWNER_ERROR,
+                )
+            )
+    except Exception as exc:  # LiveKit unreachable: the failure is in the logs and the session row
+        log.warning("room_not_told", code=code, error=repr(exc))

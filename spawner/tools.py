@@ -1,0 +1,270 @@
+"""The agent's tools, built from its config: declarative HTTP tools and the built-in `end_call`.
+
+An HTTP tool call, in order: the model's arguments are validated against the tool's JSON
+Schema; header values that reference a secret are filled from `TOOL_SECRETS` (never from the
+config, never logged); the host is resolved and *every* address checked by `AddressGuard`
+(loopback, private, link-local and cloud metadata, unspecified, multicast, reserved, and their
+IPv6 and IPv4-mapped forms are refused unless `TOOL_HTTP_ALLOWLIST` names the host or a network
+holding the address); the request goes to the checked address (so a second DNS answer cannot
+swap in an internal one), with a timeout, redirects followed by hand and checked the same way,
+and the response read only up to a size cap. Every failure comes back to the model as a tool
+error it can explain to the caller; nothing here ends the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import json
+import socket
+import ssl
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from jsonschema import Draft202012Validator
+from livekit.agents import llm
+from livekit.agents.llm import ToolError
+from livekit.agents.voice import RunContext
+from pydantic import SecretStr
+
+from shared.contracts import HttpTool, SecretRef
+from shared.logging import get_logger
+from spawner import metrics
+
+log = get_logger(__name__)
+
+MAX_RESPONSE_BYTES = 64 * 1024
+MAX_REDIRECTS = 3
+MAX_ERRORS_SHOWN = 5
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: building one costs tens of milliseconds, and
+    every call's HTTP client would otherwise build its own while the call is starting."""
+    return httpx.create_ssl_context()
+
+
+class ToolRefused(ToolError):
+    """The call was not made: the destination is internal or the URL is not allowed."""
+
+
+class AddressGuard:
+    """Decides which destinations an HTTP tool may reach.
+
+    `allowlist` entries are host names (exempting that name, whatever it resolves to) or IP
+    addresses / CIDR networks (exempting addresses inside them).
+    """
+
+    def __init__(self, allowlist: Sequence[str] = ()) -> None:
+        self._hosts: set[str] = set()
+        self._networks: list[IPNetwork] = []
+        for entry in allowlist:
+            try:
+                self._networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                self._hosts.add(entry.strip().lower().rstrip("."))
+
+    async def resolve(self, host: str, port: int) -> str:
+        """The address to connect to; raises ToolRefused if any address of `host` is internal."""
+        name = host.lower().rstrip(".")
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                name, port, type=socket.SOCK_STREAM
+            )
+        except OSError:
+            raise ToolError(f"the host '{host}' could not be resolved") from None
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+        if not addresses:
+            raise ToolError(f"the host '{host}' could not be resolved")
+        if name not in self._hosts:
+            for address in addresses:
+                if is_internal(address) and not any(address in n for n in self._networks):
+                    raise ToolRefused(
+                        f"calls to '{host}' are not allowed: it resolves to an internal address"
+                    )
+        return str(addresses[0])
+
+
+def is_internal(address: IPAddress) -> bool:
+    """True for anything but a public unicast address, also when wrapped in IPv6."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if address.teredo is not None:
+            embedded = address.teredo[1]
+        if embedded is not None and is_internal(embedded):
+            return True
+    return (
+        not address.is_global
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or address.is_loopback
+        or address.is_link_local
+    )
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What HTTP tools need at call time, built once per call by the factory's caller."""
+
+    client: httpx.AsyncClient
+    guard: AddressGuard
+    secrets: Mapping[str, SecretStr]
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+
+
+def http_tool(spec: HttpTool, context: ToolContext) -> llm.RawFunctionTool[..., Any]:
+    """A raw-schema function tool: the config's description is the prompt the model sees."""
+    validator = Draft202012Validator(spec.parameters)
+    schema = {"name": spec.name, "description": spec.description, "parameters": spec.parameters}
+
+    async def call(raw_arguments: dict[str, Any]) -> str:
+        errors = sorted(validator.iter_errors(raw_arguments), key=lambda e: list(e.path))
+        if errors:
+            shown = "; ".join(
+                f"{'/'.join(map(str, e.path)) or 'arguments'}: {e.message}"
+                for e in errors[:MAX_ERRORS_SHOWN]
+            )
+            metrics.TOOL_CALLS.labels(outcome="invalid_arguments").inc()
+            raise ToolError(f"invalid arguments for {spec.name}: {shown}")
+        return await invoke(spec, raw_arguments, context)
+
+    return llm.function_tool(call, raw_schema=schema)
+
+
+async def invoke(spec: HttpTool, arguments: dict[str, Any], context: ToolContext) -> str:
+    """Performs one validated call; the tool's result text or a ToolError."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        async with asyncio.timeout(spec.timeout_s):
+            status, body = await _request(spec, arguments, context)
+        outcome = "ok" if status < 400 else "http_error"
+    except ToolRefused:
+        outcome = "refused"
+        raise
+    except TimeoutError:
+        raise ToolError(f"{spec.name} timed out after {spec.timeout_s:g} s") from None
+    except httpx.HTTPError as exc:
+        raise ToolError(f"{spec.name} could not reach its service ({type(exc).__name__})") from None
+    finally:
+        metrics.TOOL_CALLS.labels(outcome=outcome).inc()
+        log.info(
+            "tool_called",
+            tool=spec.name,
+            method=spec.method,
+            host=spec.url.host,
+            outcome=outcome,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+    if status >= 400:
+        raise ToolError(f"{spec.name} failed: the service answered HTTP {status}: {body[:500]}")
+    return body
+
+
+async def _request(
+    spec: HttpTool, arguments: dict[str, Any], context: ToolContext
+) -> tuple[int, str]:
+    url = httpx.URL(str(spec.url))
+    method = spec.method
+    headers = _headers(spec, context.secrets)
+    query, body = _split_arguments(method, arguments)
+    if query:
+        url = url.copy_merge_params(query)
+    for _ in range(MAX_REDIRECTS + 1):
+        if url.scheme not in ("http", "https"):
+            raise ToolRefused(f"{spec.name} may only call http(s) URLs")
+        port = url.port or (443 if url.scheme == "https" else 80)
+        address = await context.guard.resolve(url.host, port)
+        request = context.client.build_request(
+            method,
+            url.copy_with(host=address),
+            headers={**headers, "Host": url.netloc.decode("ascii")},
+            json=body,
+            extensions={"sni_hostname": url.host} if url.scheme == "https" else {},
+        )
+        response = await context.client.send(request, stream=True)
+        try:
+            if response.status_code in _REDIRECTS and "location" in response.headers:
+                target = url.join(response.headers["location"])
+                if (target.scheme, target.host, target.port) != (url.scheme, url.host, url.port):
+                    headers = {}  # configured headers (secrets) never follow to another origin
+                if response.status_code in (301, 302, 303):
+                    method, body = "GET", None
+                url = target
+                continue
+            return response.status_code, await _read_capped(response, context.max_response_bytes)
+        finally:
+            await response.aclose()
+    raise ToolError(f"{spec.name} was redirected more than {MAX_REDIRECTS} times")
+
+
+def _headers(spec: HttpTool, secrets: Mapping[str, SecretStr]) -> dict[str, str]:
+    headers: dict[str, str] = {"Accept": "application/json"}
+    for name, value in spec.headers.items():
+        if isinstance(value, SecretRef):
+            secret = secrets.get(value.secret)
+            if secret is None:
+                log.error("tool_secret_missing", tool=spec.name, secret_name=value.secret)
+                raise ToolError(f"{spec.name} is not configured on this server (missing secret)")
+            headers[name] = secret.get_secret_value()
+        else:
+            headers[name] = value
+    return headers
+
+
+def _split_arguments(
+    method: str, arguments: dict[str, Any]
+) -> tuple[dict[str, str | list[str]], dict[str, Any] | None]:
+    if method in ("POST", "PUT", "PATCH"):
+        return {}, arguments
+    query: dict[str, str | list[str]] = {}
+    for key, value in arguments.items():
+        if isinstance(value, list):
+            query[key] = [_query_value(v) for v in value]
+        elif value is not None:
+            query[key] = _query_value(value)
+    return query, None
+
+
+def _query_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> str:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise ToolError(f"the service's answer is larger than {limit // 1024} KiB")
+        chunks.append(chunk)
+    text = b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+    return text or f"(HTTP {response.status_code}, empty body)"
+
+
+def end_call_tool(on_end: Callable[[], object]) -> llm.FunctionTool[..., Any]:
+    async def end_call(context: RunContext[Any]) -> str:
+        """End the call and hang up.
+
+        Use it only when the caller says goodbye or asks to end the call, right after you said
+        goodbye. Do not use it while the caller still needs something.
+        """
+        context.disallow_interruptions()
+        on_end()
+        return "The call is ending."
+
+    return llm.function_tool(end_call)
