@@ -92,7 +92,9 @@ class Settings(BaseSettings):
     # Workers (voxie and spawner): capacity, prewarm, drain, health
     # Thread: ~5 MB per call against ~120 MB for a job process (bench.spawner_density).
     worker_executor: Literal["process", "thread"] = "thread"
-    worker_idle_processes: Annotated[int, Field(ge=0, le=64)] = 2
+    # Also the burst size: an idle worker counts each accepted, not yet started job as
+    # threshold / idle of its load (livekit-agents), so it takes at most this many at once.
+    worker_idle_processes: Annotated[int, Field(ge=0, le=64)] = 4
     worker_max_sessions: Annotated[int, Field(ge=1, le=1000)] = 20
     worker_load_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
     # The load is sessions / WORKER_MAX_SESSIONS, or the CPU use if higher (unless this is off).
