@@ -12,6 +12,7 @@ import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import (
     Field,
@@ -66,6 +67,8 @@ class Settings(BaseSettings):
     livekit_api_secret: SecretStr = SecretStr("")
     voxie_agent_name: str | None = None
     spawner_agent_name: str | None = None
+    # The agent `python -m spawner console` talks to (dev/test; no backend dispatches there).
+    spawner_console_agent_id: UUID | None = None
     # Read only to refuse it: LiveKit applies it to every worker in the process environment,
     # which would register voxie and spawner under one name the backend never dispatches to.
     livekit_agent_name_override: str | None = None
