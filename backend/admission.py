@@ -114,6 +114,10 @@ async def open_room(
         deployment=settings.platform_env,
         kind=kind,
         requested_by=requested_by or principal.identity,
+        # The spawner reloads a cached config older than this, so an edit applies at once.
+        agent_version=agent.version
+        if agent is not None and kind is not SessionKind.CREATION
+        else None,
     )
     await rooms.create(
         NewRoom(

@@ -12,6 +12,7 @@ import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import (
     Field,
@@ -66,6 +67,8 @@ class Settings(BaseSettings):
     livekit_api_secret: SecretStr = SecretStr("")
     voxie_agent_name: str | None = None
     spawner_agent_name: str | None = None
+    # The agent `python -m spawner console` talks to (dev/test; no backend dispatches there).
+    spawner_console_agent_id: UUID | None = None
     # Read only to refuse it: LiveKit applies it to every worker in the process environment,
     # which would register voxie and spawner under one name the backend never dispatches to.
     livekit_agent_name_override: str | None = None
@@ -92,7 +95,9 @@ class Settings(BaseSettings):
     # Workers (voxie and spawner): capacity, prewarm, drain, health
     # Thread: ~5 MB per call against ~120 MB for a job process (bench.spawner_density).
     worker_executor: Literal["process", "thread"] = "thread"
-    worker_idle_processes: Annotated[int, Field(ge=0, le=64)] = 2
+    # Also the burst size: an idle worker counts each accepted, not yet started job as
+    # threshold / idle of its load (livekit-agents), so it takes at most this many at once.
+    worker_idle_processes: Annotated[int, Field(ge=0, le=64)] = 4
     worker_max_sessions: Annotated[int, Field(ge=1, le=1000)] = 20
     worker_load_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
     # The load is sessions / WORKER_MAX_SESSIONS, or the CPU use if higher (unless this is off).

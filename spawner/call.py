@@ -38,7 +38,7 @@ from shared.contracts.room_messages import SpawnerErrorCode
 from shared.logging import bind_log_context, get_logger
 from shared.naming import WorkerRole
 from shared.recording import CallEnd, transcript_from, usage_from
-from shared.routing import JobOffer, other_agents, route
+from shared.routing import Decision, JobOffer, Verdict, other_agents, route
 from shared.settings import Settings
 from shared.store import InvalidInput, NotFound, StoreUnavailable
 from spawner import factory, metrics
@@ -53,6 +53,27 @@ log = get_logger(__name__)
 # Ends after which the room has no further use: it is deleted with the call.
 _DELETE_ROOM_ON = {EndReason.GRACE_EXPIRED, EndReason.END_CALL, EndReason.MAX_DURATION}
 SummaryModel = Callable[[], llm.LLM[Any]]
+
+
+CONSOLE_CALLER = "console"
+
+
+def console_decision(settings: Settings) -> Decision:
+    """What `python -m spawner console` runs: a local job no backend dispatched, so the agent
+    comes from SPAWNER_CONSOLE_AGENT_ID, in dev/test only."""
+    agent_id = settings.spawner_console_agent_id
+    if agent_id is None or not settings.is_development:
+        return Decision(
+            Verdict.MISSING_METADATA,
+            "console runs need SPAWNER_CONSOLE_AGENT_ID (and PLATFORM_ENV dev or test)",
+        )
+    metadata = DispatchMetadata(
+        agent_id=agent_id,
+        deployment=settings.platform_env,
+        kind=SessionKind.TEST,
+        requested_by=CONSOLE_CALLER,
+    )
+    return Decision(Verdict.ACCEPT, metadata=metadata, agent_id=agent_id)
 
 
 class AgentRefused(Exception):
@@ -123,12 +144,15 @@ class Call:
 
     async def run(self) -> None:
         job = self.ctx.job
-        decision = route(
-            JobOffer(job.id, job.room.name, job.room.metadata, job.metadata),
-            role=WorkerRole.SPAWNER,
-            deployment=self.settings.platform_env,
-            at_capacity=False,
-        )
+        if self.ctx.is_fake_job():
+            decision = console_decision(self.settings)
+        else:
+            decision = route(
+                JobOffer(job.id, job.room.name, job.room.metadata, job.metadata),
+                role=WorkerRole.SPAWNER,
+                deployment=self.settings.platform_env,
+                at_capacity=False,
+            )
         with bind_log_context(room=self._room_name, job_id=job.id, agent_id=decision.agent_id):
             if not decision.accepted or decision.agent_id is None:
                 # The request handler already refused such jobs; a job here is a bug upstream.
@@ -147,7 +171,7 @@ class Call:
         return self._metadata.kind if self._metadata else SessionKind.TEST
 
     async def _run(self) -> None:
-        if others := await self._other_agents_listed():
+        if not self.ctx.is_fake_job() and (others := await self._other_agents_listed()):
             log.warning("agent_already_in_room", others=others)
             metrics.JOBS.labels(verdict="duplicate_agent").inc()
             self.ctx.shutdown("another agent serves this room")
@@ -236,6 +260,9 @@ class Call:
             if others := other_agents_in(self.ctx.room):
                 raise RuntimeError(f"another agent joined the room first: {', '.join(others)}")
             self._watch(lifecycle, session)
+            if self.ctx.is_fake_job():
+                # Console: the person at the terminal is the caller; no one joins a room.
+                lifecycle.human_joined(CONSOLE_CALLER)
             await self._publish(lifecycle)
             await self._drive(lifecycle, session, agent)
             reason, status = lifecycle.end_reason or EndReason.ERROR, SessionStatus.ENDED
@@ -345,7 +372,7 @@ class Call:
         metrics.SESSIONS_ENDED.labels(reason=reason, status=status).inc()
         metrics.SESSION_SECONDS.observe(time.monotonic() - self._started)
         log.info("call_ended", end_reason=reason, status=status)
-        if reason in _DELETE_ROOM_ON:
+        if reason in _DELETE_ROOM_ON and not self.ctx.is_fake_job():
             with contextlib.suppress(Exception):
                 await self.ctx.api.room.delete_room(api.DeleteRoomRequest(room=self._room_name))
         self.ctx.shutdown(f"call ended: {reason}")

@@ -65,7 +65,11 @@ async def test_spawn_creates_one_room_with_one_dispatch_and_a_one_room_token(
     [dispatch] = await livekit_api.agent_dispatch.list_dispatch(room_name)
     assert dispatch.agent_name == SPAWNER
     assert DispatchMetadata.parse(dispatch.metadata) == DispatchMetadata(
-        agent_id=agent.id, deployment="test", kind="test", requested_by=f"user:{ALICE}"
+        agent_id=agent.id,
+        deployment="test",
+        kind="test",
+        requested_by=f"user:{ALICE}",
+        agent_version=agent.version,
     )
 
     # The token: this caller, this room, join/publish/subscribe/data, short-lived, nothing else.
