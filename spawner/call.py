@@ -23,6 +23,7 @@ from livekit.agents import AgentSession, JobContext, llm
 from livekit.agents.job import DEFAULT_PARTICIPANT_KINDS
 from livekit.plugins import openai
 
+from shared.addresses import AddressGuard
 from shared.contracts import (
     AgentConfig,
     AgentStatus,
@@ -45,7 +46,7 @@ from spawner.lifecycle import Lifecycle
 from spawner.notice import tell_room
 from spawner.runtime import Runtime
 from spawner.summary import summarize
-from spawner.tools import AddressGuard, ToolContext, tls_context
+from spawner.tools import ToolContext, tls_context
 
 log = get_logger(__name__)
 

@@ -11,7 +11,6 @@ one pool; with the process executor each job process has its own (opened in prew
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
@@ -27,7 +26,6 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 OPEN_TIMEOUT_S = 60.0
-REPLAY_INTERVAL_S = 15.0
 
 
 class Runtime:
@@ -46,7 +44,6 @@ class Runtime:
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="spawner-runtime", daemon=True
         )
-        self._replayer: concurrent.futures.Future[None] | None = None
         self.store: AgentStore
         self.loader: ConfigLoader
         self.recorder: SessionRecorder
@@ -83,32 +80,9 @@ class Runtime:
             return await coro
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
-    def start_replayer(self, interval_s: float = REPLAY_INTERVAL_S) -> None:
-        """Replays spooled session records now and then every `interval_s` (once per replica)."""
-        if self._replayer is not None:
-            return
-
-        async def replay_forever() -> None:
-            await self.recorder.replay()
-            await self.recorder.run_replayer(interval_s)
-
-        replayer = asyncio.run_coroutine_threadsafe(replay_forever(), self._loop)
-        replayer.add_done_callback(_log_replayer_end)
-        self._replayer = replayer
-
     def close(self, timeout: float = 10.0) -> None:
-        async def close() -> None:
-            if self._replayer is not None:
-                self._replayer.cancel()
-            await self.store.close()
-
         try:
-            asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout)
+            asyncio.run_coroutine_threadsafe(self.store.close(), self._loop).result(timeout)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
-
-
-def _log_replayer_end(future: concurrent.futures.Future[None]) -> None:
-    if not future.cancelled() and (exc := future.exception()) is not None:
-        log.error("session_replayer_stopped", error=repr(exc))

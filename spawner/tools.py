@@ -2,12 +2,13 @@
 
 An HTTP tool call, in order: the model's arguments are validated against the tool's JSON
 Schema; header values that reference a secret are filled from `TOOL_SECRETS` (never from the
-config, never logged); the host is resolved and *every* address checked by `AddressGuard`
-(loopback, private, link-local and cloud metadata, unspecified, multicast, reserved, and their
-IPv6 and IPv4-mapped forms are refused unless `TOOL_HTTP_ALLOWLIST` names the host or a network
-holding the address); the request goes to the checked address (so a second DNS answer cannot
-swap in an internal one), with a timeout, redirects followed by hand and checked the same way,
-and the response read only up to a size cap. Every failure comes back to the model as a tool
+config, never logged); the host is resolved and *every* address checked by
+`shared.addresses.AddressGuard` (loopback, private, link-local and cloud metadata, unspecified,
+multicast, reserved, and their IPv6 and IPv4-mapped forms are refused unless
+`TOOL_HTTP_ALLOWLIST` names the host or a network holding the address); the request goes to the
+checked address (so a second DNS answer cannot swap in an internal one), with a timeout,
+redirects followed by hand and checked the same way, and the response read only up to a size
+cap. Every failure comes back to the model as a tool
 error it can explain to the caller; nothing here ends the session.
 """
 
@@ -15,12 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import json
-import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +30,7 @@ from livekit.agents.llm import ToolError
 from livekit.agents.voice import RunContext
 from pydantic import SecretStr
 
+from shared.addresses import AddressGuard, InternalAddress, UnresolvableHost
 from shared.contracts import HttpTool, SecretRef
 from shared.logging import get_logger
 from spawner import metrics
@@ -42,9 +42,6 @@ MAX_REDIRECTS = 3
 MAX_ERRORS_SHOWN = 5
 _REDIRECTS = {301, 302, 303, 307, 308}
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
 
 @functools.cache
 def tls_context() -> ssl.SSLContext:
@@ -55,61 +52,6 @@ def tls_context() -> ssl.SSLContext:
 
 class ToolRefused(ToolError):
     """The call was not made: the destination is internal or the URL is not allowed."""
-
-
-class AddressGuard:
-    """Decides which destinations an HTTP tool may reach.
-
-    `allowlist` entries are host names (exempting that name, whatever it resolves to) or IP
-    addresses / CIDR networks (exempting addresses inside them).
-    """
-
-    def __init__(self, allowlist: Sequence[str] = ()) -> None:
-        self._hosts: set[str] = set()
-        self._networks: list[IPNetwork] = []
-        for entry in allowlist:
-            try:
-                self._networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-            except ValueError:
-                self._hosts.add(entry.strip().lower().rstrip("."))
-
-    async def resolve(self, host: str, port: int) -> str:
-        """The address to connect to; raises ToolRefused if any address of `host` is internal."""
-        name = host.lower().rstrip(".")
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                name, port, type=socket.SOCK_STREAM
-            )
-        except OSError:
-            raise ToolError(f"the host '{host}' could not be resolved") from None
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-        if not addresses:
-            raise ToolError(f"the host '{host}' could not be resolved")
-        if name not in self._hosts:
-            for address in addresses:
-                if is_internal(address) and not any(address in n for n in self._networks):
-                    raise ToolRefused(
-                        f"calls to '{host}' are not allowed: it resolves to an internal address"
-                    )
-        return str(addresses[0])
-
-
-def is_internal(address: IPAddress) -> bool:
-    """True for anything but a public unicast address, also when wrapped in IPv6."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if address.teredo is not None:
-            embedded = address.teredo[1]
-        if embedded is not None and is_internal(embedded):
-            return True
-    return (
-        not address.is_global
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-        or address.is_loopback
-        or address.is_link_local
-    )
 
 
 @dataclass(frozen=True)
@@ -184,7 +126,7 @@ async def _request(
         if url.scheme not in ("http", "https"):
             raise ToolRefused(f"{spec.name} may only call http(s) URLs")
         port = url.port or (443 if url.scheme == "https" else 80)
-        address = await context.guard.resolve(url.host, port)
+        address = await _checked_address(context.guard, url.host, port)
         request = context.client.build_request(
             method,
             url.copy_with(host=address),
@@ -206,6 +148,17 @@ async def _request(
         finally:
             await response.aclose()
     raise ToolError(f"{spec.name} was redirected more than {MAX_REDIRECTS} times")
+
+
+async def _checked_address(guard: AddressGuard, host: str, port: int) -> str:
+    try:
+        return await guard.resolve(host, port)
+    except InternalAddress:
+        raise ToolRefused(
+            f"calls to '{host}' are not allowed: it resolves to an internal address"
+        ) from None
+    except UnresolvableHost:
+        raise ToolError(f"the host '{host}' could not be resolved") from None
 
 
 def _headers(spec: HttpTool, secrets: Mapping[str, SecretStr]) -> dict[str, str]:

@@ -10,13 +10,14 @@ it has capacity. Each accepted job runs one `spawner.call.Call`.
 from __future__ import annotations
 
 import psutil
-from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest
+from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
 
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.logging import bind_log_context, configure_logging, get_logger
 from shared.naming import WorkerRole, worker_agent_name
 from shared.routing import JobOffer, route
 from shared.settings import Settings
+from shared.worker import agent_server, start_spool_replayer
 from spawner import metrics
 from spawner.call import Call
 from spawner.runtime import Runtime
@@ -31,7 +32,8 @@ AGENT_NAME = worker_agent_name(WorkerRole.SPAWNER, settings)
 
 
 def current_load(server: AgentServer) -> float:
-    """Sessions against the configured maximum, or the CPU, whichever is fuller."""
+    """Sessions against the configured maximum, or the CPU, whichever is fuller. Unlike Voxie
+    (sessions only), a call can do audio work here (noise cancellation, a pipeline's plugins)."""
     sessions = len(server.active_jobs) / settings.worker_max_sessions
     cpu = psutil.cpu_percent(interval=None) / 100 if settings.worker_load_cpu else 0.0
     return min(1.0, max(sessions, cpu))
@@ -39,31 +41,19 @@ def current_load(server: AgentServer) -> float:
 
 def prewarm(proc: JobProcess) -> None:
     # Idle job processes (or threads) open the store and build the TLS context before a job
-    # arrives.
+    # arrives (Voxie has neither to warm: its prewarm only sets up logging).
     Runtime.shared(settings)
     tls_context()
 
 
-server = AgentServer(
-    job_executor_type=JobExecutorType(settings.worker_executor),
-    num_idle_processes=settings.worker_idle_processes,
-    load_fnc=current_load,
-    load_threshold=settings.worker_load_threshold,
-    drain_timeout=settings.worker_drain_timeout_s,
-    port=settings.worker_http_port,
-    prometheus_port=settings.worker_prometheus_port,
-    ws_url=settings.livekit_url,
-    api_key=settings.livekit_api_key,
-    api_secret=settings.livekit_api_secret.get_secret_value(),
-    setup_fnc=prewarm,
-)
+server = agent_server(settings, load_fnc=current_load, setup_fnc=prewarm)
 
 
 @server.on("worker_started")
 def _on_started() -> None:
     configure_logging(settings.log_level, settings.log_format)  # after the CLI's own setup
-    # One replica replays the session records an outage (or a previous run) left behind.
-    Runtime.shared(settings).start_replayer()
+    # Each replica replays the session records an outage (or a previous run) left behind.
+    start_spool_replayer(settings)
     log.info("spawner_started", agent_name=AGENT_NAME, executor=settings.worker_executor)
 
 

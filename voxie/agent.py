@@ -20,13 +20,13 @@ from livekit.agents.voice.room_io import RoomOptions, TextInputOptions
 from livekit.plugins import openai  # plugins register on import, on the main thread
 from pydantic import BaseModel, Field, ValidationError
 
+from shared.addresses import AddressRefused, Resolver, check_public_url, system_resolver
 from shared.contracts import HttpTool
 from shared.contracts.agent_config import SUPPORTED_VOICES
 from shared.logging import get_logger
 from shared.naming import InvalidSlug, slug_from
 from shared.settings import Settings
 from shared.validation import describe_validation_error
-from voxie.addresses import InternalAddress, Resolver, check_public_url, system_resolver
 from voxie.draft import Draft, DraftRefused, ToolsEdit
 
 log = get_logger(__name__)
@@ -208,7 +208,7 @@ class VoxieAgent(Agent):
             await check_public_url(
                 str(tool.url), allowlist=self._tool_allowlist, resolve=self._resolve
             )
-        except InternalAddress as exc:
+        except AddressRefused as exc:
             raise ToolError(
                 f"the action was not added: {exc}. Ask the user for the endpoint's public "
                 "internet address."

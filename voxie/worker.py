@@ -20,14 +20,7 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from livekit import api
-from livekit.agents import (
-    AgentServer,
-    AgentSession,
-    JobContext,
-    JobExecutorType,
-    JobProcess,
-    JobRequest,
-)
+from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, JobRequest
 from livekit.agents.voice.events import CloseEvent, CloseReason
 from livekit.protocol.models import ParticipantInfo
 
@@ -39,6 +32,7 @@ from shared.recording import CallEnd, SessionRecorder, transcript_from, usage_fr
 from shared.routing import Decision, JobOffer, other_agents, route
 from shared.settings import Settings
 from shared.store import AgentStore, StoreError, open_store
+from shared.worker import agent_server, start_spool_replayer
 from voxie.agent import ROOM_OPTIONS, VoxieAgent, voxie_llm
 from voxie.draft import Draft, NotAnOwner, owner_id_from
 from voxie.messages import RoomSender
@@ -49,7 +43,6 @@ settings = Settings()
 settings.validate_for("voxie")
 AGENT_NAME = worker_agent_name(WorkerRole.VOXIE, settings)
 PARTICIPANT_NAME = "Voxie"
-SPOOL_REPLAY_INTERVAL_S = 15.0
 # Owner of what `python -m voxie console` builds (dev/test only: no user minted that session).
 CONSOLE_OWNER = UUID("00000000-0000-4000-8000-00000000c0de")
 
@@ -126,29 +119,14 @@ def prewarm(proc: JobProcess) -> None:
     configure_logging(settings.log_level, settings.log_format)
 
 
-server = AgentServer(
-    job_executor_type=JobExecutorType(settings.worker_executor),
-    num_idle_processes=settings.worker_idle_processes,
-    load_fnc=_load,
-    load_threshold=settings.worker_load_threshold,
-    drain_timeout=settings.worker_drain_timeout_s,
-    port=settings.worker_http_port,
-    prometheus_port=settings.worker_prometheus_port,
-    ws_url=settings.livekit_url,
-    api_key=settings.livekit_api_key,
-    api_secret=settings.livekit_api_secret.get_secret_value(),
-    setup_fnc=prewarm,
-)
-_background: set[asyncio.Task[None]] = set()
+server = agent_server(settings, load_fnc=_load, setup_fnc=prewarm)
 
 
 @server.on("worker_started")
 def _on_started() -> None:
     # LiveKit's CLI installed its own log handler; ours replaces it.
     configure_logging(settings.log_level, settings.log_format)
-    task = asyncio.get_running_loop().create_task(_replay_spool())
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+    start_spool_replayer(settings)
 
 
 @server.on("worker_registered")
@@ -159,20 +137,6 @@ def _on_registered(worker_id: str, _server_info: object) -> None:
         worker_id=worker_id,
         deployment=settings.platform_env,
     )
-
-
-async def _replay_spool() -> None:
-    """Session records a job spooled during a store outage (or a past run left) reach the
-    store from here, whether or not any job is running."""
-    try:
-        store = await open_store(settings)
-    except StoreError as exc:
-        log.error("spool_replayer_not_started", reason=str(exc))
-        return
-    try:
-        await SessionRecorder(store, settings.spool_dir).run_replayer(SPOOL_REPLAY_INTERVAL_S)
-    finally:
-        await store.close()
 
 
 async def on_request(request: JobRequest) -> None:

@@ -4,7 +4,6 @@ processes against the LiveKit double."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -140,21 +139,6 @@ class SpawnerProcess(ServiceProcess):
         }
         super().__init__(["-m", "spawner", "start"], directory, label=label, env=values)
 
-    def events(self, event: str | None = None, **match: Any) -> list[dict[str, Any]]:
-        found = []
-        for line in self.output().splitlines():
-            if not line.startswith("{"):
-                continue
-            try:
-                record: dict[str, Any] = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if event is not None and record.get("event") != event:
-                continue
-            if all(record.get(key) == value for key, value in match.items()):
-                found.append(record)
-        return found
-
 
 def dispatch_metadata(agent_id: UUID | None, deployment: str = "test", **extra: Any) -> str:
     return DispatchMetadata(
@@ -226,26 +210,3 @@ async def spawner_error(double: LiveKitDouble, room: str) -> dict[str, str]:
     assert topic == SPAWNER_ERROR
     message: dict[str, str] = json.loads(payload)
     return message
-
-
-@contextlib.asynccontextmanager
-async def serving(
-    livekit: LiveKitDouble, processes: dict[str, SpawnerProcess], agent_name: str
-) -> AsyncIterator[None]:
-    """Until the block ends: every process registered and started (their output is printed if
-    one does not), then all stopped."""
-    try:
-        try:
-            await livekit.wait_for_workers(len(processes), agent_name, within=60)
-            await livekit.wait_for(
-                lambda: all(p.events("spawner_started") for p in processes.values()),
-                what=f"{len(processes)} spawners",
-            )
-        except TimeoutError:
-            for process in processes.values():
-                print(f"--- {process.label} ---\n{process.output()[-4000:]}")
-            raise
-        yield
-    finally:
-        for process in processes.values():
-            process.stop()

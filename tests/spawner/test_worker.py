@@ -26,11 +26,11 @@ from tests.spawner.conftest import (
     dispatch_metadata,
     ended,
     new_agent,
-    serving,
     session_row,
     spawner_error,
 )
 from tests.support.livekit import NO_SFU, LiveKitDouble
+from tests.support.livekit.processes import serving
 from tests.support.livekit.rooms import AGENT
 
 pytestmark = pytest.mark.timeout(180)
@@ -57,7 +57,7 @@ async def replicas(
             ("staging", {"PLATFORM_ENV": "staging", "SPAWNER_AGENT_NAME": NAME}),
         ]
     }
-    async with serving(double, started, NAME):
+    async with serving(double, started, NAME, started_event="spawner_started"):
         yield started
 
 

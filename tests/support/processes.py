@@ -7,12 +7,14 @@ through the test's own assertion messages.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,6 +52,23 @@ class ServiceProcess:
 
     def output(self) -> str:
         return self.output_path.read_text(encoding="utf-8", errors="replace")
+
+    def events(self, event: str | None = None, **match: Any) -> list[dict[str, Any]]:
+        """The process's JSON log lines (`LOG_FORMAT=json`), optionally only one kind of event
+        with given fields; other output (LiveKit's own, tracebacks) is passed over."""
+        found = []
+        for line in self.output().splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                record: dict[str, Any] = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if event is not None and record.get("event") != event:
+                continue
+            if all(record.get(key) == value for key, value in match.items()):
+                found.append(record)
+        return found
 
     def signal(self, signum: signal.Signals) -> None:
         if self._process.poll() is None:

@@ -1,8 +1,8 @@
-"""Voxie fixtures: the real Postgres store, a fresh owner per test, a recording sender."""
+"""Voxie fixtures: a fresh owner per test (the shared session `store` in tests/conftest.py is
+never emptied: owners keep tests apart), a recording sender, a draft."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from uuid import UUID, uuid4
 
@@ -32,13 +32,6 @@ class RecordingSender:
     @property
     def saved(self) -> list[AgentSaved]:
         return [m for _, m in self.sent if isinstance(m, AgentSaved)]
-
-
-@pytest.fixture(scope="session")
-async def store(database_url: str) -> AsyncIterator[PostgresStore]:
-    opened = await PostgresStore.connect(database_url)
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture

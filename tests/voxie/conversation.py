@@ -10,8 +10,8 @@ from typing import Any
 from livekit.agents import AgentSession, llm
 from livekit.agents.voice.run_result import FunctionCallOutputEvent, RunResult
 
+from shared.addresses import Resolver, system_resolver
 from tests.support.scripted_llm import Reply, ScriptedLLM, ToolCall
-from voxie.addresses import Resolver, system_resolver
 from voxie.agent import VoxieAgent
 from voxie.draft import Draft
 

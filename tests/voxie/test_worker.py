@@ -22,6 +22,7 @@ from shared.contracts import CallSession, SessionKind, SessionStatus
 from shared.naming import agent_room_name, voxie_room_name
 from shared.store.postgres import PostgresStore
 from tests.support.livekit import NO_SFU, JobView, LiveKitDouble
+from tests.support.livekit.processes import serving
 from tests.support.livekit.rooms import AGENT
 from tests.support.processes import ServiceProcess
 
@@ -51,17 +52,6 @@ class VoxieProcess(ServiceProcess):
                 **env,
             },
         )
-
-    def events(self, event: str) -> list[dict[str, Any]]:
-        found = []
-        for line in self.output().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and record.get("event") == event:
-                found.append(record)
-        return found
 
     @property
     def worker_id(self) -> str | None:
@@ -93,21 +83,8 @@ async def workers(
             },
         ),
     }
-    try:
-        await registered(double, started)
+    async with serving(double, started, AGENT_NAME, started_event="voxie_registered"):
         yield started
-    finally:
-        for process in started.values():
-            process.stop()
-
-
-async def registered(double: LiveKitDouble, started: dict[str, VoxieProcess]) -> None:
-    try:
-        await double.wait_for_workers(len(started), AGENT_NAME, within=60)
-        await double.wait_for(lambda: all(p.worker_id for p in started.values()), what="logs")
-    except TimeoutError as exc:
-        tails = "\n".join(f"--- {p.label} ---\n{p.output()[-4000:]}" for p in started.values())
-        raise AssertionError(f"the voxie workers did not register:\n{tails}") from exc
 
 
 @pytest.fixture

@@ -1,0 +1,84 @@
+"""What the spawner and Voxie workers share: the `AgentServer` built from `Settings`, and the
+spool replayer each replica runs in its main process.
+
+Each worker keeps its own load function and prewarm (they differ for reasons given there) and
+its module shaped like LiveKit's examples:
+
+    server = agent_server(settings, load_fnc=current_load, setup_fnc=prewarm)
+
+    @server.on("worker_started")
+    def _on_started() -> None:
+        start_spool_replayer(settings)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from livekit.agents import AgentServer, JobExecutorType, JobProcess
+
+from shared.logging import get_logger
+from shared.recording import SessionRecorder
+from shared.settings import Settings
+from shared.store import StoreError, open_store
+
+log = get_logger(__name__)
+
+SPOOL_REPLAY_INTERVAL_S = 15.0
+
+# The event loop keeps only weak references to tasks: these hold the replayers.
+_replayers: set[asyncio.Task[None]] = set()
+
+
+def agent_server(
+    settings: Settings,
+    *,
+    load_fnc: Callable[[AgentServer], float],
+    setup_fnc: Callable[[JobProcess], None],
+) -> AgentServer:
+    """The worker's `AgentServer`: executor, idle processes, load, drain, ports and LiveKit
+    credentials from the settings."""
+    return AgentServer(
+        job_executor_type=JobExecutorType(settings.worker_executor),
+        num_idle_processes=settings.worker_idle_processes,
+        load_fnc=load_fnc,
+        load_threshold=settings.worker_load_threshold,
+        drain_timeout=settings.worker_drain_timeout_s,
+        port=settings.worker_http_port,
+        prometheus_port=settings.worker_prometheus_port,
+        ws_url=settings.livekit_url,
+        api_key=settings.livekit_api_key,
+        api_secret=settings.livekit_api_secret.get_secret_value(),
+        setup_fnc=setup_fnc,
+    )
+
+
+def start_spool_replayer(
+    settings: Settings, *, interval_s: float = SPOOL_REPLAY_INTERVAL_S
+) -> asyncio.Task[None]:
+    """Replays the session records a store outage (or a past run) spooled to `SPOOL_DIR`, now
+    and every `interval_s`, whether or not a job is running. Call it from `worker_started`: it
+    runs as a task on the worker's main loop, so the worker's start never waits for the store."""
+    task = asyncio.get_running_loop().create_task(_replay_spool(settings, interval_s))
+    _replayers.add(task)
+    task.add_done_callback(_replayer_ended)
+    return task
+
+
+async def _replay_spool(settings: Settings, interval_s: float) -> None:
+    try:
+        store = await open_store(settings)
+    except StoreError as exc:
+        log.error("spool_replayer_not_started", reason=str(exc))
+        return
+    try:
+        await SessionRecorder(store, settings.spool_dir).run_replayer(interval_s)
+    finally:
+        await store.close()
+
+
+def _replayer_ended(task: asyncio.Task[None]) -> None:
+    _replayers.discard(task)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("spool_replayer_stopped", error=repr(exc))
