@@ -26,15 +26,9 @@ from shared.recording import (
     usage_from,
 )
 from shared.store.postgres import PostgresStore
-from tests.support.tcp_proxy import TcpProxy, target_of, via
+from tests.support.tcp_proxy import TcpProxy, via
 
 USAGE = [TokenUsage(model="gpt-realtime", input_tokens=120, output_tokens=30, audio_seconds=4.5)]
-
-
-@pytest.fixture
-async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
-    async with TcpProxy(target_of(database_url)) as running:
-        yield running
 
 
 async def connect(database_url: str, proxy: TcpProxy) -> PostgresStore:
@@ -42,7 +36,7 @@ async def connect(database_url: str, proxy: TcpProxy) -> PostgresStore:
 
 
 @pytest.fixture
-async def store(database_url: str, proxy: TcpProxy) -> AsyncIterator[PostgresStore]:
+async def proxied_store(database_url: str, proxy: TcpProxy) -> AsyncIterator[PostgresStore]:
     """A store whose network path to the real database the test can cut."""
     connected = await connect(database_url, proxy)
     yield connected
@@ -90,22 +84,18 @@ async def stored(database_url: str, session_id: object) -> tuple[str, str | None
 
 
 async def test_with_the_store_up_everything_is_written_at_once(
-    database_url: str, proxy: TcpProxy, tmp_path: Path
+    database_url: str, store: PostgresStore, tmp_path: Path
 ) -> None:
-    store = await connect(database_url, proxy)
     recorder = SessionRecorder(store, tmp_path)
-    try:
-        session_id = await recorder.start(new_call())
-        assert await stored(database_url, session_id) == ("active", None, 0, 0)
-        assert await recorder.finish(ended(session_id)) is True
-        assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1)
-        assert recorder.pending == 0
-        assert await store.get_transcript(session_id) == (
-            [{"type": "message", "role": "user", "content": ["hi"]}],
-            "The caller said hi.",
-        )
-    finally:
-        await store.close()
+    session_id = await recorder.start(new_call())
+    assert await stored(database_url, session_id) == ("active", None, 0, 0)
+    assert await recorder.finish(ended(session_id)) is True
+    assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1)
+    assert recorder.pending == 0
+    assert await store.get_transcript(session_id) == (
+        [{"type": "message", "role": "user", "content": ["hi"]}],
+        "The caller said hi.",
+    )
 
 
 async def test_a_call_ending_during_an_outage_survives_a_worker_restart(
@@ -134,9 +124,9 @@ async def test_a_call_ending_during_an_outage_survives_a_worker_restart(
 
 
 async def test_a_call_starting_and_ending_during_an_outage_is_written_in_order(
-    database_url: str, store: PostgresStore, proxy: TcpProxy, tmp_path: Path
+    database_url: str, proxied_store: PostgresStore, proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    recorder = SessionRecorder(store, tmp_path, backoff_s=0.01)
+    recorder = SessionRecorder(proxied_store, tmp_path, backoff_s=0.01)
     proxy.cut()
     session_id = await recorder.start(new_call())
     assert await recorder.finish(ended(session_id, status=SessionStatus.FAILED)) is False
@@ -149,9 +139,9 @@ async def test_a_call_starting_and_ending_during_an_outage_is_written_in_order(
 
 
 async def test_the_end_follows_a_spooled_start_directly_when_the_store_is_back(
-    database_url: str, store: PostgresStore, proxy: TcpProxy, tmp_path: Path
+    database_url: str, proxied_store: PostgresStore, proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    recorder = SessionRecorder(store, tmp_path, backoff_s=0.01)
+    recorder = SessionRecorder(proxied_store, tmp_path, backoff_s=0.01)
     proxy.cut()
     session_id = await recorder.start(new_call())
     proxy.restore()
@@ -161,9 +151,9 @@ async def test_the_end_follows_a_spooled_start_directly_when_the_store_is_back(
 
 
 async def test_records_the_store_refuses_are_set_aside_not_retried_forever(
-    database_url: str, store: PostgresStore, proxy: TcpProxy, tmp_path: Path
+    database_url: str, proxied_store: PostgresStore, proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    recorder = SessionRecorder(store, tmp_path)
+    recorder = SessionRecorder(proxied_store, tmp_path)
     # An end for a session the store never heard of, and a corrupt spool file.
     assert await recorder.finish(ended(uuid4())) is False
     (tmp_path / f"{uuid4()}.json").write_text("{not json")
