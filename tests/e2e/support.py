@@ -1,0 +1,54 @@
+"""Waiting on real processes in e2e tests: their JSON log events, the backend's health."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from tests.support.processes import ServiceProcess
+
+REGISTERED = "registered worker"  # livekit-agents' own log line once the server took the worker
+
+
+async def eventually(
+    check: Callable[[], Awaitable[object] | object], *, what: str, within: float = 60.0
+) -> Any:
+    """The first truthy result of `check()` (sync or async), polled until `within` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"waited {within:.0f} s for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def registered(*processes: ServiceProcess, within: float = 90.0) -> None:
+    """Every worker process has registered with the server (or one died: its output says why)."""
+
+    def ready() -> bool:
+        for process in processes:
+            if process.returncode is not None:
+                raise AssertionError(f"{process.label} exited:\n{process.output()[-6000:]}")
+        return all(p.events(REGISTERED) for p in processes)
+
+    await eventually(ready, what="the workers to register", within=within)
+
+
+async def healthy(http: httpx.AsyncClient, base: str, backend: ServiceProcess) -> None:
+    async def up() -> bool:
+        if backend.returncode is not None:
+            raise AssertionError(f"the backend exited:\n{backend.output()[-6000:]}")
+        try:
+            return (await http.get(f"{base}/healthz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await eventually(up, what="the backend to answer", within=60)

@@ -1,0 +1,34 @@
+"""Spawn and join on a real LiveKit server (issue 13, flows 1 and 2)."""
+
+from __future__ import annotations
+
+import httpx
+
+from shared.contracts.lifecycle import PREFIX
+from shared.store.postgres import PostgresStore
+from tests.e2e.conftest import OPERATOR, Platform
+from tests.e2e.support import healthy, registered
+from tests.spawner.conftest import new_agent
+from tests.support.human import Human
+
+
+async def test_spawn_and_join(
+    platform: Platform, http: httpx.AsyncClient, store: PostgresStore
+) -> None:
+    backend = platform.backend()
+    spawner = platform.spawner()
+    await healthy(http, platform.api, backend)
+    await registered(spawner)
+    agent = await store.create_agent(new_agent())
+
+    response = await http.post(f"{platform.api}/api/agents/{agent.id}/spawn", headers=OPERATOR)
+    assert response.status_code == 201, response.text
+    spawned = response.json()
+    human = await Human.join(spawned["livekit_url"], spawned["token"])
+    try:
+        joined = await human.agent_attribute(f"{PREFIX}state", "active", within=60)
+        assert joined.identity.startswith("agent-")
+        assert joined.attributes[f"{PREFIX}agent_id"] == str(agent.id)
+        assert len(human.agents()) == 1
+    finally:
+        await human.leave()

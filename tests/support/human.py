@@ -1,0 +1,200 @@
+"""The human in a room: a real LiveKit client (the `livekit` rtc SDK) joining with the token the
+backend minted, speaking from a WAV file, and seeing what a browser would see — the other
+participants and their attributes, the agent's audio tracks, text streams and data packets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+import wave
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from livekit import rtc
+
+SAMPLE_RATE = 48_000
+FRAME_MS = 20
+WAIT_TIMEOUT_S = 30.0
+
+
+def speech_wav(path: Path, text: str = "Hello, I would like to book a cleaning.") -> Path:
+    """A mono 48 kHz WAV of `text` spoken by espeak-ng (Debian's `espeak-ng`), or, where it is
+    not installed, a tone of the same length range (the audio path is what is tested)."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is not None:
+        raw = path.with_suffix(".espeak.wav")
+        subprocess.run([espeak, "-w", str(raw), text], check=True, timeout=30)
+        _resample(raw, path)
+        raw.unlink()
+    else:
+        t = np.arange(int(SAMPLE_RATE * 1.5)) / SAMPLE_RATE
+        tone = (np.sin(2 * np.pi * 220 * t) * 8000).astype(np.int16)
+        _write(path, tone, SAMPLE_RATE)
+    return path
+
+
+def _resample(source: Path, target: Path) -> None:
+    with wave.open(str(source), "rb") as wav:
+        rate, width = wav.getframerate(), wav.getsampwidth()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+        if wav.getnchannels() > 1:
+            samples = samples[:: wav.getnchannels()]
+    assert width == 2, f"espeak-ng wrote {width * 8}-bit audio"
+    count = int(len(samples) * SAMPLE_RATE / rate)
+    resampled = np.interp(
+        np.linspace(0, len(samples) - 1, count), np.arange(len(samples)), samples
+    ).astype(np.int16)
+    _write(target, resampled, SAMPLE_RATE)
+
+
+def _write(path: Path, samples: np.ndarray, rate: int) -> None:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(samples.tobytes())
+
+
+@dataclass
+class Human:
+    """One connected client; `leave()` disconnects it (the room sees it leave)."""
+
+    identity: str
+    room: rtc.Room = field(default_factory=rtc.Room)
+    texts: list[tuple[str, str, str]] = field(default_factory=list)  # (topic, sender, text)
+    data: list[tuple[str, bytes]] = field(default_factory=list)  # (topic, payload)
+    audio_frames: int = 0
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @classmethod
+    async def join(cls, url: str, token: str, *, text_topics: tuple[str, ...] = ()) -> Human:
+        room = rtc.Room()
+        human = cls(identity="", room=room)
+        human._listen(text_topics)
+        await asyncio.wait_for(room.connect(url, token), WAIT_TIMEOUT_S)
+        human.identity = room.local_participant.identity
+        return human
+
+    def _listen(self, text_topics: tuple[str, ...]) -> None:
+        def changed(*_: object) -> None:
+            self._changed.set()
+
+        for event in (
+            "participant_connected",
+            "participant_disconnected",
+            "participant_attributes_changed",
+            "track_published",
+            "disconnected",
+        ):
+            self.room.on(event, changed)
+
+        def data_received(packet: rtc.DataPacket) -> None:
+            self.data.append((packet.topic or "", packet.data))
+            changed()
+
+        self.room.on("data_received", data_received)
+
+        def subscribed(
+            track: rtc.Track, _: rtc.RemoteTrackPublication, __: rtc.RemoteParticipant
+        ) -> None:
+            if track.kind == rtc.TrackKind.KIND_AUDIO:
+                self._spawn(self._count_audio(rtc.AudioStream(track)))
+            changed()
+
+        self.room.on("track_subscribed", subscribed)
+        for topic in text_topics:
+            self.room.register_text_stream_handler(topic, self._on_text)
+
+    def _on_text(self, reader: rtc.TextStreamReader, sender: str) -> None:
+        async def read() -> None:
+            text = await reader.read_all()
+            self.texts.append((reader.info.topic, sender, text))
+            self._changed.set()
+
+        self._spawn(read())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _count_audio(self, stream: rtc.AudioStream) -> None:
+        async for _ in stream:
+            self.audio_frames += 1
+
+    # --- what the human does --------------------------------------------------------------------
+
+    async def speak(self, wav_path: Path) -> None:
+        """Publishes a microphone track and plays the WAV into it in real time."""
+        source = rtc.AudioSource(SAMPLE_RATE, 1)
+        track = rtc.LocalAudioTrack.create_audio_track("microphone", source)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        await self.room.local_participant.publish_track(track, options)
+        with wave.open(str(wav_path), "rb") as wav:
+            assert wav.getframerate() == SAMPLE_RATE and wav.getnchannels() == 1
+            samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+        per_frame = SAMPLE_RATE * FRAME_MS // 1000
+        for start in range(0, len(samples) - per_frame + 1, per_frame):
+            chunk = samples[start : start + per_frame]
+            frame = rtc.AudioFrame(chunk.tobytes(), SAMPLE_RATE, 1, per_frame)
+            await source.capture_frame(frame)
+
+    async def leave(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.room.disconnect()
+
+    # --- what the human sees ---------------------------------------------------------------------
+
+    def agents(self) -> list[rtc.RemoteParticipant]:
+        return [
+            p
+            for p in self.room.remote_participants.values()
+            if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        ]
+
+    def others(self) -> list[rtc.RemoteParticipant]:
+        return [
+            p
+            for p in self.room.remote_participants.values()
+            if p.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        ]
+
+    async def until(
+        self, condition: Callable[[], object], *, what: str, within: float = WAIT_TIMEOUT_S
+    ) -> None:
+        """Waits for `condition()` to hold, re-checking at every room event (and every 0.2 s)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not condition():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"{self.identity} waited {within:.0f} s for {what}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
+
+    async def one_agent(self, *, within: float = WAIT_TIMEOUT_S) -> rtc.RemoteParticipant:
+        await self.until(lambda: self.agents(), what="an agent to join", within=within)
+        [agent] = self.agents()
+        return agent
+
+    async def agent_attribute(
+        self, name: str, value: str, *, within: float = WAIT_TIMEOUT_S
+    ) -> rtc.RemoteParticipant:
+        """The (single) agent once its attribute `name` is `value`."""
+
+        def has() -> bool:
+            return any(a.attributes.get(name) == value for a in self.agents())
+
+        await self.until(has, what=f"the agent's {name} = {value}", within=within)
+        [agent] = [a for a in self.agents() if a.attributes.get(name) == value]
+        return agent
