@@ -7,10 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from livekit import api
+from livekit.protocol import models
 
+from shared.contracts.lifecycle import PREFIX
 from tests.support.processes import ServiceProcess
 
-REGISTERED = "registered worker"  # livekit-agents' own log line once the server took the worker
+REGISTERED = "registered worker"
+STATE = f"{PREFIX}state"  # livekit-agents' own log line once the server took the worker
 
 
 async def eventually(
@@ -52,3 +56,18 @@ async def healthy(http: httpx.AsyncClient, base: str, backend: ServiceProcess) -
             return False
 
     await eventually(up, what="the backend to answer", within=60)
+
+
+async def room_exists(lkapi: api.LiveKitAPI, room: str, *, expected: bool = True) -> bool:
+    """Whether the server lists `room` is `expected`."""
+    listed = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room]))
+    return bool(listed.rooms) is expected
+
+
+async def agent_state(lkapi: api.LiveKitAPI, room: str, state: str) -> bool:
+    """Whether an agent in `room` publishes `platform.state = state`, by the server's list."""
+    listed = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
+    return any(
+        p.kind == models.ParticipantInfo.Kind.AGENT and p.attributes.get(STATE) == state
+        for p in listed.participants
+    )

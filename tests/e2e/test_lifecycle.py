@@ -1,0 +1,96 @@
+"""A call's life with real participants on a real server (issue 13, flow 5): the grace period is
+driven by real humans leaving and rejoining, and its end deletes the room and closes the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import httpx
+
+from shared.contracts.lifecycle import PREFIX
+from shared.livekit_local import LiveKitServer
+from shared.store.postgres import PostgresStore
+from tests.e2e.conftest import OPERATOR, Platform
+from tests.e2e.support import agent_state, eventually, healthy, registered, room_exists
+from tests.spawner.conftest import new_agent
+from tests.support.human import Human
+from tests.support.livekit_server import api_client, join_token
+
+GRACE_S = "4"
+STATE = f"{PREFIX}state"
+
+
+async def test_grace_rejoin_and_expiry(
+    platform: Platform,
+    http: httpx.AsyncClient,
+    store: PostgresStore,
+    lk: LiveKitServer,
+    database_url: str,
+) -> None:
+    backend = platform.backend(GRACE_PERIOD_S=GRACE_S)
+    spawner = platform.spawner(GRACE_PERIOD_S=GRACE_S)
+    await healthy(http, platform.api, backend)
+    await registered(spawner)
+    agent = await store.create_agent(new_agent())
+    spawned = (
+        await http.post(f"{platform.api}/api/agents/{agent.id}/spawn", headers=OPERATOR)
+    ).json()
+    room = spawned["room_name"]
+
+    async with api_client(lk) as lkapi:
+        human = await Human.join(spawned["livekit_url"], spawned["token"])
+        first = await human.agent_attribute(STATE, "active", within=60)
+        session_id = first.attributes[f"{PREFIX}session_id"]
+        await human.leave()
+        await eventually(lambda: agent_state(lkapi, room, "grace"), what="grace")
+
+        human = await Human.join(spawned["livekit_url"], spawned["token"])
+        again = await human.agent_attribute(STATE, "active")
+        assert again.attributes[f"{PREFIX}session_id"] == session_id  # the same call goes on
+        await human.leave()
+
+        await eventually(
+            lambda: room_exists(lkapi, room, expected=False), what="the room to be deleted"
+        )
+    db = await asyncpg.connect(database_url)
+    try:
+        row = await eventually(
+            lambda: db.fetchrow(
+                "select * from call_sessions where id = $1 and status <> 'active'", session_id
+            ),
+            what="the session row to end",
+        )
+    finally:
+        await db.close()
+    assert row["end_reason"] == "grace_expired"
+
+
+async def test_one_of_two_humans_leaving_starts_no_grace(
+    platform: Platform, http: httpx.AsyncClient, store: PostgresStore, lk: LiveKitServer
+) -> None:
+    backend = platform.backend(GRACE_PERIOD_S=GRACE_S)
+    spawner = platform.spawner(GRACE_PERIOD_S=GRACE_S)
+    await healthy(http, platform.api, backend)
+    await registered(spawner)
+    agent = await store.create_agent(new_agent())
+    spawned = (
+        await http.post(f"{platform.api}/api/agents/{agent.id}/spawn", headers=OPERATOR)
+    ).json()
+    room = spawned["room_name"]
+    alice = await Human.join(spawned["livekit_url"], spawned["token"])
+    bob = await Human.join(spawned["livekit_url"], join_token(lk, room, "user:bob"))
+    try:
+        await alice.agent_attribute(STATE, "active", within=60)
+        await bob.until(lambda: bob.agents(), what="bob to see the agent")
+        await bob.leave()
+        await alice.until(lambda: not alice.others(), what="alice to see bob leave")
+        # Longer than the grace period: had bob's leaving started it, the room would be gone.
+        await asyncio.sleep(float(GRACE_S) + 2)
+        async with api_client(lk) as lkapi:
+            assert await room_exists(lkapi, room)
+            assert await agent_state(lkapi, room, "active")
+        assert not spawner.events("lifecycle", state="grace")
+    finally:
+        await alice.leave()
