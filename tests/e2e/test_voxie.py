@@ -1,0 +1,52 @@
+"""Voxie in a room on a real server (issue 13, flow 9): a session the backend opens gets one
+Voxie agent and never a spawner; Voxie never joins an `agent-*` room."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from shared.livekit_local import LiveKitServer
+from tests.e2e.conftest import OPERATOR, Platform
+from tests.e2e.support import eventually, healthy, registered
+from tests.spawner.conftest import create_agent_room
+from tests.support.human import Human
+from tests.support.livekit_server import api_client, join_token
+
+
+async def test_voxie_joins_creation_rooms_only(
+    platform: Platform, http: httpx.AsyncClient, lk: LiveKitServer
+) -> None:
+    backend = platform.backend()
+    voxie = platform.voxie()
+    spawner = platform.spawner()
+    await healthy(http, platform.api, backend)
+    await registered(voxie, spawner)
+
+    response = await http.post(f"{platform.api}/api/voxie/sessions", headers=OPERATOR)
+    assert response.status_code == 201, response.text
+    opened = response.json()
+    room = opened["room_name"]
+    human = await Human.join(opened["livekit_url"], opened["token"])
+    try:
+        joined = await human.one_agent(within=60)
+        assert voxie.events("job_accepted", room=room)
+        assert joined.identity.startswith("agent-")
+    finally:
+        await human.leave()
+    assert not spawner.events("received job request", room=room)
+
+    # An agent room dispatched to Voxie's name by mistake: Voxie refuses it, nobody joins.
+    async with api_client(lk) as lkapi:
+        wrong = await create_agent_room(lkapi, "voxie-test", uuid.uuid4())
+    await eventually(
+        lambda: voxie.events("job_refused", room=wrong, verdict="wrong_room"),
+        what="voxie to refuse the agent room",
+    )
+    visitor = await Human.join(lk.url, join_token(lk, wrong, "user:visitor"))
+    try:
+        assert not visitor.agents()
+    finally:
+        await visitor.leave()
+    assert not voxie.events("job_accepted", room=wrong)
