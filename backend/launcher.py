@@ -1,10 +1,13 @@
 """`python -m backend.launcher` — what `scripts/start` runs: the whole platform on one machine.
 
 In order: the database (`python -m shared.db up`: the local embedded Postgres by default, which
-stays up; with DATABASE_URL or SUPABASE_URL it migrates or checks and exits), the backend
-(`python -m backend`), and the two workers (`python -m voxie start`, `python -m spawner start`)
-where their packages have an entry point and LiveKit and OpenAI are configured. It says which
-processes it skipped and why. In `dev` with no authentication configured it generates an
+stays up; with DATABASE_URL or SUPABASE_URL it migrates or checks and exits), LiveKit (with no
+LIVEKIT_URL set: a local `livekit-server` on 127.0.0.1:LOCAL_LIVEKIT_PORT, its own API key and
+secret kept in `.data/livekit/`, webhooks to this backend; see shared.livekit_local), the
+backend (`python -m backend`), and the two workers (`python -m voxie start`, `python -m spawner
+start`) where their packages have an entry point and LiveKit is configured. In dev the workers
+start without OPENAI_API_KEY too: a call then tells the room that no model is configured. It
+says which processes it skipped and why. In `dev` with no authentication configured it generates an
 operator token (kept in `.data/operator-token`) and prints the API URL and how to use it;
 outside dev/test it refuses to start without authentication.
 
@@ -23,11 +26,16 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from pydantic import SecretStr
+
+from shared import livekit_local
 from shared.settings import Component, ConfigError, Settings, StoreKind
 
 DATABASE_READY_PREFIX = "DATABASE_URL="
@@ -44,6 +52,12 @@ class Service:
     args: tuple[str, ...]
     # The database runs first; the others start once it is ready (or has done its one job).
     database: bool = False
+    # Started before the backend and waited for: the local LiveKit server's HTTP health URL.
+    ready_url: str | None = None
+    # livekit-server's first SIGTERM waits for every participant to leave; a second one stops it.
+    stop_twice: bool = False
+    # Variables for this process only (each worker's own health and metrics ports).
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,8 @@ class Plan:
     env: dict[str, str] = field(default_factory=dict)
     operator_token: str | None = None
     token_generated: bool = False
+    livekit_url: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def has_entry_point(package: str, find_spec: FindSpec = importlib.util.find_spec) -> bool:
@@ -86,9 +102,11 @@ def plan(
     *,
     token_path: Path,
     find_spec: FindSpec = importlib.util.find_spec,
+    livekit_binary: Path | None = None,
 ) -> Plan:
     """Which processes to start and which to skip (and why); raises ConfigError when the
-    platform must not start at all."""
+    platform must not start at all. `livekit_binary` is the livekit-server to run when
+    LIVEKIT_URL is not set (None: there is none, and LiveKit is skipped)."""
     settings.validate_for("backend")
     database_note = {
         StoreKind.LOCAL: "local embedded Postgres",
@@ -111,22 +129,93 @@ def plan(
         result.operator_token = operator_token(token_path)
         result.token_generated = True
         result.env["BACKEND_ADMIN_TOKEN"] = result.operator_token
-    for package in WORKERS:
+    settings = _plan_livekit(settings, result, token_path.parent / "livekit", livekit_binary)
+    if not settings.openai_api_key.get_secret_value() and settings.is_development:
+        result.notes.append(
+            "OPENAI_API_KEY is not set: the workers start, and a call tells its room that no "
+            "model is configured"
+        )
+    for offset, package in enumerate(WORKERS):
         reason = _why_not(package, settings, find_spec)
         if reason is None:
-            result.services.append(Service(package, ("-m", package, "start")))
+            env = _worker_ports(settings, offset)
+            result.services.append(Service(package, ("-m", package, "start"), env=env))
         else:
             result.skipped.append(Skipped(package, reason))
     return result
+
+
+def _worker_ports(settings: Settings, offset: int) -> dict[str, str]:
+    """Both workers run on this one machine: each gets its own health (and metrics) port, the
+    configured one for the first and the next ones up for the second."""
+    env: dict[str, str] = {}
+    if settings.worker_http_port:
+        env["WORKER_HTTP_PORT"] = str(settings.worker_http_port + offset)
+    if settings.worker_prometheus_port:
+        env["WORKER_PROMETHEUS_PORT"] = str(settings.worker_prometheus_port + offset)
+    return env
+
+
+def _plan_livekit(
+    settings: Settings, result: Plan, directory: Path, binary: Path | None
+) -> Settings:
+    """With LIVEKIT_URL set: that server. Without: a local livekit-server, first after the
+    database, and the settings every later process gets pointing at it."""
+    if "livekit_url" in settings.model_fields_set:
+        result.livekit_url = settings.livekit_url
+        return settings
+    if binary is None:
+        result.skipped.append(Skipped("livekit", NO_LIVEKIT_SERVER))
+        return settings.model_copy(update={"livekit_api_key": "", "livekit_api_secret": ""})
+    credentials = livekit_local.Credentials.kept_in(directory / "keys")
+    host = "127.0.0.1" if settings.backend_host in ("0.0.0.0", "::") else settings.backend_host  # noqa: S104 - compared, not bound
+    port = settings.local_livekit_port
+    config = livekit_local.ServerConfig(
+        credentials,
+        http_port=port,
+        udp_port=port + 2,
+        webhook_urls=[f"http://{host}:{settings.backend_port}/api/livekit/webhook"],
+    )
+    config_path = directory / "livekit.json"
+    config_path.write_text(config.text(), encoding="utf-8")
+    config_path.chmod(0o600)  # it holds the API secret
+    result.services.insert(
+        1,
+        Service(
+            "livekit",
+            ("-m", "shared.livekit_local", str(binary), str(config_path)),
+            ready_url=f"http://{livekit_local.LOOPBACK}:{port}/",
+            stop_twice=True,
+        ),
+    )
+    result.livekit_url = config.url
+    result.env |= {
+        "LIVEKIT_URL": config.url,
+        "LIVEKIT_API_KEY": credentials.api_key,
+        "LIVEKIT_API_SECRET": credentials.api_secret,
+    }
+    return settings.model_copy(
+        update={
+            "livekit_url": config.url,
+            "livekit_api_key": credentials.api_key,
+            "livekit_api_secret": SecretStr(credentials.api_secret),
+        }
+    )
+
+
+NO_LIVEKIT_SERVER = (
+    "LIVEKIT_URL is not set and no livekit-server is installed: install Go >= 1.26 "
+    "(https://go.dev/dl/) and run scripts/start again (scripts/install-livekit-server builds it "
+    "into .tools/bin), or install LiveKit's livekit-server package and put it on PATH, or set "
+    "LIVEKIT_URL to a LiveKit server"
+)
 
 
 def _why_not(package: str, settings: Settings, find_spec: FindSpec) -> str | None:
     if not has_entry_point(package, find_spec):
         return f"the {package} package has no entry point here ({package}/__main__.py is missing)"
     if not settings.livekit_configured:
-        return "LIVEKIT_API_KEY and LIVEKIT_API_SECRET are not set"
-    if not settings.openai_api_key.get_secret_value():
-        return "OPENAI_API_KEY is not set"
+        return "no LiveKit server: LIVEKIT_API_KEY and LIVEKIT_API_SECRET are not set"
     try:
         settings.validate_for(WORKERS[package])
     except ConfigError as exc:
@@ -138,8 +227,11 @@ def describe(settings: Settings, chosen: Plan) -> list[str]:
     """What the person at the terminal needs to know, secrets only where they must see them."""
     lines = ["starting: " + ", ".join(s.name for s in chosen.services)]
     lines += [f"skipped: {s.name} — {s.reason}" for s in chosen.skipped]
+    lines += [f"note: {note}" for note in chosen.notes]
     base = f"http://{settings.backend_host}:{settings.backend_port}"
     lines.append(f"API: {base}/api (OpenAPI: {base}/openapi.json)")
+    if chosen.livekit_url:
+        lines.append(f"LiveKit: {chosen.livekit_url}")
     if chosen.token_generated and chosen.operator_token:
         lines += [
             "no authentication configured (dev): generated an operator token, kept in "
@@ -222,7 +314,7 @@ class Launcher:
             for service in self.plan.services:
                 if self.stopping.is_set():
                     break
-                child = Child(service, env, self.out)
+                child = Child(service, {**env, **service.env}, self.out)
                 self.children.append(child)
                 if service.database:
                     code = self._wait_for_database(child)
@@ -230,6 +322,8 @@ class Launcher:
                         return code
                     if child.database_url:
                         env["DATABASE_URL"] = child.database_url
+                if service.ready_url and not self._wait_for_http(child, service.ready_url):
+                    return 1
             return self._watch()
         finally:
             self._stop_all()
@@ -248,6 +342,26 @@ class Launcher:
             return code
         return None
 
+    def _wait_for_http(self, child: Child, url: str) -> bool:
+        began = time.monotonic()
+        deadline = began + livekit_local.READY_TIMEOUT_S
+        while not self.stopping.is_set():
+            if child.process.poll() is not None:
+                self.say(f"{child.service.name} exited while starting; nothing else was started")
+                return False
+            try:
+                with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310 - loopback
+                    if answer.status == 200:
+                        self.say(f"{child.service.name} ready in {time.monotonic() - began:.2f} s")
+                        return True
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                self.say(f"{child.service.name} did not answer on {url}")
+                return False
+            time.sleep(0.05)
+        return False
+
     def _watch(self) -> int:
         while not self.stopping.wait(0.2):
             for child in self.children:
@@ -261,6 +375,8 @@ class Launcher:
     def _stop_all(self) -> None:
         for child in reversed(self.children):
             child.stop()
+            if child.service.stop_twice and child.wait(1.0) is None:
+                child.stop()
             if child.wait(STOP_TIMEOUT_S) is None and not self.forced:
                 self.say(f"{child.service.name} did not stop in time: killing it")
                 child.stop(signal.SIGKILL)
@@ -270,7 +386,11 @@ class Launcher:
 def main() -> int:
     try:
         settings = Settings()
-        chosen = plan(settings, token_path=settings.local_db_dir.parent / "operator-token")
+        chosen = plan(
+            settings,
+            token_path=settings.local_db_dir.parent / "operator-token",
+            livekit_binary=livekit_local.find_binary(),
+        )
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

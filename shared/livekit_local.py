@@ -32,6 +32,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -138,6 +139,8 @@ class ServerConfig:
             "port": self.http_port,
             "bind_addresses": [LOOPBACK],
             "rtc": {
+                # 0: off. Its default (7881) listens on every interface, and cannot be bound.
+                "tcp_port": 0,
                 "udp_port": self.udp_port,
                 "node_ip": LOOPBACK,
                 "use_external_ip": False,
@@ -261,3 +264,17 @@ class LiveKitServer:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def main(argv: Sequence[str]) -> int:
+    """`python -m shared.livekit_local BINARY CONFIG`: becomes `BINARY --config CONFIG` (the
+    start command runs every service as a Python module, and labels its output)."""
+    if len(argv) != 2:
+        print("usage: python -m shared.livekit_local BINARY CONFIG", file=sys.stderr)
+        return 2
+    binary, config = argv
+    os.execv(binary, [binary, "--config", config])  # noqa: S606 - the binary we were given
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     livekit_public_url: str | None = None
     livekit_api_key: str = ""
     livekit_api_secret: SecretStr = SecretStr("")
+    # The local livekit-server `scripts/start` runs when LIVEKIT_URL is not set (UDP: port + 2).
+    local_livekit_port: Annotated[int, Field(ge=1, le=65533)] = 7880
     voxie_agent_name: str | None = None
     spawner_agent_name: str | None = None
     # The agent `python -m spawner console` talks to (dev/test; no backend dispatches there).

@@ -180,6 +180,11 @@ class Call:
         try:
             self._mark("listed")
             config = runnable(await self._load(self._agent_id), self.kind)
+            if not self.settings.openai_api_key.get_secret_value():
+                # A dev platform started without a model: say so instead of a silent agent.
+                raise AgentRefused(
+                    SpawnerErrorCode.NO_MODEL_CONFIGURED, "OPENAI_API_KEY is not set"
+                )
             self._mark("loaded")
         except AgentRefused as refused:
             await self._refuse(refused)

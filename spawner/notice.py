@@ -28,6 +28,10 @@ MESSAGES: dict[SpawnerErrorCode, str] = {
     SpawnerErrorCode.STORE_UNAVAILABLE: (
         "The agent could not be loaded right now. Please try again in a minute."
     ),
+    SpawnerErrorCode.NO_MODEL_CONFIGURED: (
+        "No voice model is configured on this platform (OPENAI_API_KEY is not set), so the "
+        "agent cannot talk."
+    ),
     SpawnerErrorCode.INTERNAL: "Something went wrong starting this agent. Please try again.",
 }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from shared.settings import Settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
-TOOLING = {"PYTHON", "TEST_DATABASE_URL"}
+TOOLING = {"PYTHON", "TEST_DATABASE_URL", "LIVEKIT_SERVER_BIN"}
 
 
 def documented() -> dict[str, str]:

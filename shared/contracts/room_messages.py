@@ -50,6 +50,8 @@ class SpawnerErrorCode(StrEnum):
     AGENT_NOT_ACTIVE = "agent_not_active"
     INVALID_CONFIG = "invalid_config"
     STORE_UNAVAILABLE = "store_unavailable"
+    # No model endpoint is configured (no OPENAI_API_KEY): a dev platform started without one.
+    NO_MODEL_CONFIGURED = "no_model_configured"
     INTERNAL = "internal"
 
 

@@ -4,6 +4,7 @@ against the test database: it serves, and one Ctrl-C stops everything."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 from pathlib import Path
@@ -11,12 +12,21 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.launcher import describe, has_entry_point, operator_token, plan
+from backend.launcher import NO_LIVEKIT_SERVER, describe, has_entry_point, operator_token, plan
+from shared.contracts.room_messages import SPAWNER_ERROR
 from shared.settings import ConfigError
+from shared.store.postgres import PostgresStore
 from tests.conftest import make_settings
+from tests.spawner.conftest import new_agent
+from tests.support.human import Human
+from tests.support.livekit_server import binary as livekit_server_binary
 from tests.support.processes import ServiceProcess
 
-LIVEKIT = {"livekit_api_key": "APIkey", "livekit_api_secret": "s" * 32}
+LIVEKIT = {
+    "livekit_url": "ws://lk.example:7880",
+    "livekit_api_key": "APIkey",
+    "livekit_api_secret": "s" * 32,
+}
 
 
 def present(_: str) -> object:
@@ -40,13 +50,28 @@ def test_workers_without_an_entry_point_are_skipped_and_say_why(tmp_path: Path) 
     }
 
 
-def test_workers_need_livekit_and_openai(tmp_path: Path) -> None:
-    no_livekit = plan(make_settings(), token_path=tmp_path / "t", find_spec=present)
+def test_workers_need_livekit_but_in_dev_no_openai_key(tmp_path: Path) -> None:
+    no_livekit = plan(
+        make_settings(livekit_url="ws://lk.example:7880"),
+        token_path=tmp_path / "t",
+        find_spec=present,
+    )
     assert {s.reason for s in no_livekit.skipped} == {
-        "LIVEKIT_API_KEY and LIVEKIT_API_SECRET are not set"
+        "no LiveKit server: LIVEKIT_API_KEY and LIVEKIT_API_SECRET are not set"
     }
     no_openai = plan(make_settings(**LIVEKIT), token_path=tmp_path / "t", find_spec=present)
-    assert {s.reason for s in no_openai.skipped} == {"OPENAI_API_KEY is not set"}
+    assert no_openai.skipped == []
+    assert any("OPENAI_API_KEY is not set" in note for note in no_openai.notes)
+    prod = make_settings(
+        **LIVEKIT,
+        platform_env="prod",
+        database_url="postgresql://db/x",
+        backend_admin_token="t" * 40,
+    )
+    prod_plan = plan(prod, token_path=tmp_path / "t", find_spec=present)
+    assert {s.reason for s in prod_plan.skipped} == {
+        f"OPENAI_API_KEY is empty (PLATFORM_ENV=prod, {worker})" for worker in ("voxie", "spawner")
+    }
     everything = plan(
         make_settings(**LIVEKIT, openai_api_key="sk-x"),
         token_path=tmp_path / "t",
@@ -56,6 +81,11 @@ def test_workers_need_livekit_and_openai(tmp_path: Path) -> None:
     assert [s.args for s in everything.services][2:] == [
         ("-m", "voxie", "start"),
         ("-m", "spawner", "start"),
+    ]
+    # One machine, two workers: each its own health port.
+    assert [s.env for s in everything.services][2:] == [
+        {"WORKER_HTTP_PORT": "8081"},
+        {"WORKER_HTTP_PORT": "8082"},
     ]
 
 
@@ -100,11 +130,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.timeout(90)
-async def test_the_start_command_serves_and_one_ctrl_c_stops_everything(
-    database_url: str, tmp_path: Path
+@pytest.mark.timeout(240)
+async def test_the_start_command_runs_the_platform_on_a_local_livekit_and_ctrl_c_stops_it(
+    database_url: str, store: PostgresStore, tmp_path: Path
 ) -> None:
-    port = free_port()
+    """`scripts/start` with no LIVEKIT_URL and no OPENAI_API_KEY: a local livekit-server, the
+    backend and both workers; a spawned call tells the human in the room that no model is
+    configured; one Ctrl-C stops everything."""
+    port, livekit_port = free_port(), free_port()
     launcher = ServiceProcess(
         ["-m", "backend.launcher"],
         tmp_path,
@@ -113,12 +146,16 @@ async def test_the_start_command_serves_and_one_ctrl_c_stops_everything(
             "DATABASE_URL": database_url,
             "BACKEND_PORT": str(port),
             "LOCAL_DB_DIR": str(tmp_path / "db"),
+            "LOCAL_LIVEKIT_PORT": str(livekit_port),
+            "LIVEKIT_SERVER_BIN": str(livekit_server_binary()),
+            "SPOOL_DIR": str(tmp_path / "spool"),
+            "WORKER_HTTP_PORT": "0",
             "LOG_FORMAT": "console",
         },
     )
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(300):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for _ in range(600):
                 try:
                     if (await client.get("/healthz")).status_code == 200:
                         break
@@ -130,16 +167,68 @@ async def test_the_start_command_serves_and_one_ctrl_c_stops_everything(
             else:
                 pytest.fail(launcher.output())
             token = (tmp_path / "operator-token").read_text().strip()
-            agents = await client.get("/api/agents", headers={"Authorization": f"Bearer {token}"})
-            assert agents.status_code == 200, launcher.output()
+            for _ in range(900):
+                if launcher.output().count("registered worker") >= 2 or launcher.returncode:
+                    break
+                await asyncio.sleep(0.1)
+            assert launcher.output().count("registered worker") == 2, launcher.output()
+            agent = await store.create_agent(new_agent())
+            spawned = await client.post(
+                f"/api/agents/{agent.id}/spawn", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert spawned.status_code == 201, spawned.text
+            body = spawned.json()
+            assert body["livekit_url"] == f"ws://127.0.0.1:{livekit_port}"
+            human = await Human.join(body["livekit_url"], body["token"])
+            try:
+                await human.until(lambda: human.data, what="spawner.error", within=60)
+            finally:
+                await human.leave()
+            [(topic, payload)] = human.data
+            assert topic == SPAWNER_ERROR
+            assert json.loads(payload)["code"] == "no_model_configured"
         launcher.signal(signal.SIGINT)
-        assert launcher.stop(timeout=40) == 0, launcher.output()
+        assert launcher.stop(timeout=60) == 0, launcher.output()
     finally:
-        launcher.kill()
+        # Its children run in their own sessions: only the launcher's own stop reaches them.
+        launcher.signal(signal.SIGINT)
+        launcher.stop(timeout=60)
     output = launcher.output()
-    # No LiveKit here: whether or not the worker packages exist yet, both are skipped, saying why.
-    assert "skipped: voxie — " in output and "skipped: spawner — " in output
-    assert "[backend]" in output and "stopping" in output
-    with pytest.raises(httpx.TransportError):
-        async with httpx.AsyncClient() as after:
-            await after.get(f"http://127.0.0.1:{port}/healthz")
+    assert "[livekit] " in output and "livekit ready in" in output, output
+    assert f"LiveKit: ws://127.0.0.1:{livekit_port}" in output
+    assert "note: OPENAI_API_KEY is not set" in output
+    assert "[backend]" in output and "[spawner]" in output and "stopping" in output
+    for stopped in (port, livekit_port):
+        with pytest.raises(httpx.TransportError):
+            async with httpx.AsyncClient() as after:
+                await after.get(f"http://127.0.0.1:{stopped}/")
+
+
+def test_without_livekit_url_a_local_server_starts_first_with_keys_kept(tmp_path: Path) -> None:
+    binary = tmp_path / "livekit-server"
+    settings = make_settings(backend_port=8123, local_livekit_port=17880)
+    first = plan(settings, token_path=tmp_path / "operator-token", livekit_binary=binary)
+    livekit = first.services[1]
+    config_path = tmp_path / "livekit" / "livekit.json"
+    assert livekit.args == ("-m", "shared.livekit_local", str(binary), str(config_path))
+    assert [s.name for s in first.services][2] == "backend"
+    key, secret = first.env["LIVEKIT_API_KEY"], first.env["LIVEKIT_API_SECRET"]
+    assert first.env["LIVEKIT_URL"] == first.livekit_url == "ws://127.0.0.1:17880"
+    assert key != "devkey" and len(secret) >= 32
+    config = json.loads(config_path.read_text())
+    assert config["bind_addresses"] == ["127.0.0.1"] and config["port"] == 17880
+    assert config["rtc"]["node_ip"] == "127.0.0.1" and config["rtc"]["use_external_ip"] is False
+    assert config["keys"] == {key: secret}
+    assert config["webhook"]["urls"] == ["http://127.0.0.1:8123/api/livekit/webhook"]
+    assert config_path.stat().st_mode & 0o777 == 0o600
+    again = plan(settings, token_path=tmp_path / "operator-token", livekit_binary=binary)
+    assert again.env["LIVEKIT_API_SECRET"] == secret  # kept in .data/livekit/keys
+    assert "LiveKit: ws://127.0.0.1:17880" in describe(settings, first)
+
+
+def test_without_livekit_url_or_a_server_it_says_what_to_install(tmp_path: Path) -> None:
+    chosen = plan(make_settings(), token_path=tmp_path / "t", find_spec=present)
+    assert [s.name for s in chosen.services] == ["database: local embedded Postgres", "backend"]
+    reasons = {s.name: s.reason for s in chosen.skipped}
+    assert reasons["livekit"] == NO_LIVEKIT_SERVER and "https://go.dev/dl/" in NO_LIVEKIT_SERVER
+    assert reasons["spawner"].startswith("no LiveKit server")
