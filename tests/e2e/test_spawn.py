@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from shared.contracts.lifecycle import PREFIX
@@ -9,11 +11,11 @@ from shared.store.postgres import PostgresStore
 from tests.e2e.conftest import OPERATOR, Platform
 from tests.e2e.support import healthy, registered
 from tests.spawner.conftest import new_agent
-from tests.support.human import Human
+from tests.support.human import Human, speech_wav
 
 
 async def test_spawn_and_join(
-    platform: Platform, http: httpx.AsyncClient, store: PostgresStore
+    platform: Platform, http: httpx.AsyncClient, store: PostgresStore, tmp_path: Path
 ) -> None:
     backend = platform.backend()
     spawner = platform.spawner()
@@ -29,6 +31,14 @@ async def test_spawn_and_join(
         joined = await human.agent_attribute(f"{PREFIX}state", "active", within=60)
         assert joined.identity.startswith("agent-")
         assert joined.attributes[f"{PREFIX}agent_id"] == str(agent.id)
+        assert joined.attributes[f"{PREFIX}deployment"] == "test"
         assert len(human.agents()) == 1
+        assert spawner.events("job_accepted", room=spawned["room_name"])
+        # The caller speaks; the agent's session listens to that track and publishes its own.
+        await human.speak(speech_wav(tmp_path / "caller.wav"))
+        await human.until(
+            lambda: any(who == joined.identity for who, _ in human.subscribed),
+            what="the agent's audio track",
+        )
     finally:
         await human.leave()

@@ -70,6 +70,7 @@ class Human:
     texts: list[tuple[str, str, str]] = field(default_factory=list)  # (topic, sender, text)
     data: list[tuple[str, bytes]] = field(default_factory=list)  # (topic, payload)
     audio_frames: int = 0
+    subscribed: list[tuple[str, str]] = field(default_factory=list)  # (participant, track name)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -102,8 +103,9 @@ class Human:
         self.room.on("data_received", data_received)
 
         def subscribed(
-            track: rtc.Track, _: rtc.RemoteTrackPublication, __: rtc.RemoteParticipant
+            track: rtc.Track, _: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
         ) -> None:
+            self.subscribed.append((participant.identity, track.name))
             if track.kind == rtc.TrackKind.KIND_AUDIO:
                 self._spawn(self._count_audio(rtc.AudioStream(track)))
             changed()

@@ -45,6 +45,6 @@ def join_token(server: LiveKitServer, room: str, identity: str) -> str:
     return (
         api.AccessToken(credentials.api_key, credentials.api_secret)
         .with_identity(identity)
-        .with_grants(api.VideoGrants(room_join=True, room=room))
+        .with_grants(api.VideoGrants(room_join=True, room=room, can_update_own_metadata=True))
         .to_jwt()
     )
