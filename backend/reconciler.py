@@ -210,7 +210,13 @@ class Reconciler:
         live = {room.name for room in listed}
         for name in set(self._empty_since) - live:
             del self._empty_since[name]
-        await self._finalise_lost_sessions(live, listed_at, report)
+        # A room's agent names the session it runs; an older open one there lost its worker.
+        running = {
+            s.room.name: s.lifecycle.session_id
+            for s in states
+            if s.lifecycle is not None and s.lifecycle.session_id is not None
+        }
+        await self._finalise_lost_sessions(live, running, listed_at, report)
         return report
 
     def _record(self, report: PassReport, action: str, room: str, detail: str) -> None:
@@ -296,7 +302,7 @@ class Reconciler:
         await self.rooms.delete(name)
 
     async def _finalise_lost_sessions(
-        self, live: set[str], listed_at: float, report: PassReport
+        self, live: set[str], running: dict[str, uuid.UUID], listed_at: float, report: PassReport
     ) -> None:
         open_sessions: list[CallSession] = []
         offset = 0
@@ -311,12 +317,16 @@ class Reconciler:
         report.open_sessions = len(open_sessions)
         cutoff = datetime.fromtimestamp(listed_at - SESSION_SLACK_S, UTC)
         for session in open_sessions:
-            if session.room_name in live or session.started_at > cutoff:
+            if session.started_at > cutoff:
+                continue
+            replaced = running.get(session.room_name, session.id) != session.id
+            if session.room_name in live and not replaced:
                 continue
             await self.store.finish_session(
                 session.id,
                 end_reason=EndReason.LOST,
                 status=SessionStatus.FAILED,
-                error="the room ended without the session being closed (its worker was lost)",
+                error="its worker was lost: the room ended, or another agent took it over, "
+                "without the session being closed",
             )
             self._record(report, "finalised_lost_session", session.room_name, str(session.id))

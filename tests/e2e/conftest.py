@@ -85,6 +85,8 @@ def platform_env(
         "OPENAI_BASE_URL": NO_MODEL,
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "info",
+        # Teardown stops workers that still hold calls: no need to wait for them.
+        "WORKER_DRAIN_TIMEOUT_S": "1",
     }
 
 

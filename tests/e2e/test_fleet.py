@@ -82,6 +82,15 @@ async def test_a_killed_replica_is_healed_by_another(
         [alive] = [p for p in replicas if p is not dead]
         assert alive.events("job_accepted", room=room)
         assert backend.events("reconciler_action", action="redispatched", room=room)
+
+        # The dead call's record is closed as lost once the new agent names its own session.
+        async def old_ended() -> asyncpg.Record | None:
+            rows = await sessions(database_url, room)
+            return rows[0] if rows[0]["status"] != "active" else None
+
+        old = await eventually(old_ended, what="the dead call's session to end")
+        assert old["end_reason"] == "lost"
+        assert str(old["id"]) == first.attributes[f"{PREFIX}session_id"]
     finally:
         await human.leave()
 
@@ -92,9 +101,8 @@ async def test_a_killed_replica_is_healed_by_another(
         rows = await sessions(database_url, room)
         return rows if all(r["status"] != "active" for r in rows) else None
 
-    old, new = await eventually(both_ended, what="both sessions to end")
-    assert str(old["id"]) == first.attributes[f"{PREFIX}session_id"]
-    assert old["end_reason"] == "lost"
+    _, new = await eventually(both_ended, what="both sessions to end")
+    assert str(new["id"]) == second.attributes[f"{PREFIX}session_id"]
     assert new["end_reason"] == "grace_expired"
 
 
