@@ -12,11 +12,11 @@ import httpx
 from shared.contracts.lifecycle import PREFIX
 from shared.livekit_local import LiveKitServer
 from shared.store.postgres import PostgresStore
-from tests.e2e.conftest import OPERATOR, Platform
 from tests.e2e.support import agent_state, eventually, healthy, registered, room_exists
 from tests.spawner.conftest import new_agent
 from tests.support.human import Human
 from tests.support.livekit_server import api_client, join_token
+from tests.support.platform import OPERATOR, Platform
 
 GRACE_S = "4"
 STATE = f"{PREFIX}state"

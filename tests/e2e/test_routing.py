@@ -16,11 +16,11 @@ from shared.contracts.lifecycle import PREFIX
 from shared.livekit_local import LiveKitServer
 from shared.naming import agent_room_name, voxie_room_name
 from shared.store.postgres import PostgresStore
-from tests.e2e.conftest import OPERATOR, Platform
 from tests.e2e.support import eventually, healthy, registered
 from tests.spawner.conftest import create_agent_room, dispatch_metadata, new_agent
 from tests.support.human import Human
 from tests.support.livekit_server import api_client, join_token
+from tests.support.platform import OPERATOR, Platform
 from tests.support.processes import ServiceProcess
 
 STATE = f"{PREFIX}state"

@@ -8,10 +8,10 @@ import httpx
 
 from shared.contracts.lifecycle import PREFIX
 from shared.store.postgres import PostgresStore
-from tests.e2e.conftest import OPERATOR, Platform
 from tests.e2e.support import healthy, registered
 from tests.spawner.conftest import new_agent
 from tests.support.human import Human, speech_wav
+from tests.support.platform import OPERATOR, Platform
 
 
 async def test_spawn_and_join(

@@ -8,11 +8,11 @@ import uuid
 import httpx
 
 from shared.livekit_local import LiveKitServer
-from tests.e2e.conftest import OPERATOR, Platform
 from tests.e2e.support import eventually, healthy, registered
 from tests.spawner.conftest import create_agent_room
 from tests.support.human import Human
 from tests.support.livekit_server import api_client, join_token
+from tests.support.platform import OPERATOR, Platform
 
 
 async def test_voxie_joins_creation_rooms_only(

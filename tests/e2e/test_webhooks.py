@@ -20,12 +20,12 @@ from shared.contracts import NewCallSession, SessionKind
 from shared.livekit_local import LiveKitServer, free_port
 from shared.naming import agent_room_name
 from shared.store.postgres import PostgresStore
-from tests.e2e.conftest import OPERATOR, Platform
 from tests.e2e.support import eventually, healthy
 from tests.spawner.conftest import new_agent
 from tests.support.human import Human
 from tests.support.livekit.webhooks import WebhookSink
 from tests.support.livekit_server import api_client, join_token, livekit_server
+from tests.support.platform import OPERATOR, Platform
 
 
 @pytest.fixture
