@@ -19,6 +19,8 @@ from starlette.responses import Response
 from backend.auth import Principal, forbidden
 from backend.problems import Problem, bad_request, unprocessable
 from backend.services import Services
+from shared import portable_json
+from shared.store import Page
 from shared.validation import describe_validation_error
 
 M = TypeVar("M", bound=BaseModel)
@@ -71,15 +73,22 @@ def too_large(limit: int) -> Problem:
 
 
 async def read_json(request: Request, *, optional: bool = False) -> Any:
+    """The body as JSON, for every endpoint that reads JSON: only portable JSON (finite
+    numbers, safe integers, bounded depth) gets past here, so nothing a handler stores can
+    change on the way to the database or fail to read back."""
     body = await read_body(request)
     if not body.strip():
         if optional:
             return None
         raise bad_request("a JSON body is required", code="invalid-json")
+    return parse_json(body)
+
+
+def parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise bad_request(f"the body is not valid JSON: {exc}", code="invalid-json") from None
+        return portable_json.loads(body)
+    except portable_json.NotPortable as exc:
+        raise bad_request(str(exc), code="invalid-json") from None
 
 
 def parse(model: type[M], data: Any) -> M:
@@ -127,6 +136,20 @@ def query_uuid(request: Request, name: str) -> UUID | None:
         return UUID(raw)
     except ValueError:
         raise bad_request(f"query parameter {name} '{raw[:64]}' is not a UUID") from None
+
+
+def page_body(page: Page[Any]) -> dict[str, Any]:
+    """The one shape of a paged list: the items, the total of every page, the page asked for;
+    `unreadable` names rows of this page that fail their contract and were left out."""
+    body: dict[str, Any] = {
+        "items": page.items,
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+    }
+    if page.unreadable:
+        body["unreadable"] = [str(agent_id) for agent_id in page.unreadable]
+    return body
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -88,6 +88,11 @@ class RoomCensus:
     def closed(self) -> None:
         self._count = max(0, self._count - 1)
 
+    def invalidate(self) -> None:
+        """Read LiveKit's list again on the next check. Idempotent, unlike `closed()`: for
+        notices that may arrive more than once (webhooks are replayed and retried)."""
+        self._read_at = None
+
 
 def _is_agent_room(name: str) -> bool:
     parsed = parse_room_name(name)

@@ -20,7 +20,12 @@ from livekit.agents.voice.room_io import RoomOptions, TextInputOptions
 from livekit.plugins import openai  # plugins register on import, on the main thread
 from pydantic import BaseModel, Field, ValidationError
 
-from shared.addresses import AddressRefused, Resolver, check_public_url, system_resolver
+from shared.addresses import (
+    AddressRefused,
+    Resolver,
+    check_tool_destinations,
+    system_resolver,
+)
 from shared.contracts import HttpTool
 from shared.contracts.agent_config import SUPPORTED_VOICES
 from shared.logging import get_logger
@@ -205,8 +210,8 @@ class VoxieAgent(Agent):
                 "check it (a URL looks like https://api.example.com/path)."
             ) from None
         try:
-            await check_public_url(
-                str(tool.url), allowlist=self._tool_allowlist, resolve=self._resolve
+            await check_tool_destinations(
+                [tool], allowlist=self._tool_allowlist, resolve=self._resolve
             )
         except AddressRefused as exc:
             raise ToolError(

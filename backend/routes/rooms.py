@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from backend.agents import counted
 from backend.auth import Principal
 from backend.http import authenticated, json_response, services
 from backend.problems import Problem, not_found, unavailable
@@ -60,7 +61,8 @@ async def visible_rooms(svc: Services, principal: Principal) -> list[RoomState]:
     page = await svc.store.list_agents(
         principal.user_id, limit=MAX_PAGE_SIZE, include_archived=True
     )
-    own: set[UUID] = {agent.id for agent in page.items}
+    # An unreadable agent is still the user's: its rooms stay in their census.
+    own: set[UUID] = {agent.id for agent in counted(svc, page).items} | set(page.unreadable)
     return [
         s
         for s in states

@@ -8,7 +8,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.auth import Principal
-from backend.http import authenticated, json_response, path_uuid, query_int, query_uuid, services
+from backend.http import (
+    authenticated,
+    json_response,
+    page_body,
+    path_uuid,
+    query_int,
+    query_uuid,
+    services,
+)
 from backend.problems import not_found
 from shared.store import NotFound
 from shared.store.base import MAX_PAGE_SIZE
@@ -22,9 +30,7 @@ async def list_sessions(request: Request, principal: Principal) -> Response:
         limit=query_int(request, "limit", 50, 1, MAX_PAGE_SIZE),
         offset=query_int(request, "offset", 0, 0, 1_000_000),
     )
-    return json_response(
-        {"items": page.items, "total": page.total, "limit": page.limit, "offset": page.offset}
-    )
+    return json_response(page_body(page))
 
 
 @authenticated()

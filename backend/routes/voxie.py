@@ -17,10 +17,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.admission import open_room
+from backend.agents import find_agent
 from backend.auth import Principal, forbidden
 from backend.http import authenticated, json_response, parse, read_json, services
 from backend.problems import Problem
-from backend.routes.agents import find_agent
 from shared.contracts import AgentStatus
 from shared.contracts.dispatch import SessionKind, user_identity
 

@@ -4,6 +4,12 @@ The signature (a JWT signed with the API secret carrying the body's sha256) is v
 livekit-api's `WebhookReceiver` before anything is read; anything unsigned or tampered with is
 401 and nothing is acted on. `room_finished` finalises the room's still-open session rows
 (end_reason `room_closed`); an agent leaving a room wakes the reconciler; every event is counted.
+
+Replays are accepted: a signature has no expiry worth relying on, LiveKit retries a delivery
+that timed out, and replicas share no memory of event ids. So `handle` must stay idempotent —
+the same event any number of times leaves the same state as once: sessions are finalised
+first-end-wins by the store, the room census is re-read from LiveKit rather than decremented,
+and a reconciler nudge only brings a pass forward. A new handler must keep this property.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.auth import unauthorized
-from backend.http import json_response, read_body, services
+from backend.http import json_response, parse_json, read_body, services
 from backend.problems import bad_request, unavailable
 from backend.rooms import is_agent
 from backend.services import Services
@@ -40,12 +46,13 @@ async def livekit_webhook(request: Request) -> Response:
     try:
         text = body.decode()
         event = receiver.receive(text, token)
-    except ParseError as exc:
+    except (ParseError, RecursionError) as exc:
         raise bad_request(f"the webhook body is not a LiveKit event: {exc}") from None
     except Exception as exc:  # the receiver raises bare Exception for a hash mismatch
         svc.metrics.webhooks.labels("invalid").inc()
         log.warning("webhook_refused", reason=type(exc).__name__)
         raise unauthorized("the webhook signature does not verify") from None
+    parse_json(body)  # signed, but still only portable JSON gets in (one reader for all)
     svc.metrics.webhooks.labels(event.event or "unknown").inc()
     with bind_log_context(room=event.room.name or None):
         await handle(svc, event)
@@ -53,12 +60,13 @@ async def livekit_webhook(request: Request) -> Response:
 
 
 async def handle(svc: Services, event: WebhookEvent) -> None:
+    """Acts on one event; idempotent (see the module docstring): replays change nothing."""
     room = parse_room_name(event.room.name)
     if room is None:
         return  # not one of ours
     if event.event == "room_finished":
         if room.kind == "agent" and svc.census is not None:
-            svc.census.closed()
+            svc.census.invalidate()
         sessions = await svc.store.list_sessions(room_name=event.room.name, open_only=True)
         for session in sessions.items:
             await svc.store.finish_session(session.id, end_reason=EndReason.ROOM_CLOSED)

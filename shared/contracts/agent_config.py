@@ -37,7 +37,6 @@ Example (as stored in `agents`, as returned by the API):
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -56,6 +55,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared import portable_json
 from shared.naming import InvalidSlug, validate_slug
 
 MAX_NAME = 80
@@ -64,6 +64,9 @@ MAX_GREETING = 1_000
 MAX_TOOLS = 16
 MAX_TOOL_DESCRIPTION = 1_024
 MAX_TOOL_SCHEMA_BYTES = 8_192
+# Container levels of a tool's parameters schema: room for objects of arrays of objects, and a
+# bound for the validators that walk it recursively (hundreds of levels would exhaust the stack).
+MAX_TOOL_SCHEMA_DEPTH = 16
 MAX_HEADERS = 16
 
 # The OpenAI Realtime voices, each with the one-line character Voxie offers the user.
@@ -168,7 +171,15 @@ class HttpTool(BaseModel):
     @field_validator("parameters")
     @classmethod
     def _json_schema_object(cls, schema: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(schema)) > MAX_TOOL_SCHEMA_BYTES:
+        # Depth and portability first: both later checks recurse, and a non-finite number
+        # would be written as null (pydantic's JSON mode) and no longer be the schema checked.
+        try:
+            text = portable_json.dumps(
+                schema, max_depth=MAX_TOOL_SCHEMA_DEPTH, where="the parameters schema"
+            )
+        except portable_json.NotPortable as exc:
+            raise ValueError(str(exc)) from None
+        if len(text.encode()) > MAX_TOOL_SCHEMA_BYTES:
             raise ValueError(f"the parameters schema is larger than {MAX_TOOL_SCHEMA_BYTES} bytes")
         if schema.get("type") != "object":
             raise ValueError('the parameters schema must be a JSON Schema with "type": "object"')

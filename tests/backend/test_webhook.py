@@ -11,6 +11,7 @@ import httpx
 import pytest
 from livekit import api
 from livekit.protocol import models, webhook
+from starlette.applications import Starlette
 
 from backend.app import create_app
 from shared.contracts import EndReason, NewCallSession, SessionStatus
@@ -156,3 +157,31 @@ async def test_a_signed_body_that_is_not_an_event_is_400(
 async def test_an_oversized_webhook_is_413(client: httpx.AsyncClient, settings: Settings) -> None:
     body = "x" * (settings.backend_max_body_bytes + 1)
     assert (await client.post(HOOK, content=body)).status_code == 413
+
+
+async def test_a_replayed_webhook_leaves_the_same_state(
+    client: httpx.AsyncClient,
+    app: Starlette,
+    livekit: LiveKitDouble,
+    store: PostgresStore,
+    make_agent: AgentFactory,
+    open_session: tuple[str, str],
+) -> None:
+    room, session_id = open_session
+    agent = await make_agent(ALICE)
+    for _ in range(2):  # two live agent rooms the census counts
+        spawned = await client.post(f"/api/agents/{agent.id}/spawn", headers=OPERATOR)
+        assert spawned.status_code == 201, spawned.text
+    census = app.state.services.census
+    live = await census.agent_rooms()
+
+    body = finished_event(room)
+    signed = {"Authorization": sign_body(body, livekit.api_key, livekit.api_secret)}
+    assert (await client.post(HOOK, content=body, headers=signed)).status_code == 200
+    once = await store.get_session(session_id)
+    assert once.status is SessionStatus.ENDED
+    for _ in range(3):  # the same signed delivery again: accepted, and nothing changes
+        assert (await client.post(HOOK, content=body, headers=signed)).status_code == 200
+    assert await store.get_session(session_id) == once
+    # The finished room was not live: the census still counts exactly LiveKit's agent rooms.
+    assert await census.agent_rooms() == live
