@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from backend.auth import Principal
-from backend.problems import bad_request, unprocessable
+from backend.problems import not_found, unprocessable
 from backend.services import Services
 from shared.addresses import AddressRefused, check_tool_destinations
 from shared.contracts import AgentConfig
@@ -24,7 +24,8 @@ from shared.store.base import agent_from_row
 async def find_agent(
     services: Services, principal: Principal, ref: str, owner: UUID | None = None
 ) -> AgentConfig:
-    """The caller's agent by id or slug; NotFound (404) for anyone else's."""
+    """The caller's agent by id or slug; NotFound (404) for anyone else's, and for a `ref` that
+    is neither an id nor a slug (no agent can have it)."""
     try:
         agent_id = UUID(ref)
     except ValueError:
@@ -37,9 +38,8 @@ async def find_agent(
     except UnreadableAgent:
         raise
     except InvalidInput as exc:
-        raise bad_request(
-            f"'{ref[:64]}' is neither an agent id nor a slug: {exc}", code="invalid-id"
-        ) from None
+        detail = f"no agent '{ref[:64]}': it is neither an agent id nor a slug ({exc})"
+        raise not_found(detail) from None
 
 
 async def check_tools(services: Services, tools: Sequence[ToolSpec]) -> None:

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backend.auth import Authenticator
 from backend.limits import RateLimiter, RoomCensus
 from backend.metrics import Metrics
+from backend.operations import Operation, openapi_document, routes
 from backend.problems import Problem, problem_response
 from backend.reconciler import Reconciler
 from backend.rooms import LiveKitRefused, LiveKitRooms, LiveKitUnavailable, RoomGone, Rooms
@@ -50,14 +51,15 @@ log = get_logger(__name__)
 LIVEKIT_TIMEOUT_S = 5.0
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-ROUTES: list[BaseRoute] = [
-    *system.routes,
-    *agents.routes,
-    *voxie.routes,
-    *webhook.routes,
-    *rooms.routes,
-    *sessions.routes,
+OPERATIONS: list[Operation] = [
+    *system.operations,
+    *agents.operations,
+    *voxie.operations,
+    *webhook.operations,
+    *rooms.operations,
+    *sessions.operations,
 ]
+ROUTES: list[BaseRoute] = [*routes(OPERATIONS)]
 
 
 def create_app(
@@ -114,7 +116,7 @@ def create_app(
             yield
 
     templates = {route.endpoint: route.path for route in ROUTES if isinstance(route, Route)}
-    return Starlette(
+    app = Starlette(
         routes=ROUTES,
         middleware=[
             Middleware(
@@ -141,6 +143,8 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    app.state.openapi = openapi_document(OPERATIONS)
+    return app
 
 
 def _room_names(rooms: Rooms) -> Callable[[], Awaitable[list[str]]]:

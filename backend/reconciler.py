@@ -28,16 +28,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from livekit import api
-from livekit.protocol import models
 
 from backend.metrics import Metrics
-from backend.rooms import LiveKitError, RoomGone, Rooms, is_agent, is_human
+from backend.room_states import RoomState, room_states
+from backend.rooms import LiveKitError, RoomGone, Rooms
 from shared.contracts import CallSession, EndReason, SessionStatus
 from shared.contracts.dispatch import OPERATOR, DispatchMetadata, SessionKind
-from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
+from shared.contracts.lifecycle import LifecycleState
 from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED, RoomClosed, RoomClosedCode
 from shared.logging import bind_log_context, get_logger
-from shared.naming import RoomName, WorkerRole, parse_room_name, worker_agent_name
+from shared.naming import WorkerRole, worker_agent_name
 from shared.settings import Settings
 from shared.store import AgentStore, StoreError
 from shared.store.base import MAX_PAGE_SIZE
@@ -75,49 +75,6 @@ class PassReport:
             "open_sessions": self.open_sessions,
             "actions": [asdict(a) for a in self.actions],
         }
-
-
-@dataclass(frozen=True, slots=True)
-class RoomState:
-    """One platform room as LiveKit lists it now."""
-
-    room: models.Room
-    name: RoomName
-    humans: list[models.ParticipantInfo]
-    agents: list[models.ParticipantInfo]  # oldest first
-
-    @property
-    def created_at(self) -> float:
-        return self.room.creation_time_ms / 1000 or float(self.room.creation_time)
-
-    @property
-    def lifecycle(self) -> AgentLifecycle | None:
-        return AgentLifecycle.from_attributes(self.agents[0].attributes) if self.agents else None
-
-
-def agents_oldest_first(participants: list[models.ParticipantInfo]) -> list[models.ParticipantInfo]:
-    return sorted(
-        (p for p in participants if is_agent(p)),
-        key=lambda p: (p.joined_at_ms or p.joined_at * 1000, p.identity),
-    )
-
-
-async def room_states(rooms: Rooms, listed: list[models.Room]) -> list[RoomState]:
-    """The platform's rooms among `listed`, each with its participants."""
-    limit = asyncio.Semaphore(PARALLEL_ROOMS)
-
-    async def state(room: models.Room, name: RoomName) -> RoomState:
-        async with limit:
-            participants = await rooms.participants(room.name)
-        return RoomState(
-            room=room,
-            name=name,
-            humans=[p for p in participants if is_human(p)],
-            agents=agents_oldest_first(participants),
-        )
-
-    platform = [(room, parsed) for room in listed if (parsed := parse_room_name(room.name))]
-    return list(await asyncio.gather(*(state(room, name) for room, name in platform)))
 
 
 def closing_message(code: RoomClosedCode, message: str) -> bytes:

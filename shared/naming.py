@@ -34,8 +34,11 @@ _SUFFIX = r"[a-z0-9]{8,64}"
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _VOXIE_ROOM = re.compile(rf"^voxie-creation-(?P<suffix>{_SUFFIX})$")
 _AGENT_ROOM = re.compile(rf"^agent-(?P<agent_id>{_UUID})-(?P<suffix>{_SUFFIX})$")
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_UUID_LIKE = re.compile(rf"^{_UUID}$", re.IGNORECASE)
+# The canonical slug and the forms it must not take, as patterns for API documents too.
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+UUID_LIKE_PATTERN = rf"^{_UUID}$"
+_SLUG = re.compile(SLUG_PATTERN)
+_UUID_LIKE = re.compile(UUID_LIKE_PATTERN, re.IGNORECASE)
 
 
 class WorkerRole(StrEnum):

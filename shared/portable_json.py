@@ -4,9 +4,10 @@ Python's `json` accepts and writes `NaN`, `Infinity` and `1e999` (read as a floa
 pydantic's JSON mode silently turns those into `null`: a value read from a request could be
 stored as something else than what was validated, and Postgres' `jsonb` refuses them outright.
 So every JSON document the platform takes in (API bodies, webhook bodies) and every JSON value
-the store writes must be portable in the sense of I-JSON (RFC 7493): finite numbers, integers
-within ±(2**53 - 1) so JavaScript (the dashboard) reads them exactly, and a bounded nesting
-depth so neither the parser nor a validator recurses without end.
+the store writes must be portable: finite numbers, integers of a bounded length (CPython refuses
+to read more than 4,300 digits with an error of its own; Postgres and Python keep the rest
+exactly), strings without U+0000 or unpaired surrogates (Postgres stores neither in text or
+jsonb), and a bounded nesting depth so neither the parser nor a validator recurses without end.
 
 `loads` parses and checks; `check` checks an already-parsed value; `dumps` writes compactly and
 refuses what `loads` would refuse. All raise `NotPortable` with a message fit for a client.
@@ -16,15 +17,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Iterable
 from typing import Any
 
-# I-JSON's interoperable integer range (RFC 7493 section 2.2).
-MAX_SAFE_INTEGER = 2**53 - 1
 # Deep enough for any body the API defines (an agent with tool schemas is ~20 levels).
 MAX_DEPTH = 32
-# Longest integer literal worth parsing: longer ones are out of range anyway, and CPython
-# refuses to convert more than 4300 digits with a ValueError of its own.
-_MAX_INT_DIGITS = 20
+# The longest integer taken: far beyond any count, id or bound, far below CPython's 4,300.
+MAX_INTEGER_DIGITS = 100
+_LARGEST = 10**MAX_INTEGER_DIGITS
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 class NotPortable(ValueError):
@@ -43,11 +45,10 @@ def _float(text: str) -> float:
 
 
 def _int(text: str) -> int:
-    digits = text.lstrip("-")
-    if len(digits) > _MAX_INT_DIGITS or abs(int(text)) > MAX_SAFE_INTEGER:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
         raise NotPortable(
-            f"the integer {text[:32]}{'…' if len(text) > 32 else ''} is out of range; "
-            f"integers must be within ±{MAX_SAFE_INTEGER}"
+            f"the integer {text[:32]}… is too long; integers have at most "
+            f"{MAX_INTEGER_DIGITS} digits"
         )
     return int(text)
 
@@ -77,17 +78,25 @@ def check(value: Any, *, max_depth: int = MAX_DEPTH, where: str = "the JSON") ->
         if isinstance(item, dict | list | tuple):
             if depth >= max_depth:
                 raise NotPortable(f"{where} is nested more than {max_depth} levels deep")
-            children = item.values() if isinstance(item, dict) else item
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+            children: Iterable[Any] = item.values() if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
+        elif isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                raise NotPortable(
+                    f"{where} holds a string with U+0000 or an unpaired surrogate, which "
+                    "cannot be stored"
+                )
         elif isinstance(item, bool):
             continue
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise NotPortable(f"{where} holds {item}; numbers must be finite")
-        elif isinstance(item, int) and abs(item) > MAX_SAFE_INTEGER:
+        elif isinstance(item, int) and abs(item) >= _LARGEST:
             raise NotPortable(
-                f"{where} holds an integer out of range; integers must be within "
-                f"±{MAX_SAFE_INTEGER}"
+                f"{where} holds an integer that is too long; integers have at most "
+                f"{MAX_INTEGER_DIGITS} digits"
             )
 
 

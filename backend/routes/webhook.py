@@ -14,15 +14,19 @@ and a reconciler nudge only brings a pass forward. A new handler must keep this 
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.json_format import ParseError
 from livekit import api
 from livekit.protocol.webhook import WebhookEvent
+from pydantic import RootModel
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from backend.auth import unauthorized
+from backend.bodies import WebhookReceived
 from backend.http import json_response, parse_json, read_body, services
+from backend.operations import Access, Operation
 from backend.problems import bad_request, unavailable
 from backend.rooms import is_agent
 from backend.services import Services
@@ -56,7 +60,7 @@ async def livekit_webhook(request: Request) -> Response:
     svc.metrics.webhooks.labels(event.event or "unknown").inc()
     with bind_log_context(room=event.room.name or None):
         await handle(svc, event)
-    return json_response({"received": event.event, "id": event.id})
+    return json_response(WebhookReceived(received=event.event, id=event.id))
 
 
 async def handle(svc: Services, event: WebhookEvent) -> None:
@@ -75,4 +79,21 @@ async def handle(svc: Services, event: WebhookEvent) -> None:
         svc.reconciler.nudge()
 
 
-routes = [Route("/api/livekit/webhook", livekit_webhook, methods=["POST"])]
+livekit_webhook.access = Access.LIVEKIT  # type: ignore[attr-defined]
+
+
+class WebhookEventBody(RootModel[dict[str, Any]]):
+    """A LiveKit `WebhookEvent` in protobuf's JSON form (see livekit/protocol)."""
+
+
+operations = [
+    Operation(
+        "POST",
+        "/api/livekit/webhook",
+        livekit_webhook,
+        "LiveKit's signed room and participant events",
+        response=WebhookReceived,
+        body=WebhookEventBody,
+        problems=(400,),
+    )
+]

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     Row: TypeAlias = SupportsKeysAndGetItem[str, Any]
 
 MAX_PAGE_SIZE = 200
+# Deeper pages are not worth a scan: the API refuses offsets past this.
+MAX_PAGE_OFFSET = 1_000_000
 # The agents columns a user may set: exactly the contract's editable fields.
 AGENT_COLUMNS: tuple[str, ...] = tuple(AgentFields.model_fields)
 

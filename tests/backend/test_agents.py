@@ -123,7 +123,7 @@ async def test_a_mistyped_slug_answers_404_with_a_suggestion(
 @pytest.mark.parametrize(
     ("path", "status"),
     [
-        ("/api/agents/%25%25%25", 400),  # neither a UUID nor a slug
+        ("/api/agents/%25%25%25", 404),  # neither a UUID nor a slug: no agent has it
         (f"/api/agents/{uuid4()}", 404),
         ("/api/agents/3f2b8c1e-9d4a-4b7e-8f00", 404),  # a cut-off UUID is a slug nobody has
         ("/api/agents?limit=0", 400),
@@ -172,8 +172,19 @@ async def test_patch_needs_a_version_and_valid_fields(
     for body in ({"voice": "ash"}, {"version": 0, "voice": "ash"}, {"version": "1"}):
         response = await client.patch(path, json=body, headers=OPERATOR)
         assert response.status_code == 422, (body, response.text)
+    uncoerced: list[dict[str, Any]] = [
+        {"version": 1, "name": None},
+        {"version": 1.5},
+        {"version": 1, "summarize": 1},
+    ]
+    for wrong in uncoerced:
+        response = await client.patch(path, json=wrong, headers=OPERATOR)
+        assert response.status_code == 422, (wrong, response.text)  # no null, no coercion
+    # Valid on its own, not with what is stored: an active agent needs instructions.
     invalid = await client.patch(path, json={"version": 1, "instructions": ""}, headers=OPERATOR)
-    assert invalid.status_code == 422  # an active agent needs instructions
+    assert invalid.status_code == 409, invalid.text
+    assert invalid.json()["type"] == "urn:voxie:problem:invalid-combination"
+    assert "needs instructions" in invalid.json()["detail"]
     assert (await store.get_agent(agent.id)).version == 1  # nothing was written
 
 
@@ -267,7 +278,7 @@ async def test_a_poisoned_row_breaks_no_list_and_the_operator_can_clear_it(
         assert archived.status_code == 200, archived.text
         assert archived.json()["row"]["status"] == "archived"
         listed = await client.get("/api/agents", headers=OPERATOR)
-        assert "unreadable" not in listed.json()
+        assert listed.json()["unreadable"] == []
         assert (await client.delete(raw_path, headers=OPERATOR)).status_code == 204
         assert (await client.get(raw_path, headers=OPERATOR)).status_code == 404
         assert (await client.get(f"/api/agents/{good.id}", headers=alice)).status_code == 200
