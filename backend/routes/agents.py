@@ -4,7 +4,8 @@
 `{agent_id}` is the agent's UUID or its slug (normalised; a near miss answers 404 with a "did
 you mean"). A user reaches only their own agents — anyone else's answers 404, exactly as a
 missing one does. PATCH carries the `version` it read; a stale one answers 409. DELETE archives:
-the row and its sessions stay, the agent leaves the lists (see `include_archived`) and cannot run.
+afterwards the agent's URL answers 404 and it cannot run, while the row and its sessions stay
+(listed with `include_archived=true`).
 """
 
 from __future__ import annotations
