@@ -205,7 +205,14 @@ class Call:
 
     async def _refuse(self, refused: AgentRefused) -> None:
         log.warning("agent_refused", code=refused.code, detail=str(refused))
-        await tell_room(self.ctx.api, self.ctx.room, self._room_name, refused.code, self._agent_id)
+        await tell_room(
+            self.ctx.api,
+            self.ctx.room,
+            self._room_name,
+            refused.code,
+            self._agent_id,
+            timeout_s=self.settings.livekit_api_timeout_s,
+        )
         # An unknown agent cannot be referenced by the row; the room name still names it.
         known = refused.code not in (SpawnerErrorCode.AGENT_NOT_FOUND,)
         new = self._new_session(None, agent_id=self._agent_id if known else None)
@@ -345,7 +352,10 @@ class Call:
     async def _publish(self, lifecycle: Lifecycle) -> None:
         attributes = lifecycle.snapshot().to_attributes()
         try:
-            await self.ctx.room.local_participant.set_attributes(attributes)
+            await asyncio.wait_for(
+                self.ctx.room.local_participant.set_attributes(attributes),
+                self.settings.livekit_api_timeout_s,
+            )
         except Exception as exc:  # the room is going away; attributes go with it
             log.warning("lifecycle_not_published", error=repr(exc))
 
@@ -374,14 +384,20 @@ class Call:
         log.info("call_ended", end_reason=reason, status=status)
         if reason in _DELETE_ROOM_ON and not self.ctx.is_fake_job():
             with contextlib.suppress(Exception):
-                await self.ctx.api.room.delete_room(api.DeleteRoomRequest(room=self._room_name))
+                await asyncio.wait_for(
+                    self.ctx.api.room.delete_room(api.DeleteRoomRequest(room=self._room_name)),
+                    self.settings.livekit_api_timeout_s,
+                )
         self.ctx.shutdown(f"call ended: {reason}")
 
     async def _other_agents_listed(self) -> list[str]:
         """Agents already in the room, by the server's participant list (before connecting)."""
         try:
-            listed = await self.ctx.api.room.list_participants(
-                api.ListParticipantsRequest(room=self._room_name)
+            listed = await asyncio.wait_for(
+                self.ctx.api.room.list_participants(
+                    api.ListParticipantsRequest(room=self._room_name)
+                ),
+                self.settings.livekit_api_timeout_s,
             )
         except Exception as exc:  # LiveKit unreachable: the post-connect check still runs
             log.warning("participants_not_listed", error=repr(exc))

@@ -291,7 +291,10 @@ async def _converse(
         deployment=settings.platform_env,
     )
     try:
-        await ctx.room.local_participant.set_attributes(lifecycle.to_attributes())
+        await asyncio.wait_for(
+            ctx.room.local_participant.set_attributes(lifecycle.to_attributes()),
+            settings.livekit_api_timeout_s,
+        )
     except Exception as exc:  # the dashboard's view only; the conversation goes on
         log.warning("lifecycle_not_published", error=f"{type(exc).__name__}: {exc}")
 
@@ -301,7 +304,10 @@ async def _another_agent_first(ctx: JobContext, room_name: str) -> bool:
     if ctx.is_fake_job():
         return False  # console: a local room with no server to ask
     try:
-        listed = await ctx.api.room.list_participants(api.ListParticipantsRequest(room=room_name))
+        listed = await asyncio.wait_for(
+            ctx.api.room.list_participants(api.ListParticipantsRequest(room=room_name)),
+            settings.livekit_api_timeout_s,
+        )
     except Exception as exc:
         # Better to serve the user than to leave an empty room; checked again after connecting.
         log.warning("participants_not_listed", error=f"{type(exc).__name__}: {exc}")
