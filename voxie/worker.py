@@ -250,7 +250,10 @@ async def _run(ctx: JobContext, metadata: DispatchMetadata, owner_id: UUID) -> N
         return
     try:
         call.draft = await Draft.open(
-            store, RoomSender(ctx.room.local_participant), owner_id, metadata.agent_id
+            store,
+            RoomSender(ctx.room.local_participant, timeout_s=settings.livekit_api_timeout_s),
+            owner_id,
+            metadata.agent_id,
         )
     except StoreError as exc:  # NotFound included: not theirs, archived or deleted
         log.error("edit_session_refused", reason=str(exc))
