@@ -23,7 +23,7 @@ from backend.services import Services
 from shared.contracts import AgentConfig
 from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKind
 from shared.logging import get_logger
-from shared.naming import WorkerRole, agent_room_name, voxie_room_name, worker_agent_name
+from shared.naming import RoomKind, agent_room_name, voxie_room_name
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -91,12 +91,11 @@ async def open_room(
             f"at most {settings.spawn_rate_per_minute} new rooms a minute; try again shortly",
             headers={"Retry-After": retry_after(wait)},
         )
-    if kind is SessionKind.CREATION:
-        role = WorkerRole.VOXIE
+    room_kind = kind.room_kind
+    if room_kind is RoomKind.CREATION:
         name = voxie_room_name()
     else:
         assert agent is not None
-        role = WorkerRole.SPAWNER
         name = agent_room_name(agent.id)
         if services.census is not None:
             running = await services.census.agent_rooms()
@@ -123,7 +122,7 @@ async def open_room(
         NewRoom(
             name=name,
             metadata=RoomMetadata(agent_id=agent_id).to_json() if agent_id else "",
-            agent_name=worker_agent_name(role, settings),
+            agent_name=settings.worker_agent_name(room_kind.role),
             dispatch_metadata=dispatch.to_json(),
             empty_timeout_s=settings.room_empty_timeout_s,
             departure_timeout_s=departure_timeout_s(settings),

@@ -37,7 +37,7 @@ from shared.contracts.dispatch import OPERATOR, DispatchMetadata, SessionKind
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED, RoomClosed, RoomClosedCode
 from shared.logging import bind_log_context, get_logger
-from shared.naming import RoomName, WorkerRole, parse_room_name, worker_agent_name
+from shared.naming import RoomKind, RoomName, parse_room_name
 from shared.settings import Settings
 from shared.store import AgentStore, StoreError
 from shared.store.base import MAX_PAGE_SIZE
@@ -196,9 +196,9 @@ class Reconciler:
         listed_at = self.clock()
         states = await room_states(self.rooms, listed)
         report = PassReport(rooms=len(states))
-        for kind in ("agent", "creation"):
-            self.metrics.platform_rooms.labels(kind).set(
-                sum(1 for s in states if s.name.kind == kind)
+        for kind in RoomKind:
+            self.metrics.platform_rooms.labels(kind.value).set(
+                sum(1 for s in states if s.name.kind is kind)
             )
         for state in states:
             # A room that closed while we looked has nothing left to heal.
@@ -265,9 +265,9 @@ class Reconciler:
                 f"no agent after {len(dispatches) - 1} re-dispatches",
             )
             return
-        role = WorkerRole.VOXIE if state.name.kind == "creation" else WorkerRole.SPAWNER
         metadata = self._dispatch_metadata(state, dispatches)
-        await self.rooms.dispatch(name, worker_agent_name(role, self.settings), metadata)
+        agent_name = self.settings.worker_agent_name(state.name.kind.role)
+        await self.rooms.dispatch(name, agent_name, metadata)
         self._record(
             report,
             "redispatched",
@@ -281,11 +281,10 @@ class Reconciler:
         for dispatch in dispatches:
             if DispatchMetadata.parse(dispatch.metadata) is not None:
                 return dispatch.metadata
-        kind = SessionKind.CREATION if state.name.kind == "creation" else SessionKind.TEST
         return DispatchMetadata(
             agent_id=state.name.agent_id,
             deployment=self.settings.platform_env,
-            kind=kind,
+            kind=SessionKind.default_for(state.name.kind),
             requested_by=state.humans[0].identity if state.humans else OPERATOR,
         ).to_json()
 

@@ -27,15 +27,13 @@ from uuid import UUID
 
 from shared.contracts.dispatch import DispatchMetadata, RoomMetadata
 from shared.logging import get_logger
-from shared.naming import WorkerRole, parse_room_name
+from shared.naming import RoomKind, WorkerRole, parse_room_name
 
 if TYPE_CHECKING:
     from livekit.agents import JobRequest
     from livekit.protocol.models import ParticipantInfo
 
 log = get_logger(__name__)
-
-ROOM_KIND = {WorkerRole.VOXIE: "creation", WorkerRole.SPAWNER: "agent"}
 
 
 class Verdict(StrEnum):
@@ -90,11 +88,12 @@ def route(
 ) -> Decision:
     """Decides one job offer; see the module docstring for the rule."""
     room = parse_room_name(offer.room_name)
-    if room is None or room.kind != ROOM_KIND[role]:
+    if room is None or room.kind.role is not role:
+        kind = next(kind for kind in RoomKind if kind.role is role)
         return _refuse(
             offer,
             Verdict.WRONG_ROOM,
-            f"{role} workers only run {ROOM_KIND[role]} rooms",
+            f"{role} workers only run {kind} rooms",
             terminate=True,
         )
 

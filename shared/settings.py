@@ -8,7 +8,6 @@ Every variable is listed, with a one-line comment, in `.env.example`.
 from __future__ import annotations
 
 import json
-import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,13 +23,13 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.catalog import SUPPORTED_MODELS, SUPPORTED_VOICES, check_supported
+from shared.naming import WorkerRole, has_slug_shape
 from shared.validation import describe_validation_error
 
 # LiveKit's well-known credentials of `livekit-server --dev`: anyone can mint tokens with them.
 LIVEKIT_DEV_API_KEY = "devkey"
 LIVEKIT_DEV_API_SECRET = "secret"  # noqa: S105 - the public value we refuse, not a credential
-
-_ENV_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 Component = Literal["backend", "voxie", "spawner"]
 
@@ -152,7 +151,7 @@ class Settings(BaseSettings):
     @field_validator("platform_env")
     @classmethod
     def _env_name(cls, value: str) -> str:
-        if not _ENV_NAME.match(value):
+        if not has_slug_shape(value):
             raise ValueError("PLATFORM_ENV must be lowercase letters, digits and single hyphens")
         return value
 
@@ -164,13 +163,9 @@ class Settings(BaseSettings):
     @field_validator("voxie_model", "voxie_voice")
     @classmethod
     def _supported_by_contract(cls, value: str, info: ValidationInfo) -> str:
-        # Imported here: the contracts import naming, which imports this module.
-        from shared.contracts.agent_config import SUPPORTED_MODELS, SUPPORTED_VOICES
-
-        supported = SUPPORTED_MODELS if info.field_name == "voxie_model" else SUPPORTED_VOICES
-        if value not in supported:
-            raise ValueError(f"'{value}' is not supported; choose one of: {', '.join(supported)}")
-        return value
+        if info.field_name == "voxie_model":
+            return check_supported("model", value, SUPPORTED_MODELS)
+        return check_supported("voice", value, SUPPORTED_VOICES)
 
     @field_validator("tool_http_allowlist", "tool_secrets", "backend_cors_origins", mode="before")
     @classmethod
@@ -243,6 +238,15 @@ class Settings(BaseSettings):
                 "only for dev/test)"
             )
         return [f"{p} (PLATFORM_ENV={self.platform_env})" for p in problems]
+
+    def worker_agent_name(self, role: WorkerRole) -> str:
+        """The explicit-dispatch agent name of a worker deployment: `{role}-{PLATFORM_ENV}`.
+
+        The backend dispatches to this name and the worker registers under it; both call this
+        so the two can never drift. `VOXIE_AGENT_NAME` / `SPAWNER_AGENT_NAME` override it.
+        """
+        override = self.voxie_agent_name if role is WorkerRole.VOXIE else self.spawner_agent_name
+        return override or f"{role.value}-{self.platform_env}"
 
     @property
     def is_development(self) -> bool:

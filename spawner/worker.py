@@ -14,7 +14,7 @@ from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
 
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.logging import bind_log_context, configure_logging, get_logger
-from shared.naming import WorkerRole, worker_agent_name
+from shared.naming import WorkerRole
 from shared.routing import JobOffer, route
 from shared.settings import Settings
 from shared.worker import agent_server, start_spool_replayer
@@ -28,7 +28,7 @@ log = get_logger(__name__)
 settings = Settings()
 settings.validate_for("spawner")
 configure_logging(settings.log_level, settings.log_format)
-AGENT_NAME = worker_agent_name(WorkerRole.SPAWNER, settings)
+AGENT_NAME = settings.worker_agent_name(WorkerRole.SPAWNER)
 
 
 def current_load(server: AgentServer) -> float:

@@ -27,7 +27,7 @@ from livekit.protocol.models import ParticipantInfo
 from shared.contracts import DispatchMetadata, EndReason, NewCallSession, SessionKind, SessionStatus
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.logging import bind_log_context, configure_logging, get_logger
-from shared.naming import WorkerRole, worker_agent_name
+from shared.naming import WorkerRole
 from shared.recording import CallEnd, SessionRecorder, transcript_from, usage_from
 from shared.routing import Decision, JobOffer, other_agents, route
 from shared.settings import Settings
@@ -41,7 +41,7 @@ log = get_logger(__name__)
 
 settings = Settings()
 settings.validate_for("voxie")
-AGENT_NAME = worker_agent_name(WorkerRole.VOXIE, settings)
+AGENT_NAME = settings.worker_agent_name(WorkerRole.VOXIE)
 PARTICIPANT_NAME = "Voxie"
 # Owner of what `python -m voxie console` builds (dev/test only: no user minted that session).
 CONSOLE_OWNER = UUID("00000000-0000-4000-8000-00000000c0de")

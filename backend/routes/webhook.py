@@ -22,7 +22,7 @@ from backend.rooms import is_agent
 from backend.services import Services
 from shared.contracts import EndReason
 from shared.logging import bind_log_context, get_logger
-from shared.naming import parse_room_name
+from shared.naming import RoomKind, parse_room_name
 
 log = get_logger(__name__)
 
@@ -57,7 +57,7 @@ async def handle(svc: Services, event: WebhookEvent) -> None:
     if room is None:
         return  # not one of ours
     if event.event == "room_finished":
-        if room.kind == "agent" and svc.census is not None:
+        if room.kind is RoomKind.AGENT and svc.census is not None:
             svc.census.closed()
         sessions = await svc.store.list_sessions(room_name=event.room.name, open_only=True)
         for session in sessions.items:

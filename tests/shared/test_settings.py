@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.naming import WorkerRole
 from shared.settings import ConfigError, Settings, StoreKind
 from tests.conftest import make_settings
 
@@ -104,7 +105,7 @@ def test_livekit_agent_name_override_is_refused() -> None:
         make_settings(livekit_agent_name_override="whatever")
 
 
-@pytest.mark.parametrize("env", ["Prod", "prod_eu", "", "-x", "a--b"])
+@pytest.mark.parametrize("env", ["Prod", "prod_eu", "", "-x", "a--b", "prod\n"])
 def test_platform_env_must_be_name_safe(env: str) -> None:
     with pytest.raises(ConfigError, match="PLATFORM_ENV"):
         make_settings(platform_env=env)
@@ -141,3 +142,20 @@ def test_backend_settings_derive_urls_and_parse_origins() -> None:
     assert override.jwks_url == "https://keys.example/jwks.json"
     with pytest.raises(ConfigError, match="BACKEND_MAX_BODY_BYTES"):
         make_settings(backend_max_body_bytes=10)
+
+
+def test_worker_agent_names_follow_platform_env() -> None:
+    settings = make_settings(
+        platform_env="staging",
+        livekit_api_key="APIstaging",
+        livekit_api_secret="staging-secret-value",
+        database_url="postgresql://db/voxie",
+    )
+    assert settings.worker_agent_name(WorkerRole.VOXIE) == "voxie-staging"
+    assert settings.worker_agent_name(WorkerRole.SPAWNER) == "spawner-staging"
+
+
+def test_worker_agent_name_overrides() -> None:
+    settings = make_settings(spawner_agent_name="spawner-eu-docker", voxie_agent_name="")
+    assert settings.worker_agent_name(WorkerRole.SPAWNER) == "spawner-eu-docker"
+    assert settings.worker_agent_name(WorkerRole.VOXIE) == "voxie-dev"

@@ -84,7 +84,7 @@ def test_voxie_registers_under_its_deployment_name_and_reads_typed_chat() -> Non
 def test_voxie_model_and_voice_come_from_settings_and_are_checked() -> None:
     settings = make_settings(voxie_model="gpt-realtime-1.5", voxie_voice="sage")
     assert (settings.voxie_model, settings.voxie_voice) == ("gpt-realtime-1.5", "sage")
-    with pytest.raises(ConfigError, match="VOXIE_VOICE: 'robot' is not supported"):
+    with pytest.raises(ConfigError, match="VOXIE_VOICE: unsupported voice 'robot'"):
         make_settings(voxie_voice="robot")
     with pytest.raises(ConfigError, match="VOXIE_MODEL"):
         make_settings(voxie_model="gpt-2")
