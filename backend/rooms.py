@@ -17,9 +17,10 @@ import aiohttp
 from livekit import api
 from livekit.protocol import models
 
+from shared.presence import AGENT_KIND
+
 T = TypeVar("T")
 
-AGENT_KIND = models.ParticipantInfo.Kind.AGENT
 # Participants that never count as the room's humans (LiveKit's "dependent" participants).
 NON_HUMAN_KINDS = (AGENT_KIND, models.ParticipantInfo.Kind.EGRESS)
 
@@ -55,10 +56,6 @@ def is_human(participant: models.ParticipantInfo) -> bool:
     return participant.kind not in NON_HUMAN_KINDS and not (
         participant.permission.agent or participant.permission.recorder
     )
-
-
-def is_agent(participant: models.ParticipantInfo) -> bool:
-    return participant.kind == AGENT_KIND or participant.permission.agent
 
 
 class Rooms(Protocol):

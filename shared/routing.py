@@ -19,7 +19,6 @@ counts it by `verdict`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -31,7 +30,6 @@ from shared.naming import RoomKind, WorkerRole, parse_room_name
 
 if TYPE_CHECKING:
     from livekit.agents import JobRequest
-    from livekit.protocol.models import ParticipantInfo
 
 log = get_logger(__name__)
 
@@ -138,17 +136,6 @@ def route(
             )
         agent_id = next(iter(named.values()))
     return Decision(Verdict.ACCEPT, metadata=metadata, agent_id=agent_id)
-
-
-def other_agents(participants: Iterable[ParticipantInfo], own_identity: str) -> list[str]:
-    """Identities of agent participants in the room other than this job's own."""
-    from livekit.protocol.models import ParticipantInfo
-
-    return [
-        p.identity
-        for p in participants
-        if p.kind == ParticipantInfo.Kind.AGENT and p.identity != own_identity
-    ]
 
 
 def _room_agent_id(raw: str) -> UUID | None:

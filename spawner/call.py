@@ -37,8 +37,9 @@ from shared.contracts.lifecycle import LifecycleState
 from shared.contracts.room_messages import SpawnerErrorCode
 from shared.logging import bind_log_context, get_logger
 from shared.naming import WorkerRole
+from shared.presence import agents_ahead_in_room
 from shared.recording import CallEnd, transcript_from, usage_from
-from shared.routing import Decision, JobOffer, Verdict, other_agents, route
+from shared.routing import Decision, JobOffer, Verdict, route
 from shared.settings import Settings
 from shared.store import InvalidInput, NotFound, StoreUnavailable
 from spawner import factory, metrics
@@ -171,8 +172,7 @@ class Call:
         return self._metadata.kind if self._metadata else SessionKind.TEST
 
     async def _run(self) -> None:
-        if not self.ctx.is_fake_job() and (others := await self._other_agents_listed()):
-            log.warning("agent_already_in_room", others=others)
+        if not self.ctx.is_fake_job() and await agents_ahead_in_room(self.ctx):
             metrics.JOBS.labels(verdict="duplicate_agent").inc()
             self.ctx.shutdown("another agent serves this room")
             return
@@ -257,8 +257,8 @@ class Call:
         reason, status, error = EndReason.ERROR, SessionStatus.FAILED, None
         try:
             await self.ctx.connect()
-            if others := other_agents_in(self.ctx.room):
-                raise RuntimeError(f"another agent joined the room first: {', '.join(others)}")
+            if not self.ctx.is_fake_job() and (ahead := await agents_ahead_in_room(self.ctx)):
+                raise RuntimeError(f"another agent joined the room first: {', '.join(ahead)}")
             self._watch(lifecycle, session)
             if self.ctx.is_fake_job():
                 # Console: the person at the terminal is the caller; no one joins a room.
@@ -377,25 +377,6 @@ class Call:
                 await self.ctx.api.room.delete_room(api.DeleteRoomRequest(room=self._room_name))
         self.ctx.shutdown(f"call ended: {reason}")
 
-    async def _other_agents_listed(self) -> list[str]:
-        """Agents already in the room, by the server's participant list (before connecting)."""
-        try:
-            listed = await self.ctx.api.room.list_participants(
-                api.ListParticipantsRequest(room=self._room_name)
-            )
-        except Exception as exc:  # LiveKit unreachable: the post-connect check still runs
-            log.warning("participants_not_listed", error=repr(exc))
-            return []
-        return other_agents(listed.participants, self.ctx.token_claims().identity)
-
     def _openai_summary_model(self) -> llm.LLM[Any]:
         key = factory.openai_key(self.settings)
         return openai.LLM(model=self.settings.summary_model, api_key=key)
-
-
-def other_agents_in(room: rtc.Room) -> list[str]:
-    return [
-        p.identity
-        for p in room.remote_participants.values()
-        if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
-    ]

@@ -16,20 +16,18 @@ end) through the no-loss `SessionRecorder`, and tells the browser about the draf
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from uuid import UUID
 
-from livekit import api
 from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, JobRequest
 from livekit.agents.voice.events import CloseEvent, CloseReason
-from livekit.protocol.models import ParticipantInfo
 
 from shared.contracts import DispatchMetadata, EndReason, NewCallSession, SessionKind, SessionStatus
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.logging import bind_log_context, configure_logging, get_logger
 from shared.naming import WorkerRole
+from shared.presence import agents_ahead_in_room
 from shared.recording import CallEnd, SessionRecorder, transcript_from, usage_from
-from shared.routing import Decision, JobOffer, other_agents, route
+from shared.routing import Decision, JobOffer, route
 from shared.settings import Settings
 from shared.store import AgentStore, StoreError, open_store
 from shared.worker import agent_server, start_spool_replayer
@@ -62,22 +60,6 @@ def admit(decision: Decision) -> UUID | str:
         return owner_id_from(metadata.requested_by)
     except NotAnOwner as exc:
         return str(exc)
-
-
-def earlier_agents(participants: Iterable[ParticipantInfo], own_identity: str) -> list[str]:
-    """Agents that were in the room before this one (earliest join wins, identity breaks ties):
-    their presence means this job leaves. A later agent leaves by the same rule itself."""
-    listed = list(participants)
-    others = set(other_agents(listed, own_identity))
-    me = next((p for p in listed if p.identity == own_identity), None)
-    mine = (_joined_ms(me), own_identity) if me else (float("inf"), own_identity)
-    return sorted(
-        p.identity for p in listed if p.identity in others and (_joined_ms(p), p.identity) < mine
-    )
-
-
-def _joined_ms(participant: ParticipantInfo) -> float:
-    return float(participant.joined_at_ms or participant.joined_at * 1000)
 
 
 def end_reason_of(event: CloseEvent) -> EndReason:
@@ -221,7 +203,7 @@ def _console_metadata(ctx: JobContext) -> DispatchMetadata:
 
 async def _run(ctx: JobContext, metadata: DispatchMetadata, owner_id: UUID) -> None:
     room_name = ctx.job.room.name
-    if await _another_agent_first(ctx, room_name):
+    if await _another_agent_first(ctx):
         return
     store = await open_store(settings)
     recorder = SessionRecorder(store, settings.spool_dir)
@@ -245,7 +227,7 @@ async def _run(ctx: JobContext, metadata: DispatchMetadata, owner_id: UUID) -> N
         call.end(EndReason.ERROR, str(exc))
         await call.close()
         raise
-    if await _another_agent_first(ctx, room_name):
+    if await _another_agent_first(ctx):
         call.end(EndReason.SHUTDOWN, "another agent reached the room first")
         return
     try:
@@ -296,18 +278,10 @@ async def _converse(
         log.warning("lifecycle_not_published", error=f"{type(exc).__name__}: {exc}")
 
 
-async def _another_agent_first(ctx: JobContext, room_name: str) -> bool:
-    """One Voxie per room: if another agent got here first, this job leaves."""
+async def _another_agent_first(ctx: JobContext) -> bool:
+    """One agent per room (`shared.presence`): if one stays ahead of this job, it leaves."""
     if ctx.is_fake_job():
         return False  # console: a local room with no server to ask
-    try:
-        listed = await ctx.api.room.list_participants(api.ListParticipantsRequest(room=room_name))
-    except Exception as exc:
-        # Better to serve the user than to leave an empty room; checked again after connecting.
-        log.warning("participants_not_listed", error=f"{type(exc).__name__}: {exc}")
-        return False
-    first = earlier_agents(listed.participants, ctx.token_claims().identity)
-    if first:
-        log.warning("another_agent_in_room", agents=first, action="leaving")
+    if ahead := bool(await agents_ahead_in_room(ctx)):
         ctx.shutdown("another agent is in the room")
-    return bool(first)
+    return ahead

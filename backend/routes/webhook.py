@@ -18,11 +18,11 @@ from starlette.routing import Route
 from backend.auth import unauthorized
 from backend.http import json_response, read_body, services
 from backend.problems import bad_request, unavailable
-from backend.rooms import is_agent
 from backend.services import Services
 from shared.contracts import EndReason
 from shared.logging import bind_log_context, get_logger
 from shared.naming import RoomKind, parse_room_name
+from shared.presence import is_agent
 
 log = get_logger(__name__)
 

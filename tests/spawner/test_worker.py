@@ -256,8 +256,8 @@ async def test_a_second_agent_in_the_room_leaves_at_once(
     )
     job = await ended(cluster.double, room)
     runner = next(p for p in cluster.replicas.values() if worker_id(p) == job.worker_id)
-    [left] = runner.events("agent_already_in_room", job_id=job.id)
-    assert left["others"] == ["agent-first"]
+    [left] = runner.events("another_agent_in_room", job_id=job.id)
+    assert left["agents"] == ["agent-first"]
     assert runner.events("agent_ready", job_id=job.id) == []
     listed = await cluster.client.room.list_participants(api.ListParticipantsRequest(room=room))
     assert [p.identity for p in listed.participants] == ["agent-first"]

@@ -7,16 +7,14 @@ from uuid import uuid4
 
 import pytest
 from livekit.agents.voice.events import CloseEvent, CloseReason
-from livekit.protocol.models import ParticipantInfo
 
 from shared.contracts import DispatchMetadata, EndReason, SessionKind
 from shared.routing import Decision, Verdict
 from shared.settings import ConfigError
 from tests.conftest import make_settings
-from tests.support.livekit.rooms import AGENT, STANDARD, Kind
 from voxie.agent import ROOM_OPTIONS, voxie_instructions
 from voxie.draft import NotAnOwner, owner_id_from
-from voxie.worker import AGENT_NAME, admit, earlier_agents, end_reason_of
+from voxie.worker import AGENT_NAME, admit, end_reason_of
 
 
 def accepted(kind: SessionKind = SessionKind.CREATION, requested_by: str = "") -> Decision:
@@ -38,28 +36,6 @@ def test_the_owner_is_the_user_the_backend_minted_the_session_for() -> None:
 def test_only_creation_sessions_are_admitted() -> None:
     assert admit(accepted(SessionKind.TEST)) == "Voxie runs creation sessions, not 'test'"
     assert admit(Decision(Verdict.ACCEPT)) == "the dispatch carries no metadata"
-
-
-def participant(identity: str, joined_ms: int, kind: Kind = AGENT) -> ParticipantInfo:
-    return ParticipantInfo(
-        identity=identity, kind=kind, joined_at=joined_ms // 1000, joined_at_ms=joined_ms
-    )
-
-
-def test_the_agent_that_joined_first_stays() -> None:
-    room = [
-        participant("user:1", 1_000, STANDARD),
-        participant("voxie-a", 2_000),
-        participant("voxie-b", 3_000),
-    ]
-    assert earlier_agents(room, "voxie-b") == ["voxie-a"]
-    assert earlier_agents(room, "voxie-a") == []
-    # Same instant: the identity decides, so exactly one of them stays.
-    tie = [participant("voxie-a", 5_000), participant("voxie-b", 5_000)]
-    assert (earlier_agents(tie, "voxie-a"), earlier_agents(tie, "voxie-b")) == ([], ["voxie-a"])
-    # Not yet listed itself: any agent already there came first.
-    assert earlier_agents(room[:2], "voxie-c") == ["voxie-a"]
-    assert earlier_agents(room[:1], "voxie-c") == []
 
 
 @pytest.mark.parametrize(
