@@ -33,6 +33,7 @@ from shared.contracts import (
     SessionKind,
     SessionStatus,
 )
+from shared.contracts.agent_config import NotRunnable, check_runnable
 from shared.contracts.lifecycle import LifecycleState
 from shared.contracts.room_messages import SpawnerErrorCode
 from shared.logging import bind_log_context, get_logger
@@ -91,13 +92,14 @@ def tool_context(settings: Settings, client: httpx.AsyncClient) -> ToolContext:
     )
 
 
-def runnable(config: AgentConfig, kind: SessionKind) -> AgentConfig:
-    """The config if this kind of call may run it; archived never, drafts only as tests."""
-    if config.status is AgentStatus.ARCHIVED:
-        raise AgentRefused(SpawnerErrorCode.AGENT_ARCHIVED, "agent is archived")
-    if config.status is AgentStatus.DRAFT and kind is not SessionKind.TEST:
-        raise AgentRefused(SpawnerErrorCode.AGENT_NOT_ACTIVE, "a draft only runs as a test call")
-    return config
+def runnable(config: AgentConfig) -> AgentConfig:
+    """`check_runnable` as the spawner refuses it: with the code the room is told."""
+    try:
+        return check_runnable(config)
+    except NotRunnable as exc:
+        archived = exc.status is AgentStatus.ARCHIVED
+        code = SpawnerErrorCode.AGENT_ARCHIVED if archived else SpawnerErrorCode.AGENT_NOT_ACTIVE
+        raise AgentRefused(code, str(exc)) from exc
 
 
 async def call_end(
@@ -179,7 +181,7 @@ class Call:
         assert self._agent_id is not None
         try:
             self._mark("listed")
-            config = runnable(await self._load(self._agent_id), self.kind)
+            config = runnable(await self._load(self._agent_id))
             self._mark("loaded")
         except AgentRefused as refused:
             await self._refuse(refused)

@@ -244,3 +244,26 @@ class AgentConfig(AgentFields):
     @property
     def http_tools(self) -> list[HttpTool]:
         return [tool for tool in self.tools if isinstance(tool, HttpTool)]
+
+
+class NotRunnable(ValueError):
+    """The agent may not run a call; `status` is why (archived, or still a draft)."""
+
+    def __init__(self, agent: AgentConfig) -> None:
+        if agent.status is AgentStatus.ARCHIVED:
+            message = f"agent {agent.slug} is archived and cannot run"
+        else:
+            message = (
+                f"agent {agent.slug} is a {agent.status.value}; set its status to active to run it"
+            )
+        super().__init__(message)
+        self.status = agent.status
+
+
+def check_runnable(agent: AgentConfig) -> AgentConfig:
+    """The one rule of which agents run a call (the backend before it opens a room, the
+    spawner before it runs one): only an active agent. An archived agent never runs; a draft
+    does not yet — a test call of a draft arrives with agent versions, and is decided here."""
+    if agent.status is not AgentStatus.ACTIVE:
+        raise NotRunnable(agent)
+    return agent

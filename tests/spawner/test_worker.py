@@ -203,7 +203,7 @@ async def test_malformed_or_mismatched_metadata_is_rejected_for_good(
         assert sum(requests_for(cluster.replicas, room).values()) == len(rejected)
 
 
-async def test_unknown_archived_and_invalid_agents_end_cleanly_and_tell_the_room(
+async def test_unknown_archived_draft_and_invalid_agents_end_cleanly_and_tell_the_room(
     cluster: Cluster,
     store: PostgresStore,
     db: asyncpg.Connection,
@@ -215,10 +215,13 @@ async def test_unknown_archived_and_invalid_agents_end_cleanly_and_tell_the_room
     await db.execute(
         """update agents set tools = '[{"type": "carrier_pigeon"}]' where id = $1""", invalid.id
     )
+    # A draft is refused by the rule the backend applies too (shared `check_runnable`).
+    draft = await store.create_agent(new_agent(status="draft"))
     unknown = uuid4()
     cases = [
         (unknown, "agent_not_found", None),
         (archived.id, "agent_archived", archived.id),
+        (draft.id, "agent_not_active", draft.id),
         (invalid.id, "invalid_config", invalid.id),
     ]
     rooms = [await create_agent_room(cluster.client, NAME, agent_id) for agent_id, _, _ in cases]

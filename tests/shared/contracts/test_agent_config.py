@@ -14,7 +14,12 @@ from shared.contracts import (
     HttpTool,
     NewAgent,
 )
-from shared.contracts.agent_config import MAX_INSTRUCTIONS, MAX_TOOLS
+from shared.contracts.agent_config import (
+    MAX_INSTRUCTIONS,
+    MAX_TOOLS,
+    NotRunnable,
+    check_runnable,
+)
 
 
 def http_tool(**overrides: Any) -> dict[str, Any]:
@@ -46,18 +51,21 @@ def new_agent(**overrides: Any) -> NewAgent:
     return NewAgent.model_validate({**values, **overrides})
 
 
-def test_a_complete_config_validates_and_round_trips() -> None:
-    agent = new_agent(status="active")
+def stored_agent(**overrides: Any) -> AgentConfig:
     now = datetime.now(UTC)
-    stored = AgentConfig.model_validate(
+    return AgentConfig.model_validate(
         {
-            **agent.model_dump(mode="json"),
+            **new_agent(**overrides).model_dump(mode="json"),
             "id": str(uuid4()),
             "version": 1,
             "created_at": now,
             "updated_at": now,
         }
     )
+
+
+def test_a_complete_config_validates_and_round_trips() -> None:
+    stored = stored_agent(status="active")
     assert stored.voice == "marin" and stored.model == "gpt-realtime"
     assert [t.name for t in stored.tools] == ["book_appointment", "end_call"]
     assert AgentConfig.model_validate_json(stored.model_dump_json()) == stored
@@ -117,16 +125,7 @@ def test_malformed_http_tools_are_refused(overrides: dict[str, Any], message: st
 
 
 def test_patch_is_validated_on_the_merged_result() -> None:
-    now = datetime.now(UTC)
-    draft = AgentConfig.model_validate(
-        {
-            **new_agent(instructions="").model_dump(mode="json"),
-            "id": str(uuid4()),
-            "version": 2,
-            "created_at": now,
-            "updated_at": now,
-        }
-    )
+    draft = stored_agent(instructions="")
     assert AgentPatch(voice="cedar").changes() == {"voice": "cedar"}
     with pytest.raises(ValidationError, match="an active agent needs instructions"):
         draft.with_changes(AgentPatch(status=AgentStatus.ACTIVE))
@@ -134,3 +133,12 @@ def test_patch_is_validated_on_the_merged_result() -> None:
     assert active.status is AgentStatus.ACTIVE and active.voice == draft.voice
     with pytest.raises(ValidationError, match="unsupported voice"):
         AgentPatch(voice="robot")
+
+
+def test_only_an_active_agent_runs() -> None:
+    active = stored_agent(status="active")
+    assert check_runnable(active) is active
+    for status in (AgentStatus.DRAFT, AgentStatus.ARCHIVED):
+        with pytest.raises(NotRunnable, match=f"agent {active.slug} is") as refused:
+            check_runnable(active.model_copy(update={"status": status}))
+        assert refused.value.status is status
