@@ -14,7 +14,8 @@ The rule, in order (the first that fails decides):
    room name; a mismatch is refused with `terminate=True`.
 
 `route()` is pure: the worker's handler turns a `Decision` into `accept()` / `reject()` and
-counts it by `verdict`.
+counts it by `verdict`. A console job (`python -m voxie|spawner console`) comes from no backend
+and has no metadata: `console_metadata` is what it runs as, in development only.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from shared.contracts.dispatch import DispatchMetadata, RoomMetadata
+from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKind
 from shared.logging import get_logger
 from shared.naming import RoomKind, WorkerRole, parse_room_name
+from shared.settings import Settings
 
 if TYPE_CHECKING:
     from livekit.agents import JobRequest
@@ -136,6 +138,21 @@ def route(
             )
         agent_id = next(iter(named.values()))
     return Decision(Verdict.ACCEPT, metadata=metadata, agent_id=agent_id)
+
+
+def console_metadata(
+    settings: Settings, kind: SessionKind, requested_by: str, agent_id: UUID | None = None
+) -> DispatchMetadata | None:
+    """The dispatch metadata a local console job runs as; None outside dev/test, where every
+    job must come from the backend."""
+    if not settings.is_development:
+        return None
+    return DispatchMetadata(
+        agent_id=agent_id,
+        deployment=settings.platform_env,
+        kind=kind,
+        requested_by=requested_by,
+    )
 
 
 def _room_agent_id(raw: str) -> UUID | None:

@@ -39,14 +39,15 @@ from shared.contracts.room_messages import SpawnerErrorCode
 from shared.logging import bind_log_context, get_logger
 from shared.naming import WorkerRole
 from shared.presence import agents_ahead_in_room
-from shared.recording import CallEnd, transcript_from, usage_from
-from shared.routing import Decision, JobOffer, Verdict, route
+from shared.recording import CallEnd, call_end
+from shared.routing import Decision, JobOffer, Verdict, console_metadata, route
+from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.store import InvalidInput, NotFound, StoreUnavailable
 from spawner import factory, metrics
 from spawner.lifecycle import Lifecycle
+from spawner.loader import process_loader
 from spawner.notice import tell_room
-from spawner.runtime import Runtime
 from spawner.summary import summarize
 from spawner.tools import ToolContext, tls_context
 
@@ -64,17 +65,12 @@ def console_decision(settings: Settings) -> Decision:
     """What `python -m spawner console` runs: a local job no backend dispatched, so the agent
     comes from SPAWNER_CONSOLE_AGENT_ID, in dev/test only."""
     agent_id = settings.spawner_console_agent_id
-    if agent_id is None or not settings.is_development:
+    metadata = console_metadata(settings, SessionKind.TEST, CONSOLE_CALLER, agent_id)
+    if agent_id is None or metadata is None:
         return Decision(
             Verdict.MISSING_METADATA,
             "console runs need SPAWNER_CONSOLE_AGENT_ID (and PLATFORM_ENV dev or test)",
         )
-    metadata = DispatchMetadata(
-        agent_id=agent_id,
-        deployment=settings.platform_env,
-        kind=SessionKind.TEST,
-        requested_by=CONSOLE_CALLER,
-    )
     return Decision(Verdict.ACCEPT, metadata=metadata, agent_id=agent_id)
 
 
@@ -100,28 +96,6 @@ def runnable(config: AgentConfig) -> AgentConfig:
         archived = exc.status is AgentStatus.ARCHIVED
         code = SpawnerErrorCode.AGENT_ARCHIVED if archived else SpawnerErrorCode.AGENT_NOT_ACTIVE
         raise AgentRefused(code, str(exc)) from exc
-
-
-async def call_end(
-    session_id: UUID,
-    session: AgentSession[Any],
-    reason: EndReason,
-    *,
-    summary_model: llm.LLM[Any] | None,
-    status: SessionStatus = SessionStatus.ENDED,
-    error: str | None = None,
-) -> CallEnd:
-    """What the recorder stores for a finished session: transcript, usage, optional summary."""
-    summary = await summarize(summary_model, session.history) if summary_model else None
-    return CallEnd(
-        session_id=session_id,
-        end_reason=reason,
-        status=status,
-        error=error,
-        transcript=transcript_from(session.history),
-        summary=summary,
-        usage=usage_from(session.usage),
-    )
 
 
 class Call:
@@ -193,7 +167,7 @@ class Call:
 
     async def _load(self, agent_id: UUID) -> AgentConfig:
         version = self._metadata.agent_version if self._metadata else None
-        loader = self.runtime.loader
+        loader = process_loader(self.runtime)
         if (config := loader.cached(agent_id, min_version=version)) is not None:
             return config
         try:
@@ -362,14 +336,10 @@ class Call:
     ) -> None:
         with contextlib.suppress(Exception):
             await session.aclose()
-        end = await call_end(
-            session_id,
-            session,
-            reason,
-            summary_model=self._summary_model() if config.summarize else None,
-            status=status,
-            error=error,
+        summary = (
+            await summarize(self._summary_model(), session.history) if config.summarize else None
         )
+        end = call_end(session_id, reason, session, status=status, error=error, summary=summary)
         await self.runtime.call(self.runtime.recorder.finish(end))
         metrics.SESSIONS_ENDED.labels(reason=reason, status=status).inc()
         metrics.SESSION_SECONDS.observe(time.monotonic() - self._started)
