@@ -137,9 +137,9 @@ async def _call(operation: Callable[[], Awaitable[T]]) -> T:
         return await operation()
     except api.TwirpError as exc:
         if exc.status >= 500 or exc.code in ("unavailable", "deadline_exceeded", "internal"):
-            raise LiveKitUnavailable(f"LiveKit answered {exc.status} {exc.code}") from None
+            raise LiveKitUnavailable(f"LiveKit answered {exc.status} {exc.code}") from exc
         if exc.code == "not_found" or exc.status == 404:
-            raise RoomGone(exc.message or "not found") from None
-        raise LiveKitRefused(f"LiveKit refused the request: {exc.code}: {exc.message}") from None
+            raise RoomGone(exc.message or "not found") from exc
+        raise LiveKitRefused(f"LiveKit refused the request: {exc.code}: {exc.message}") from exc
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise LiveKitUnavailable(f"LiveKit unreachable: {type(exc).__name__}") from None
+        raise LiveKitUnavailable(f"LiveKit unreachable: {type(exc).__name__}") from exc

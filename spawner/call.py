@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -72,6 +72,14 @@ def console_decision(settings: Settings) -> Decision:
             "console runs need SPAWNER_CONSOLE_AGENT_ID (and PLATFORM_ENV dev or test)",
         )
     return Decision(Verdict.ACCEPT, metadata=metadata, agent_id=agent_id)
+
+
+async def best_effort(event: str, operation: Awaitable[object]) -> None:
+    """Awaits a step the call can end without; a failure is logged as `event`, not raised."""
+    try:
+        await operation
+    except Exception as exc:
+        log.warning(event, error=f"{type(exc).__name__}: {exc}")
 
 
 class AgentRefused(Exception):
@@ -173,11 +181,11 @@ class Call:
         try:
             return await self.runtime.call(loader.get(agent_id, min_version=version))
         except NotFound as exc:
-            raise AgentRefused(SpawnerErrorCode.AGENT_NOT_FOUND, str(exc)) from None
+            raise AgentRefused(SpawnerErrorCode.AGENT_NOT_FOUND, str(exc)) from exc
         except InvalidInput as exc:
-            raise AgentRefused(SpawnerErrorCode.INVALID_CONFIG, str(exc)) from None
+            raise AgentRefused(SpawnerErrorCode.INVALID_CONFIG, str(exc)) from exc
         except StoreUnavailable as exc:
-            raise AgentRefused(SpawnerErrorCode.STORE_UNAVAILABLE, str(exc)) from None
+            raise AgentRefused(SpawnerErrorCode.STORE_UNAVAILABLE, str(exc)) from exc
 
     async def _refuse(self, refused: AgentRefused) -> None:
         log.warning("agent_refused", code=refused.code, detail=str(refused))
@@ -260,7 +268,12 @@ class Call:
 
     def _ready(self) -> None:
         """The agent is ready: config loaded, session built; the room connection comes next."""
-        info = getattr(self.ctx, "_info", None)  # RunningJobInfo: when the assignment arrived
+        # Private on purpose: livekit-agents 1.8 keeps the dispatch timeline (`assigned_at`,
+        # when the server's assignment arrived) only on JobContext._info (RunningJobInfo) and
+        # has no public accessor; the time the entry point started would leave out the
+        # process launch we want to measure. Read defensively: if a release renames it, the
+        # metric is skipped, the call is not affected.
+        info = getattr(self.ctx, "_info", None)
         assigned_at = getattr(info, "assigned_at", 0.0) or 0.0
         admission_s = time.time() - assigned_at if assigned_at else None
         if admission_s is not None:
@@ -334,8 +347,8 @@ class Call:
         status: SessionStatus,
         error: str | None,
     ) -> None:
-        with contextlib.suppress(Exception):
-            await session.aclose()
+        # The records below matter more than a clean close: a failing close is logged, not fatal.
+        await best_effort("session_not_closed", session.aclose())
         summary = (
             await summarize(self._summary_model(), session.history) if config.summarize else None
         )
@@ -345,8 +358,9 @@ class Call:
         metrics.SESSION_SECONDS.observe(time.monotonic() - self._started)
         log.info("call_ended", end_reason=reason, status=status)
         if reason in _DELETE_ROOM_ON and not self.ctx.is_fake_job():
-            with contextlib.suppress(Exception):
-                await self.ctx.api.room.delete_room(api.DeleteRoomRequest(room=self._room_name))
+            # Left undeleted, LiveKit closes the room after its departure timeout anyway.
+            delete = self.ctx.api.room.delete_room(api.DeleteRoomRequest(room=self._room_name))
+            await best_effort("room_not_deleted", delete)
         self.ctx.shutdown(f"call ended: {reason}")
 
     def _openai_summary_model(self) -> llm.LLM[Any]:

@@ -109,9 +109,9 @@ class SupabaseStore:
         except StoreError:
             raise
         except APIError as exc:
-            raise _translate(exc) from None
+            raise _translate(exc) from exc
         except (httpx.HTTPError, OSError) as exc:
-            raise StoreUnavailable(f"Supabase unreachable: {type(exc).__name__}") from None
+            raise StoreUnavailable(f"Supabase unreachable: {type(exc).__name__}") from exc
         raise AssertionError("unreachable: tenacity re-raises the last failure")
 
     async def _rows(self, request: Callable[[], Awaitable[Any]]) -> list[dict[str, Any]]:
