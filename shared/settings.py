@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         hide_input_in_errors=True,
+        # A variable set but empty (`DATABASE_URL=` in a .env or a deployment template) counts
+        # as unset: the default applies, never a database called "".
+        env_ignore_empty=True,
     )
 
     # Deployment identity: also the suffix of the worker agent names, so two deployments
@@ -169,35 +172,14 @@ class Settings(BaseSettings):
 
     @field_validator("tool_http_allowlist", "tool_secrets", "backend_cors_origins", mode="before")
     @classmethod
-    def _json_text(cls, value: object, info: ValidationInfo) -> object:
+    def _json_text(cls, value: object) -> object:
         # The environment gives JSON (pydantic-settings decodes it); a .env or a caller may
         # hand the text itself.
         if isinstance(value, str):
             try:
-                if not value.strip():
-                    return {} if info.field_name == "tool_secrets" else []
                 return json.loads(value)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"not valid JSON: {exc.msg}") from None
-        return value
-
-    @field_validator(
-        "supabase_url",
-        "supabase_jwks_url",
-        "livekit_public_url",
-        "voxie_agent_name",
-        "spawner_agent_name",
-        "livekit_agent_name_override",
-    )
-    @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
-
-    @field_validator("database_url", "supabase_service_role_key", "supabase_jwt_secret")
-    @classmethod
-    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
         return value
 
     @model_validator(mode="after")
