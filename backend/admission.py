@@ -24,7 +24,7 @@ from backend.services import Services
 from shared.contracts import AgentConfig
 from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKind
 from shared.logging import get_logger
-from shared.naming import WorkerRole, agent_room_name, voxie_room_name, worker_agent_name
+from shared.naming import RoomKind, agent_room_name, voxie_room_name
 from shared.settings import Settings
 from shared.store import StoreError
 
@@ -77,11 +77,10 @@ def join_token(settings: Settings, identity: str, room: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """A caller's go-ahead for one new room: its name and the worker it goes to. An agent room's
-    admission holds its slot under MAX_TOTAL_AGENTS, released if the room is not made."""
+    """A caller's go-ahead for one new room: its name and the session it is for. An agent
+    room's admission holds its slot under MAX_TOTAL_AGENTS, released if the room is not made."""
 
     name: str
-    role: WorkerRole
     kind: SessionKind
     agent: AgentConfig | None
     holds_slot: bool
@@ -103,8 +102,8 @@ async def admit(
             f"at most {settings.spawn_rate_per_minute} new rooms a minute; try again shortly",
             headers={"Retry-After": retry_after(wait)},
         )
-    if kind is SessionKind.CREATION:
-        return Admission(voxie_room_name(), WorkerRole.VOXIE, kind, agent, holds_slot=False)
+    if kind.room_kind is RoomKind.CREATION:
+        return Admission(voxie_room_name(), kind, agent, holds_slot=False)
     assert agent is not None
     name = agent_room_name(agent.id)
     listed = await services.census.agent_rooms() if services.census is not None else []
@@ -121,7 +120,7 @@ async def admit(
             f"all {settings.max_total_agents} agent places are taken; try again shortly",
             headers={"Retry-After": retry_after(settings.gc_interval_s)},
         )
-    return Admission(name, WorkerRole.SPAWNER, kind, agent, holds_slot=True)
+    return Admission(name, kind, agent, holds_slot=True)
 
 
 async def create_room(
@@ -151,7 +150,7 @@ async def create_room(
             NewRoom(
                 name=name,
                 metadata=RoomMetadata(agent_id=agent_id).to_json() if agent_id else "",
-                agent_name=worker_agent_name(admission.role, settings),
+                agent_name=settings.worker_agent_name(kind.room_kind.role),
                 dispatch_metadata=dispatch.to_json(),
                 empty_timeout_s=settings.room_empty_timeout_s,
                 departure_timeout_s=departure_timeout_s(settings),

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from shared.naming import parse_room_name
+from shared.naming import RoomKind, parse_room_name
 
 # Buckets of callers idle this long are dropped, so the table does not grow without bound.
 _IDLE_FORGET_S = 600.0
@@ -102,7 +102,7 @@ class RoomCensus:
 
 def _is_agent_room(name: str) -> bool:
     parsed = parse_room_name(name)
-    return parsed is not None and parsed.kind == "agent"
+    return parsed is not None and parsed.kind is RoomKind.AGENT
 
 
 def retry_after(seconds: float) -> str:

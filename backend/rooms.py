@@ -21,9 +21,10 @@ import aiohttp
 from livekit import api
 from livekit.protocol import models
 
+from shared.presence import AGENT_KIND
+
 T = TypeVar("T")
 
-AGENT_KIND = models.ParticipantInfo.Kind.AGENT
 # Participants that never count as the room's humans (LiveKit's "dependent" participants).
 NON_HUMAN_KINDS = (AGENT_KIND, models.ParticipantInfo.Kind.EGRESS)
 
@@ -59,10 +60,6 @@ def is_human(participant: models.ParticipantInfo) -> bool:
     return participant.kind not in NON_HUMAN_KINDS and not (
         participant.permission.agent or participant.permission.recorder
     )
-
-
-def is_agent(participant: models.ParticipantInfo) -> bool:
-    return participant.kind == AGENT_KIND or participant.permission.agent
 
 
 class Rooms(Protocol):
@@ -154,9 +151,9 @@ async def _translated(operation: Callable[[], Awaitable[T]]) -> T:
         return await operation()
     except api.TwirpError as exc:
         if exc.status >= 500 or exc.code in ("unavailable", "deadline_exceeded", "internal"):
-            raise LiveKitUnavailable(f"LiveKit answered {exc.status} {exc.code}") from None
+            raise LiveKitUnavailable(f"LiveKit answered {exc.status} {exc.code}") from exc
         if exc.code == "not_found" or exc.status == 404:
-            raise RoomGone(exc.message or "not found") from None
-        raise LiveKitRefused(f"LiveKit refused the request: {exc.code}: {exc.message}") from None
+            raise RoomGone(exc.message or "not found") from exc
+        raise LiveKitRefused(f"LiveKit refused the request: {exc.code}: {exc.message}") from exc
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise LiveKitUnavailable(f"LiveKit unreachable: {type(exc).__name__}") from None
+        raise LiveKitUnavailable(f"LiveKit unreachable: {type(exc).__name__}") from exc

@@ -21,8 +21,8 @@ from livekit.plugins import openai  # plugins register on import, on the main th
 from pydantic import BaseModel, Field, ValidationError
 
 from shared.addresses import AddressRefused, Resolver, check_public_url, system_resolver
+from shared.catalog import SUPPORTED_VOICES
 from shared.contracts import HttpTool
-from shared.contracts.agent_config import SUPPORTED_VOICES
 from shared.logging import get_logger
 from shared.naming import InvalidSlug, slug_from
 from shared.settings import Settings

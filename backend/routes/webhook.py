@@ -20,11 +20,11 @@ from backend.admission import release_slot
 from backend.auth import unauthorized
 from backend.http import json_response, read_body, services
 from backend.problems import bad_request, unavailable
-from backend.rooms import is_agent
 from backend.services import Services
 from shared.contracts import EndReason
 from shared.logging import bind_log_context, get_logger
-from shared.naming import parse_room_name
+from shared.naming import RoomKind, parse_room_name
+from shared.presence import is_agent
 
 log = get_logger(__name__)
 
@@ -59,7 +59,7 @@ async def handle(svc: Services, event: WebhookEvent) -> None:
     if room is None:
         return  # not one of ours
     if event.event == "room_finished":
-        if room.kind == "agent":
+        if room.kind is RoomKind.AGENT:
             await release_slot(svc, event.room.name)
         sessions = await svc.store.list_sessions(room_name=event.room.name, open_only=True)
         for session in sessions.items:

@@ -111,7 +111,7 @@ class PostgresStore:
                 init=_init_connection,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreUnavailable(f"cannot open the database pool: {type(exc).__name__}") from None
+            raise StoreUnavailable(f"cannot open the database pool: {type(exc).__name__}") from exc
         return cls(pool, attempts=attempts, guard=StoreGuard(timeout_s))
 
     # --- plumbing ------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ class PostgresStore:
         except StoreError:
             raise
         except Exception as exc:
-            raise _translate(exc) from None
+            raise _translate(exc) from exc
         raise AssertionError("unreachable: tenacity re-raises the last failure")
 
     async def ping(self) -> None:

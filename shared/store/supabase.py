@@ -122,11 +122,11 @@ class SupabaseStore:
         except StoreError:
             raise
         except APIError as exc:
-            raise _translate(exc) from None
+            raise _translate(exc) from exc
         except httpx.TimeoutException as exc:
-            raise StoreTimedOut(f"Supabase did not answer in time: {type(exc).__name__}") from None
+            raise StoreTimedOut(f"Supabase did not answer in time: {type(exc).__name__}") from exc
         except (httpx.HTTPError, OSError) as exc:
-            raise StoreUnavailable(f"Supabase unreachable: {type(exc).__name__}") from None
+            raise StoreUnavailable(f"Supabase unreachable: {type(exc).__name__}") from exc
         raise AssertionError("unreachable: tenacity re-raises the last failure")
 
     async def _rows(self, request: Callable[[], Awaitable[Any]]) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ import time
 from uuid import uuid4
 
 import asyncpg
+import httpx
 import pytest
 
 from shared.contracts import NewCallSession
@@ -33,8 +34,9 @@ async def test_postgres_store_comes_up_while_the_database_is_down() -> None:
         f"postgresql://postgres@127.0.0.1:{closed_port()}/voxie", attempts=2
     )
     try:
-        with pytest.raises(StoreUnavailable, match="unreachable"):
+        with pytest.raises(StoreUnavailable, match="unreachable") as down:
             await store.ping()
+        assert isinstance(down.value.__cause__, OSError)  # the cause stays for the logs
         with pytest.raises(StoreUnavailable):
             await store.get_agent(uuid4())
         with pytest.raises(StoreUnavailable):
@@ -86,8 +88,9 @@ async def test_supabase_store_unreachable_is_store_unavailable(service_role_key:
         f"http://127.0.0.1:{closed_port()}", service_role_key, attempts=2, client_retry=False
     )
     try:
-        with pytest.raises(StoreUnavailable, match="unreachable"):
+        with pytest.raises(StoreUnavailable, match="unreachable") as down:
             await store.get_agent(uuid4())
+        assert isinstance(down.value.__cause__, httpx.ConnectError)
         with pytest.raises(StoreUnavailable):
             await store.create_agent(new_agent())
     finally:
