@@ -95,10 +95,10 @@ class LiveKitRooms:
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await _translated(operation)
-        except TimeoutError:
+        except TimeoutError as exc:
             raise LiveKitUnavailable(
                 f"LiveKit did not answer within {self._timeout_s:g} s"
-            ) from None
+            ) from exc
 
     async def create(self, room: NewRoom) -> models.Room:
         request = api.CreateRoomRequest(

@@ -61,11 +61,11 @@ class StoreGuard:
         try:
             async with asyncio.timeout(self.timeout_s):
                 result = await call()
-        except TimeoutError:
+        except TimeoutError as exc:
             self._timed_out(probe)
             raise StoreTimedOut(
                 f"the database did not answer within {self.timeout_s:g} s"
-            ) from None
+            ) from exc
         except StoreTimedOut:
             self._timed_out(probe)
             raise
