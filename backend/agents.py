@@ -1,8 +1,9 @@
-"""The agents a caller may reach, and the save-time rules the API applies to a config.
+"""What a caller may reach — agents by id or slug, the live rooms of their agents — and the
+save-time rules the API applies to a config.
 
-Shared by the routes that name an agent (`/api/agents/…`, `/api/voxie/sessions`): one place
-decides how `{agent_id}` (a UUID or a slug) resolves and what anyone else's agent looks like
-(a missing one).
+Shared by the routes that name an agent (`/api/agents/…`, `/api/voxie/sessions`) and the room
+views: one place decides how `{agent_id}` (a UUID or a slug) resolves, what anyone else's agent
+looks like (a missing one), and whose rooms a user sees.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from uuid import UUID
 
 from backend.auth import Principal
 from backend.problems import not_found, unprocessable
+from backend.room_states import RoomState, room_states
 from backend.services import Services
 from shared.addresses import AddressRefused, check_tool_destinations
 from shared.contracts import AgentConfig
 from shared.contracts.agent_config import ToolSpec
 from shared.store import InvalidInput, Page, UnreadableAgent
-from shared.store.base import agent_from_row
+from shared.store.base import MAX_PAGE_SIZE, agent_from_row
 
 
 async def find_agent(
@@ -67,3 +69,21 @@ def raw_record(row: dict[str, Any]) -> dict[str, Any]:
     except UnreadableAgent as exc:
         problem = exc.reason
     return {"agent_id": row["id"], "problem": problem, "row": row}
+
+
+async def visible_rooms(svc: Services, principal: Principal) -> list[RoomState]:
+    """The rooms `principal` may see: the operator all; a user their own agents' rooms (an
+    unreadable agent is still theirs) and the rooms they are in."""
+    rooms = svc.rooms
+    states = await room_states(rooms, await rooms.list_rooms())
+    if principal.is_operator:
+        return states
+    page = await svc.store.list_agents(
+        principal.user_id, limit=MAX_PAGE_SIZE, include_archived=True
+    )
+    own: set[UUID] = {agent.id for agent in counted(svc, page).items} | set(page.unreadable)
+    return [
+        s
+        for s in states
+        if s.name.agent_id in own or any(p.identity == principal.identity for p in s.humans)
+    ]

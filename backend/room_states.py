@@ -1,5 +1,6 @@
 """The read model of the platform's live rooms, from LiveKit (the only source of truth): what the
-reconciler acts on and what `GET /api/rooms` and `GET /api/stats` show.
+reconciler acts on and what `GET /api/rooms` and `GET /api/stats` show (`backend.agents`
+decides which of them a caller sees).
 
 A room's lifecycle state is what its agent publishes as participant attributes
 (`shared.contracts.lifecycle`); LiveKit holds them, so there is no second copy to drift.
@@ -10,18 +11,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from uuid import UUID
 
 from livekit.protocol import models
 
-from backend.agents import counted
-from backend.auth import Principal
 from backend.bodies import RoomView
-from backend.rooms import Rooms, is_agent, is_human
-from backend.services import Services
+from backend.rooms import Rooms, is_human
 from shared.contracts.lifecycle import AgentLifecycle
 from shared.naming import RoomName, parse_room_name
-from shared.store.base import MAX_PAGE_SIZE
+from shared.presence import agents_oldest_first
 
 # Rooms whose participants are listed at once.
 PARALLEL_ROOMS = 8
@@ -34,7 +31,7 @@ class RoomState:
     room: models.Room
     name: RoomName
     humans: list[models.ParticipantInfo]
-    agents: list[models.ParticipantInfo]  # oldest first
+    agents: list[models.ParticipantInfo]  # oldest first: the one that stays (shared.presence)
 
     @property
     def created_at(self) -> float:
@@ -67,13 +64,6 @@ class RoomState:
         )
 
 
-def agents_oldest_first(participants: list[models.ParticipantInfo]) -> list[models.ParticipantInfo]:
-    return sorted(
-        (p for p in participants if is_agent(p)),
-        key=lambda p: (p.joined_at_ms or p.joined_at * 1000, p.identity),
-    )
-
-
 async def room_states(rooms: Rooms, listed: list[models.Room]) -> list[RoomState]:
     """The platform's rooms among `listed`, each with its participants."""
     limit = asyncio.Semaphore(PARALLEL_ROOMS)
@@ -90,21 +80,3 @@ async def room_states(rooms: Rooms, listed: list[models.Room]) -> list[RoomState
 
     platform = [(room, parsed) for room in listed if (parsed := parse_room_name(room.name))]
     return list(await asyncio.gather(*(state(room, name) for room, name in platform)))
-
-
-async def visible_rooms(svc: Services, principal: Principal) -> list[RoomState]:
-    """The rooms `principal` may see: the operator all; a user their own agents' rooms (an
-    unreadable agent is still theirs) and the rooms they are in."""
-    rooms = svc.rooms
-    states = await room_states(rooms, await rooms.list_rooms())
-    if principal.is_operator:
-        return states
-    page = await svc.store.list_agents(
-        principal.user_id, limit=MAX_PAGE_SIZE, include_archived=True
-    )
-    own: set[UUID] = {agent.id for agent in counted(svc, page).items} | set(page.unreadable)
-    return [
-        s
-        for s in states
-        if s.name.agent_id in own or any(p.identity == principal.identity for p in s.humans)
-    ]

@@ -26,8 +26,8 @@ from shared.addresses import (
     check_tool_destinations,
     system_resolver,
 )
+from shared.catalog import SUPPORTED_VOICES
 from shared.contracts import HttpTool
-from shared.contracts.agent_config import SUPPORTED_VOICES
 from shared.logging import get_logger
 from shared.naming import InvalidSlug, slug_from
 from shared.settings import Settings

@@ -2,7 +2,7 @@
 operator's `POST /api/rooms/{room_name}/close` and `POST /api/gc` (a reconciler pass now).
 
 The read model (`backend.room_states`) is LiveKit's view; a user sees the rooms of their own
-agents and the rooms they are in.
+agents and the rooms they are in (`backend.agents.visible_rooms`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from backend.admission import release_slot
+from backend.agents import visible_rooms
 from backend.auth import Principal
 from backend.bodies import (
     Capacity,
@@ -26,9 +28,8 @@ from backend.bodies import (
 from backend.http import authenticated, json_response, path, services
 from backend.operations import Operation
 from backend.problems import Problem, not_found, unavailable
-from backend.room_states import visible_rooms
 from shared.contracts.room_messages import RoomClosedCode
-from shared.naming import parse_room_name
+from shared.naming import RoomKind, parse_room_name
 
 CLOSED_BY_OPERATOR_MESSAGE = "This call was ended by the platform operator."
 
@@ -81,8 +82,8 @@ async def close_room(request: Request, principal: Principal) -> Response:
     await svc.reconciler.close_room(
         name, RoomClosedCode.CLOSED_BY_OPERATOR, CLOSED_BY_OPERATOR_MESSAGE
     )
-    if svc.census is not None and parsed.kind == "agent":
-        svc.census.closed()
+    if parsed.kind is RoomKind.AGENT:
+        await release_slot(svc, name)
     svc.metrics.reconciler_actions.labels("closed_by_operator").inc()
     return json_response(RoomClosed(room_name=name, closed=True))
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from uuid import uuid4
 
+import asyncpg
 import httpx
 import pytest
 from livekit import api
 from livekit.protocol import models, webhook
-from starlette.applications import Starlette
 
 from backend.app import create_app
-from shared.contracts import EndReason, NewCallSession, SessionStatus
+from shared.contracts import CallSession, EndReason, NewCallSession, SessionStatus
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from tests.backend.conftest import ALICE, OPERATOR, AgentFactory, as_user, backend_settings
@@ -161,27 +162,37 @@ async def test_an_oversized_webhook_is_413(client: httpx.AsyncClient, settings: 
 
 async def test_a_replayed_webhook_leaves_the_same_state(
     client: httpx.AsyncClient,
-    app: Starlette,
     livekit: LiveKitDouble,
+    livekit_api: api.LiveKitAPI,
     store: PostgresStore,
+    database_url: str,
     make_agent: AgentFactory,
-    open_session: tuple[str, str],
 ) -> None:
-    room, session_id = open_session
     agent = await make_agent(ALICE)
-    for _ in range(2):  # two live agent rooms the census counts
+    rooms = []
+    for _ in range(2):  # two live agent rooms, each holding a slot
         spawned = await client.post(f"/api/agents/{agent.id}/spawn", headers=OPERATOR)
         assert spawned.status_code == 201, spawned.text
-    census = app.state.services.census
-    live = await census.agent_rooms()
+        rooms.append(spawned.json()["room_name"])
+    session = await store.start_session(
+        NewCallSession(agent_id=agent.id, room_name=rooms[0], kind="test", deployment="test")
+    )
 
-    body = finished_event(room)
+    async def state() -> tuple[CallSession, list[dict[str, Any]]]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            slots = await conn.fetch("select * from public.agent_slots order by room_name")
+        finally:
+            await conn.close()
+        return await store.get_session(session.id), [dict(r) for r in slots]
+
+    await livekit_api.room.delete_room(api.DeleteRoomRequest(room=rooms[0]))
+    body = finished_event(rooms[0])
     signed = {"Authorization": sign_body(body, livekit.api_key, livekit.api_secret)}
     assert (await client.post(HOOK, content=body, headers=signed)).status_code == 200
-    once = await store.get_session(session_id)
-    assert once.status is SessionStatus.ENDED
+    once = await state()
+    assert once[0].status is SessionStatus.ENDED
+    assert [slot["room_name"] for slot in once[1]] == [rooms[1]]
     for _ in range(3):  # the same signed delivery again: accepted, and nothing changes
         assert (await client.post(HOOK, content=body, headers=signed)).status_code == 200
-    assert await store.get_session(session_id) == once
-    # The finished room was not live: the census still counts exactly LiveKit's agent rooms.
-    assert await census.agent_rooms() == live
+        assert await state() == once
