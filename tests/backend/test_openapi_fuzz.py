@@ -27,6 +27,7 @@ from tests.support.livekit import LiveKitDouble
 from tests.support.serving import ThreadedServer
 
 pytestmark = pytest.mark.timeout(300)
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 # FUZZ_SEED explores other inputs by hand; the build runs the fixed one.
 SEED = int(os.environ.get("FUZZ_SEED", "20261201"))
@@ -97,7 +98,12 @@ def test_schemathesis_finds_no_drift_with_all_checks(backend_url: str, tmp_path:
         ],
         capture_output=True,
         text=True,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.backend.schemathesis_hooks"},
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": "tests.backend.schemathesis_hooks",
+            "PYTHONPATH": str(ROOT),
+        },
+        cwd=ROOT,
         timeout=240,
         check=False,
     )
