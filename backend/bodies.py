@@ -19,6 +19,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts import AgentConfig, CallSession, TokenUsage
+from shared.naming import RoomKind
 from shared.store import Page
 
 T = TypeVar("T")
@@ -83,7 +84,7 @@ class SessionDetail(Body):
 
 class RoomView(Body):
     name: str
-    kind: Literal["creation", "agent"]
+    kind: RoomKind
     agent_id: UUID | None
     humans: list[str]
     agent_present: bool
