@@ -68,6 +68,7 @@ def voxie_llm(settings: Settings) -> llm.RealtimeModel:
         model=settings.voxie_model,
         voice=settings.voxie_voice,
         api_key=settings.openai_api_key.get_secret_value() or None,
+        base_url=settings.openai_base_url_for("realtime"),
     )
 
 
