@@ -1,0 +1,231 @@
+"""The double against the real `livekit-plugins-openai` RealtimeModel and its session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from livekit import rtc
+from livekit.agents import llm
+from livekit.plugins import openai
+
+from tests.support.openai import OpenAIDouble, ToolCall, Turn, audio
+
+GREETING = "Hello, thanks for calling Northside Clinic."
+
+
+@dataclass
+class Heard:
+    """One generation as the agent received it."""
+
+    text: str = ""
+    frames: list[rtc.AudioFrame] = field(default_factory=list)
+    calls: list[llm.FunctionCall] = field(default_factory=list)
+
+    @property
+    def audio_ms(self) -> float:
+        return sum(f.duration for f in self.frames) * 1000
+
+    @property
+    def loudest(self) -> float:
+        return max((audio.rms(bytes(f.data)) for f in self.frames), default=0.0)
+
+
+async def collect(generation: llm.GenerationCreatedEvent) -> Heard:
+    heard = Heard()
+
+    async def message(msg: llm.MessageGeneration) -> None:
+        async def text() -> None:
+            async for delta in msg.text_stream:
+                heard.text += delta
+
+        async def frames() -> None:
+            async for frame in msg.audio_stream:
+                heard.frames.append(frame)
+
+        await asyncio.gather(text(), frames())
+
+    async def messages() -> None:
+        await asyncio.gather(*[message(m) async for m in generation.message_stream])
+
+    async def calls() -> None:
+        heard.calls.extend([c async for c in generation.function_stream])
+
+    await asyncio.gather(messages(), calls())
+    return heard
+
+
+async def drain(stream: AsyncIterable[rtc.AudioFrame]) -> list[rtc.AudioFrame]:
+    return [frame async for frame in stream]
+
+
+@pytest.fixture
+async def model(openai_double: OpenAIDouble) -> AsyncIterator[openai.realtime.RealtimeModel]:
+    realtime = openai.realtime.RealtimeModel(
+        model="gpt-realtime", voice="marin", api_key="EMPTY", base_url=openai_double.base_url
+    )
+    yield realtime
+    await realtime.aclose()
+
+
+async def test_a_greeting_comes_back_as_speech_and_its_transcript(
+    openai_double: OpenAIDouble, model: openai.realtime.RealtimeModel
+) -> None:
+    openai_double.script(GREETING)
+    session = model.session()
+    try:
+        await session.update_instructions("You are the receptionist of Northside Clinic.")
+        generation = await asyncio.wait_for(
+            session.generate_reply(instructions=f"Say exactly: {GREETING}"), 10
+        )
+        heard = await asyncio.wait_for(collect(generation), 20)
+    finally:
+        await session.aclose()
+
+    assert generation.user_initiated  # client_event_id came back in response.created
+    assert heard.text == GREETING
+    assert heard.audio_ms > 1000 and heard.loudest > 1000  # speech, not silence
+    assert {f.sample_rate for f in heard.frames} == {24_000}
+    record = openai_double.last()
+    assert record.model == "gpt-realtime" and record.authorization == "Bearer EMPTY"
+    assert record.voice == "marin"
+    assert record.instructions == "You are the receptionist of Northside Clinic."
+    [response] = record.responses
+    assert response.status == "completed" and response.trigger == "response.create"
+    assert GREETING in str(response.instructions)
+    openai_double.assert_consumed()
+
+
+def frames_of(pcm: bytes, ms: int = 20) -> list[rtc.AudioFrame]:
+    step = audio.BYTES_PER_MS * ms
+    return [
+        rtc.AudioFrame(pcm[i : i + step], audio.SAMPLE_RATE, 1, len(pcm[i : i + step]) // 2)
+        for i in range(0, len(pcm), step)
+    ]
+
+
+def say_to(session: llm.RealtimeSession[Any], text: str) -> None:
+    """The human speaks `text`, then is quiet long enough for the server VAD to end the turn."""
+    for frame in frames_of(audio.silence(200) + audio.speech(text) + audio.silence(800)):
+        session.push_audio(frame)
+
+
+@llm.function_tool
+async def book_appointment(start: str) -> str:
+    """Book a slot at `start` (HH:MM)."""
+    return f"booked {start}"
+
+
+async def test_a_spoken_turn_is_detected_transcribed_and_answered_with_a_tool_call(
+    openai_double: OpenAIDouble, model: openai.realtime.RealtimeModel
+) -> None:
+    openai_double.hear("Book me at ten please")
+    openai_double.script(
+        Turn(calls=[ToolCall("book_appointment", {"start": "10:00"})]),
+        "You're booked for ten.",
+    )
+    session = model.session()
+    events: dict[str, list[Any]] = {}
+    for name in ("input_speech_started", "input_speech_stopped", "generation_created"):
+        session.on(name, lambda ev, name=name: events.setdefault(name, []).append(ev))
+    transcripts: list[llm.InputTranscriptionCompleted] = []
+    session.on("input_audio_transcription_completed", transcripts.append)
+    try:
+        await session.update_tools([book_appointment])
+        say_to(session, "Book me at ten please")
+        created = await openai_double.wait_for(lambda: events.get("generation_created"))
+        tool_turn = await asyncio.wait_for(collect(created[0]), 10)
+
+        [call] = tool_turn.calls
+        assert (call.name, json.loads(call.arguments)) == ("book_appointment", {"start": "10:00"})
+        # The tool's output goes back as a conversation item, then the model answers it.
+        chat = session.chat_ctx.copy()
+        chat.items.append(
+            llm.FunctionCallOutput(
+                call_id=call.call_id, name=call.name, output="booked 10:00", is_error=False
+            )
+        )
+        await session.update_chat_ctx(chat)
+        answer = await asyncio.wait_for(collect(await session.generate_reply()), 10)
+    finally:
+        await session.aclose()
+
+    assert len(events["input_speech_started"]) == len(events["input_speech_stopped"]) == 1
+    assert [t.transcript for t in transcripts if t.is_final] == ["Book me at ten please"]
+    assert answer.text == "You're booked for ten." and answer.loudest > 1000
+    record = openai_double.last()
+    assert record.tool_names == ["book_appointment"]
+    assert [o["output"] for o in record.function_outputs] == ["booked 10:00"]
+    [user_turn] = record.user_turns
+    assert user_turn["transcript"] == "Book me at ten please"
+    assert [r.trigger for r in record.responses] == ["turn_detected", "response.create"]
+    assert record.responses[0].tool_calls[0]["name"] == "book_appointment"
+    openai_double.assert_consumed()
+
+
+LONG = (
+    "Our clinic is open from eight in the morning until six in the evening on weekdays, "
+    "and from nine until noon on Saturdays, except on public holidays."
+)
+
+
+async def test_the_human_speaking_over_the_agent_cancels_the_response_and_truncates_it(
+    openai_double: OpenAIDouble, model: openai.realtime.RealtimeModel
+) -> None:
+    openai_double.audio_pace = 1.0  # stream audio in real time, so there is a response to cut
+    openai_double.hear("Wait, stop")
+    openai_double.script(LONG, "Sure, what would you like to know?")
+    session = model.session()
+    created: list[llm.GenerationCreatedEvent] = []
+    session.on("generation_created", created.append)
+    try:
+        speaking = await asyncio.wait_for(session.generate_reply(), 10)
+        message = await asyncio.wait_for(anext(aiter(speaking.message_stream)), 10)
+        frames = aiter(message.audio_stream)
+        first = [await asyncio.wait_for(anext(frames), 10) for _ in range(3)]
+        say_to(session, "Wait, stop")
+        # The cut response ends (its streams close); the agent keeps what was played.
+        rest = await asyncio.wait_for(drain(message.audio_stream), 10)
+        session.truncate(message_id=message.message_id, modalities=["audio"], audio_end_ms=300)
+        await openai_double.wait_for(lambda: openai_double.last().truncations, what="truncate")
+        await openai_double.wait_for(lambda: len(created) > 1, what="the next turn")
+        answer = await asyncio.wait_for(collect(created[-1]), 10)
+    finally:
+        await session.aclose()
+
+    record = openai_double.last()
+    cut, answered = record.responses
+    assert (cut.status, cut.status_reason) == ("cancelled", "turn_detected")
+    assert audio.duration_ms(b"".join(bytes(f.data) for f in first + rest)) < audio.duration_ms(
+        audio.speech(LONG, "marin")
+    )
+    [truncation] = record.truncations
+    assert truncation["audio_end_ms"] == 300 and LONG.startswith(truncation["kept"])
+    assert len(truncation["kept"]) < len(LONG)
+    assert (
+        answered.trigger == "turn_detected" and answer.text == "Sure, what would you like to know?"
+    )
+    openai_double.assert_consumed()
+
+
+async def test_interrupting_cancels_the_response_in_progress(
+    openai_double: OpenAIDouble, model: openai.realtime.RealtimeModel
+) -> None:
+    openai_double.audio_pace = 1.0
+    openai_double.script(LONG)
+    session = model.session()
+    try:
+        speaking = await asyncio.wait_for(session.generate_reply(), 10)
+        message = await asyncio.wait_for(anext(aiter(speaking.message_stream)), 10)
+        await asyncio.wait_for(anext(aiter(message.audio_stream)), 10)
+        session.interrupt()
+        await asyncio.wait_for(collect(speaking), 10)  # ends instead of playing to the end
+    finally:
+        await session.aclose()
+    [response] = openai_double.last().responses
+    assert (response.status, response.status_reason) == ("cancelled", "client_cancelled")
+    assert response.transcript != LONG
