@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from livekit import rtc
-from livekit.agents import llm
+from livekit.agents import APIConnectionError, APIConnectOptions, llm
 from livekit.plugins import openai
 
-from tests.support.openai import OpenAIDouble, ToolCall, Turn, audio
+from tests.support.openai import ApiError, OpenAIDouble, ToolCall, Turn, audio
 
 GREETING = "Hello, thanks for calling Northside Clinic."
 
@@ -229,3 +229,88 @@ async def test_interrupting_cancels_the_response_in_progress(
     [response] = openai_double.last().responses
     assert (response.status, response.status_reason) == ("cancelled", "client_cancelled")
     assert response.transcript != LONG
+
+
+async def test_an_error_event_fails_the_reply_it_answers_at_once(
+    openai_double: OpenAIDouble, model: openai.realtime.RealtimeModel
+) -> None:
+    openai_double.script(Turn(error=ApiError("rate_limit_exceeded", "Slow down.", "requests")))
+    session = model.session()
+    errors: list[llm.RealtimeModelError] = []
+    session.on("error", errors.append)
+    try:
+        # Well inside generate_reply's own 10 s timeout: the error names the request it answers.
+        with pytest.raises(llm.RealtimeError, match="Slow down"):
+            await asyncio.wait_for(session.generate_reply(), 5)
+    finally:
+        await session.aclose()
+    assert [e.recoverable for e in errors] == [True]
+    assert openai_double.last().errors_sent[0]["code"] == "rate_limit_exceeded"
+
+
+async def test_malformed_tool_arguments_reach_the_client_verbatim(
+    openai_double: OpenAIDouble, model: openai.realtime.RealtimeModel
+) -> None:
+    openai_double.script(Turn(calls=[ToolCall("book_appointment", '{"start": "10:00"')]))
+    session = model.session()
+    try:
+        await session.update_tools([book_appointment])
+        heard = await asyncio.wait_for(collect(await session.generate_reply()), 10)
+    finally:
+        await session.aclose()
+    assert [(c.name, c.arguments) for c in heard.calls] == [
+        ("book_appointment", '{"start": "10:00"')
+    ]
+
+
+async def test_a_connection_dropped_mid_response_is_reopened_with_the_session_replayed(
+    openai_double: OpenAIDouble, model: openai.realtime.RealtimeModel
+) -> None:
+    openai_double.script(Turn(say=LONG, drop_after=4), "Sorry, where was I?")
+    session = model.session()
+    reconnected: list[object] = []
+    session.on("session_reconnected", reconnected.append)
+    try:
+        await session.update_instructions("You are the receptionist.")
+        cut = await asyncio.wait_for(collect(await session.generate_reply()), 10)
+        await openai_double.wait_for(lambda: reconnected, what="the client reconnecting")
+        answer = await asyncio.wait_for(collect(await session.generate_reply()), 10)
+    finally:
+        await session.aclose()
+    first, second = openai_double.conversations()
+    assert first.dropped and first.closed
+    assert len(cut.frames) < 4 and cut.text != LONG  # the cut response ended, short
+    assert second.instructions == "You are the receptionist."  # replayed on the new socket
+    assert answer.text == "Sorry, where was I?"
+
+
+async def test_a_slow_answer_still_arrives(
+    openai_double: OpenAIDouble, model: openai.realtime.RealtimeModel
+) -> None:
+    openai_double.script(Turn(say="Let me check.", delay_s=1.0))
+    session = model.session()
+    try:
+        heard = await asyncio.wait_for(collect(await session.generate_reply()), 10)
+    finally:
+        await session.aclose()
+    assert heard.text == "Let me check." and heard.frames
+
+
+async def test_a_refused_key_never_opens_a_session(openai_double: OpenAIDouble) -> None:
+    openai_double.refuse()
+    realtime = openai.realtime.RealtimeModel(
+        api_key="sk-wrong",
+        base_url=openai_double.base_url,
+        conn_options=APIConnectOptions(max_retry=0, timeout=5),
+    )
+    session = realtime.session()
+    errors: list[llm.RealtimeModelError] = []
+    session.on("error", errors.append)
+    with pytest.raises(llm.RealtimeError):
+        await asyncio.wait_for(session.generate_reply(), 5)
+    # The session's task ended on the refusal; closing reports it instead of hanging.
+    with pytest.raises(APIConnectionError, match="401"):
+        await session.aclose()
+    await realtime.aclose()
+    assert errors and not errors[-1].recoverable
+    assert openai_double.realtime == []  # refused at the handshake
