@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 import numpy as np
+from livekit import rtc
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,15 @@ def _tones(text: str) -> bytes:
         parts.append((wave_ * envelope * 6000).astype(np.int16).tobytes())
         parts.append(silence(60))
     return b"".join(parts)
+
+
+def frames(pcm: bytes, ms: int = 20) -> list[rtc.AudioFrame]:
+    """PCM16 mono 24 kHz as the `ms`-long frames a microphone track delivers."""
+    step = BYTES_PER_MS * ms
+    return [
+        rtc.AudioFrame(pcm[i : i + step], SAMPLE_RATE, 1, len(pcm[i : i + step]) // 2)
+        for i in range(0, len(pcm), step)
+    ]
 
 
 def wav(pcm: bytes, rate: int = SAMPLE_RATE) -> bytes:

@@ -100,17 +100,9 @@ async def test_a_greeting_comes_back_as_speech_and_its_transcript(
     openai_double.assert_consumed()
 
 
-def frames_of(pcm: bytes, ms: int = 20) -> list[rtc.AudioFrame]:
-    step = audio.BYTES_PER_MS * ms
-    return [
-        rtc.AudioFrame(pcm[i : i + step], audio.SAMPLE_RATE, 1, len(pcm[i : i + step]) // 2)
-        for i in range(0, len(pcm), step)
-    ]
-
-
 def say_to(session: llm.RealtimeSession[Any], text: str) -> None:
     """The human speaks `text`, then is quiet long enough for the server VAD to end the turn."""
-    for frame in frames_of(audio.silence(200) + audio.speech(text) + audio.silence(800)):
+    for frame in audio.frames(audio.silence(200) + audio.speech(text) + audio.silence(800)):
         session.push_audio(frame)
 
 

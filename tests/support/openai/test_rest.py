@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 import pytest
-from livekit import rtc
 from livekit.agents import APIConnectionError, APIConnectOptions, APIStatusError, llm, stt, utils
 from livekit.plugins import openai
 
@@ -35,14 +34,6 @@ def chat_ctx(*user: str) -> llm.ChatContext:
 async def chunks(model: llm.LLM[Any], chat: llm.ChatContext, **kwargs: Any) -> list[llm.ChatChunk]:
     async with model.chat(chat_ctx=chat, **kwargs) as stream:
         return [chunk async for chunk in stream]
-
-
-def frames_of(pcm: bytes, ms: int = 20) -> list[rtc.AudioFrame]:
-    step = audio.BYTES_PER_MS * ms
-    return [
-        rtc.AudioFrame(pcm[i : i + step], audio.SAMPLE_RATE, 1, len(pcm[i : i + step]) // 2)
-        for i in range(0, len(pcm), step)
-    ]
 
 
 async def test_the_llm_streams_text_and_tool_calls_with_usage(openai_double: OpenAIDouble) -> None:
@@ -102,9 +93,9 @@ async def test_the_realtime_stt_hears_a_turn_and_transcribes_it(
     # The realtime STT borrows the job's HTTP session; outside a job, open one as a job does.
     async with utils.http_context._new_session_ctx()():
         stream = model.stream()
-        for frame in frames_of(audio.silence(200) + audio.speech("Book me at ten please")):
+        for frame in audio.frames(audio.silence(200) + audio.speech("Book me at ten please")):
             stream.push_frame(frame)
-        for frame in frames_of(audio.silence(900)):
+        for frame in audio.frames(audio.silence(900)):
             stream.push_frame(frame)
 
         async def final() -> None:
@@ -137,8 +128,8 @@ async def test_the_file_stt_transcribes_speech_and_hears_nothing_in_silence(
         api_key=KEY,
         base_url=openai_double.base_url,
     )
-    spoken = await model.recognize(frames_of(audio.speech("Ten o'clock works")))
-    quiet = await model.recognize(frames_of(audio.silence(500)))
+    spoken = await model.recognize(audio.frames(audio.speech("Ten o'clock works")))
+    quiet = await model.recognize(audio.frames(audio.silence(500)))
     assert spoken.alternatives[0].text == "Ten o'clock works"
     assert quiet.alternatives[0].text == ""
     assert [t.model for t in openai_double.transcriptions] == ["gpt-4o-mini-transcribe"] * 2
