@@ -29,6 +29,7 @@ from livekit.agents.voice import room_io
 from livekit.plugins import noise_cancellation, openai
 
 from shared.contracts import AgentConfig, Pipeline
+from shared.realtime_model import realtime_model
 from shared.settings import Settings
 from spawner.tools import ToolContext, end_call_tool, http_tool
 
@@ -116,13 +117,7 @@ def models_for(config: AgentConfig, settings: Settings) -> Models:
                 base_url=settings.openai_base_url_for("tts"),
             ),
         )
-    realtime = openai.realtime.RealtimeModel(
-        model=config.model,
-        voice=config.voice,
-        api_key=settings.openai_api_key.get_secret_value() or None,
-        base_url=settings.openai_base_url_for("realtime"),
-    )
-    return Models(llm=realtime)
+    return Models(llm=realtime_model(settings, model=config.model, voice=config.voice))
 
 
 def summary_model(settings: Settings) -> llm.LLM[Any]:
