@@ -3,7 +3,7 @@
     with OpenAIDouble() as double:
         double.script(Turn(say="Hello, thanks for calling."), Turn(calls=[ToolCall("book", {...})]))
         double.hear("Book me at ten please")
-        settings = make_settings(openai_api_key="EMPTY", openai_base_url=double.base_url)
+        settings = make_settings(**double.settings())   # worker processes: double.env()
 
 Emulated, at `{base_url}` = `http://127.0.0.1:<port>/v1` (and without the `/v1`):
 
@@ -42,7 +42,8 @@ espeak-ng is missing: `audio.SYNTHESIS` says which), sent as fast as the socket 
 `audio_pace` is set; token counts are estimates (4 characters a text token, 10 audio tokens a
 second in, 20 out); `conversation.item.done`, rate-limit events, `response.function_call_arguments`
 streaming in several pieces, images, MCP tools, the Responses API and Azure's legacy event names
-are not emulated; speech formats opus/aac/flac are refused with 400.
+are not emulated; out-of-band responses (`conversation: "none"`) still join the conversation;
+speech formats opus/aac/flac are refused with 400.
 """
 
 from tests.support.openai.audio import SYNTHESIS

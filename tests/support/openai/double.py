@@ -90,6 +90,14 @@ class OpenAIDouble:
         """What OPENAI_BASE_URL (or a plugin's `base_url`) is set to."""
         return f"{self.url}/v1"
 
+    def settings(self) -> dict[str, str]:
+        """Settings values that point every model here (for `make_settings(**…)`)."""
+        return {"openai_api_key": self.api_key or "EMPTY", "openai_base_url": self.base_url}
+
+    def env(self) -> dict[str, str]:
+        """The same as environment variables, for worker processes."""
+        return {name.upper(): value for name, value in self.settings().items()}
+
     # --- the script --------------------------------------------------------------------------
 
     def script(self, *turns: Turn | str) -> None:
