@@ -16,6 +16,7 @@ from livekit.agents import AgentSession, CloseEvent, CloseReason
 from livekit.agents.voice.run_result import RunResult
 
 from shared.contracts import AgentConfig, Pipeline
+from shared.recording import usage_from
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from spawner import factory
@@ -102,6 +103,10 @@ async def test_a_realtime_agent_greets_and_books_through_the_double(
     assert [json.loads(o["output"])["booked"] for o in record.function_outputs] == ["10:00"]
     texts = [m.text_content for m in session.history.messages() if m.role == "assistant"]
     assert texts == [config.greeting, "You're booked for ten."]
+    # response.done's usage is what the call records, per model.
+    [usage] = usage_from(session.usage)
+    assert usage.model == config.model
+    assert usage.input_tokens > 0 and usage.output_audio_tokens > 0
     openai_double.assert_consumed()
 
 

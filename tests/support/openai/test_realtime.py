@@ -306,3 +306,22 @@ async def test_a_refused_key_never_opens_a_session(openai_double: OpenAIDouble) 
     await realtime.aclose()
     assert errors and not errors[-1].recoverable
     assert openai_double.realtime == []  # refused at the handshake
+
+
+async def test_a_text_only_session_gets_text_deltas_and_no_audio(
+    openai_double: OpenAIDouble,
+) -> None:
+    openai_double.script("Text only, as asked.")
+    realtime = openai.realtime.RealtimeModel(
+        modalities=["text"], api_key="EMPTY", base_url=openai_double.base_url
+    )
+    session = realtime.session()
+    try:
+        heard = await asyncio.wait_for(collect(await session.generate_reply()), 10)
+    finally:
+        await session.aclose()
+        await realtime.aclose()
+    assert heard.text == "Text only, as asked." and heard.frames == []
+    record = openai_double.last()
+    assert record.session["output_modalities"] == ["text"]
+    assert record.responses[0].audio_ms == 0
