@@ -5,6 +5,7 @@ of the model side (unreachable at start, a dropped socket, malformed tool argume
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -41,6 +42,17 @@ def settings_at(base_url: str) -> Settings:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient() as client:
         yield client
+
+
+@contextlib.asynccontextmanager
+async def running(session: AgentSession[Any]) -> AsyncIterator[None]:
+    """The session, then its models closed: outside a job no shared HTTP session owns their
+    connections."""
+    async with session:
+        yield
+    for model in (session.llm, session.stt, session.tts):
+        if model is not None:
+            await model.aclose()
 
 
 async def started(
@@ -84,7 +96,7 @@ async def test_a_realtime_agent_greets_and_books_through_the_double(
         "You're booked for ten.",
     )
     session, greeting, _ = await started(config, settings, http)
-    async with session:
+    async with running(session):
         await asyncio.wait_for(greeting, 20)
         result: RunResult[None] = await asyncio.wait_for(
             session.run(user_input="Book me at ten please"), 20
@@ -119,7 +131,7 @@ async def test_malformed_tool_arguments_come_back_to_the_model_and_the_call_carr
         "Sorry, what time was that?",
     )
     session, _, closed = await started(config, settings_at(openai_double.base_url), http)
-    async with session:
+    async with running(session):
         result: RunResult[None] = await asyncio.wait_for(session.run(user_input="Ten please"), 20)
     result.expect.next_event().is_function_call(name="book_appointment")
     refused = result.expect.next_event().is_function_call_output(is_error=True)
@@ -141,7 +153,7 @@ async def test_a_pipeline_agent_and_the_summary_run_on_chat_completions(
         "The caller booked an appointment at 10:00.",
     )
     session, _, _ = await started(config, settings, http)
-    async with session:
+    async with running(session):
         result: RunResult[None] = await asyncio.wait_for(session.run(user_input="Ten please"), 20)
         summary = await summarize(factory.summary_model(settings), session.history)
     result.expect.contains_function_call(name="book_appointment")
@@ -175,7 +187,7 @@ async def test_an_unreachable_model_endpoint_ends_the_session_with_an_error(
     config = await stored(store, clinic)
     settings = settings_at(f"http://127.0.0.1:{closed_port()}/v1")
     session, closed = await started_as_the_call_starts_it(config, settings, http)
-    async with session:
+    async with running(session):
         end = await ended_with_error(closed)
     assert end.error is not None and "connection" in str(end.error.error).lower()
 
@@ -187,7 +199,7 @@ async def test_a_socket_dropped_mid_call_that_cannot_reconnect_ends_the_session(
     openai_double.script(Turn(say=config.greeting or "Hello.", drop_after=2))
     settings = settings_at(openai_double.base_url)
     session, closed = await started_as_the_call_starts_it(config, settings, http)
-    async with session:
+    async with running(session):
         await openai_double.wait_for(
             lambda: openai_double.realtime and openai_double.last().dropped
         )

@@ -45,6 +45,12 @@ def rms(pcm: bytes) -> float:
     return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
 
 
+def has_speech(pcm: bytes, threshold: float) -> bool:
+    """Any 20 ms of `pcm` loud enough to be speech (long silences around it do not dilute it)."""
+    step = BYTES_PER_MS * 20
+    return any(rms(pcm[i : i + step]) >= threshold for i in range(0, len(pcm), step))
+
+
 @functools.lru_cache(maxsize=256)
 def speech(text: str, voice: str = "alloy") -> bytes:
     """`text` spoken, as PCM16 mono 24 kHz (cached: scripts repeat their lines)."""

@@ -193,7 +193,7 @@ async def transcriptions(request: Request, double: OpenAIDouble) -> Response:
         return bad_request("The double transcribes WAV files only.", "file")
     language = fields["language"].decode() if "language" in fields else None
     # Silence transcribes to nothing, as it does at OpenAI; speech to the next scripted line.
-    heard = double.next_transcript() if audio.rms(pcm) >= double.vad_threshold / 2 else ""
+    heard = double.next_transcript() if audio.has_speech(pcm, double.vad_threshold) else ""
     double.transcriptions.append(
         TranscriptionRecord(
             fields["model"].decode(),

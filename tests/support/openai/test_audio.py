@@ -62,3 +62,11 @@ def test_wav_and_mp3_encodings_decode_back_to_the_speech() -> None:
             "mp3float",
             24_000,
         ) or stream.rate == 24_000
+
+
+def test_speech_is_found_however_long_the_silence_around_it() -> None:
+    speech = audio.speech("Yes")
+    assert audio.has_speech(audio.silence(120_000) + speech + audio.silence(1000), 500)
+    assert not audio.has_speech(audio.silence(120_000), 500)
+    # The whole buffer's energy would call this silence; the turn still has a word in it.
+    assert audio.rms(audio.silence(600_000) + speech) < 500
