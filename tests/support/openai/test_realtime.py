@@ -325,3 +325,21 @@ async def test_a_text_only_session_gets_text_deltas_and_no_audio(
     record = openai_double.last()
     assert record.session["output_modalities"] == ["text"]
     assert record.responses[0].audio_ms == 0
+
+
+async def test_dropping_every_connection_makes_the_client_reconnect(
+    openai_double: OpenAIDouble, model: openai.realtime.RealtimeModel
+) -> None:
+    openai_double.script("Before.", "After.")
+    session = model.session()
+    reconnected: list[object] = []
+    session.on("session_reconnected", reconnected.append)
+    try:
+        before = await asyncio.wait_for(collect(await session.generate_reply()), 10)
+        await openai_double.drop_connections()
+        await openai_double.wait_for(lambda: reconnected, what="the client reconnecting")
+        after = await asyncio.wait_for(collect(await session.generate_reply()), 10)
+    finally:
+        await session.aclose()
+    assert (before.text, after.text) == ("Before.", "After.")
+    assert [r.dropped for r in openai_double.conversations()] == [True, False]

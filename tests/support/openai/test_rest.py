@@ -163,3 +163,26 @@ async def test_the_tts_speaks_the_text_in_every_format_and_stream_mode(
     )
     # gpt-4o-mini-tts streams server-sent events; tts-1 streams the audio bytes.
     assert request.stream_format == ("audio" if tts_model == "tts-1" else "sse")
+
+
+async def test_a_responder_answers_past_the_script_from_what_was_asked() -> None:
+    with OpenAIDouble(api_key="sk-right") as double:
+        double.responder = lambda asked: f"You said: {asked.last_user_text}"
+        model = openai.LLM(model="gpt-4.1-mini", api_key="sk-right", base_url=double.base_url)
+        got = await chunks(model, chat_ctx("Ten o'clock"))
+        wrong = openai.LLM(model="gpt-4.1-mini", api_key="sk-wrong", base_url=double.base_url)
+        with pytest.raises(APIStatusError) as refused:
+            await chunks(wrong, chat_ctx("Hi"), conn_options=APIConnectOptions(max_retry=0))
+    assert "".join(c.delta.content or "" for c in got if c.delta) == "You said: Ten o'clock"
+    assert refused.value.status_code == 401 and "Incorrect API key" in str(refused.value)
+    assert len(double.chats) == 1 and not double.overruns  # the refused request never ran
+
+
+async def test_a_tts_fault_surfaces_as_the_plugins_error(openai_double: OpenAIDouble) -> None:
+    openai_double.speech_fault = Turn(error=ApiError("server_error", "TTS is down.", status=503))
+    model = openai.TTS(api_key=KEY, base_url=openai_double.base_url, response_format="pcm")
+    stream = model.synthesize("Hello", conn_options=APIConnectOptions(max_retry=0))
+    with pytest.raises(APIStatusError):
+        _ = [ev async for ev in stream]
+    await model.aclose()
+    assert [s.input for s in openai_double.speeches] == ["Hello"]
