@@ -105,7 +105,7 @@ class AddressGuard:
                 resolved = await self._resolve(name, port)
             except (OSError, UnicodeError) as exc:
                 reason = f"the host '{host}' does not resolve ({exc})"
-                raise UnresolvableHost(host, reason) from None
+                raise UnresolvableHost(host, reason) from exc
             addresses = [ip for ip in map(_ip, resolved) if ip is not None]
             if not addresses:
                 raise UnresolvableHost(host, f"the host '{host}' does not resolve to any address")

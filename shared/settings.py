@@ -25,13 +25,13 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.catalog import SUPPORTED_MODELS, SUPPORTED_VOICES, check_supported
+from shared.naming import WorkerRole, has_slug_shape
 from shared.validation import describe_validation_error
 
 # LiveKit's well-known credentials of `livekit-server --dev`: anyone can mint tokens with them.
 LIVEKIT_DEV_API_KEY = "devkey"
 LIVEKIT_DEV_API_SECRET = "secret"  # noqa: S105 - the public value we refuse, not a credential
-
-_ENV_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 Component = Literal["backend", "voxie", "spawner"]
 
@@ -104,6 +104,9 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         hide_input_in_errors=True,
+        # A variable set but empty (`DATABASE_URL=` in a .env or a deployment template) counts
+        # as unset: the default applies, never a database called "".
+        env_ignore_empty=True,
     )
 
     # Deployment identity: also the suffix of the worker agent names, so two deployments
@@ -121,6 +124,9 @@ class Settings(BaseSettings):
     spawner_agent_name: str | None = None
     # The agent `python -m spawner console` talks to (dev/test; no backend dispatches there).
     spawner_console_agent_id: UUID | None = None
+    # Deadline of one call to LiveKit's server API (rooms, dispatches, data, attributes): a
+    # server that accepts connections and never answers must not hang a request or a job.
+    livekit_api_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
     # Read only to refuse it: LiveKit applies it to every worker in the process environment,
     # which would register voxie and spawner under one name the backend never dispatches to.
     livekit_agent_name_override: str | None = None
@@ -145,6 +151,9 @@ class Settings(BaseSettings):
     supabase_jwt_secret: SecretStr | None = None
     local_db_dir: Path = Path(".data/postgres")
     db_pool_max_size: Annotated[int, Field(ge=1, le=200)] = 10
+    # One overall deadline per store call (acquiring a connection, the command, any retry);
+    # while the store keeps failing a circuit breaker answers at once for a few seconds.
+    store_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
 
     # Lifecycle knobs (the seeds' defaults)
     grace_period_s: Annotated[float, Field(gt=0, le=3600)] = 60
@@ -212,7 +221,7 @@ class Settings(BaseSettings):
     @field_validator("platform_env")
     @classmethod
     def _env_name(cls, value: str) -> str:
-        if not _ENV_NAME.match(value):
+        if not has_slug_shape(value):
             raise ValueError("PLATFORM_ENV must be lowercase letters, digits and single hyphens")
         return value
 
@@ -224,13 +233,9 @@ class Settings(BaseSettings):
     @field_validator("voxie_model", "voxie_voice")
     @classmethod
     def _supported_by_contract(cls, value: str, info: ValidationInfo) -> str:
-        # Imported here: the contracts import naming, which imports this module.
-        from shared.contracts.agent_config import SUPPORTED_MODELS, SUPPORTED_VOICES
-
-        supported = SUPPORTED_MODELS if info.field_name == "voxie_model" else SUPPORTED_VOICES
-        if value not in supported:
-            raise ValueError(f"'{value}' is not supported; choose one of: {', '.join(supported)}")
-        return value
+        if info.field_name == "voxie_model":
+            return check_supported("model", value, SUPPORTED_MODELS)
+        return check_supported("voice", value, SUPPORTED_VOICES)
 
     @field_validator(
         "openai_base_url",
@@ -254,35 +259,14 @@ class Settings(BaseSettings):
 
     @field_validator("tool_http_allowlist", "tool_secrets", "backend_cors_origins", mode="before")
     @classmethod
-    def _json_text(cls, value: object, info: ValidationInfo) -> object:
+    def _json_text(cls, value: object) -> object:
         # The environment gives JSON (pydantic-settings decodes it); a .env or a caller may
         # hand the text itself.
         if isinstance(value, str):
             try:
-                if not value.strip():
-                    return {} if info.field_name == "tool_secrets" else []
                 return json.loads(value)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"not valid JSON: {exc.msg}") from None
-        return value
-
-    @field_validator(
-        "supabase_url",
-        "supabase_jwks_url",
-        "livekit_public_url",
-        "voxie_agent_name",
-        "spawner_agent_name",
-        "livekit_agent_name_override",
-    )
-    @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
-
-    @field_validator("database_url", "supabase_service_role_key", "supabase_jwt_secret")
-    @classmethod
-    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
         return value
 
     @model_validator(mode="after")
@@ -323,6 +307,15 @@ class Settings(BaseSettings):
                 "only for dev/test)"
             )
         return [f"{p} (PLATFORM_ENV={self.platform_env})" for p in problems]
+
+    def worker_agent_name(self, role: WorkerRole) -> str:
+        """The explicit-dispatch agent name of a worker deployment: `{role}-{PLATFORM_ENV}`.
+
+        The backend dispatches to this name and the worker registers under it; both call this
+        so the two can never drift. `VOXIE_AGENT_NAME` / `SPAWNER_AGENT_NAME` override it.
+        """
+        override = self.voxie_agent_name if role is WorkerRole.VOXIE else self.spawner_agent_name
+        return override or f"{role.value}-{self.platform_env}"
 
     @property
     def is_development(self) -> bool:

@@ -20,8 +20,8 @@ from livekit.agents.voice.room_io import RoomOptions, TextInputOptions
 from pydantic import BaseModel, Field, ValidationError
 
 from shared.addresses import AddressRefused, Resolver, check_public_url, system_resolver
+from shared.catalog import SUPPORTED_VOICES
 from shared.contracts import HttpTool
-from shared.contracts.agent_config import SUPPORTED_VOICES
 from shared.logging import get_logger
 from shared.naming import InvalidSlug, slug_from
 

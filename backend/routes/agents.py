@@ -31,6 +31,7 @@ from backend.http import (
 from backend.problems import Problem, bad_request
 from backend.services import Services
 from shared.contracts import AgentConfig, AgentFields, AgentPatch, AgentStatus, NewAgent
+from shared.contracts.agent_config import NotRunnable, check_runnable
 from shared.contracts.dispatch import SessionKind
 from shared.store import InvalidInput
 from shared.store.base import MAX_PAGE_SIZE
@@ -127,15 +128,12 @@ async def archive_agent(request: Request, principal: Principal) -> Response:
 
 
 def runnable(agent: AgentConfig) -> AgentConfig:
-    if agent.status is AgentStatus.ARCHIVED:
-        raise Problem(409, "agent-archived", f"agent {agent.slug} is archived and cannot run")
-    if agent.status is not AgentStatus.ACTIVE:
-        raise Problem(
-            409,
-            "agent-not-active",
-            f"agent {agent.slug} is a {agent.status.value}; set its status to active to test it",
-        )
-    return agent
+    """`check_runnable` as the API answers it: 409 with the reason."""
+    try:
+        return check_runnable(agent)
+    except NotRunnable as exc:
+        code = "agent-archived" if exc.status is AgentStatus.ARCHIVED else "agent-not-active"
+        raise Problem(409, code, str(exc)) from exc
 
 
 @authenticated()

@@ -17,13 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from backend.admission import release_slot
 from backend.auth import Principal
 from backend.http import authenticated, json_response, services
 from backend.problems import Problem, not_found, unavailable
 from backend.reconciler import RoomState, room_states
 from backend.services import Services
 from shared.contracts.room_messages import RoomClosedCode
-from shared.naming import parse_room_name
+from shared.naming import RoomKind, parse_room_name
 from shared.store.base import MAX_PAGE_SIZE
 
 CLOSED_BY_OPERATOR_MESSAGE = "This call was ended by the platform operator."
@@ -81,12 +82,10 @@ async def stats(request: Request, principal: Principal) -> Response:
     svc = services(request)
     now = datetime.now(UTC)
     described = [describe(s, now) for s in await visible_rooms(svc, principal)]
-    agent_rooms = sum(1 for r in described if r["kind"] == "agent")
+    kinds = Counter(r["kind"] for r in described)
+    agent_rooms = kinds[RoomKind.AGENT]
     body: dict[str, Any] = {
-        "rooms": {
-            "agent": agent_rooms,
-            "creation": sum(1 for r in described if r["kind"] == "creation"),
-        },
+        "rooms": {kind.value: kinds[kind] for kind in RoomKind},
         "by_state": dict(Counter(r["state"] for r in described)),
         "agents_running": sum(len(r["agents"]) for r in described),
         "humans": sum(len(r["humans"]) for r in described),
@@ -115,8 +114,8 @@ async def close_room(request: Request, principal: Principal) -> Response:
     await svc.reconciler.close_room(
         name, RoomClosedCode.CLOSED_BY_OPERATOR, CLOSED_BY_OPERATOR_MESSAGE
     )
-    if svc.census is not None and parsed.kind == "agent":
-        svc.census.closed()
+    if parsed.kind is RoomKind.AGENT:
+        await release_slot(svc, name)
     svc.metrics.reconciler_actions.labels("closed_by_operator").inc()
     return json_response({"room_name": name, "closed": True})
 

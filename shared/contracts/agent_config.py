@@ -56,6 +56,13 @@ from pydantic import (
     model_validator,
 )
 
+from shared.catalog import (
+    DEFAULT_MODEL,
+    DEFAULT_VOICE,
+    SUPPORTED_MODELS,
+    SUPPORTED_VOICES,
+    check_supported,
+)
 from shared.naming import InvalidSlug, validate_slug
 
 MAX_NAME = 80
@@ -65,31 +72,6 @@ MAX_TOOLS = 16
 MAX_TOOL_DESCRIPTION = 1_024
 MAX_TOOL_SCHEMA_BYTES = 8_192
 MAX_HEADERS = 16
-
-# The OpenAI Realtime voices, each with the one-line character Voxie offers the user.
-SUPPORTED_VOICES: dict[str, str] = {
-    "marin": "warm, natural and clear; the most lifelike default",
-    "cedar": "calm, grounded and reassuring",
-    "alloy": "neutral and balanced, fits almost anything",
-    "ash": "confident and direct",
-    "ballad": "soft, expressive and melodic",
-    "coral": "bright, friendly and upbeat",
-    "echo": "smooth, steady and professional",
-    "sage": "thoughtful, gentle and patient",
-    "shimmer": "light, energetic and cheerful",
-    "verse": "dynamic and engaging, good for storytelling",
-}
-DEFAULT_VOICE = "marin"
-
-# Subset of livekit-agents' `RealtimeModels`; a test keeps them in step.
-SUPPORTED_MODELS = (
-    "gpt-realtime",
-    "gpt-realtime-1.5",
-    "gpt-realtime-2",
-    "gpt-realtime-2025-08-28",
-    "gpt-4o-realtime-preview",
-)
-DEFAULT_MODEL = "gpt-realtime"
 
 
 class Pipeline(StrEnum):
@@ -113,19 +95,11 @@ def _canonical_slug(value: str) -> str:
 
 
 def _supported_voice(value: str) -> str:
-    if value not in SUPPORTED_VOICES:
-        raise ValueError(
-            f"unsupported voice '{value}'; choose one of: {', '.join(SUPPORTED_VOICES)}"
-        )
-    return value
+    return check_supported("voice", value, SUPPORTED_VOICES)
 
 
 def _supported_model(value: str) -> str:
-    if value not in SUPPORTED_MODELS:
-        raise ValueError(
-            f"unsupported model '{value}'; choose one of: {', '.join(SUPPORTED_MODELS)}"
-        )
-    return value
+    return check_supported("model", value, SUPPORTED_MODELS)
 
 
 Slug = Annotated[str, AfterValidator(_canonical_slug)]
@@ -270,3 +244,26 @@ class AgentConfig(AgentFields):
     @property
     def http_tools(self) -> list[HttpTool]:
         return [tool for tool in self.tools if isinstance(tool, HttpTool)]
+
+
+class NotRunnable(ValueError):
+    """The agent may not run a call; `status` is why (archived, or still a draft)."""
+
+    def __init__(self, agent: AgentConfig) -> None:
+        if agent.status is AgentStatus.ARCHIVED:
+            message = f"agent {agent.slug} is archived and cannot run"
+        else:
+            message = (
+                f"agent {agent.slug} is a {agent.status.value}; set its status to active to run it"
+            )
+        super().__init__(message)
+        self.status = agent.status
+
+
+def check_runnable(agent: AgentConfig) -> AgentConfig:
+    """The one rule of which agents run a call (the backend before it opens a room, the
+    spawner before it runs one): only an active agent. An archived agent never runs; a draft
+    does not yet — a test call of a draft arrives with agent versions, and is decided here."""
+    if agent.status is not AgentStatus.ACTIVE:
+        raise NotRunnable(agent)
+    return agent

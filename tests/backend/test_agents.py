@@ -139,6 +139,8 @@ async def test_malformed_paths_and_queries(
         (b'{"slug": "ok", "name": "Ok", "voice": "robot"}', 422, "unsupported voice"),
         (b'{"slug": "ok", "name": "Ok", "surprise": 1}', 422, "surprise"),
         (b'{"slug": "ok", "name": "Ok", "status": "active"}', 422, "needs instructions"),
+        # A slug the id-or-slug path segment would read as an agent id.
+        (b'{"slug": "3f2b8c1e9d4a4b7e8f002a6c5d9e1b44", "name": "Ok"}', 422, "UUID"),
     ],
 )
 async def test_bad_bodies_are_refused_with_the_reason(

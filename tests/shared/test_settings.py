@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.naming import WorkerRole
 from shared.settings import (
     OPENAI_DEFAULT_BASE_URL,
     ConfigError,
@@ -87,8 +88,6 @@ def test_store_selection() -> None:
         make_settings(supabase_url="https://x.supabase.co")
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         make_settings(store="postgres")
-    # A blank variable counts as unset, not as a database called "".
-    assert make_settings(database_url="  ").store_kind is StoreKind.LOCAL
 
 
 def test_validate_for_names_what_each_component_needs() -> None:
@@ -113,7 +112,7 @@ def test_livekit_agent_name_override_is_refused() -> None:
         make_settings(livekit_agent_name_override="whatever")
 
 
-@pytest.mark.parametrize("env", ["Prod", "prod_eu", "", "-x", "a--b"])
+@pytest.mark.parametrize("env", ["Prod", "prod_eu", "", "-x", "a--b", "prod\n"])
 def test_platform_env_must_be_name_safe(env: str) -> None:
     with pytest.raises(ConfigError, match="PLATFORM_ENV"):
         make_settings(platform_env=env)
@@ -145,7 +144,6 @@ def test_backend_settings_derive_urls_and_parse_origins() -> None:
     assert public.jwks_url == "https://abc.supabase.co/auth/v1/.well-known/jwks.json"
     assert public.livekit_configured
     assert public.backend_cors_origins == ["https://app.example.com"]
-    assert make_settings(backend_cors_origins="").backend_cors_origins == []
     override = make_settings(supabase_jwks_url="https://keys.example/jwks.json")
     assert override.jwks_url == "https://keys.example/jwks.json"
     with pytest.raises(ConfigError, match="BACKEND_MAX_BODY_BYTES"):
@@ -259,3 +257,40 @@ def test_a_placeholder_key_is_accepted_only_where_no_model_is_served_by_openai()
         make_settings(**PROD, openai_base_url="http://vllm:8000/v1").validate_for("voxie")
     # dev/test keep their leniency (tests run with stand-in keys against doubles).
     make_settings(openai_api_key="sk-test").validate_for("spawner")
+
+
+def test_worker_agent_names_follow_platform_env() -> None:
+    settings = make_settings(
+        platform_env="staging",
+        livekit_api_key="APIstaging",
+        livekit_api_secret="staging-secret-value",
+        database_url="postgresql://db/voxie",
+    )
+    assert settings.worker_agent_name(WorkerRole.VOXIE) == "voxie-staging"
+    assert settings.worker_agent_name(WorkerRole.SPAWNER) == "spawner-staging"
+
+
+def test_worker_agent_name_overrides() -> None:
+    settings = make_settings(spawner_agent_name="spawner-eu-docker", voxie_agent_name="")
+    assert settings.worker_agent_name(WorkerRole.SPAWNER) == "spawner-eu-docker"
+    assert settings.worker_agent_name(WorkerRole.VOXIE) == "voxie-dev"
+
+
+def test_a_blank_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not a database called "", not a Supabase project at "", not a CORS list that fails to parse.
+    for name in (
+        "DATABASE_URL",
+        "SUPABASE_URL",
+        "SUPABASE_SERVICE_ROLE_KEY",
+        "BACKEND_ADMIN_TOKEN",
+        "BACKEND_CORS_ORIGINS",
+        "TOOL_SECRETS",
+        "VOXIE_AGENT_NAME",
+        "LIVEKIT_AGENT_NAME_OVERRIDE",
+    ):
+        monkeypatch.setenv(name, "")
+    settings = Settings(_env_file=None)
+    assert settings.store_kind is StoreKind.LOCAL
+    assert (settings.supabase_url, settings.backend_admin_token) == (None, None)
+    assert (settings.backend_cors_origins, settings.tool_secrets) == ([], {})
+    assert settings.worker_agent_name(WorkerRole.VOXIE) == "voxie-dev"

@@ -14,12 +14,14 @@ from livekit.agents.voice.run_result import RunResult
 from livekit.plugins import openai
 
 from shared.contracts import AgentConfig, EndReason, Pipeline
+from shared.recording import call_end
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from spawner import factory
-from spawner.call import call_end, tool_context
+from spawner.call import tool_context
 from spawner.lifecycle import Lifecycle
 from spawner.loader import ConfigLoader
+from spawner.summary import summarize
 from tests.conftest import make_settings
 from tests.spawner.conftest import SECRET, new_agent
 from tests.support.scripted_llm import MODEL, Reply, ScriptedLLM, ToolCall
@@ -168,7 +170,8 @@ async def test_end_call_closes_the_call_and_its_records_hold_transcript_usage_an
         assert lifecycle.end_reason is EndReason.END_CALL
 
         summarizer = ScriptedLLM(["The caller said goodbye; nothing was booked."])
-        end = await call_end(uuid4(), session, EndReason.END_CALL, summary_model=summarizer)
+        summary = await summarize(summarizer, session.history)
+        end = call_end(uuid4(), EndReason.END_CALL, session, summary=summary)
 
     texts = [item.get("content") for item in end.transcript if item.get("type") == "message"]
     assert [config.greeting] in texts and ["That's all, bye"] in texts
