@@ -1,7 +1,8 @@
 """A whole platform as real processes for end-to-end tests and benchmarks: `python -m backend`,
 `python -m spawner start`, `python -m voxie start` against a real livekit-server and a real
-database. No OpenAI endpoint is reachable here: OPENAI_BASE_URL points at a closed loopback
-port, so a model call fails at once instead of reaching out.
+database. The models are wherever `model_url` points: the OpenAI double in tests (an agent
+that can talk lives until its call ends), by default a closed loopback port (a model call
+fails at once instead of reaching out, and the session then ends with an error).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ NO_MODEL = "http://127.0.0.1:9/v1"
 
 
 def platform_env(
-    lk: LiveKitServer, database_url: str, directory: Path, label: str
+    lk: LiveKitServer, database_url: str, directory: Path, label: str, model_url: str = NO_MODEL
 ) -> dict[str, str]:
     return {
         **lk.env(),
@@ -29,7 +30,7 @@ def platform_env(
         "WORKER_LOAD_CPU": "false",
         "SPOOL_DIR": str(directory / f"{label}-spool"),
         "OPENAI_API_KEY": "sk-e2e-no-model",
-        "OPENAI_BASE_URL": NO_MODEL,
+        "OPENAI_BASE_URL": model_url,
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "info",
         # Teardown stops workers that still hold calls: no need to wait for them.
@@ -40,8 +41,17 @@ def platform_env(
 class Platform:
     """The processes of one test's platform; all stopped at the end."""
 
-    def __init__(self, lk: LiveKitServer, database_url: str, directory: Path, port: int) -> None:
+    def __init__(
+        self,
+        lk: LiveKitServer,
+        database_url: str,
+        directory: Path,
+        port: int,
+        *,
+        model_url: str = NO_MODEL,
+    ) -> None:
         self.lk = lk
+        self.model_url = model_url
         self.database_url = database_url
         self.directory = directory
         self.port = port
@@ -49,7 +59,8 @@ class Platform:
         self.api = f"http://127.0.0.1:{port}"
 
     def env(self, label: str, **extra: str) -> dict[str, str]:
-        return {**platform_env(self.lk, self.database_url, self.directory, label), **extra}
+        own = platform_env(self.lk, self.database_url, self.directory, label, self.model_url)
+        return {**own, **extra}
 
     def start(self, args: list[str], label: str, **extra: str) -> ServiceProcess:
         process = ServiceProcess(args, self.directory, label=label, env=self.env(label, **extra))
