@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 
 import httpx
 from livekit import api, rtc
-from livekit.agents import AgentSession, JobContext, llm
+from livekit.agents import AgentSession, CloseEvent, JobContext, llm
 from livekit.agents.job import DEFAULT_PARTICIPANT_KINDS
 
 from shared.addresses import AddressGuard
@@ -125,6 +125,8 @@ class Call:
         self._started = time.monotonic()
         # Where the admission time goes (ms since the job started), logged with agent_ready.
         self._marks: dict[str, float] = {}
+        # Why the session closed itself, when a model failed for good (recorded, told the room).
+        self._model_error: str | None = None
 
     async def run(self) -> None:
         job = self.ctx.job
@@ -195,14 +197,7 @@ class Call:
 
     async def _refuse(self, refused: AgentRefused) -> None:
         log.warning("agent_refused", code=refused.code, detail=str(refused))
-        await tell_room(
-            self.ctx.api,
-            self.ctx.room,
-            self._room_name,
-            refused.code,
-            self._agent_id,
-            timeout_s=self.settings.livekit_api_timeout_s,
-        )
+        await self._tell_room(refused.code)
         # An unknown agent cannot be referenced by the row; the room name still names it.
         known = refused.code not in (SpawnerErrorCode.AGENT_NOT_FOUND,)
         new = self._new_session(None, agent_id=self._agent_id if known else None)
@@ -217,6 +212,16 @@ class Call:
         await self.runtime.call(recorder.finish(end))
         metrics.SESSIONS_ENDED.labels(reason=EndReason.ERROR, status=SessionStatus.FAILED).inc()
         self.ctx.shutdown(f"agent refused: {refused.code}")
+
+    async def _tell_room(self, code: SpawnerErrorCode) -> None:
+        await tell_room(
+            self.ctx.api,
+            self.ctx.room,
+            self._room_name,
+            code,
+            self._agent_id,
+            timeout_s=self.settings.livekit_api_timeout_s,
+        )
 
     def _new_session(
         self, config: AgentConfig | None, *, agent_id: UUID | None = None
@@ -267,6 +272,11 @@ class Call:
             await self._publish(lifecycle)
             await self._drive(lifecycle, session, agent)
             reason, status = lifecycle.end_reason or EndReason.ERROR, SessionStatus.ENDED
+            if reason is EndReason.ERROR and self._model_error is not None:
+                # The model went away for good (the plugin's reconnects are spent): the caller
+                # is told why the agent stops talking, and the call counts as failed.
+                status, error = SessionStatus.FAILED, self._model_error
+                await self._tell_room(SpawnerErrorCode.MODEL_UNAVAILABLE)
         except asyncio.CancelledError:
             # The worker is closing (drain timeout, SIGTERM in dev): LiveKit cancels a job's
             # entry point that outlives its shutdown grace. The call ends here, recorded.
@@ -332,7 +342,14 @@ class Call:
         room.on("participant_connected", joined)
         room.on("participant_disconnected", left)
         room.on("disconnected", lambda *_: lifecycle.close(EndReason.USER_HANGUP))
-        session.on("close", lambda *_: lifecycle.close(EndReason.ERROR))
+
+        def closed(event: CloseEvent) -> None:
+            if event.error is not None and self._model_error is None:
+                self._model_error = f"model: {event.error.error!r}"
+                log.error("model_failed", error=self._model_error)
+            lifecycle.close(EndReason.ERROR)
+
+        session.on("close", closed)
 
         async def on_shutdown(reason: str) -> None:
             lifecycle.close(EndReason.SHUTDOWN)

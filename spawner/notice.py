@@ -34,6 +34,10 @@ MESSAGES: dict[SpawnerErrorCode, str] = {
         "No voice model is configured on this platform (OPENAI_API_KEY is not set), so the "
         "agent cannot talk."
     ),
+    SpawnerErrorCode.MODEL_UNAVAILABLE: (
+        "The agent's voice model could not be reached, so the call ended. Please try again "
+        "in a minute."
+    ),
     SpawnerErrorCode.INTERNAL: "Something went wrong starting this agent. Please try again.",
 }
 

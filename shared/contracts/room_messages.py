@@ -52,6 +52,9 @@ class SpawnerErrorCode(StrEnum):
     STORE_UNAVAILABLE = "store_unavailable"
     # No model endpoint is configured (no OPENAI_API_KEY): a dev platform started without one.
     NO_MODEL_CONFIGURED = "no_model_configured"
+    # The model endpoint failed for good during the call (unreachable, refused, dropped and
+    # not reconnected): the call ended.
+    MODEL_UNAVAILABLE = "model_unavailable"
     INTERNAL = "internal"
 
 

@@ -49,6 +49,18 @@ class EndReason(StrEnum):
     LOST = "lost"
 
 
+# Ends the backend infers for a call whose worker has not said how it ended (its room closed,
+# its agent vanished). The worker's own end may still come, late: spooled through a store
+# outage and replayed. It knows why the call ended, so it replaces an inferred end; otherwise
+# the first end wins (a late webhook cannot rewrite why a call ended).
+INFERRED_ENDS = frozenset({EndReason.ROOM_CLOSED, EndReason.LOST})
+
+
+def end_replaces(current: EndReason | None, incoming: EndReason) -> bool:
+    """Whether a session that already ended with `current` takes the end `incoming`."""
+    return current in INFERRED_ENDS and incoming not in INFERRED_ENDS
+
+
 class NewCallSession(BaseModel):
     """What a worker knows when a job starts."""
 

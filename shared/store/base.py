@@ -121,7 +121,8 @@ class AgentStore(Protocol):
         error: str | None = None,
         ended_at: datetime | None = None,
     ) -> CallSession:
-        """Closes an open session; an already closed one is returned unchanged (first end wins)."""
+        """Closes an open session; an already closed one is returned unchanged (first end
+        wins), except that a worker's end replaces one the backend inferred (`end_replaces`)."""
 
     async def get_session(self, session_id: UUID | str) -> CallSession: ...
 

@@ -28,6 +28,7 @@ from shared.contracts import (
     TokenUsage,
     Transcript,
 )
+from shared.contracts.sessions import INFERRED_ENDS, end_replaces
 from shared.logging import get_logger
 from shared.store.base import (
     AGENT_COLUMNS,
@@ -347,12 +348,14 @@ class PostgresStore:
             lambda c: c.fetchrow(
                 "update public.call_sessions set status = $2, end_reason = $3, error = $4,"
                 " ended_at = greatest(coalesce($5, now()), started_at)"
-                " where id = $1 and status = 'active' returning *",
+                " where id = $1 and (status = 'active' or end_reason = any($6::text[]))"
+                " returning *",
                 sid,
                 status.value,
                 end_reason.value,
                 error[:2000] if error else None,
                 ended_at,
+                [e.value for e in INFERRED_ENDS if end_replaces(e, end_reason)],
             )
         )
         return session_from_row(row) if row is not None else await self.get_session(sid)

@@ -32,6 +32,7 @@ from shared.contracts import (
     TokenUsage,
     Transcript,
 )
+from shared.contracts.sessions import end_replaces
 from shared.store.base import (
     AGENT_COLUMNS,
     Page,
@@ -321,11 +322,12 @@ class SupabaseStore:
         sid = parse_uuid(session_id, "session id")
         check_final_status(status)
         current = await self.get_session(sid)
-        if current.status is not SessionStatus.ACTIVE:
+        replacing = current.status is not SessionStatus.ACTIVE
+        if replacing and not end_replaces(current.end_reason, end_reason):
             return current
         # PostgREST cannot say greatest(now(), started_at): clamp here instead.
         end = max(ended_at or datetime.now(current.started_at.tzinfo), current.started_at)
-        rows = await self._rows(
+        update = (
             self._table("call_sessions")
             .update(
                 {
@@ -336,9 +338,12 @@ class SupabaseStore:
                 }
             )
             .eq("id", str(sid))
-            .eq("status", SessionStatus.ACTIVE.value)
-            .execute
+            # Compare and set: only the row as read changes (a concurrent end wins).
+            .eq("status", current.status.value)
         )
+        if replacing and current.end_reason is not None:
+            update = update.eq("end_reason", current.end_reason.value)
+        rows = await self._rows(update.execute)
         return session_from_row(rows[0]) if rows else await self.get_session(sid)
 
     async def get_session(self, session_id: UUID | str) -> CallSession:

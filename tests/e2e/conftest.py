@@ -61,6 +61,8 @@ def _processes(funcargs: dict[str, Any]) -> list[ServiceProcess]:
             found.append(value)
         elif isinstance(value, Platform):
             found.extend(value.processes)
+        elif isinstance(getattr(value, "platform", None), Platform):  # a module's shared one
+            found.extend(value.platform.processes)
     return found
 
 

@@ -20,7 +20,11 @@ from livekit import rtc
 
 SAMPLE_RATE = 48_000
 FRAME_MS = 20
+PER_FRAME = SAMPLE_RATE * FRAME_MS // 1000
 WAIT_TIMEOUT_S = 30.0
+# A received frame counts as sound above this peak (PCM16): codec noise on silence stays far
+# below it, speech far above.
+LOUD_PEAK = 500
 
 
 def speech_wav(path: Path, text: str = "Hello, I would like to book a cleaning.") -> Path:
@@ -70,7 +74,14 @@ class Human:
     texts: list[tuple[str, str, str]] = field(default_factory=list)  # (topic, sender, text)
     data: list[tuple[str, bytes]] = field(default_factory=list)  # (topic, payload)
     audio_frames: int = 0
+    # Frames with sound in them, per speaker, and when the first arrived (loop time).
+    loud_frames: dict[str, int] = field(default_factory=dict)
+    first_loud_at: dict[str, float] = field(default_factory=dict)
     subscribed: list[tuple[str, str]] = field(default_factory=list)  # (participant, track name)
+    _mic: rtc.AudioSource | None = None
+    _to_say: asyncio.Queue[tuple[np.ndarray, asyncio.Future[None]]] = field(
+        default_factory=asyncio.Queue
+    )
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -107,7 +118,7 @@ class Human:
         ) -> None:
             self.subscribed.append((participant.identity, track.name))
             if track.kind == rtc.TrackKind.KIND_AUDIO:
-                self._spawn(self._count_audio(rtc.AudioStream(track)))
+                self._spawn(self._count_audio(participant.identity, rtc.AudioStream(track)))
             changed()
 
         self.room.on("track_subscribed", subscribed)
@@ -127,28 +138,64 @@ class Human:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _count_audio(self, stream: rtc.AudioStream) -> None:
-        async for _ in stream:
+    async def _count_audio(self, speaker: str, stream: rtc.AudioStream) -> None:
+        loop = asyncio.get_running_loop()
+        async for event in stream:
             self.audio_frames += 1
+            samples = np.frombuffer(event.frame.data, dtype=np.int16)
+            if samples.size and int(np.abs(samples).max()) > LOUD_PEAK:
+                self.loud_frames[speaker] = self.loud_frames.get(speaker, 0) + 1
+                if speaker not in self.first_loud_at:
+                    self.first_loud_at[speaker] = loop.time()
+                    self._changed.set()
 
     # --- what the human does --------------------------------------------------------------------
 
     async def speak(self, wav_path: Path) -> None:
-        """Publishes a microphone track and plays the WAV into it in real time."""
-        source = rtc.AudioSource(SAMPLE_RATE, 1)
-        track = rtc.LocalAudioTrack.create_audio_track("microphone", source)
-        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-        await self.room.local_participant.publish_track(track, options)
+        """Says the WAV into the microphone, in real time; returns once it was played.
+
+        The microphone is one track, published at the first `speak` and fed without pause
+        until `leave()`: silence between utterances, as a real microphone sends it (a turn
+        detector only hears the end of a turn in the silence after it)."""
         with wave.open(str(wav_path), "rb") as wav:
             assert wav.getframerate() == SAMPLE_RATE and wav.getnchannels() == 1
             samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
-        per_frame = SAMPLE_RATE * FRAME_MS // 1000
-        for start in range(0, len(samples) - per_frame + 1, per_frame):
-            chunk = samples[start : start + per_frame]
-            frame = rtc.AudioFrame(chunk.tobytes(), SAMPLE_RATE, 1, per_frame)
-            await source.capture_frame(frame)
+        await self.open_mic()
+        played: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._to_say.put((samples, played))
+        await played
+
+    async def open_mic(self) -> None:
+        if self._mic is not None:
+            return
+        self._mic = rtc.AudioSource(SAMPLE_RATE, 1)
+        track = rtc.LocalAudioTrack.create_audio_track("microphone", self._mic)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        await self.room.local_participant.publish_track(track, options)
+        self._spawn(self._feed_mic(self._mic))
+
+    async def _feed_mic(self, source: rtc.AudioSource) -> None:
+        silence = np.zeros(PER_FRAME, dtype=np.int16)
+        while True:
+            try:
+                samples, played = self._to_say.get_nowait()
+            except asyncio.QueueEmpty:
+                samples, played = silence, None
+            # capture_frame waits while the source's buffer is full: this plays in real time.
+            for start in range(0, len(samples) - PER_FRAME + 1, PER_FRAME):
+                chunk = samples[start : start + PER_FRAME]
+                await source.capture_frame(
+                    rtc.AudioFrame(chunk.tobytes(), SAMPLE_RATE, 1, PER_FRAME)
+                )
+            if played is not None and not played.done():
+                played.set_result(None)
+
+    async def type(self, text: str) -> None:
+        """Typed input, as the dashboard's chat box sends it (the `lk.chat` text stream)."""
+        await self.room.local_participant.send_text(text, topic="lk.chat")
 
     async def leave(self) -> None:
+        self._mic = None
         for task in list(self._tasks):
             task.cancel()
         with contextlib.suppress(Exception):
@@ -162,6 +209,14 @@ class Human:
             for p in self.room.remote_participants.values()
             if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
         ]
+
+    def heard(self, speaker: str) -> int:
+        """How many frames with sound came from `speaker`."""
+        return self.loud_frames.get(speaker, 0)
+
+    def read(self, topic: str, sender: str | None = None) -> list[str]:
+        """The texts received on `topic` (from `sender`), oldest first."""
+        return [text for t, who, text in self.texts if t == topic and sender in (None, who)]
 
     def others(self) -> list[rtc.RemoteParticipant]:
         return [

@@ -305,6 +305,27 @@ async def test_session_lifecycle_with_transcript_and_usage(store: AgentStore) ->
     assert await store.get_usage(session_id) == sorted(usage, key=lambda u: u.model)
 
 
+async def test_a_workers_late_end_replaces_an_end_the_backend_inferred(store: AgentStore) -> None:
+    """The worker's end, spooled through a store outage, arrives after the backend closed the
+    row as `room_closed`: the worker knows why the call ended, so its end is the one kept."""
+    session = await store.start_session(
+        NewCallSession(agent_id=None, room_name="agent-late", kind="test", deployment="dev")
+    )
+    inferred = await store.finish_session(session.id, end_reason=EndReason.ROOM_CLOSED)
+    assert inferred.end_reason is EndReason.ROOM_CLOSED
+    late = await store.finish_session(
+        session.id, end_reason=EndReason.ERROR, status=SessionStatus.FAILED, error="model: gone"
+    )
+    assert (late.end_reason, late.status, late.error) == (
+        EndReason.ERROR,
+        SessionStatus.FAILED,
+        "model: gone",
+    )
+    # Replayed again, or inferred again: nothing changes any more.
+    assert await store.finish_session(session.id, end_reason=EndReason.GRACE_EXPIRED) == late
+    assert await store.finish_session(session.id, end_reason=EndReason.LOST) == late
+
+
 async def test_failed_session_records_the_error(store: AgentStore) -> None:
     session = await store.start_session(
         NewCallSession(agent_id=None, room_name="agent-y", kind="test", deployment="dev")

@@ -108,6 +108,17 @@ class OpenAIDouble:
         """Queues what the human says, for input transcriptions and the STT, in order."""
         self._heard.extend(lines)
 
+    def reset(self) -> None:
+        """A fresh script and no faults, for a double shared by tests that run one after the
+        other (what it recorded stays: read from a length taken before the test)."""
+        self._turns.clear()
+        self._heard.clear()
+        self.responder = None
+        self.speech_fault = None
+        self.refusing = None
+        self.overruns.clear()
+        self.unheard = 0
+
     def next_turn(self, asked: Asked) -> Turn:
         if self._turns:
             return self._turns.popleft()
