@@ -511,3 +511,176 @@ async def test_voxie_builds_an_agent_from_speech_and_chat_saves_it_and_it_runs(
 
     # Spawned, the saved agent runs and greets as configured.
     await short_call(calls, http, db, agent_id, greeting)
+
+
+# --- 2. interruption --------------------------------------------------------------------------
+
+
+async def test_the_caller_interrupting_cuts_the_agents_turn(
+    fresh: Calls, http: httpx.AsyncClient, store: PostgresStore, db: asyncpg.Connection
+) -> None:
+    calls, double = fresh, fresh.double
+    config = await store.create_agent(new_agent())
+    assert config.greeting
+    long_answer = (
+        "Our prices depend on the treatment. A cleaning costs ninety dollars, a check up "
+        "costs sixty dollars, whitening costs three hundred dollars, and a filling starts at "
+        "one hundred and twenty dollars, depending on the tooth and the material we use."
+    )
+    short_answer = "Sure, just a cleaning then."
+    seen = len(double.realtime)
+    human, agent, session_id = await greeted(calls, http, config.id, config.greeting)
+    try:
+        model = new_conversation(double, seen)
+        double.script(long_answer, short_answer)
+        double.hear("What are your prices?", "Stop, I only need a cleaning.")
+        await listening(human, agent)
+        # The model streams its audio in real time now: the long answer is still being
+        # generated when the caller cuts in.
+        double.audio_pace = 1.0
+        await says(human, "What are your prices?", calls.directory)
+        await human.until(
+            lambda: agent.attributes.get(AGENT_STATE) == "speaking", what="the long answer"
+        )
+        heard = human.heard(agent.identity)
+        await human.until(
+            lambda: human.heard(agent.identity) > heard + 25, what="a second of the answer"
+        )
+        await says(human, "Stop, I only need a cleaning.", calls.directory)
+        await hears(human, agent, short_answer)
+    finally:
+        double.audio_pace = 0.0
+        await human.leave()
+    cut = model.responses[1]
+    assert cut.status == "cancelled" and cut.status_reason == "turn_detected"
+    assert model.truncations, "the agent never told the model where its speech was cut"
+    assert (await ended(db, session_id))["end_reason"] == "grace_expired"
+    items, _ = await records(db, session_id)
+    [interrupted] = [i for i in items if i.get("interrupted")]
+    said = " ".join(interrupted["content"])
+    assert said and long_answer.startswith(said.strip()) and len(said) < len(long_answer)
+    assert conversation(items)[-1] == ("assistant", short_answer)
+
+
+# --- 4. editing a live agent with Voxie ---------------------------------------------------------
+
+
+async def test_voxie_edits_a_live_agent_a_running_call_keeps_its_version_the_next_runs_the_new(
+    fresh: Calls, http: httpx.AsyncClient, store: PostgresStore, db: asyncpg.Connection
+) -> None:
+    calls, double = fresh, fresh.double
+    config = await store.create_agent(new_agent())
+    assert config.greeting
+    new_greeting = "Coherence Dental, Clarence speaking. What can I do for you?"
+    seen = len(double.realtime)
+    caller, agent, session_id = await greeted(calls, http, config.id, config.greeting)
+    try:
+        running = new_conversation(double, seen)
+        double.script(
+            "Hi, I'm Voxie. You're editing Clarence Coherence. What should change?",
+            Turn(calls=[ToolCall("set_greeting", {"greeting": new_greeting})]),
+            "Greeting changed.",
+            Turn(calls=[ToolCall("review_draft", {})]),
+            "Here is the agent.",
+            Turn(calls=[ToolCall("save_agent", {})]),
+            "Saved.",
+        )
+        response = await http.post(
+            f"{calls.platform.api}/api/voxie/sessions",
+            headers=OPERATOR,
+            json={"agent_id": str(config.id)},
+        )
+        assert response.status_code == 201, response.text
+        editor, voxie = await join(response.json())
+        try:
+            await hears(editor, voxie, "You're editing Clarence Coherence.")
+            for line, reply in (
+                (f"Change the greeting to: {new_greeting}", "Greeting changed."),
+                ("Read it back.", "Here is the agent."),
+                ("Save it.", "Saved."),
+            ):
+                await listening(editor, voxie)
+                await editor.type(line)
+                await hears(editor, voxie, reply)
+            [saved] = editor.read(VOXIE_AGENT_SAVED, voxie.identity)
+        finally:
+            await editor.leave()
+        assert json.loads(saved)["agent_id"] == str(config.id)
+        edited = await store.get_agent(config.id)
+        assert edited.greeting == new_greeting and edited.version > config.version
+        assert (edited.name, edited.instructions, edited.voice) == (
+            config.name,
+            config.instructions,
+            config.voice,
+        )
+        # The call that was running goes on as it started: same agent, same session, and its
+        # model was never told anything new.
+        assert caller.agents() == [agent]
+        assert agent.attributes[f"{PREFIX}session_id"] == session_id
+        assert agent.attributes[f"{PREFIX}state"] == "active"
+        assert running.instructions is not None and config.instructions in running.instructions
+        assert not running.closed
+    finally:
+        await caller.leave()
+    assert (await ended(db, session_id))["end_reason"] == "grace_expired"
+    double.assert_consumed()
+    # The next call runs the new version.
+    await short_call(calls, http, db, config.id, new_greeting)
+
+
+# --- 5. a pipeline agent ----------------------------------------------------------------------
+
+
+async def test_a_pipeline_agent_greets_books_and_is_recorded_on_the_rest_models(
+    fresh: Calls, http: httpx.AsyncClient, store: PostgresStore, db: asyncpg.Connection
+) -> None:
+    calls, double = fresh, fresh.double
+    config = await store.create_agent(
+        new_agent(
+            pipeline="stt-llm-tts",
+            summarize=True,
+            tools=[book_tool(calls.clinic), {"type": "builtin", "name": "end_call"}],
+        )
+    )
+    assert config.greeting
+    answer = "You're booked for ten."
+    summary = "The caller booked an appointment at ten."
+    double.script(Turn(calls=[ToolCall("book_appointment", {"start": "10:00"})]), answer, summary)
+    double.hear("Book me at ten please.")
+    chats, speeches = len(double.chats), len(double.speeches)
+    human, agent = await join(await spawn(calls, http, config.id))
+    try:
+        # The greeting is spoken as is, by the TTS: no model turn.
+        await hears(human, agent, config.greeting)
+        session_id = agent.attributes[f"{PREFIX}session_id"]
+        await listening(human, agent)
+        await says(human, "Book me at ten please.", calls.directory)
+        await hears(human, agent, answer)
+    finally:
+        await human.leave()
+    row = await ended(db, session_id)
+    assert (row["end_reason"], row["status"]) == ("grace_expired", "ended")
+    asked, answered, summarized = double.chats[chats:]
+    assert config.instructions in asked.instructions
+    assert set(asked.tool_names) == {"book_appointment", "end_call"}
+    assert "Book me at ten please." in json.dumps(asked.messages)
+    assert "10:00" in json.dumps(answered.messages)  # the tool's output went back to the LLM
+    assert summarized.model != asked.model
+    spoken = [s.input for s in double.speeches[speeches:]]
+    # The TTS speaks sentence by sentence.
+    assert " ".join(spoken).startswith(config.greeting) and answer in spoken
+    assert {s.voice for s in double.speeches[speeches:]} == {config.voice}
+    items, stored_summary = await records(db, session_id)
+    said = conversation(items)
+    assert said[0] == ("assistant", config.greeting)
+    assert said[1] == ("user", "Book me at ten please.")
+    assert said[2] == ("call", "book_appointment")
+    assert said[3][0] == "output" and json.loads(said[3][1])["booked"] == "10:00"
+    assert said[4] == ("assistant", answer)
+    assert stored_summary == summary
+    models = {
+        r["model"]
+        for r in await db.fetch("select model from token_usage where session_id = $1", row["id"])
+    }
+    assert {"gpt-4.1-mini", "gpt-4o-mini-tts"} <= models
+    double.assert_consumed()
