@@ -116,7 +116,12 @@ async def main(calls: int) -> None:
                 print(f"{'livekit-server start (to HTTP ready)':<44} {lk.started_in_s:.3f} s")
                 platform = Platform(lk, dsn, directory, port)
                 try:
-                    platform.backend(GRACE_PERIOD_S="1", GC_INTERVAL_S="3600")
+                    platform.backend(
+                        GRACE_PERIOD_S="1",
+                        GC_INTERVAL_S="3600",
+                        SPAWN_RATE_PER_MINUTE="10000",
+                        MAX_TOTAL_AGENTS="1000",
+                    )
                     ours = platform.spawner(
                         "spawner", GRACE_PERIOD_S="1", WORKER_IDLE_PROCESSES="4"
                     )
