@@ -7,10 +7,15 @@ the holder of the `backend-reconciler` lease in the store — one pass over the 
   than that → dispatch again (LiveKit drops a dead worker's jobs); after `MAX_REDISPATCHES`
   re-dispatches the room is closed instead, and the people in it are told why on the data
   topic `platform.room_closed` (see `shared.contracts.room_messages`);
-- more than one agent in a room → remove all but the oldest (a second voice is never right);
+- more than one agent in a room → remove all but the oldest (a second voice is never right;
+  `shared.presence` is the rule, the one the agents apply themselves);
 - no humans for longer than the room's own timeouts say LiveKit should have taken to close it,
   and no agent within a grace period → delete the room;
-- session rows still open whose room no longer exists → finalise them with end_reason `lost`.
+- session rows still open whose room no longer exists → finalise them with end_reason `lost`;
+- agent-room slots (MAX_TOTAL_AGENTS) whose room LiveKit does not list → release them.
+
+Every LiveKit call has LIVEKIT_API_TIMEOUT_S (see `backend.rooms`) and every store call
+STORE_TIMEOUT_S, so a hung dependency fails the pass, which the next interval retries.
 
 Every action is logged with the room and counted in `voxie_backend_reconciler_actions`.
 """
@@ -31,13 +36,14 @@ from livekit import api
 from livekit.protocol import models
 
 from backend.metrics import Metrics
-from backend.rooms import LiveKitError, RoomGone, Rooms, is_agent, is_human
+from backend.room_states import RoomState, room_states
+from backend.rooms import LiveKitError, RoomGone, Rooms
 from shared.contracts import CallSession, EndReason, SessionStatus
 from shared.contracts.dispatch import OPERATOR, DispatchMetadata, SessionKind
-from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
+from shared.contracts.lifecycle import LifecycleState
 from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED, RoomClosed, RoomClosedCode
 from shared.logging import bind_log_context, get_logger
-from shared.naming import RoomName, WorkerRole, parse_room_name, worker_agent_name
+from shared.naming import RoomKind
 from shared.settings import Settings
 from shared.store import AgentStore, StoreError
 from shared.store.base import MAX_PAGE_SIZE
@@ -50,8 +56,9 @@ MAX_REDISPATCHES = 3
 STALE_SLACK_S = 10.0
 # Sessions that started this close to the room listing may belong to a room made after it.
 SESSION_SLACK_S = 5.0
-# Rooms whose participants are listed at once.
-PARALLEL_ROOMS = 8
+# A slot this much older than the longest a room creation can take, beyond the room listing, is
+# for a room that is not coming.
+SLOT_SLACK_S = 5.0
 
 AGENT_UNAVAILABLE_MESSAGE = "No agent could be started for this call. Please try again in a minute."
 
@@ -75,49 +82,6 @@ class PassReport:
             "open_sessions": self.open_sessions,
             "actions": [asdict(a) for a in self.actions],
         }
-
-
-@dataclass(frozen=True, slots=True)
-class RoomState:
-    """One platform room as LiveKit lists it now."""
-
-    room: models.Room
-    name: RoomName
-    humans: list[models.ParticipantInfo]
-    agents: list[models.ParticipantInfo]  # oldest first
-
-    @property
-    def created_at(self) -> float:
-        return self.room.creation_time_ms / 1000 or float(self.room.creation_time)
-
-    @property
-    def lifecycle(self) -> AgentLifecycle | None:
-        return AgentLifecycle.from_attributes(self.agents[0].attributes) if self.agents else None
-
-
-def agents_oldest_first(participants: list[models.ParticipantInfo]) -> list[models.ParticipantInfo]:
-    return sorted(
-        (p for p in participants if is_agent(p)),
-        key=lambda p: (p.joined_at_ms or p.joined_at * 1000, p.identity),
-    )
-
-
-async def room_states(rooms: Rooms, listed: list[models.Room]) -> list[RoomState]:
-    """The platform's rooms among `listed`, each with its participants."""
-    limit = asyncio.Semaphore(PARALLEL_ROOMS)
-
-    async def state(room: models.Room, name: RoomName) -> RoomState:
-        async with limit:
-            participants = await rooms.participants(room.name)
-        return RoomState(
-            room=room,
-            name=name,
-            humans=[p for p in participants if is_human(p)],
-            agents=agents_oldest_first(participants),
-        )
-
-    platform = [(room, parsed) for room in listed if (parsed := parse_room_name(room.name))]
-    return list(await asyncio.gather(*(state(room, name) for room, name in platform)))
 
 
 def closing_message(code: RoomClosedCode, message: str) -> bytes:
@@ -194,11 +158,12 @@ class Reconciler:
     async def run_pass(self) -> PassReport:
         listed = await self.rooms.list_rooms()
         listed_at = self.clock()
+        await self._release_lost_slots(listed)
         states = await room_states(self.rooms, listed)
         report = PassReport(rooms=len(states))
-        for kind in ("agent", "creation"):
-            self.metrics.platform_rooms.labels(kind).set(
-                sum(1 for s in states if s.name.kind == kind)
+        for kind in RoomKind:
+            self.metrics.platform_rooms.labels(kind.value).set(
+                sum(1 for s in states if s.name.kind is kind)
             )
         for state in states:
             # A room that closed while we looked has nothing left to heal.
@@ -218,6 +183,18 @@ class Reconciler:
         }
         await self._finalise_lost_sessions(live, running, listed_at, report)
         return report
+
+    async def _release_lost_slots(self, listed: list[models.Room]) -> None:
+        """Frees the MAX_TOTAL_AGENTS slots of rooms LiveKit no longer lists (ended without a
+        webhook, or never made), sparing any young enough that its room may still be coming."""
+        live = [room.name for room in listed]
+        older_than = (
+            self.settings.livekit_api_timeout_s + self.settings.store_timeout_s + SLOT_SLACK_S
+        )
+        released = await self.store.release_agent_slots_except(live, older_than_s=older_than)
+        if released:
+            self.metrics.reconciler_actions.labels("released_slot").inc(released)
+            log.info("reconciler_action", action="released_slot", count=released)
 
     def _record(self, report: PassReport, action: str, room: str, detail: str) -> None:
         report.actions.append(Action(action, room, detail))
@@ -271,9 +248,9 @@ class Reconciler:
                 f"no agent after {len(dispatches) - 1} re-dispatches",
             )
             return
-        role = WorkerRole.VOXIE if state.name.kind == "creation" else WorkerRole.SPAWNER
         metadata = self._dispatch_metadata(state, dispatches)
-        await self.rooms.dispatch(name, worker_agent_name(role, self.settings), metadata)
+        agent_name = self.settings.worker_agent_name(state.name.kind.role)
+        await self.rooms.dispatch(name, agent_name, metadata)
         self._record(
             report,
             "redispatched",
@@ -287,11 +264,10 @@ class Reconciler:
         for dispatch in dispatches:
             if DispatchMetadata.parse(dispatch.metadata) is not None:
                 return dispatch.metadata
-        kind = SessionKind.CREATION if state.name.kind == "creation" else SessionKind.TEST
         return DispatchMetadata(
             agent_id=state.name.agent_id,
             deployment=self.settings.platform_env,
-            kind=kind,
+            kind=SessionKind.default_for(state.name.kind),
             requested_by=state.humans[0].identity if state.humans else OPERATOR,
         ).to_json()
 

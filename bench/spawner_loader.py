@@ -21,11 +21,11 @@ from uuid import UUID
 from bench.spawner_support import bench_agent, bench_database
 from bench.timing import measure, row
 from shared.logging import configure_logging
+from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.store import AgentStore
 from shared.store.supabase import SupabaseStore
-from spawner.loader import ConfigLoader
-from spawner.runtime import Runtime
+from spawner.loader import ConfigLoader, process_loader
 from tests.support.postgrest import PostgrestDouble, make_jwt
 
 JWT_SECRET = "bench-jwt-secret-with-at-least-32-characters"
@@ -54,19 +54,20 @@ async def bench_through_runtime(dsn: str, agent_id: UUID, n: int) -> None:
     with tempfile.TemporaryDirectory() as spool:
         settings = Settings(_env_file=None, database_url=dsn, spool_dir=Path(spool))
         runtime = Runtime(settings).start()
+        loader = process_loader(runtime)
         try:
-            await runtime.call(runtime.loader.get(agent_id))
+            await runtime.call(loader.get(agent_id))
             samples = []
             for _ in range(n):
                 start = time.perf_counter()
-                await runtime.call(runtime.loader.get(agent_id))
+                await runtime.call(loader.get(agent_id))
                 samples.append(time.perf_counter() - start)
             print(micro_row("postgres cached get, runtime hop", samples))
             samples = []
             for _ in range(n):
                 start = time.perf_counter()
-                if runtime.loader.cached(agent_id) is None:
-                    await runtime.call(runtime.loader.get(agent_id))
+                if loader.cached(agent_id) is None:
+                    await runtime.call(loader.get(agent_id))
                 samples.append(time.perf_counter() - start)
             print(micro_row("postgres cached get, from a job", samples))
         finally:

@@ -7,9 +7,7 @@ Used by both workers (the spawner for test/live calls, Voxie for creation calls)
     await recorder.replay()                                  # at start: what a past run left
     session_id = await recorder.start(NewCallSession(...))   # never raises for an outage
     ...
-    await recorder.finish(CallEnd(session_id, EndReason.GRACE_EXPIRED,
-                                  transcript=transcript_from(session.history),
-                                  usage=usage_from(session.usage)))
+    await recorder.finish(call_end(session_id, EndReason.GRACE_EXPIRED, session))
 
 Why a spool and not only retries: a call ends when it ends; a store outage at that moment must
 not cost the transcript, and a worker restarting during the outage must not either. Each
@@ -18,6 +16,8 @@ the start and/or the end still owed to the store. Every write is idempotent (sta
 chosen id, first end wins, transcript and usage replaced), so a record replayed twice — by two
 processes sharing the directory, or after a crash between write and delete — changes nothing.
 A record the store refuses as invalid is moved to `dead/` and logged, never retried forever.
+The recorder does not retry a write itself: the store already retries what is worth retrying
+(one retry layer, `shared.store.base.retrying`); what still fails is spooled.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from shared.contracts.sessions import (
     MAX_TRANSCRIPT_ITEMS,
@@ -48,7 +47,7 @@ from shared.logging import get_logger
 from shared.store.errors import InvalidInput, NotFound, StoreUnavailable
 
 if TYPE_CHECKING:
-    from livekit.agents import llm
+    from livekit.agents import AgentSession, llm
     from livekit.agents.metrics.usage import AgentSessionUsage
 
     from shared.store import AgentStore
@@ -75,6 +74,31 @@ class CallEnd:
     usage: Sequence[TokenUsage] = ()
 
 
+def call_end(
+    session_id: UUID,
+    reason: EndReason,
+    session: AgentSession[Any] | None = None,
+    *,
+    status: SessionStatus | None = None,
+    error: str | None = None,
+    summary: str | None = None,
+) -> CallEnd:
+    """What is recorded when a call ends: its transcript and token usage if a session got that
+    far, and the summary if one was written. The status is `failed` for an error end unless the
+    caller knows better (a session that closed itself ends with `error` but `ended`)."""
+    if status is None:
+        status = SessionStatus.FAILED if reason is EndReason.ERROR else SessionStatus.ENDED
+    return CallEnd(
+        session_id=session_id,
+        end_reason=reason,
+        status=status,
+        error=error,
+        transcript=transcript_from(session.history) if session else (),
+        summary=summary,
+        usage=usage_from(session.usage) if session else (),
+    )
+
+
 class _SpooledEnd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -98,18 +122,9 @@ class _SpoolRecord(BaseModel):
 
 
 class SessionRecorder:
-    def __init__(
-        self,
-        store: AgentStore,
-        spool_dir: Path,
-        *,
-        attempts: int = 4,
-        backoff_s: float = 0.25,
-    ) -> None:
+    def __init__(self, store: AgentStore, spool_dir: Path) -> None:
         self._store = store
         self._dir = spool_dir
-        self._attempts = attempts
-        self._backoff_s = backoff_s
         self._replay_lock = asyncio.Lock()
 
     @property
@@ -122,7 +137,7 @@ class SessionRecorder:
         new = new if new.id is not None else new.model_copy(update={"id": uuid4()})
         assert new.id is not None
         try:
-            await self._retrying(self._store.start_session, new)
+            await self._store.start_session(new)
         except StoreUnavailable as exc:
             log.warning(
                 "session_start_spooled", session_id=str(new.id), room=new.room_name, reason=str(exc)
@@ -147,7 +162,7 @@ class SessionRecorder:
             self._write(owed.model_copy(update={"end": spooled_end}))
             return await self._replay_one(self._path(end.session_id)) is True
         try:
-            await self._retrying(self._write_end, end.session_id, spooled_end)
+            await self._write_end(end.session_id, spooled_end)
         except StoreUnavailable as exc:
             log.warning("session_end_spooled", session_id=str(end.session_id), reason=str(exc))
             self._write(_SpoolRecord(session_id=end.session_id, end=spooled_end))
@@ -214,16 +229,6 @@ class SessionRecorder:
             error=end.error,
             ended_at=end.ended_at,
         )
-
-    async def _retrying(self, operation: Any, *args: Any) -> None:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(StoreUnavailable),
-            stop=stop_after_attempt(self._attempts),
-            wait=wait_exponential(multiplier=self._backoff_s, max=4 * self._backoff_s),
-            reraise=True,
-        ):
-            with attempt:
-                await operation(*args)
 
     def _path(self, session_id: UUID) -> Path:
         return self._dir / f"{session_id}.json"

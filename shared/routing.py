@@ -14,28 +14,26 @@ The rule, in order (the first that fails decides):
    room name; a mismatch is refused with `terminate=True`.
 
 `route()` is pure: the worker's handler turns a `Decision` into `accept()` / `reject()` and
-counts it by `verdict`.
+counts it by `verdict`. A console job (`python -m voxie|spawner console`) comes from no backend
+and has no metadata: `console_metadata` is what it runs as, in development only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from shared.contracts.dispatch import DispatchMetadata, RoomMetadata
+from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKind
 from shared.logging import get_logger
-from shared.naming import WorkerRole, parse_room_name
+from shared.naming import RoomKind, WorkerRole, parse_room_name
+from shared.settings import Settings
 
 if TYPE_CHECKING:
     from livekit.agents import JobRequest
-    from livekit.protocol.models import ParticipantInfo
 
 log = get_logger(__name__)
-
-ROOM_KIND = {WorkerRole.VOXIE: "creation", WorkerRole.SPAWNER: "agent"}
 
 
 class Verdict(StrEnum):
@@ -90,11 +88,12 @@ def route(
 ) -> Decision:
     """Decides one job offer; see the module docstring for the rule."""
     room = parse_room_name(offer.room_name)
-    if room is None or room.kind != ROOM_KIND[role]:
+    if room is None or room.kind.role is not role:
+        kind = next(kind for kind in RoomKind if kind.role is role)
         return _refuse(
             offer,
             Verdict.WRONG_ROOM,
-            f"{role} workers only run {ROOM_KIND[role]} rooms",
+            f"{role} workers only run {kind} rooms",
             terminate=True,
         )
 
@@ -141,15 +140,19 @@ def route(
     return Decision(Verdict.ACCEPT, metadata=metadata, agent_id=agent_id)
 
 
-def other_agents(participants: Iterable[ParticipantInfo], own_identity: str) -> list[str]:
-    """Identities of agent participants in the room other than this job's own."""
-    from livekit.protocol.models import ParticipantInfo
-
-    return [
-        p.identity
-        for p in participants
-        if p.kind == ParticipantInfo.Kind.AGENT and p.identity != own_identity
-    ]
+def console_metadata(
+    settings: Settings, kind: SessionKind, requested_by: str, agent_id: UUID | None = None
+) -> DispatchMetadata | None:
+    """The dispatch metadata a local console job runs as; None outside dev/test, where every
+    job must come from the backend."""
+    if not settings.is_development:
+        return None
+    return DispatchMetadata(
+        agent_id=agent_id,
+        deployment=settings.platform_env,
+        kind=kind,
+        requested_by=requested_by,
+    )
 
 
 def _room_agent_id(raw: str) -> UUID | None:

@@ -12,6 +12,7 @@ import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import (
@@ -24,15 +25,66 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.catalog import SUPPORTED_MODELS, SUPPORTED_VOICES, check_supported
+from shared.naming import WorkerRole, has_slug_shape
 from shared.validation import describe_validation_error
 
 # LiveKit's well-known credentials of `livekit-server --dev`: anyone can mint tokens with them.
 LIVEKIT_DEV_API_KEY = "devkey"
 LIVEKIT_DEV_API_SECRET = "secret"  # noqa: S105 - the public value we refuse, not a credential
 
-_ENV_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-
 Component = Literal["backend", "voxie", "spawner"]
+
+# --- OpenAI-compatible endpoints ----------------------------------------------------------------
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+ModelUse = Literal["realtime", "llm", "stt", "tts", "summary"]
+# The models each component builds: a placeholder key is judged against these endpoints only.
+MODEL_USES: dict[Component, tuple[ModelUse, ...]] = {
+    "backend": (),
+    "voxie": ("realtime",),
+    "spawner": ("realtime", "llm", "stt", "tts", "summary"),
+}
+# What operators write where a server needs no key (vLLM's "EMPTY", Ollama's "ollama") or where
+# the real key was never filled in; OpenAI itself answers every one of them with 401 mid-call.
+_PLACEHOLDER_KEYS = frozenset(
+    {"empty", "none", "null", "dummy", "fake", "test", "unused", "ollama", "lm-studio", "no-key"}
+    | {"not-needed", "sk-no-key-required", "sk-test", "sk-dummy", "sk-fake", "sk-none"}
+)
+_PLACEHOLDER_KEY = re.compile(
+    r"^(sk-)?(x+|\*+|\.+|0+|1234\d*)$|^<.*>$|^(your|my)[-_ ].*key"
+    r"|placeholder|change-?me|replace-?me",
+    re.IGNORECASE,
+)
+
+
+def is_placeholder_key(key: str) -> bool:
+    """A stand-in for a key (vLLM's `EMPTY`, `sk-xxxx`, `<your-key>`), not a credential."""
+    value = key.strip()
+    return value.lower() in _PLACEHOLDER_KEYS or bool(_PLACEHOLDER_KEY.search(value))
+
+
+def is_openai_host(url: str) -> bool:
+    """OpenAI's own API (including regional hosts such as eu.api.openai.com)."""
+    host = urlsplit(url).hostname or ""
+    return host == "api.openai.com" or host.endswith(".api.openai.com")
+
+
+def _base_url_problem(url: str, *, websocket: bool) -> str | None:
+    schemes = ("http", "https", "ws", "wss") if websocket else ("http", "https")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in schemes or not parts.hostname:
+        example = OPENAI_DEFAULT_BASE_URL
+        return f"must be an absolute {'/'.join(schemes)} URL with a host, like {example}"
+    if parts.username or parts.password:
+        # The URL is logged and shown in errors; the key belongs in OPENAI_API_KEY.
+        return "must not carry credentials (put the key in OPENAI_API_KEY)"
+    if parts.query or parts.fragment:
+        return "must not have a query or fragment (the clients append their own paths)"
+    return None
 
 
 class ConfigError(ValueError):
@@ -52,6 +104,9 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         hide_input_in_errors=True,
+        # A variable set but empty (`DATABASE_URL=` in a .env or a deployment template) counts
+        # as unset: the default applies, never a database called "".
+        env_ignore_empty=True,
     )
 
     # Deployment identity: also the suffix of the worker agent names, so two deployments
@@ -71,12 +126,23 @@ class Settings(BaseSettings):
     spawner_agent_name: str | None = None
     # The agent `python -m spawner console` talks to (dev/test; no backend dispatches there).
     spawner_console_agent_id: UUID | None = None
+    # Deadline of one call to LiveKit's server API (rooms, dispatches, data, attributes): a
+    # server that accepts connections and never answers must not hang a request or a job.
+    livekit_api_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
     # Read only to refuse it: LiveKit applies it to every worker in the process environment,
     # which would register voxie and spawner under one name the backend never dispatches to.
     livekit_agent_name_override: str | None = None
 
-    # OpenAI
+    # OpenAI: the key, and where each model is served. OPENAI_BASE_URL points every model at an
+    # OpenAI-compatible server (Azure OpenAI's /openai/v1, a gateway); the per-use URLs split
+    # them (e.g. the pipeline LLM on vLLM or Ollama). The key is sent to every one of them.
     openai_api_key: SecretStr = SecretStr("")
+    openai_base_url: str = OPENAI_DEFAULT_BASE_URL
+    openai_realtime_base_url: str | None = None
+    openai_llm_base_url: str | None = None
+    openai_stt_base_url: str | None = None
+    openai_tts_base_url: str | None = None
+    openai_summary_base_url: str | None = None
 
     # Store: DATABASE_URL (Postgres, also a Supabase direct/pooler string) or SUPABASE_URL +
     # SUPABASE_SERVICE_ROLE_KEY (REST); neither → local embedded Postgres (dev/test only).
@@ -87,6 +153,9 @@ class Settings(BaseSettings):
     supabase_jwt_secret: SecretStr | None = None
     local_db_dir: Path = Path(".data/postgres")
     db_pool_max_size: Annotated[int, Field(ge=1, le=200)] = 10
+    # One overall deadline per store call (acquiring a connection, the command, any retry);
+    # while the store keeps failing a circuit breaker answers at once for a few seconds.
+    store_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
 
     # Lifecycle knobs (the seeds' defaults)
     grace_period_s: Annotated[float, Field(gt=0, le=3600)] = 60
@@ -154,7 +223,7 @@ class Settings(BaseSettings):
     @field_validator("platform_env")
     @classmethod
     def _env_name(cls, value: str) -> str:
-        if not _ENV_NAME.match(value):
+        if not has_slug_shape(value):
             raise ValueError("PLATFORM_ENV must be lowercase letters, digits and single hyphens")
         return value
 
@@ -166,45 +235,40 @@ class Settings(BaseSettings):
     @field_validator("voxie_model", "voxie_voice")
     @classmethod
     def _supported_by_contract(cls, value: str, info: ValidationInfo) -> str:
-        # Imported here: the contracts import naming, which imports this module.
-        from shared.contracts.agent_config import SUPPORTED_MODELS, SUPPORTED_VOICES
+        if info.field_name == "voxie_model":
+            return check_supported("model", value, SUPPORTED_MODELS)
+        return check_supported("voice", value, SUPPORTED_VOICES)
 
-        supported = SUPPORTED_MODELS if info.field_name == "voxie_model" else SUPPORTED_VOICES
-        if value not in supported:
-            raise ValueError(f"'{value}' is not supported; choose one of: {', '.join(supported)}")
+    @field_validator(
+        "openai_base_url",
+        "openai_realtime_base_url",
+        "openai_llm_base_url",
+        "openai_stt_base_url",
+        "openai_tts_base_url",
+        "openai_summary_base_url",
+    )
+    @classmethod
+    def _base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = value.strip() if value is not None else None
+        if not value:
+            # Blank is unset: the per-use URLs fall back to OPENAI_BASE_URL, that one to OpenAI.
+            return OPENAI_DEFAULT_BASE_URL if info.field_name == "openai_base_url" else None
+        # The realtime client turns http(s) into ws(s) itself, and also takes ws(s) as given.
+        websocket = info.field_name == "openai_realtime_base_url"
+        if problem := _base_url_problem(value, websocket=websocket):
+            raise ValueError(problem)
         return value
 
     @field_validator("tool_http_allowlist", "tool_secrets", "backend_cors_origins", mode="before")
     @classmethod
-    def _json_text(cls, value: object, info: ValidationInfo) -> object:
+    def _json_text(cls, value: object) -> object:
         # The environment gives JSON (pydantic-settings decodes it); a .env or a caller may
         # hand the text itself.
         if isinstance(value, str):
             try:
-                if not value.strip():
-                    return {} if info.field_name == "tool_secrets" else []
                 return json.loads(value)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"not valid JSON: {exc.msg}") from None
-        return value
-
-    @field_validator(
-        "supabase_url",
-        "supabase_jwks_url",
-        "livekit_public_url",
-        "voxie_agent_name",
-        "spawner_agent_name",
-        "livekit_agent_name_override",
-    )
-    @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
-
-    @field_validator("database_url", "supabase_service_role_key", "supabase_jwt_secret")
-    @classmethod
-    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
         return value
 
     @model_validator(mode="after")
@@ -246,6 +310,15 @@ class Settings(BaseSettings):
             )
         return [f"{p} (PLATFORM_ENV={self.platform_env})" for p in problems]
 
+    def worker_agent_name(self, role: WorkerRole) -> str:
+        """The explicit-dispatch agent name of a worker deployment: `{role}-{PLATFORM_ENV}`.
+
+        The backend dispatches to this name and the worker registers under it; both call this
+        so the two can never drift. `VOXIE_AGENT_NAME` / `SPAWNER_AGENT_NAME` override it.
+        """
+        override = self.voxie_agent_name if role is WorkerRole.VOXIE else self.spawner_agent_name
+        return override or f"{role.value}-{self.platform_env}"
+
     @property
     def is_development(self) -> bool:
         return self.platform_env in ("dev", "test")
@@ -263,6 +336,35 @@ class Settings(BaseSettings):
         if self.supabase_url:
             return f"{self.supabase_url.rstrip('/')}/auth/v1/.well-known/jwks.json"
         return None
+
+    def openai_base_url_for(self, use: ModelUse) -> str:
+        """Where the `use` model is served: its own URL when set, else OPENAI_BASE_URL."""
+        own: str | None = getattr(self, f"openai_{use}_base_url")
+        return own or self.openai_base_url
+
+    def _openai_key_problems(self, component: Component) -> list[str]:
+        key = self.openai_api_key.get_secret_value()
+        uses = MODEL_USES[component]
+        if not uses:
+            return []
+        if not key:
+            return ["OPENAI_API_KEY is empty (a server that needs none still takes a placeholder)"]
+        if not is_placeholder_key(key):
+            return []
+        # A placeholder is fine for servers that ignore the key, never for OpenAI itself.
+        at_openai = dict.fromkeys(
+            f"OPENAI_{use.upper()}_BASE_URL"
+            if getattr(self, f"openai_{use}_base_url")
+            else "OPENAI_BASE_URL"
+            for use in uses
+            if is_openai_host(self.openai_base_url_for(use))
+        )
+        if not at_openai:
+            return []
+        return [
+            "OPENAI_API_KEY is a placeholder, which only an OpenAI-compatible server accepts, "
+            f"but {', '.join(at_openai)} points at OpenAI itself"
+        ]
 
     @property
     def livekit_configured(self) -> bool:
@@ -284,9 +386,7 @@ class Settings(BaseSettings):
         """Refuses, before anything starts, what `component` cannot run without."""
         if self.is_development:
             return
-        problems: list[str] = []
-        if component in ("voxie", "spawner") and not self.openai_api_key.get_secret_value():
-            problems.append("OPENAI_API_KEY is empty")
+        problems = self._openai_key_problems(component)
         if component == "backend" and not (
             self.backend_admin_token or self.supabase_jwt_secret or self.supabase_url
         ):

@@ -1,5 +1,5 @@
 """What the spawner and Voxie workers share: the `AgentServer` built from `Settings`, and the
-spool replayer each replica runs in its main process.
+spool replayer each replica runs in its main process, on the process runtime's store.
 
 Each worker keeps its own load function and prewarm (they differ for reasons given there) and
 its module shaped like LiveKit's examples:
@@ -19,9 +19,9 @@ from collections.abc import Callable
 from livekit.agents import AgentServer, JobExecutorType, JobProcess
 
 from shared.logging import get_logger
-from shared.recording import SessionRecorder
+from shared.runtime import Runtime
 from shared.settings import Settings
-from shared.store import StoreError, open_store
+from shared.store import StoreError
 
 log = get_logger(__name__)
 
@@ -55,27 +55,31 @@ def agent_server(
 
 
 def start_spool_replayer(
-    settings: Settings, *, interval_s: float = SPOOL_REPLAY_INTERVAL_S
+    settings: Settings,
+    *,
+    interval_s: float = SPOOL_REPLAY_INTERVAL_S,
+    runtime: Runtime | None = None,
 ) -> asyncio.Task[None]:
     """Replays the session records a store outage (or a past run) spooled to `SPOOL_DIR`, now
     and every `interval_s`, whether or not a job is running. Call it from `worker_started`: it
-    runs as a task on the worker's main loop, so the worker's start never waits for the store."""
-    task = asyncio.get_running_loop().create_task(_replay_spool(settings, interval_s))
+    runs as a task on the worker's main loop, so the worker's start never waits for the store.
+    It uses the process runtime (`Runtime.shared`, the pool the jobs of a thread executor
+    share) unless given another."""
+    task = asyncio.get_running_loop().create_task(_replay_spool(settings, interval_s, runtime))
     _replayers.add(task)
     task.add_done_callback(_replayer_ended)
     return task
 
 
-async def _replay_spool(settings: Settings, interval_s: float) -> None:
-    try:
-        store = await open_store(settings)
-    except StoreError as exc:
-        log.error("spool_replayer_not_started", reason=str(exc))
-        return
-    try:
-        await SessionRecorder(store, settings.spool_dir).run_replayer(interval_s)
-    finally:
-        await store.close()
+async def _replay_spool(settings: Settings, interval_s: float, runtime: Runtime | None) -> None:
+    if runtime is None:
+        try:
+            runtime = await asyncio.to_thread(Runtime.shared, settings)
+        except (StoreError, TimeoutError) as exc:
+            log.error("spool_replayer_not_started", reason=str(exc) or type(exc).__name__)
+            return
+    # Cancelling this task cancels the replayer on the runtime's loop too.
+    await runtime.call(runtime.recorder.run_replayer(interval_s))
 
 
 def _replayer_ended(task: asyncio.Task[None]) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -21,7 +21,6 @@ import httpx
 from livekit import api, rtc
 from livekit.agents import AgentSession, JobContext, llm
 from livekit.agents.job import DEFAULT_PARTICIPANT_KINDS
-from livekit.plugins import openai
 
 from shared.addresses import AddressGuard
 from shared.contracts import (
@@ -33,18 +32,21 @@ from shared.contracts import (
     SessionKind,
     SessionStatus,
 )
+from shared.contracts.agent_config import NotRunnable, check_runnable
 from shared.contracts.lifecycle import LifecycleState
 from shared.contracts.room_messages import SpawnerErrorCode
 from shared.logging import bind_log_context, get_logger
 from shared.naming import WorkerRole
-from shared.recording import CallEnd, transcript_from, usage_from
-from shared.routing import Decision, JobOffer, Verdict, other_agents, route
+from shared.presence import agents_ahead_in_room
+from shared.recording import CallEnd, call_end
+from shared.routing import Decision, JobOffer, Verdict, console_metadata, route
+from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.store import InvalidInput, NotFound, StoreUnavailable
 from spawner import factory, metrics
 from spawner.lifecycle import Lifecycle
+from spawner.loader import process_loader
 from spawner.notice import tell_room
-from spawner.runtime import Runtime
 from spawner.summary import summarize
 from spawner.tools import ToolContext, tls_context
 
@@ -62,18 +64,21 @@ def console_decision(settings: Settings) -> Decision:
     """What `python -m spawner console` runs: a local job no backend dispatched, so the agent
     comes from SPAWNER_CONSOLE_AGENT_ID, in dev/test only."""
     agent_id = settings.spawner_console_agent_id
-    if agent_id is None or not settings.is_development:
+    metadata = console_metadata(settings, SessionKind.TEST, CONSOLE_CALLER, agent_id)
+    if agent_id is None or metadata is None:
         return Decision(
             Verdict.MISSING_METADATA,
             "console runs need SPAWNER_CONSOLE_AGENT_ID (and PLATFORM_ENV dev or test)",
         )
-    metadata = DispatchMetadata(
-        agent_id=agent_id,
-        deployment=settings.platform_env,
-        kind=SessionKind.TEST,
-        requested_by=CONSOLE_CALLER,
-    )
     return Decision(Verdict.ACCEPT, metadata=metadata, agent_id=agent_id)
+
+
+async def best_effort(event: str, operation: Awaitable[object]) -> None:
+    """Awaits a step the call can end without; a failure is logged as `event`, not raised."""
+    try:
+        await operation
+    except Exception as exc:
+        log.warning(event, error=f"{type(exc).__name__}: {exc}")
 
 
 class AgentRefused(Exception):
@@ -90,35 +95,14 @@ def tool_context(settings: Settings, client: httpx.AsyncClient) -> ToolContext:
     )
 
 
-def runnable(config: AgentConfig, kind: SessionKind) -> AgentConfig:
-    """The config if this kind of call may run it; archived never, drafts only as tests."""
-    if config.status is AgentStatus.ARCHIVED:
-        raise AgentRefused(SpawnerErrorCode.AGENT_ARCHIVED, "agent is archived")
-    if config.status is AgentStatus.DRAFT and kind is not SessionKind.TEST:
-        raise AgentRefused(SpawnerErrorCode.AGENT_NOT_ACTIVE, "a draft only runs as a test call")
-    return config
-
-
-async def call_end(
-    session_id: UUID,
-    session: AgentSession[Any],
-    reason: EndReason,
-    *,
-    summary_model: llm.LLM[Any] | None,
-    status: SessionStatus = SessionStatus.ENDED,
-    error: str | None = None,
-) -> CallEnd:
-    """What the recorder stores for a finished session: transcript, usage, optional summary."""
-    summary = await summarize(summary_model, session.history) if summary_model else None
-    return CallEnd(
-        session_id=session_id,
-        end_reason=reason,
-        status=status,
-        error=error,
-        transcript=transcript_from(session.history),
-        summary=summary,
-        usage=usage_from(session.usage),
-    )
+def runnable(config: AgentConfig) -> AgentConfig:
+    """`check_runnable` as the spawner refuses it: with the code the room is told."""
+    try:
+        return check_runnable(config)
+    except NotRunnable as exc:
+        archived = exc.status is AgentStatus.ARCHIVED
+        code = SpawnerErrorCode.AGENT_ARCHIVED if archived else SpawnerErrorCode.AGENT_NOT_ACTIVE
+        raise AgentRefused(code, str(exc)) from exc
 
 
 class Call:
@@ -171,15 +155,16 @@ class Call:
         return self._metadata.kind if self._metadata else SessionKind.TEST
 
     async def _run(self) -> None:
-        if not self.ctx.is_fake_job() and (others := await self._other_agents_listed()):
-            log.warning("agent_already_in_room", others=others)
+        if not self.ctx.is_fake_job() and await agents_ahead_in_room(
+            self.ctx, timeout_s=self.settings.livekit_api_timeout_s
+        ):
             metrics.JOBS.labels(verdict="duplicate_agent").inc()
             self.ctx.shutdown("another agent serves this room")
             return
         assert self._agent_id is not None
         try:
             self._mark("listed")
-            config = runnable(await self._load(self._agent_id), self.kind)
+            config = runnable(await self._load(self._agent_id))
             if not self.settings.openai_api_key.get_secret_value():
                 # A dev platform started without a model: say so instead of a silent agent.
                 raise AgentRefused(
@@ -196,21 +181,28 @@ class Call:
 
     async def _load(self, agent_id: UUID) -> AgentConfig:
         version = self._metadata.agent_version if self._metadata else None
-        loader = self.runtime.loader
+        loader = process_loader(self.runtime)
         if (config := loader.cached(agent_id, min_version=version)) is not None:
             return config
         try:
             return await self.runtime.call(loader.get(agent_id, min_version=version))
         except NotFound as exc:
-            raise AgentRefused(SpawnerErrorCode.AGENT_NOT_FOUND, str(exc)) from None
+            raise AgentRefused(SpawnerErrorCode.AGENT_NOT_FOUND, str(exc)) from exc
         except InvalidInput as exc:
-            raise AgentRefused(SpawnerErrorCode.INVALID_CONFIG, str(exc)) from None
+            raise AgentRefused(SpawnerErrorCode.INVALID_CONFIG, str(exc)) from exc
         except StoreUnavailable as exc:
-            raise AgentRefused(SpawnerErrorCode.STORE_UNAVAILABLE, str(exc)) from None
+            raise AgentRefused(SpawnerErrorCode.STORE_UNAVAILABLE, str(exc)) from exc
 
     async def _refuse(self, refused: AgentRefused) -> None:
         log.warning("agent_refused", code=refused.code, detail=str(refused))
-        await tell_room(self.ctx.api, self.ctx.room, self._room_name, refused.code, self._agent_id)
+        await tell_room(
+            self.ctx.api,
+            self.ctx.room,
+            self._room_name,
+            refused.code,
+            self._agent_id,
+            timeout_s=self.settings.livekit_api_timeout_s,
+        )
         # An unknown agent cannot be referenced by the row; the room name still names it.
         known = refused.code not in (SpawnerErrorCode.AGENT_NOT_FOUND,)
         new = self._new_session(None, agent_id=self._agent_id if known else None)
@@ -262,8 +254,12 @@ class Call:
         reason, status, error = EndReason.ERROR, SessionStatus.FAILED, None
         try:
             await self.ctx.connect()
-            if others := other_agents_in(self.ctx.room):
-                raise RuntimeError(f"another agent joined the room first: {', '.join(others)}")
+            if not self.ctx.is_fake_job() and (
+                ahead := await agents_ahead_in_room(
+                    self.ctx, timeout_s=self.settings.livekit_api_timeout_s
+                )
+            ):
+                raise RuntimeError(f"another agent joined the room first: {', '.join(ahead)}")
             self._watch(lifecycle, session)
             if self.ctx.is_fake_job():
                 # Console: the person at the terminal is the caller; no one joins a room.
@@ -289,7 +285,12 @@ class Call:
 
     def _ready(self) -> None:
         """The agent is ready: config loaded, session built; the room connection comes next."""
-        info = getattr(self.ctx, "_info", None)  # RunningJobInfo: when the assignment arrived
+        # Private on purpose: livekit-agents 1.8 keeps the dispatch timeline (`assigned_at`,
+        # when the server's assignment arrived) only on JobContext._info (RunningJobInfo) and
+        # has no public accessor; the time the entry point started would leave out the
+        # process launch we want to measure. Read defensively: if a release renames it, the
+        # metric is skipped, the call is not affected.
+        info = getattr(self.ctx, "_info", None)
         assigned_at = getattr(info, "assigned_at", 0.0) or 0.0
         admission_s = time.time() - assigned_at if assigned_at else None
         if admission_s is not None:
@@ -350,7 +351,10 @@ class Call:
     async def _publish(self, lifecycle: Lifecycle) -> None:
         attributes = lifecycle.snapshot().to_attributes()
         try:
-            await self.ctx.room.local_participant.set_attributes(attributes)
+            await asyncio.wait_for(
+                self.ctx.room.local_participant.set_attributes(attributes),
+                self.settings.livekit_api_timeout_s,
+            )
         except Exception as exc:  # the room is going away; attributes go with it
             log.warning("lifecycle_not_published", error=repr(exc))
 
@@ -363,44 +367,23 @@ class Call:
         status: SessionStatus,
         error: str | None,
     ) -> None:
-        with contextlib.suppress(Exception):
-            await session.aclose()
-        end = await call_end(
-            session_id,
-            session,
-            reason,
-            summary_model=self._summary_model() if config.summarize else None,
-            status=status,
-            error=error,
+        # The records below matter more than a clean close: a failing close is logged, not fatal.
+        await best_effort("session_not_closed", session.aclose())
+        summary = (
+            await summarize(self._summary_model(), session.history) if config.summarize else None
         )
+        end = call_end(session_id, reason, session, status=status, error=error, summary=summary)
         await self.runtime.call(self.runtime.recorder.finish(end))
         metrics.SESSIONS_ENDED.labels(reason=reason, status=status).inc()
         metrics.SESSION_SECONDS.observe(time.monotonic() - self._started)
         log.info("call_ended", end_reason=reason, status=status)
         if reason in _DELETE_ROOM_ON and not self.ctx.is_fake_job():
-            with contextlib.suppress(Exception):
-                await self.ctx.api.room.delete_room(api.DeleteRoomRequest(room=self._room_name))
+            # Left undeleted, LiveKit closes the room after its departure timeout anyway.
+            delete = self.ctx.api.room.delete_room(api.DeleteRoomRequest(room=self._room_name))
+            await best_effort(
+                "room_not_deleted", asyncio.wait_for(delete, self.settings.livekit_api_timeout_s)
+            )
         self.ctx.shutdown(f"call ended: {reason}")
 
-    async def _other_agents_listed(self) -> list[str]:
-        """Agents already in the room, by the server's participant list (before connecting)."""
-        try:
-            listed = await self.ctx.api.room.list_participants(
-                api.ListParticipantsRequest(room=self._room_name)
-            )
-        except Exception as exc:  # LiveKit unreachable: the post-connect check still runs
-            log.warning("participants_not_listed", error=repr(exc))
-            return []
-        return other_agents(listed.participants, self.ctx.token_claims().identity)
-
     def _openai_summary_model(self) -> llm.LLM[Any]:
-        key = factory.openai_key(self.settings)
-        return openai.LLM(model=self.settings.summary_model, api_key=key)
-
-
-def other_agents_in(room: rtc.Room) -> list[str]:
-    return [
-        p.identity
-        for p in room.remote_participants.values()
-        if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
-    ]
+        return factory.summary_model(self.settings)

@@ -11,8 +11,8 @@ The seeds' agent-manager rules, done per job instead of by a central manager:
 - `closing`: terminal; the first reason wins (end_call, max duration, shutdown, error, ...).
 
 The machine is pure: it holds no tasks and reads time only through the injected clock, so tests
-drive it with a fake one. `CallLifecycle` in `spawner.call` wires it to room events and timers
-and publishes `snapshot()` as the agent participant's attributes.
+drive it with a fake one. `spawner.call.Call` wires it to room events and timers and publishes
+`snapshot()` as the agent participant's attributes.
 """
 
 from __future__ import annotations

@@ -10,18 +10,22 @@
 
 Unknown and invalid agents are not cached: the next call asks the store again.
 `get` runs on one event loop (the process runtime's); only `cached` may be called from others.
+`process_loader(runtime)` is the process's one loader, over the runtime's store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
 from shared.contracts import AgentConfig
 from shared.logging import get_logger
+from shared.runtime import Runtime
 from shared.store import AgentStore, NotFound, StoreError, StoreUnavailable
 from spawner import metrics
 
@@ -29,6 +33,9 @@ log = get_logger(__name__)
 
 DEFAULT_TTL_S = 30.0
 MAX_ENTRIES = 10_000
+
+_process_loaders: weakref.WeakKeyDictionary[Runtime, ConfigLoader] = weakref.WeakKeyDictionary()
+_process_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +127,12 @@ class ConfigLoader:
         self._cache[agent_id] = _Entry(config, self._clock())
         metrics.CONFIG_LOADS.labels(result="loaded").inc()
         return config
+
+
+def process_loader(runtime: Runtime) -> ConfigLoader:
+    """The loader every job of this process shares (one cache, one single flight), over the
+    process runtime's store; its `get` runs on the runtime's loop (`runtime.call`)."""
+    with _process_lock:
+        if (loader := _process_loaders.get(runtime)) is None:
+            loader = _process_loaders[runtime] = ConfigLoader(runtime.store)
+        return loader

@@ -94,10 +94,10 @@ async def invoke(spec: HttpTool, arguments: dict[str, Any], context: ToolContext
     except ToolRefused:
         outcome = "refused"
         raise
-    except TimeoutError:
-        raise ToolError(f"{spec.name} timed out after {spec.timeout_s:g} s") from None
+    except TimeoutError as exc:
+        raise ToolError(f"{spec.name} timed out after {spec.timeout_s:g} s") from exc
     except httpx.HTTPError as exc:
-        raise ToolError(f"{spec.name} could not reach its service ({type(exc).__name__})") from None
+        raise ToolError(f"{spec.name} could not reach its service ({type(exc).__name__})") from exc
     finally:
         metrics.TOOL_CALLS.labels(outcome=outcome).inc()
         log.info(
@@ -157,8 +157,8 @@ async def _checked_address(guard: AddressGuard, host: str, port: int) -> str:
         raise ToolRefused(
             f"calls to '{host}' are not allowed: it resolves to an internal address"
         ) from None
-    except UnresolvableHost:
-        raise ToolError(f"the host '{host}' could not be resolved") from None
+    except UnresolvableHost as exc:
+        raise ToolError(f"the host '{host}' could not be resolved") from exc
 
 
 def _headers(spec: HttpTool, secrets: Mapping[str, SecretStr]) -> dict[str, str]:
@@ -209,6 +209,12 @@ async def _read_capped(response: httpx.Response, limit: int) -> str:
     return text or f"(HTTP {response.status_code}, empty body)"
 
 
+# Not livekit-agents' own `EndCallTool` (livekit.agents.beta.tools): when the session closes it
+# shuts the job down itself (`get_job_context().shutdown()`, optionally deleting the room),
+# while a call here ends through `Lifecycle.close(END_CALL)` so that `Call` records the
+# transcript, usage and summary first and then decides whether to delete the room; and it
+# needs a running job context, so the config → Agent mapping could no longer be tested
+# without a room (tests/spawner/test_agent.py).
 def end_call_tool(on_end: Callable[[], object]) -> llm.FunctionTool[..., Any]:
     async def end_call(context: RunContext[Any]) -> str:
         """End the call and hang up.

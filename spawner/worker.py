@@ -14,13 +14,14 @@ from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
 
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.logging import bind_log_context, configure_logging, get_logger
-from shared.naming import WorkerRole, worker_agent_name
+from shared.naming import WorkerRole
 from shared.routing import JobOffer, route
+from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.worker import agent_server, start_spool_replayer
 from spawner import metrics
 from spawner.call import Call
-from spawner.runtime import Runtime
+from spawner.loader import process_loader
 from spawner.tools import tls_context
 
 log = get_logger(__name__)
@@ -28,7 +29,7 @@ log = get_logger(__name__)
 settings = Settings()
 settings.validate_for("spawner")
 configure_logging(settings.log_level, settings.log_format)
-AGENT_NAME = worker_agent_name(WorkerRole.SPAWNER, settings)
+AGENT_NAME = settings.worker_agent_name(WorkerRole.SPAWNER)
 
 
 def current_load(server: AgentServer) -> float:
@@ -42,7 +43,7 @@ def current_load(server: AgentServer) -> float:
 def prewarm(proc: JobProcess) -> None:
     # Idle job processes (or threads) open the store and build the TLS context before a job
     # arrives (Voxie has neither to warm: its prewarm only sets up logging).
-    Runtime.shared(settings)
+    process_loader(Runtime.shared(settings))
     tls_context()
 
 

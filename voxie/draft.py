@@ -24,8 +24,9 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from shared.catalog import SUPPORTED_VOICES
 from shared.contracts import AgentConfig, AgentPatch, AgentStatus, NewAgent
-from shared.contracts.agent_config import SUPPORTED_VOICES
+from shared.contracts.dispatch import user_id_of
 from shared.contracts.room_messages import AgentSaved, DraftUpdate
 from shared.logging import get_logger
 from shared.naming import SLUG_MAX_LENGTH, InvalidSlug, slug_from
@@ -38,7 +39,6 @@ log = get_logger(__name__)
 # What Voxie edits, in the order a summary reads them; the rest (model, pipeline) keep defaults.
 FIELDS = ("name", "slug", "voice", "language", "greeting", "instructions", "tools")
 REQUIRED = ("name", "voice", "greeting", "instructions")
-USER_PREFIX = "user:"
 _SLUG_ALTERNATIVES = 20
 
 # Computes the new tool list from the current one (each tool as its JSON object).
@@ -60,11 +60,8 @@ class NotAnOwner(ValueError):
 def owner_id_from(requested_by: str) -> UUID:
     """The owner of what a session creates: `user:<uuid>` (as the backend mints it for a
     Supabase user) → that uuid. Any other identity (an operator, a service) owns nothing."""
-    if requested_by.startswith(USER_PREFIX):
-        try:
-            return UUID(requested_by.removeprefix(USER_PREFIX))
-        except ValueError:
-            pass
+    if (user_id := user_id_of(requested_by)) is not None:
+        return user_id
     raise NotAnOwner(
         f"requested_by '{requested_by[:64]}' is not 'user:<uuid>': agents are owned by users"
     )

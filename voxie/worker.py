@@ -5,8 +5,8 @@
 Registered under `voxie-{PLATFORM_ENV}` (explicit dispatch: only the rooms the backend created
 with one dispatch to that name reach it). The request handler applies the shared routing rule
 (`shared.routing.route`), then Voxie's own admission: the session must be a creation session
-requested by a user (`user:<uuid>`), who owns what it builds. Voxie never starts or dispatches
-another agent, and leaves a room in which another agent was there first.
+requested by a user (`user:<uuid>`), who owns what it builds (`voxie.admission`). Voxie never
+starts or dispatches another agent, and leaves a room in which another agent was there first.
 
 Each job records a `call_sessions` row of kind `creation` (transcript and token usage at the
 end) through the no-loss `SessionRecorder`, and tells the browser about the draft on the
@@ -16,94 +16,36 @@ end) through the no-loss `SessionRecorder`, and tells the browser about the draf
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from uuid import UUID
 
-from livekit import api
 from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, JobRequest
-from livekit.agents.voice.events import CloseEvent, CloseReason
-from livekit.protocol.models import ParticipantInfo
+from livekit.agents.voice.events import CloseEvent
 
-from shared.contracts import DispatchMetadata, EndReason, NewCallSession, SessionKind, SessionStatus
+from shared.contracts import DispatchMetadata, EndReason, NewCallSession, SessionKind
+from shared.contracts.dispatch import user_identity
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.logging import bind_log_context, configure_logging, get_logger
-from shared.naming import WorkerRole, worker_agent_name
-from shared.recording import CallEnd, SessionRecorder, transcript_from, usage_from
-from shared.routing import Decision, JobOffer, other_agents, route
+from shared.naming import WorkerRole
+from shared.presence import agents_ahead_in_room
+from shared.recording import SessionRecorder, call_end
+from shared.routing import JobOffer, console_metadata, route
+from shared.runtime import Runtime
 from shared.settings import Settings
-from shared.store import AgentStore, StoreError, open_store
+from shared.store import StoreError
 from shared.worker import agent_server, start_spool_replayer
+from voxie.admission import Refusal, admit, end_reason_of
 from voxie.agent import ROOM_OPTIONS, VoxieAgent, voxie_llm
-from voxie.draft import Draft, NotAnOwner, owner_id_from
+from voxie.draft import Draft, owner_id_from
 from voxie.messages import RoomSender
 
 log = get_logger(__name__)
 
 settings = Settings()
 settings.validate_for("voxie")
-AGENT_NAME = worker_agent_name(WorkerRole.VOXIE, settings)
+AGENT_NAME = settings.worker_agent_name(WorkerRole.VOXIE)
 PARTICIPANT_NAME = "Voxie"
 # Owner of what `python -m voxie console` builds (dev/test only: no user minted that session).
 CONSOLE_OWNER = UUID("00000000-0000-4000-8000-00000000c0de")
-
-
-# --- admission (pure) ----------------------------------------------------------------------------
-
-
-def admit(decision: Decision) -> UUID | str:
-    """After the shared rule accepted a job: the owner of what the session builds, or why Voxie
-    refuses it (it only runs creation/edit sessions requested by a user)."""
-    metadata = decision.metadata
-    if metadata is None:
-        return "the dispatch carries no metadata"
-    if metadata.kind is not SessionKind.CREATION:
-        return f"Voxie runs creation sessions, not '{metadata.kind}'"
-    try:
-        return owner_id_from(metadata.requested_by)
-    except NotAnOwner as exc:
-        return str(exc)
-
-
-def earlier_agents(participants: Iterable[ParticipantInfo], own_identity: str) -> list[str]:
-    """Agents that were in the room before this one (earliest join wins, identity breaks ties):
-    their presence means this job leaves. A later agent leaves by the same rule itself."""
-    listed = list(participants)
-    others = set(other_agents(listed, own_identity))
-    me = next((p for p in listed if p.identity == own_identity), None)
-    mine = (_joined_ms(me), own_identity) if me else (float("inf"), own_identity)
-    return sorted(
-        p.identity for p in listed if p.identity in others and (_joined_ms(p), p.identity) < mine
-    )
-
-
-def _joined_ms(participant: ParticipantInfo) -> float:
-    return float(participant.joined_at_ms or participant.joined_at * 1000)
-
-
-def end_reason_of(event: CloseEvent) -> EndReason:
-    if event.reason is CloseReason.PARTICIPANT_DISCONNECTED:
-        return EndReason.USER_HANGUP
-    if event.reason is CloseReason.ERROR:
-        return EndReason.ERROR
-    return EndReason.SHUTDOWN
-
-
-def call_end(
-    session_id: UUID,
-    reason: EndReason,
-    session: AgentSession[None] | None = None,
-    error: str | None = None,
-) -> CallEnd:
-    """What is recorded when the job ends: the conversation and its usage, if it got that far."""
-    failed = reason is EndReason.ERROR
-    return CallEnd(
-        session_id=session_id,
-        end_reason=reason,
-        status=SessionStatus.FAILED if failed else SessionStatus.ENDED,
-        error=error,
-        transcript=transcript_from(session.history) if session else (),
-        usage=usage_from(session.usage) if session else (),
-    )
 
 
 # --- the server ----------------------------------------------------------------------------------
@@ -151,8 +93,10 @@ async def on_request(request: JobRequest) -> None:
         await request.reject(terminate=decision.terminate)
         return
     admitted = admit(decision)
-    if isinstance(admitted, str):
-        log.warning("job_refused", room=request.room.name, job_id=request.id, reason=admitted)
+    if isinstance(admitted, Refusal):
+        log.warning(
+            "job_refused", room=request.room.name, job_id=request.id, reason=admitted.reason
+        )
         await request.reject(terminate=True)
         return
     lifecycle = AgentLifecycle(
@@ -168,18 +112,19 @@ async def on_request(request: JobRequest) -> None:
 async def entrypoint(ctx: JobContext) -> None:
     metadata = DispatchMetadata.parse(ctx.job.metadata) or _console_metadata(ctx)
     with bind_log_context(room=ctx.job.room.name, job_id=ctx.job.id, agent_id=metadata.agent_id):
-        await _run(ctx, metadata, owner_id_from(metadata.requested_by))
+        runtime = await asyncio.to_thread(Runtime.shared, settings)
+        await _run(ctx, runtime, metadata, owner_id_from(metadata.requested_by))
 
 
 class CreationCall:
     """One job's record: its `call_sessions` row, the conversation, and why it ended.
 
-    `close()` runs once, at the job's end whatever ended it: the draft's last writes, the
-    session's end with transcript and usage (spooled if the store is down), then the store.
+    `close()` runs once, at the job's end whatever ended it: the draft's last writes, then the
+    session's end with transcript and usage (spooled if the store is down). The store is the
+    process runtime's (`Runtime.job_store`): it outlives the call.
     """
 
-    def __init__(self, store: AgentStore, recorder: SessionRecorder, session_id: UUID) -> None:
-        self.store = store
+    def __init__(self, recorder: SessionRecorder, session_id: UUID) -> None:
         self.recorder = recorder
         self.session_id = session_id
         self.session: AgentSession[None] | None = None
@@ -197,33 +142,28 @@ class CreationCall:
             return
         self._closed = True
         reason, error = self._ended or (EndReason.SHUTDOWN, None)
-        try:
-            if self.draft is not None:
-                await self.draft.flush()
-            end = call_end(self.session_id, reason, self.session, error)
-            await self.recorder.finish(end)
-            log.info("voxie_session_ended", end_reason=reason, session_id=str(self.session_id))
-        finally:
-            await self.store.close()
+        if self.draft is not None:
+            await self.draft.flush()
+        await self.recorder.finish(call_end(self.session_id, reason, self.session, error=error))
+        log.info("voxie_session_ended", end_reason=reason, session_id=str(self.session_id))
 
 
 def _console_metadata(ctx: JobContext) -> DispatchMetadata:
     """`python -m voxie console` runs a local job no backend dispatched: in dev/test it builds
     agents for a fixed console user (`CONSOLE_OWNER`)."""
-    if not (ctx.is_fake_job() and settings.is_development):
+    console = console_metadata(settings, SessionKind.CREATION, user_identity(CONSOLE_OWNER))
+    if not ctx.is_fake_job() or console is None:
         raise RuntimeError("on_request admits only jobs with valid dispatch metadata")
-    return DispatchMetadata(
-        deployment=settings.platform_env,
-        kind=SessionKind.CREATION,
-        requested_by=f"user:{CONSOLE_OWNER}",
-    )
+    return console
 
 
-async def _run(ctx: JobContext, metadata: DispatchMetadata, owner_id: UUID) -> None:
+async def _run(
+    ctx: JobContext, runtime: Runtime, metadata: DispatchMetadata, owner_id: UUID
+) -> None:
     room_name = ctx.job.room.name
-    if await _another_agent_first(ctx, room_name):
+    if await _another_agent_first(ctx):
         return
-    store = await open_store(settings)
+    store = runtime.job_store()
     recorder = SessionRecorder(store, settings.spool_dir)
     session_id = await recorder.start(
         NewCallSession(
@@ -236,7 +176,7 @@ async def _run(ctx: JobContext, metadata: DispatchMetadata, owner_id: UUID) -> N
             job_id=ctx.job.id,
         )
     )
-    call = CreationCall(store, recorder, session_id)
+    call = CreationCall(recorder, session_id)
     ctx.add_shutdown_callback(call.close)
     try:
         await ctx.connect()
@@ -245,12 +185,15 @@ async def _run(ctx: JobContext, metadata: DispatchMetadata, owner_id: UUID) -> N
         call.end(EndReason.ERROR, str(exc))
         await call.close()
         raise
-    if await _another_agent_first(ctx, room_name):
+    if await _another_agent_first(ctx):
         call.end(EndReason.SHUTDOWN, "another agent reached the room first")
         return
     try:
         call.draft = await Draft.open(
-            store, RoomSender(ctx.room.local_participant), owner_id, metadata.agent_id
+            store,
+            RoomSender(ctx.room.local_participant, timeout_s=settings.livekit_api_timeout_s),
+            owner_id,
+            metadata.agent_id,
         )
     except StoreError as exc:  # NotFound included: not theirs, archived or deleted
         log.error("edit_session_refused", reason=str(exc))
@@ -291,23 +234,18 @@ async def _converse(
         deployment=settings.platform_env,
     )
     try:
-        await ctx.room.local_participant.set_attributes(lifecycle.to_attributes())
+        await asyncio.wait_for(
+            ctx.room.local_participant.set_attributes(lifecycle.to_attributes()),
+            settings.livekit_api_timeout_s,
+        )
     except Exception as exc:  # the dashboard's view only; the conversation goes on
         log.warning("lifecycle_not_published", error=f"{type(exc).__name__}: {exc}")
 
 
-async def _another_agent_first(ctx: JobContext, room_name: str) -> bool:
-    """One Voxie per room: if another agent got here first, this job leaves."""
+async def _another_agent_first(ctx: JobContext) -> bool:
+    """One agent per room (`shared.presence`): if one stays ahead of this job, it leaves."""
     if ctx.is_fake_job():
         return False  # console: a local room with no server to ask
-    try:
-        listed = await ctx.api.room.list_participants(api.ListParticipantsRequest(room=room_name))
-    except Exception as exc:
-        # Better to serve the user than to leave an empty room; checked again after connecting.
-        log.warning("participants_not_listed", error=f"{type(exc).__name__}: {exc}")
-        return False
-    first = earlier_agents(listed.participants, ctx.token_claims().identity)
-    if first:
-        log.warning("another_agent_in_room", agents=first, action="leaving")
+    if ahead := bool(await agents_ahead_in_room(ctx, timeout_s=settings.livekit_api_timeout_s)):
         ctx.shutdown("another agent is in the room")
-    return bool(first)
+    return ahead

@@ -1,10 +1,6 @@
 """The contracts between components, one module per boundary; see each module's docstring."""
 
 from shared.contracts.agent_config import (
-    DEFAULT_MODEL,
-    DEFAULT_VOICE,
-    SUPPORTED_MODELS,
-    SUPPORTED_VOICES,
     AgentConfig,
     AgentFields,
     AgentPatch,
@@ -27,10 +23,6 @@ from shared.contracts.sessions import (
 )
 
 __all__ = [
-    "DEFAULT_MODEL",
-    "DEFAULT_VOICE",
-    "SUPPORTED_MODELS",
-    "SUPPORTED_VOICES",
     "AgentConfig",
     "AgentFields",
     "AgentPatch",

@@ -28,9 +28,17 @@ from enum import StrEnum
 from typing import Annotated, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from shared.logging import get_logger
+from shared.naming import RoomKind, has_slug_shape
 from shared.validation import describe_validation_error
 
 log = get_logger(__name__)
@@ -50,12 +58,29 @@ class SessionKind(StrEnum):
     TEST = "test"
     LIVE = "live"
 
+    @property
+    def room_kind(self) -> RoomKind:
+        """The room a session of this kind runs in: Voxie's for creation, an agent's else."""
+        return RoomKind.CREATION if self is SessionKind.CREATION else RoomKind.AGENT
+
+    @classmethod
+    def default_for(cls, room: RoomKind) -> SessionKind:
+        """The kind of a session in a room whose dispatch no longer says (the reconciler's
+        re-dispatch): a creation session, or a test call — never a live one by guess."""
+        return cls.CREATION if room is RoomKind.CREATION else cls.TEST
+
+
+def _deployment_name(value: str) -> str:
+    if not has_slug_shape(value):
+        raise ValueError("a deployment is lowercase letters, digits and single hyphens")
+    return value
+
 
 class DispatchMetadata(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     agent_id: UUID | None = None
-    deployment: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+    deployment: Annotated[str, AfterValidator(_deployment_name)]
     kind: SessionKind
     requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     agent_version: Annotated[int, Field(ge=1)] | None = None
@@ -71,6 +96,16 @@ class DispatchMetadata(BaseModel):
 def user_identity(user_id: UUID) -> str:
     """The `requested_by` (and participant identity) of a Supabase user."""
     return f"{USER_PREFIX}{user_id}"
+
+
+def user_id_of(identity: str) -> UUID | None:
+    """The Supabase user an identity names (`user:<uuid>`), or None for any other identity."""
+    if not identity.startswith(USER_PREFIX):
+        return None
+    try:
+        return UUID(identity.removeprefix(USER_PREFIX))
+    except ValueError:
+        return None
 
 
 class RoomMetadata(BaseModel):

@@ -18,7 +18,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-_FILENAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
+_FILENAME = re.compile(r"(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql")
 _LOCK_KEY = 0x766F786965  # "voxie": any constant shared by every migrating process
 
 
@@ -45,7 +45,7 @@ def discover(directory: Path | None = None) -> list[Migration]:
     directory = directory or migrations_dir()
     found: list[Migration] = []
     for path in sorted(directory.glob("*.sql")):
-        match = _FILENAME.match(path.name)
+        match = _FILENAME.fullmatch(path.name)
         if not match:
             raise ValueError(
                 f"{path.name}: migration files are named <14-digit version>_<name>.sql"

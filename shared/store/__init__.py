@@ -6,7 +6,14 @@ import asyncio
 
 from shared.settings import Settings, StoreKind
 from shared.store.base import AgentStore, Page
-from shared.store.errors import Conflict, InvalidInput, NotFound, StoreError, StoreUnavailable
+from shared.store.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+    UnreadableAgent,
+)
 
 __all__ = [
     "AgentStore",
@@ -16,6 +23,7 @@ __all__ = [
     "Page",
     "StoreError",
     "StoreUnavailable",
+    "UnreadableAgent",
     "open_store",
 ]
 
@@ -28,7 +36,9 @@ async def open_store(settings: Settings) -> AgentStore:
 
         assert settings.supabase_url and settings.supabase_service_role_key
         return await SupabaseStore.connect(
-            settings.supabase_url, settings.supabase_service_role_key.get_secret_value()
+            settings.supabase_url,
+            settings.supabase_service_role_key.get_secret_value(),
+            timeout_s=settings.store_timeout_s,
         )
 
     from shared.store.postgres import PostgresStore
@@ -42,4 +52,6 @@ async def open_store(settings: Settings) -> AgentStore:
         # Attaches to the server `python -m shared.db up` started, or starts it.
         server_dsn = await asyncio.to_thread(LocalPostgres(settings.local_db_dir).start)
         dsn = await ensure_database(server_dsn)
-    return await PostgresStore.connect(dsn, max_size=settings.db_pool_max_size)
+    return await PostgresStore.connect(
+        dsn, max_size=settings.db_pool_max_size, timeout_s=settings.store_timeout_s
+    )

@@ -7,6 +7,7 @@ down comes up fine and answers StoreUnavailable until the database is back.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -37,14 +38,25 @@ from shared.store.base import (
     check_final_status,
     check_page,
     parse_uuid,
+    raw_row,
+    readable_agents,
     retrying,
+    serialised,
     session_from_row,
     slug_not_found,
     slug_taken,
     stale_version,
     validated,
 )
-from shared.store.errors import Conflict, InvalidInput, NotFound, StoreError, StoreUnavailable
+from shared.store.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    StoreError,
+    StoreTimedOut,
+    StoreUnavailable,
+)
+from shared.store.guard import StoreGuard
 
 log = get_logger(__name__)
 
@@ -81,41 +93,46 @@ _TRANSIENT = (
 
 
 class PostgresStore:
-    def __init__(self, pool: asyncpg.Pool, *, attempts: int = 3) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, attempts: int = 3, guard: StoreGuard) -> None:
         self._pool = pool
         self._attempts = attempts
+        self._guard = guard
 
     @classmethod
     async def connect(
-        cls, dsn: str, *, max_size: int = 10, attempts: int = 3, command_timeout: float = 10.0
+        cls, dsn: str, *, max_size: int = 10, attempts: int = 3, timeout_s: float = 5.0
     ) -> PostgresStore:
+        """`timeout_s`: the deadline of one database round trip in all (see StoreGuard)."""
         try:
             pool = await asyncpg.create_pool(
                 dsn,
                 min_size=0,
                 max_size=max_size,
                 statement_cache_size=0,  # transaction poolers cannot keep prepared statements
-                command_timeout=command_timeout,
-                timeout=5.0,  # connect timeout: an outage must answer fast, not hang callers
+                command_timeout=timeout_s,
+                timeout=timeout_s,  # connect timeout: an outage must answer fast, not hang callers
                 max_inactive_connection_lifetime=60.0,
                 init=_init_connection,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreUnavailable(f"cannot open the database pool: {type(exc).__name__}") from None
-        return cls(pool, attempts=attempts)
+            raise StoreUnavailable(f"cannot open the database pool: {type(exc).__name__}") from exc
+        return cls(pool, attempts=attempts, guard=StoreGuard(timeout_s))
 
     # --- plumbing ------------------------------------------------------------------------------
 
     async def _run(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+        return await self._guard.run(lambda: self._attempt(op))
+
+    async def _attempt(self, op: Callable[[Conn], Awaitable[T]]) -> T:
         try:
-            async for attempt in retrying(self._attempts, lambda e: isinstance(e, _TRANSIENT)):
+            async for attempt in retrying(self._attempts, _retryable):
                 with attempt:
-                    async with self._pool.acquire() as conn:
+                    async with self._pool.acquire(timeout=self._guard.timeout_s) as conn:
                         return await op(conn)
         except StoreError:
             raise
         except Exception as exc:
-            raise _translate(exc) from None
+            raise _translate(exc) from exc
         raise AssertionError("unreachable: tenacity re-raises the last failure")
 
     async def ping(self) -> None:
@@ -126,7 +143,7 @@ class PostgresStore:
 
     # --- agents --------------------------------------------------------------------------------
 
-    async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
+    async def _agent_row(self, agent_id: UUID | str, owner_id: UUID | None) -> asyncpg.Record:
         agent_uuid = parse_uuid(agent_id, "agent id")
         row = await self._run(
             lambda c: c.fetchrow(
@@ -137,7 +154,10 @@ class PostgresStore:
         )
         if row is None:
             raise NotFound(f"no agent {agent_uuid}")
-        return agent_from_row(row)
+        return row
+
+    async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
+        return agent_from_row(await self._agent_row(agent_id, owner_id))
 
     async def get_agent_by_slug(self, owner_id: UUID, slug: str) -> AgentConfig:
         wanted = canonical_slug(slug)
@@ -188,13 +208,18 @@ class PostgresStore:
             return rows, int(total)
 
         rows, total = await self._run(op)
-        return Page([agent_from_row(r) for r in rows], total, limit, offset)
+        agents, unreadable = readable_agents(rows)
+        return Page(agents, total, limit, offset, unreadable)
+
+    async def get_agent_row(
+        self, agent_id: UUID | str, *, owner_id: UUID | None = None
+    ) -> dict[str, Any]:
+        return raw_row(await self._agent_row(agent_id, owner_id))
 
     async def create_agent(self, new: NewAgent) -> AgentConfig:
-        new = validated(NewAgent, new.model_dump())
+        new, values = serialised(NewAgent, new)
         # The id is chosen here so a retry after a lost reply finds its own row, not a conflict.
         agent_id = uuid4()
-        values = new.model_dump(mode="json", include=set(AGENT_COLUMNS))
 
         async def op(c: Conn) -> asyncpg.Record | None:
             try:
@@ -235,8 +260,7 @@ class PostgresStore:
                     raise NotFound(f"no agent {agent_uuid}")
                 if row["version"] != expected_version:
                     raise stale_version(agent_uuid, row["version"], expected_version)
-                merged = apply_patch(agent_from_row(row), patch)
-                values = merged.model_dump(mode="json", include=set(AGENT_COLUMNS))
+                merged, values = serialised(AgentConfig, apply_patch(agent_from_row(row), patch))
                 try:
                     updated = await c.fetchrow(
                         _UPDATE_AGENT,
@@ -381,8 +405,9 @@ class PostgresStore:
         self, session_id: UUID | str, items: Sequence[dict[str, Any]], summary: str | None = None
     ) -> None:
         sid = parse_uuid(session_id, "session id")
-        transcript = validated(
-            Transcript, {"session_id": sid, "items": list(items), "summary": summary}
+        transcript, _ = serialised(
+            Transcript,
+            validated(Transcript, {"session_id": sid, "items": list(items), "summary": summary}),
         )
         await self._run(
             lambda c: c.execute(
@@ -476,12 +501,53 @@ class PostgresStore:
             )
         )
 
+    # --- agent slots ---------------------------------------------------------------------------
+
+    async def reserve_agent_slot(
+        self, room: str, *, cap: int, listed: Sequence[str], ttl_s: float
+    ) -> bool:
+        return bool(
+            await self._run(
+                lambda c: c.fetchval(
+                    "select public.reserve_agent_slot($1, $2, $3, $4)",
+                    room,
+                    cap,
+                    list(listed),
+                    ttl_s,
+                )
+            )
+        )
+
+    async def release_agent_slot(self, room: str) -> bool:
+        return bool(
+            await self._run(lambda c: c.fetchval("select public.release_agent_slot($1)", room))
+        )
+
+    async def release_agent_slots_except(self, live: Sequence[str], *, older_than_s: float) -> int:
+        return int(
+            await self._run(
+                lambda c: c.fetchval(
+                    "select public.release_agent_slots_except($1, $2)", list(live), older_than_s
+                )
+            )
+        )
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for typename in ("json", "jsonb"):
         await conn.set_type_codec(
-            typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            typename,
+            # The values were checked portable (`serialised`); never write NaN or Infinity.
+            encoder=functools.partial(json.dumps, allow_nan=False),
+            decoder=json.loads,
+            schema="pg_catalog",
         )
+
+
+def _retryable(exc: BaseException) -> bool:
+    # A command that timed out may still be running, and it already spent the caller's time:
+    # never again (TimeoutError is an OSError, so it is named here).
+    return isinstance(exc, _TRANSIENT) and not isinstance(exc, TimeoutError)
 
 
 def _translate(exc: BaseException) -> StoreError:
@@ -498,6 +564,8 @@ def _translate(exc: BaseException) -> StoreError:
         | asyncpg.InvalidParameterValueError,
     ):
         return InvalidInput(f"the database refused the value: {exc}")
+    if isinstance(exc, TimeoutError):
+        return StoreTimedOut(f"the database did not answer in time: {type(exc).__name__}")
     if isinstance(exc, _TRANSIENT):
         return StoreUnavailable(f"database unreachable: {type(exc).__name__}: {exc}")
     if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):

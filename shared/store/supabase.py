@@ -41,14 +41,25 @@ from shared.store.base import (
     check_final_status,
     check_page,
     parse_uuid,
+    raw_row,
+    readable_agents,
     retrying,
+    serialised,
     session_from_row,
     slug_not_found,
     slug_taken,
     stale_version,
     validated,
 )
-from shared.store.errors import Conflict, InvalidInput, NotFound, StoreError, StoreUnavailable
+from shared.store.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    StoreError,
+    StoreTimedOut,
+    StoreUnavailable,
+)
+from shared.store.guard import StoreGuard
 
 T = TypeVar("T")
 
@@ -66,9 +77,10 @@ _INVALID_CODES = {
 
 
 class SupabaseStore:
-    def __init__(self, client: AsyncClient, *, attempts: int = 3) -> None:
+    def __init__(self, client: AsyncClient, *, attempts: int = 3, guard: StoreGuard) -> None:
         self._client = client
         self._attempts = attempts
+        self._guard = guard
 
     @classmethod
     async def connect(
@@ -76,10 +88,11 @@ class SupabaseStore:
         url: str,
         service_role_key: str,
         *,
-        timeout_s: float = 10.0,
+        timeout_s: float = 5.0,
         attempts: int = 3,
         client_retry: bool = True,
     ) -> SupabaseStore:
+        """`timeout_s`: the deadline of one REST round trip in all (see StoreGuard)."""
         try:
             client = await acreate_client(
                 url,
@@ -94,11 +107,14 @@ class SupabaseStore:
             )
         except Exception as exc:  # supabase raises its own exception for a malformed url/key
             raise InvalidInput(f"cannot create the Supabase client: {exc}") from None
-        return cls(client, attempts=attempts)
+        return cls(client, attempts=attempts, guard=StoreGuard(timeout_s))
 
     # --- plumbing ------------------------------------------------------------------------------
 
     async def _run(self, request: Callable[[], Awaitable[T]]) -> T:
+        return await self._guard.run(lambda: self._attempt(request))
+
+    async def _attempt(self, request: Callable[[], Awaitable[T]]) -> T:
         try:
             # Only a failed connect is surely unsent; other failures may have been applied.
             async for attempt in retrying(
@@ -109,9 +125,11 @@ class SupabaseStore:
         except StoreError:
             raise
         except APIError as exc:
-            raise _translate(exc) from None
+            raise _translate(exc) from exc
+        except httpx.TimeoutException as exc:
+            raise StoreTimedOut(f"Supabase did not answer in time: {type(exc).__name__}") from exc
         except (httpx.HTTPError, OSError) as exc:
-            raise StoreUnavailable(f"Supabase unreachable: {type(exc).__name__}") from None
+            raise StoreUnavailable(f"Supabase unreachable: {type(exc).__name__}") from exc
         raise AssertionError("unreachable: tenacity re-raises the last failure")
 
     async def _rows(self, request: Callable[[], Awaitable[Any]]) -> list[dict[str, Any]]:
@@ -149,7 +167,7 @@ class SupabaseStore:
 
     # --- agents --------------------------------------------------------------------------------
 
-    async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
+    async def _agent_row(self, agent_id: UUID | str, owner_id: UUID | None) -> dict[str, Any]:
         agent_uuid = parse_uuid(agent_id, "agent id")
         query = self._table("agents").select("*").eq("id", str(agent_uuid))
         if owner_id is not None:
@@ -157,7 +175,10 @@ class SupabaseStore:
         rows = await self._rows(query.limit(1).execute)
         if not rows:
             raise NotFound(f"no agent {agent_uuid}")
-        return agent_from_row(rows[0])
+        return rows[0]
+
+    async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
+        return agent_from_row(await self._agent_row(agent_id, owner_id))
 
     async def get_agent_by_slug(self, owner_id: UUID, slug: str) -> AgentConfig:
         wanted = canonical_slug(slug)
@@ -201,12 +222,18 @@ class SupabaseStore:
             return q
 
         rows, total = await self._page(query, "updated_at", limit, offset)
-        return Page([agent_from_row(r) for r in rows], total, limit, offset)
+        agents, unreadable = readable_agents(rows)
+        return Page(agents, total, limit, offset, unreadable)
+
+    async def get_agent_row(
+        self, agent_id: UUID | str, *, owner_id: UUID | None = None
+    ) -> dict[str, Any]:
+        return raw_row(await self._agent_row(agent_id, owner_id))
 
     async def create_agent(self, new: NewAgent) -> AgentConfig:
-        new = validated(NewAgent, new.model_dump())
+        new, values = serialised(NewAgent, new)
         agent_id = uuid4()
-        row = {"id": str(agent_id), **new.model_dump(mode="json")}
+        row = {"id": str(agent_id), **values}
         try:
             rows = await self._rows(self._table("agents").insert(row).execute)
         except Conflict as exc:
@@ -226,8 +253,8 @@ class SupabaseStore:
         current = await self.get_agent(agent_id, owner_id=owner_id)
         if current.version != expected_version:
             raise stale_version(current.id, current.version, expected_version)
-        merged = apply_patch(current, patch)
-        values = merged.model_dump(mode="json", include=set(AGENT_COLUMNS))
+        merged, serialised_values = serialised(AgentConfig, apply_patch(current, patch))
+        values = {column: serialised_values[column] for column in AGENT_COLUMNS}
         try:
             rows = await self._rows(
                 self._table("agents")
@@ -354,13 +381,12 @@ class SupabaseStore:
         self, session_id: UUID | str, items: Sequence[dict[str, Any]], summary: str | None = None
     ) -> None:
         sid = parse_uuid(session_id, "session id")
-        transcript = validated(
-            Transcript, {"session_id": sid, "items": list(items), "summary": summary}
+        _, values = serialised(
+            Transcript,
+            validated(Transcript, {"session_id": sid, "items": list(items), "summary": summary}),
         )
         await self._run(
-            self._table("call_transcripts")
-            .upsert(transcript.model_dump(mode="json"), on_conflict="session_id")
-            .execute
+            self._table("call_transcripts").upsert(values, on_conflict="session_id").execute
         )
 
     async def write_usage(self, session_id: UUID | str, usage: Sequence[TokenUsage]) -> None:
@@ -423,6 +449,25 @@ class SupabaseStore:
 
     async def release_lease(self, name: str, holder: str) -> bool:
         return await self._lease_call("release_lease", {"p_name": name, "p_holder": holder})
+
+    # --- agent slots ---------------------------------------------------------------------------
+
+    async def reserve_agent_slot(
+        self, room: str, *, cap: int, listed: Sequence[str], ttl_s: float
+    ) -> bool:
+        params = {"p_room": room, "p_cap": cap, "p_listed": list(listed), "p_ttl_s": ttl_s}
+        response = await self._run(self._client.rpc("reserve_agent_slot", params).execute)
+        return bool(response.data)
+
+    async def release_agent_slot(self, room: str) -> bool:
+        response = await self._run(self._client.rpc("release_agent_slot", {"p_room": room}).execute)
+        return bool(response.data)
+
+    async def release_agent_slots_except(self, live: Sequence[str], *, older_than_s: float) -> int:
+        params = {"p_live": list(live), "p_older_than_s": older_than_s}
+        response = await self._run(self._client.rpc("release_agent_slots_except", params).execute)
+        released = response.data
+        return released if isinstance(released, int) else 0
 
 
 class _RangeNotSatisfiable(InvalidInput):

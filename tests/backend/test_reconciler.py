@@ -18,10 +18,11 @@ from livekit import api
 from backend.app import create_app
 from backend.metrics import Metrics
 from backend.reconciler import AGENT_UNAVAILABLE_MESSAGE, MAX_REDISPATCHES, Reconciler
-from backend.rooms import LiveKitRooms, is_agent
+from backend.rooms import LiveKitRooms
 from shared.contracts import AgentConfig, EndReason, NewCallSession, SessionStatus
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED
+from shared.presence import is_agent
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from tests.backend.conftest import (
@@ -65,7 +66,13 @@ def reconciler(
     livekit_api: api.LiveKitAPI,
     clock: Clock,
 ) -> Reconciler:
-    return Reconciler(settings, store, LiveKitRooms(livekit_api), Metrics(), clock=clock)
+    return Reconciler(
+        settings,
+        store,
+        LiveKitRooms(livekit_api, timeout_s=settings.livekit_api_timeout_s),
+        Metrics(),
+        clock=clock,
+    )
 
 
 @pytest.fixture
@@ -149,7 +156,7 @@ async def test_after_three_redispatches_the_room_is_closed_and_told_why(
     clock: Clock,
     make_agent: AgentFactory,
 ) -> None:
-    rooms = RecordingRooms(LiveKitRooms(livekit_api))
+    rooms = RecordingRooms(LiveKitRooms(livekit_api, timeout_s=settings.livekit_api_timeout_s))
     reconciler = Reconciler(settings, store, rooms, Metrics(), clock=clock)
     grant = await spawn(client, await make_agent(ALICE))  # no worker runs at all
     room = grant["room_name"]

@@ -6,6 +6,7 @@ import pytest
 
 from shared.naming import (
     InvalidSlug,
+    RoomKind,
     WorkerRole,
     agent_id_from_room,
     agent_room_name,
@@ -15,9 +16,7 @@ from shared.naming import (
     slug_from,
     validate_slug,
     voxie_room_name,
-    worker_agent_name,
 )
-from tests.conftest import make_settings
 
 AGENT_ID = UUID("3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44")
 
@@ -26,13 +25,13 @@ def test_room_names_round_trip() -> None:
     name = agent_room_name(AGENT_ID)
     assert name.startswith(f"agent-{AGENT_ID}-")
     parsed = parse_room_name(name)
-    assert parsed is not None and parsed.kind == "agent" and parsed.agent_id == AGENT_ID
+    assert parsed is not None and parsed.kind is RoomKind.AGENT and parsed.agent_id == AGENT_ID
     assert str(parsed) == name
 
     creation = voxie_room_name("abcd1234")
     assert creation == "voxie-creation-abcd1234"
     parsed = parse_room_name(creation)
-    assert parsed is not None and parsed.kind == "creation" and parsed.agent_id is None
+    assert parsed is not None and parsed.kind is RoomKind.CREATION and parsed.agent_id is None
 
 
 def test_generated_suffixes_are_distinct() -> None:
@@ -61,6 +60,10 @@ def test_agent_id_accepts_str_and_canonicalises_case() -> None:
         "voxie-creation-abcd1234/../x",
         "voxie-test-abcdefgh",
         "random-room",
+        # `$` would match before a trailing newline: names are matched whole.
+        f"agent-{AGENT_ID}-abcdefgh\n",
+        "voxie-creation-abcd1234\n",
+        f"\nagent-{AGENT_ID}-abcdefgh",
     ],
 )
 def test_non_matching_names_give_no_agent_id(name: str) -> None:
@@ -99,6 +102,14 @@ def test_slug_normalisation(raw: str, slug: str) -> None:
         ("-lead", "hyphens"),
         ("double--hyphen", "hyphens"),
         (str(AGENT_ID), "UUID"),
+        # Every form `UUID()` reads (the API's id-or-slug segment would take it for an id).
+        (AGENT_ID.hex, "UUID"),
+        ("3f2b8c1e9d4a-4b7e8f00-2a6c5d9e1b44", "UUID"),
+        ("3f2b-8c1e-9d4a-4b7e-8f00-2a6c-5d9e-1b44", "UUID"),
+        (f"{{{AGENT_ID}}}", "UUID"),
+        (f"urn:uuid:{AGENT_ID}", "UUID"),
+        ("clarence\n", "hyphens"),
+        ("clarence-coherence\n", "hyphens"),
     ],
 )
 def test_invalid_slugs_are_refused_with_the_reason(slug: str, reason: str) -> None:
@@ -117,18 +128,14 @@ def test_closest_slugs_suggests_near_misses() -> None:
     assert closest_slugs("zzz", known) == []
 
 
-def test_worker_agent_names_follow_platform_env() -> None:
-    settings = make_settings(
-        platform_env="staging",
-        livekit_api_key="APIstaging",
-        livekit_api_secret="staging-secret-value",
-        database_url="postgresql://db/voxie",
-    )
-    assert worker_agent_name(WorkerRole.VOXIE, settings) == "voxie-staging"
-    assert worker_agent_name(WorkerRole.SPAWNER, settings) == "spawner-staging"
+def test_room_kinds_name_their_worker_role() -> None:
+    assert RoomKind.CREATION.role is WorkerRole.VOXIE
+    assert RoomKind.AGENT.role is WorkerRole.SPAWNER
+    assert {kind.role for kind in RoomKind} == set(WorkerRole)
 
 
-def test_worker_agent_name_overrides() -> None:
-    settings = make_settings(spawner_agent_name="spawner-eu-docker", voxie_agent_name="")
-    assert worker_agent_name(WorkerRole.SPAWNER, settings) == "spawner-eu-docker"
-    assert worker_agent_name(WorkerRole.VOXIE, settings) == "voxie-dev"
+def test_a_slug_made_of_hex_digits_but_no_uuid_is_fine() -> None:
+    assert validate_slug("deadbeef-cafe") == "deadbeef-cafe"
+    assert validate_slug(AGENT_ID.hex[:31]) == AGENT_ID.hex[:31]
+    with pytest.raises(InvalidSlug, match="UUID"):
+        slug_from(AGENT_ID.hex.upper())

@@ -32,7 +32,7 @@ USAGE = [TokenUsage(model="gpt-realtime", input_tokens=120, output_tokens=30, au
 
 
 async def connect(database_url: str, proxy: TcpProxy) -> PostgresStore:
-    return await PostgresStore.connect(via(database_url, proxy), attempts=2, command_timeout=3)
+    return await PostgresStore.connect(via(database_url, proxy), attempts=2, timeout_s=3)
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ async def test_a_call_ending_during_an_outage_survives_a_worker_restart(
     database_url: str, proxy: TcpProxy, tmp_path: Path
 ) -> None:
     store = await connect(database_url, proxy)
-    recorder = SessionRecorder(store, tmp_path, backoff_s=0.01)
+    recorder = SessionRecorder(store, tmp_path)
     session_id = await recorder.start(new_call())
     proxy.cut()
     assert await recorder.finish(ended(session_id)) is False
@@ -126,7 +126,7 @@ async def test_a_call_ending_during_an_outage_survives_a_worker_restart(
 async def test_a_call_starting_and_ending_during_an_outage_is_written_in_order(
     database_url: str, proxied_store: PostgresStore, proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    recorder = SessionRecorder(proxied_store, tmp_path, backoff_s=0.01)
+    recorder = SessionRecorder(proxied_store, tmp_path)
     proxy.cut()
     session_id = await recorder.start(new_call())
     assert await recorder.finish(ended(session_id, status=SessionStatus.FAILED)) is False
@@ -141,13 +141,38 @@ async def test_a_call_starting_and_ending_during_an_outage_is_written_in_order(
 async def test_the_end_follows_a_spooled_start_directly_when_the_store_is_back(
     database_url: str, proxied_store: PostgresStore, proxy: TcpProxy, tmp_path: Path
 ) -> None:
-    recorder = SessionRecorder(proxied_store, tmp_path, backoff_s=0.01)
+    recorder = SessionRecorder(proxied_store, tmp_path)
     proxy.cut()
     session_id = await recorder.start(new_call())
     proxy.restore()
     assert await recorder.finish(ended(session_id)) is True
     assert recorder.pending == 0
     assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1)
+
+
+class CountingStarts:
+    """The real store, counting the start writes the recorder asks of it."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+        self.starts = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    async def start_session(self, new: NewCallSession) -> object:
+        self.starts += 1
+        return await self.store.start_session(new)
+
+
+async def test_the_recorder_adds_no_retries_to_the_stores_own(
+    proxied_store: PostgresStore, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    counting = CountingStarts(proxied_store)
+    recorder = SessionRecorder(counting, tmp_path)  # type: ignore[arg-type]
+    proxy.cut()
+    await recorder.start(new_call())  # the store retried (attempts=2) and gave up: spooled
+    assert counting.starts == 1 and recorder.pending == 1
 
 
 async def test_records_the_store_refuses_are_set_aside_not_retried_forever(

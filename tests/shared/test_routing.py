@@ -6,11 +6,10 @@ import json
 from uuid import uuid4
 
 import pytest
-from livekit.protocol.models import ParticipantInfo
 
 from shared.contracts import DispatchMetadata, SessionKind
 from shared.naming import WorkerRole, agent_room_name, voxie_room_name
-from shared.routing import JobOffer, Verdict, other_agents, route
+from shared.routing import JobOffer, Verdict, route
 
 AGENT = uuid4()
 
@@ -106,12 +105,3 @@ def test_voxie_can_require_metadata_and_keeps_the_edit_agent_id() -> None:
         require_metadata=True,
     )
     assert edit.accepted and edit.agent_id == AGENT
-
-
-def test_other_agents_ignores_humans_and_itself() -> None:
-    people = [
-        ParticipantInfo(identity="agent-AJ_1", kind=ParticipantInfo.Kind.AGENT),
-        ParticipantInfo(identity="agent-AJ_2", kind=ParticipantInfo.Kind.AGENT),
-        ParticipantInfo(identity="user:1", kind=ParticipantInfo.Kind.STANDARD),
-    ]
-    assert other_agents(people, "agent-AJ_1") == ["agent-AJ_2"]

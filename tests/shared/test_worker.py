@@ -12,6 +12,7 @@ from livekit.agents import AgentServer, JobExecutorType, JobProcess
 
 from shared.contracts import EndReason, NewCallSession, SessionKind
 from shared.recording import CallEnd, SessionRecorder
+from shared.runtime import Runtime
 from shared.store.postgres import PostgresStore
 from shared.worker import agent_server, start_spool_replayer
 from tests.conftest import make_settings
@@ -53,8 +54,8 @@ async def test_the_replayer_writes_what_an_outage_spooled_once_the_store_is_back
     database_url: str, proxy: TcpProxy, tmp_path: Path
 ) -> None:
     proxied = via(database_url, proxy)
-    down = await PostgresStore.connect(proxied, attempts=1, command_timeout=3)
-    recorder = SessionRecorder(down, tmp_path, attempts=1, backoff_s=0.01)
+    down = await PostgresStore.connect(proxied, attempts=1, timeout_s=3)
+    recorder = SessionRecorder(down, tmp_path)
     proxy.cut()
     try:
         session_id = await recorder.start(
@@ -72,7 +73,8 @@ async def test_the_replayer_writes_what_an_outage_spooled_once_the_store_is_back
 
     # The worker starts while the store is still down: its replayer keeps trying.
     settings = make_settings(database_url=proxied, spool_dir=tmp_path)
-    replayer = start_spool_replayer(settings, interval_s=0.05)
+    runtime = await asyncio.to_thread(Runtime(settings).start)
+    replayer = start_spool_replayer(settings, interval_s=0.05, runtime=runtime)
     try:
         await asyncio.sleep(0.3)
         assert recorder.pending == 1 and not replayer.done()
@@ -82,6 +84,7 @@ async def test_the_replayer_writes_what_an_outage_spooled_once_the_store_is_back
                 await asyncio.sleep(0.05)
     finally:
         replayer.cancel()
+        await asyncio.to_thread(runtime.close)
     conn = await asyncpg.connect(database_url)
     try:
         row = await conn.fetchrow(

@@ -17,10 +17,11 @@ from livekit import api
 from livekit.agents.voice.run_result import RunResult
 
 from shared.contracts import EndReason, NewCallSession, SessionKind
-from shared.recording import SessionRecorder
+from shared.recording import SessionRecorder, call_end
 from shared.store.postgres import PostgresStore
 from spawner import factory
-from spawner.call import call_end, tool_context
+from spawner.call import tool_context
+from spawner.summary import summarize
 from tests.conftest import make_settings
 from tests.spawner.conftest import (
     SpawnerProcess,
@@ -53,13 +54,13 @@ async def test_a_calls_records_survive_a_store_outage_and_a_worker_restart(
         env = {"SPOOL_DIR": str(spool)}
         before = SpawnerProcess(livekit, tmp_path, label="before", database_url=proxied, env=env)
         restarted: SpawnerProcess | None = None
-        down_store = await PostgresStore.connect(proxied, attempts=2, command_timeout=3)
+        down_store = await PostgresStore.connect(proxied, attempts=2, timeout_s=3)
         try:
             await livekit.wait_for_workers(1, NAME, within=60)
             proxy.cut()
 
             # A call ends during the outage.
-            recorder = SessionRecorder(down_store, spool, attempts=2, backoff_s=0.05)
+            recorder = SessionRecorder(down_store, spool)
             new = NewCallSession(
                 agent_id=agent.id,
                 owner_id=agent.owner_id,
@@ -86,9 +87,8 @@ async def test_a_calls_records_survive_a_store_outage_and_a_worker_restart(
                     result: RunResult[None] = await session.run(user_input="Thanks, bye")
                     result.expect.contains_function_call(name="end_call")
                     summarizer = ScriptedLLM(["The caller asked about Friday and hung up."])
-                    end = await call_end(
-                        session_id, session, EndReason.END_CALL, summary_model=summarizer
-                    )
+                    summary = await summarize(summarizer, session.history)
+                    end = call_end(session_id, EndReason.END_CALL, session, summary=summary)
             assert ended_call == [True]
             assert await recorder.finish(end) is False  # spooled, not lost
 

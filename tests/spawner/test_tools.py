@@ -11,7 +11,7 @@ import pytest
 from livekit.agents.llm import ToolError
 from pydantic import SecretStr
 
-from shared.addresses import AddressGuard
+from shared.addresses import AddressGuard, UnresolvableHost
 from shared.contracts import HttpTool
 from spawner.tools import ToolContext, ToolRefused, invoke
 from tests.spawner.conftest import SECRET
@@ -73,6 +73,7 @@ async def test_an_unresolvable_host_is_a_tool_error(client: httpx.AsyncClient) -
     with pytest.raises(ToolError, match=r"'no-such-host\.invalid' could not be resolved") as failed:
         await invoke(tool("http://no-such-host.invalid/x"), {"start": "10:00"}, context(client))
     assert not isinstance(failed.value, ToolRefused)
+    assert isinstance(failed.value.__cause__, UnresolvableHost)  # kept for the logs
 
 
 async def test_a_redirect_to_an_internal_address_is_refused(

@@ -203,7 +203,7 @@ async def test_malformed_or_mismatched_metadata_is_rejected_for_good(
         assert sum(requests_for(cluster.replicas, room).values()) == len(rejected)
 
 
-async def test_unknown_archived_and_invalid_agents_end_cleanly_and_tell_the_room(
+async def test_unknown_archived_draft_and_invalid_agents_end_cleanly_and_tell_the_room(
     cluster: Cluster,
     store: PostgresStore,
     db: asyncpg.Connection,
@@ -215,10 +215,13 @@ async def test_unknown_archived_and_invalid_agents_end_cleanly_and_tell_the_room
     await db.execute(
         """update agents set tools = '[{"type": "carrier_pigeon"}]' where id = $1""", invalid.id
     )
+    # A draft is refused by the rule the backend applies too (shared `check_runnable`).
+    draft = await store.create_agent(new_agent(status="draft"))
     unknown = uuid4()
     cases = [
         (unknown, "agent_not_found", None),
         (archived.id, "agent_archived", archived.id),
+        (draft.id, "agent_not_active", draft.id),
         (invalid.id, "invalid_config", invalid.id),
     ]
     rooms = [await create_agent_room(cluster.client, NAME, agent_id) for agent_id, _, _ in cases]
@@ -256,8 +259,8 @@ async def test_a_second_agent_in_the_room_leaves_at_once(
     )
     job = await ended(cluster.double, room)
     runner = next(p for p in cluster.replicas.values() if worker_id(p) == job.worker_id)
-    [left] = runner.events("agent_already_in_room", job_id=job.id)
-    assert left["others"] == ["agent-first"]
+    [left] = runner.events("another_agent_in_room", job_id=job.id)
+    assert left["agents"] == ["agent-first"]
     assert runner.events("agent_ready", job_id=job.id) == []
     listed = await cluster.client.room.list_participants(api.ListParticipantsRequest(room=room))
     assert [p.identity for p in listed.participants] == ["agent-first"]

@@ -3,6 +3,7 @@ neither the draft the user is dictating nor the session's records."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from uuid import UUID
@@ -11,15 +12,16 @@ import pytest
 
 from shared.contracts import AgentStatus, EndReason, NewCallSession, SessionKind, SessionStatus
 from shared.naming import voxie_room_name
-from shared.recording import SessionRecorder
-from shared.store import StoreError
+from shared.recording import SessionRecorder, call_end
+from shared.runtime import Runtime
 from shared.store.postgres import PostgresStore
+from tests.conftest import make_settings
 from tests.support.scripted_llm import MODEL
 from tests.support.tcp_proxy import TcpProxy, target_of, via
 from tests.voxie.conftest import RecordingSender
 from tests.voxie.conversation import conversation
 from voxie.draft import Draft
-from voxie.worker import CreationCall, call_end
+from voxie.worker import CreationCall
 
 
 @pytest.fixture
@@ -31,7 +33,7 @@ async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
 @pytest.fixture
 async def cuttable(database_url: str, proxy: TcpProxy) -> AsyncIterator[PostgresStore]:
     """A store whose network path to the real database the test can cut."""
-    connected = await PostgresStore.connect(via(database_url, proxy), attempts=2, command_timeout=3)
+    connected = await PostgresStore.connect(via(database_url, proxy), attempts=2, timeout_s=3)
     yield connected
     await connected.close()
 
@@ -75,13 +77,16 @@ async def test_a_creation_session_is_recorded_with_its_transcript_and_usage(
     assert recorder.pending == 0
 
 
-async def test_the_call_closes_once_with_the_first_end_reason_then_closes_its_store(
-    database_url: str, store: PostgresStore, owner: UUID, sender: RecordingSender, tmp_path: Path
+async def test_the_call_closes_once_with_the_first_end_reason_and_leaves_the_store_open(
+    database_url: str, owner: UUID, sender: RecordingSender, tmp_path: Path
 ) -> None:
-    own_store = await PostgresStore.connect(database_url)  # the call closes it
-    recorder = SessionRecorder(own_store, tmp_path)
-    call = CreationCall(own_store, recorder, await recorder.start(creation(owner)))
-    call.draft = await Draft.open(own_store, sender, owner, None)
+    # The job's view of the process runtime's store, as the worker gives it to each job.
+    settings = make_settings(database_url=database_url, spool_dir=tmp_path)
+    runtime = await asyncio.to_thread(Runtime(settings).start)
+    store = runtime.job_store()
+    recorder = SessionRecorder(store, tmp_path)
+    call = CreationCall(recorder, await recorder.start(creation(owner)))
+    call.draft = await Draft.open(store, sender, owner, None)
     async with conversation(call.draft) as talk:
         call.session = talk.session
         await talk.tool("set_name", name="Crumb")
@@ -94,8 +99,9 @@ async def test_the_call_closes_once_with_the_first_end_reason_then_closes_its_st
     assert (row.status, row.end_reason) == (SessionStatus.ENDED, EndReason.USER_HANGUP)
     items, _ = await store.get_transcript(call.session_id)
     assert any(item.get("name") == "set_name" for item in items)
-    with pytest.raises(StoreError):
-        await own_store.ping()
+    await store.close()  # a job cannot close the process's store: the next job still uses it
+    await store.ping()
+    await asyncio.to_thread(runtime.close)
 
 
 async def test_a_session_that_never_reached_its_room_is_recorded_as_failed(
@@ -117,7 +123,7 @@ async def test_a_store_outage_loses_neither_the_draft_nor_the_session(
     sender: RecordingSender,
     tmp_path: Path,
 ) -> None:
-    recorder = SessionRecorder(cuttable, tmp_path, attempts=2, backoff_s=0.01)
+    recorder = SessionRecorder(cuttable, tmp_path)
     draft = await Draft.open(cuttable, sender, owner, None)
     async with conversation(draft) as talk:
         proxy.cut()

@@ -279,4 +279,4 @@ def test_unsafe_settings_refuse_to_start_with_a_clear_message(tmp_path: Path) ->
     assert process.returncode == 2, process.output()[-2000:]
     output = process.output()
     assert "voxie: refusing to start" in output and "Traceback" not in output
-    assert "VOXIE_VOICE: 'robot' is not supported" in output
+    assert "VOXIE_VOICE: unsupported voice 'robot'" in output

@@ -1,23 +1,27 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import Any
 from uuid import uuid4
 
 import pytest
-from livekit.agents.llm._realtime.openai_types import RealtimeModels
 from pydantic import ValidationError
 
 from shared.contracts import (
-    SUPPORTED_MODELS,
-    SUPPORTED_VOICES,
     AgentConfig,
     AgentPatch,
     AgentStatus,
     HttpTool,
     NewAgent,
 )
-from shared.contracts.agent_config import MAX_INSTRUCTIONS, MAX_TOOLS
+from shared.contracts.agent_config import (
+    MAX_INSTRUCTIONS,
+    MAX_TOOL_SCHEMA_DEPTH,
+    MAX_TOOLS,
+    NotRunnable,
+    check_runnable,
+)
 
 
 def http_tool(**overrides: Any) -> dict[str, Any]:
@@ -49,26 +53,25 @@ def new_agent(**overrides: Any) -> NewAgent:
     return NewAgent.model_validate({**values, **overrides})
 
 
-def test_a_complete_config_validates_and_round_trips() -> None:
-    agent = new_agent(status="active")
+def stored_agent(**overrides: Any) -> AgentConfig:
     now = datetime.now(UTC)
-    stored = AgentConfig.model_validate(
+    return AgentConfig.model_validate(
         {
-            **agent.model_dump(mode="json"),
+            **new_agent(**overrides).model_dump(mode="json"),
             "id": str(uuid4()),
             "version": 1,
             "created_at": now,
             "updated_at": now,
         }
     )
+
+
+def test_a_complete_config_validates_and_round_trips() -> None:
+    stored = stored_agent(status="active")
     assert stored.voice == "marin" and stored.model == "gpt-realtime"
     assert [t.name for t in stored.tools] == ["book_appointment", "end_call"]
     assert AgentConfig.model_validate_json(stored.model_dump_json()) == stored
     assert stored.http_tools[0].headers["Authorization"].secret == "CLINIC_API_TOKEN"  # type: ignore[union-attr]
-
-
-def test_the_contract_models_are_a_subset_of_livekits_realtime_models() -> None:
-    assert set(SUPPORTED_MODELS) <= set(get_args(RealtimeModels))
 
 
 @pytest.mark.parametrize(
@@ -95,10 +98,21 @@ def test_invalid_configs_are_refused_with_a_reason(overrides: dict[str, Any], me
         new_agent(**overrides)
 
 
+def nested_schema(levels: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return schema
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"name": "Book Appointment"}, "should match pattern"),
+        # pydantic's `pattern` is a Rust regex: its `$` is the end of the text, no newline.
+        ({"name": "book_appointment\n"}, "should match pattern"),
+        ({"headers": {"X-Key\n": "v"}}, "should match pattern"),
+        ({"headers": {"Authorization": {"secret": "TOKEN\n"}}}, "should match pattern"),
         ({"url": "ftp://example.com/x"}, "URL scheme should be 'http' or 'https'"),
         ({"url": "not a url"}, "valid URL"),
         ({"method": "TRACE"}, "'GET', 'POST', 'PUT', 'PATCH' or 'DELETE'"),
@@ -112,6 +126,14 @@ def test_invalid_configs_are_refused_with_a_reason(overrides: dict[str, Any], me
         ({"parameters": {"type": "object", "description": "x" * 9000}}, "larger than 8192"),
         ({"headers": {"Authorization": {"secret": "lowercase"}}}, "should match pattern"),
         ({"headers": {"Bad Header": "x"}}, "should match pattern"),
+        ({"parameters": {"type": "object", "maximum": math.inf}}, "holds inf; numbers must be"),
+        ({"parameters": {"type": "object", "minimum": -math.inf}}, "holds -inf"),
+        ({"parameters": {"type": "object", "maximum": math.nan}}, "holds nan"),
+        ({"parameters": {"type": "object", "maximum": 10**100}}, "at most 100 digits"),
+        ({"parameters": {"type": "object", "description": "a\x00b"}}, "U\\+0000"),
+        ({"parameters": nested_schema(MAX_TOOL_SCHEMA_DEPTH)}, "nested more than 16 levels"),
+        ({"parameters": nested_schema(300)}, "nested more than 16 levels"),
+        ({"parameters": nested_schema(3000)}, "nested more than 16 levels"),
     ],
 )
 def test_malformed_http_tools_are_refused(overrides: dict[str, Any], message: str) -> None:
@@ -119,21 +141,14 @@ def test_malformed_http_tools_are_refused(overrides: dict[str, Any], message: st
         HttpTool.model_validate(http_tool(**overrides))
 
 
-def test_every_voice_has_a_character_line() -> None:
-    assert all(line and len(line) < 80 for line in SUPPORTED_VOICES.values())
+def test_a_schema_within_the_depth_cap_is_accepted() -> None:
+    # 1 + 2 * 7 = 15 container levels: objects of objects seven deep.
+    tool = HttpTool.model_validate(http_tool(parameters=nested_schema(7)))
+    assert tool.parameters == nested_schema(7)
 
 
 def test_patch_is_validated_on_the_merged_result() -> None:
-    now = datetime.now(UTC)
-    draft = AgentConfig.model_validate(
-        {
-            **new_agent(instructions="").model_dump(mode="json"),
-            "id": str(uuid4()),
-            "version": 2,
-            "created_at": now,
-            "updated_at": now,
-        }
-    )
+    draft = stored_agent(instructions="")
     assert AgentPatch(voice="cedar").changes() == {"voice": "cedar"}
     with pytest.raises(ValidationError, match="an active agent needs instructions"):
         draft.with_changes(AgentPatch(status=AgentStatus.ACTIVE))
@@ -141,3 +156,12 @@ def test_patch_is_validated_on_the_merged_result() -> None:
     assert active.status is AgentStatus.ACTIVE and active.voice == draft.voice
     with pytest.raises(ValidationError, match="unsupported voice"):
         AgentPatch(voice="robot")
+
+
+def test_only_an_active_agent_runs() -> None:
+    active = stored_agent(status="active")
+    assert check_runnable(active) is active
+    for status in (AgentStatus.DRAFT, AgentStatus.ARCHIVED):
+        with pytest.raises(NotRunnable, match=f"agent {active.slug} is") as refused:
+            check_runnable(active.model_copy(update={"status": status}))
+        assert refused.value.status is status

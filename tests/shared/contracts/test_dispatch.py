@@ -7,6 +7,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from shared.contracts import DispatchMetadata, RoomMetadata, SessionKind
+from shared.contracts.dispatch import user_id_of, user_identity
+from shared.naming import RoomKind
 
 
 def test_dispatch_metadata_round_trips() -> None:
@@ -36,6 +38,7 @@ def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
         '"a string"',
         '{"deployment": "dev", "kind": "test"}',  # requested_by missing
         '{"deployment": "Prod Env", "kind": "test", "requested_by": "u"}',
+        '{"deployment": "prod\\n", "kind": "test", "requested_by": "u"}',
         '{"deployment": "dev", "kind": "party", "requested_by": "u"}',
         '{"agent_id": "not-a-uuid", "deployment": "dev", "kind": "test", "requested_by": "u"}',
         '{"deployment": "dev", "kind": "test", "requested_by": "' + "u" * 5000 + '"}',
@@ -71,3 +74,18 @@ def test_a_users_identity_is_user_and_their_uuid() -> None:
 
     user = UUID("9b1d2c3e-0000-4000-8000-00000000a11c")
     assert user_identity(user) == "user:9b1d2c3e-0000-4000-8000-00000000a11c"
+
+
+def test_session_kinds_map_to_room_kinds_and_back() -> None:
+    assert SessionKind.CREATION.room_kind is RoomKind.CREATION
+    assert SessionKind.TEST.room_kind is SessionKind.LIVE.room_kind is RoomKind.AGENT
+    for room in RoomKind:
+        assert SessionKind.default_for(room).room_kind is room
+    assert SessionKind.default_for(RoomKind.AGENT) is SessionKind.TEST
+
+
+def test_user_identities_round_trip() -> None:
+    user = uuid4()
+    assert user_id_of(user_identity(user)) == user
+    for identity in ("operator", "user:", "user:not-a-uuid", f"service:{user}", str(user)):
+        assert user_id_of(identity) is None

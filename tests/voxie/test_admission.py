@@ -1,0 +1,63 @@
+"""Voxie's admission after the shared routing: who owns a session, which sessions it runs, how
+a session's end is named — pure functions, tested without a configured server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from livekit.agents.voice.events import CloseEvent, CloseReason
+
+from shared.contracts import DispatchMetadata, EndReason, SessionKind
+from shared.routing import Decision, Verdict
+from voxie.admission import Refusal, admit, end_reason_of
+from voxie.draft import NotAnOwner, owner_id_from
+
+
+def accepted(kind: SessionKind = SessionKind.CREATION, requested_by: str = "") -> Decision:
+    user = requested_by or f"user:{uuid4()}"
+    metadata = DispatchMetadata(deployment="dev", kind=kind, requested_by=user)
+    return Decision(Verdict.ACCEPT, metadata=metadata)
+
+
+def test_the_owner_is_the_user_the_backend_minted_the_session_for() -> None:
+    user = uuid4()
+    assert owner_id_from(f"user:{user}") == user
+    assert admit(accepted(requested_by=f"user:{user}")) == user
+    for identity in ("operator", "user:", "user:not-a-uuid", f"service:{user}", str(user)):
+        with pytest.raises(NotAnOwner, match="not 'user:<uuid>'"):
+            owner_id_from(identity)
+    refused = admit(accepted(requested_by="operator"))
+    assert isinstance(refused, Refusal) and "not 'user:<uuid>'" in refused.reason
+
+
+def test_only_creation_sessions_are_admitted() -> None:
+    assert admit(accepted(SessionKind.TEST)) == Refusal("Voxie runs creation sessions, not 'test'")
+    assert admit(Decision(Verdict.ACCEPT)) == Refusal("the dispatch carries no metadata")
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        (CloseReason.PARTICIPANT_DISCONNECTED, EndReason.USER_HANGUP),
+        (CloseReason.ERROR, EndReason.ERROR),
+        (CloseReason.JOB_SHUTDOWN, EndReason.SHUTDOWN),
+        (CloseReason.USER_INITIATED, EndReason.SHUTDOWN),
+    ],
+)
+def test_end_reasons(reason: CloseReason, expected: EndReason) -> None:
+    assert end_reason_of(CloseEvent(reason=reason)) is expected
+
+
+def test_admission_needs_no_configured_server() -> None:
+    # Production settings without secrets would refuse to build; the pure rules never build them.
+    probe = "import sys, voxie.admission; print('voxie.worker' in sys.modules)"
+    env = {"PLATFORM_ENV": "prod", "PATH": ""}
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr
