@@ -1,8 +1,7 @@
 """End to end: real `python -m backend`, `python -m spawner start` and `python -m voxie start`
 processes against a real livekit-server and the real database, with real rtc clients as the
-humans. No OpenAI endpoint is reachable here: OPENAI_BASE_URL points at a closed loopback port,
-so these flows test everything around the model (dispatch, joining, lifecycle, records), not
-what the model says.
+humans. The model is the OpenAI double, unscripted: these flows test everything around the
+model (dispatch, joining, lifecycle, records), not what it says.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from _pytest.runner import CallInfo
 
 from shared.livekit_local import LiveKitServer, free_port
 from tests.support.livekit_server import livekit_server
+from tests.support.openai import OpenAIDouble
 from tests.support.platform import Platform
 from tests.support.processes import ServiceProcess
 
@@ -63,11 +63,18 @@ def _processes(funcargs: dict[str, Any]) -> list[ServiceProcess]:
     return found
 
 
+@pytest.fixture(scope="session")
+def model() -> Iterator[OpenAIDouble]:
+    """The model every e2e worker talks to (a realtime session needs one to stay up)."""
+    with OpenAIDouble() as double:
+        yield double
+
+
 @pytest.fixture
 def platform(
-    lk: LiveKitServer, database_url: str, backend_port: int, tmp_path: Path
+    lk: LiveKitServer, database_url: str, backend_port: int, tmp_path: Path, model: OpenAIDouble
 ) -> Iterator[Platform]:
-    running = Platform(lk, database_url, tmp_path, backend_port)
+    running = Platform(lk, database_url, tmp_path, backend_port, model.env())
     yield running
     running.stop()
 
