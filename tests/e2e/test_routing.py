@@ -49,7 +49,7 @@ async def test_a_second_dispatch_leaves_by_itself(
                 )
             )
         await eventually(
-            lambda: spawner.events("agent_already_in_room", room=room),
+            lambda: spawner.events("another_agent_in_room", room=room),
             what="the second job to see the first agent",
         )
         await eventually(
