@@ -11,8 +11,8 @@ caller leaves and the call ends (GRACE_PERIOD_S=1) before the next.
 Parts, from the POST (wall-clock timestamps of this process and the workers' JSON logs on one
 machine): `api` the POST's response; `request` the worker's "received job request"; `ready`
 the platform spawner's `agent_ready` (config loaded, session built; not logged by the seed
-shape); `joined` the agent visible to the human. No model is reachable: both spawners get
-OPENAI_BASE_URL pointing at a closed port, which costs neither anything before it joins.
+shape); `joined` the agent visible to the human. The model is the OpenAI double (unscripted),
+for both spawners alike.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from shared.livekit_local import free_port
 from shared.logging import configure_logging
 from tests.support.human import Human
 from tests.support.livekit_server import livekit_server
+from tests.support.openai import OpenAIDouble
 from tests.support.platform import OPERATOR, Platform
 from tests.support.processes import ServiceProcess
 
@@ -114,9 +115,16 @@ async def main(calls: int) -> None:
             webhook = f"http://127.0.0.1:{port}/api/livekit/webhook"
             with livekit_server(directory / "livekit", webhook_urls=[webhook]) as lk:
                 print(f"{'livekit-server start (to HTTP ready)':<44} {lk.started_in_s:.3f} s")
-                platform = Platform(lk, dsn, directory, port)
+                model = OpenAIDouble()
+                model.start()
+                platform = Platform(lk, dsn, directory, port, model.env())
                 try:
-                    platform.backend(GRACE_PERIOD_S="1", GC_INTERVAL_S="3600")
+                    platform.backend(
+                        GRACE_PERIOD_S="1",
+                        GC_INTERVAL_S="3600",
+                        SPAWN_RATE_PER_MINUTE="10000",
+                        MAX_TOTAL_AGENTS="1000",
+                    )
                     ours = platform.spawner(
                         "spawner", GRACE_PERIOD_S="1", WORKER_IDLE_PROCESSES="4"
                     )
@@ -136,6 +144,7 @@ async def main(calls: int) -> None:
                     print(f"{'seed-style p50 / platform p50':<44} {seed_p50 / p50:.2f}x")
                 finally:
                     platform.stop()
+                    model.stop()
 
 
 if __name__ == "__main__":

@@ -69,9 +69,8 @@ def test_workers_need_livekit_but_in_dev_no_openai_key(tmp_path: Path) -> None:
         backend_admin_token="t" * 40,
     )
     prod_plan = plan(prod, token_path=tmp_path / "t", find_spec=present)
-    assert {s.reason for s in prod_plan.skipped} == {
-        f"OPENAI_API_KEY is empty (PLATFORM_ENV=prod, {worker})" for worker in ("voxie", "spawner")
-    }
+    assert {s.name for s in prod_plan.skipped} == {"voxie", "spawner"}
+    assert all(s.reason.startswith("OPENAI_API_KEY is empty") for s in prod_plan.skipped)
     everything = plan(
         make_settings(**LIVEKIT, openai_api_key="sk-x"),
         token_path=tmp_path / "t",

@@ -1,8 +1,8 @@
 """End to end: real `python -m backend`, `python -m spawner start` and `python -m voxie start`
 processes against a real livekit-server and the real database, with real rtc clients as the
-humans. The models are the OpenAI double (tests/support/openai): here a session-wide one that
-answers anything with a line, so these flows test everything around the model (dispatch,
-joining, lifecycle, records); tests/e2e/test_calls.py scripts what the model says.
+humans. The model is the OpenAI double, unscripted: these flows test everything around the
+model (dispatch, joining, lifecycle, records), not what it says (tests/e2e/test_calls.py
+scripts that).
 """
 
 from __future__ import annotations
@@ -68,10 +68,8 @@ def _processes(funcargs: dict[str, Any]) -> list[ServiceProcess]:
 
 @pytest.fixture(scope="session")
 def model() -> Iterator[OpenAIDouble]:
-    """The models of the e2e platforms: every response is one short line (nothing asserted
-    on it), so a call lives until its humans end it."""
+    """The model every e2e worker talks to (a realtime session needs one to stay up)."""
     with OpenAIDouble() as double:
-        double.responder = lambda _: "Hello."
         yield double
 
 
@@ -79,7 +77,7 @@ def model() -> Iterator[OpenAIDouble]:
 def platform(
     lk: LiveKitServer, database_url: str, backend_port: int, tmp_path: Path, model: OpenAIDouble
 ) -> Iterator[Platform]:
-    running = Platform(lk, database_url, tmp_path, backend_port, model_url=model.base_url)
+    running = Platform(lk, database_url, tmp_path, backend_port, model.env())
     yield running
     running.stop()
 

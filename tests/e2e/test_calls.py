@@ -45,6 +45,10 @@ AGENT_STATE = "lk.agent.state"
 TOPICS = (TRANSCRIPTION, SPAWNER_ERROR, VOXIE_DRAFT, VOXIE_AGENT_SAVED)
 GRACE_S = "2"
 ALLOW_LOCAL = json.dumps(["127.0.0.1"])
+# The booking call of flows 1 and 5: what the caller says, the model answers and summarises.
+BOOKING = "Book me at ten please."
+BOOKED = "You're booked for ten."
+SUMMARY = "The caller booked an appointment at ten."
 
 
 def book_tool(clinic: str) -> dict[str, Any]:
@@ -90,7 +94,7 @@ async def calls(
     directory = tmp_path_factory.mktemp("calls")
     model_link = await TcpProxy(("127.0.0.1", int(double.url.rsplit(":", 1)[1]))).start()
     store_link = await TcpProxy(target_of(database_url)).start()
-    platform = Platform(lk, database_url, directory, backend_port, model_url=double.base_url)
+    platform = Platform(lk, database_url, directory, backend_port, double.env())
     tools = {
         "TOOL_HTTP_ALLOWLIST": ALLOW_LOCAL,
         "TOOL_SECRETS": json.dumps({"CLINIC_API_TOKEN": f"Bearer {SECRET}"}),
@@ -258,6 +262,32 @@ def new_conversation(double: OpenAIDouble, seen: int) -> RealtimeRecord:
     return opened[-1]
 
 
+async def books(human: Human, agent: rtc.RemoteParticipant, directory: Path) -> None:
+    """The caller asks to book, once the agent listens, and hears it booked."""
+    await listening(human, agent)
+    await says(human, BOOKING, directory)
+    await hears(human, agent, BOOKED)
+
+
+async def booking_recorded(
+    db: asyncpg.Connection, session_id: str, greeting: str
+) -> dict[str, asyncpg.Record]:
+    """The booking call ended after the grace period with its transcript and summary; its
+    token usage rows by model."""
+    row = await ended(db, session_id)
+    assert (row["end_reason"], row["status"]) == ("grace_expired", "ended")
+    items, stored_summary = await records(db, session_id)
+    said = conversation(items)
+    assert said[0] == ("assistant", greeting)
+    assert said[1] == ("user", BOOKING)
+    assert said[2] == ("call", "book_appointment")
+    assert said[3][0] == "output" and json.loads(said[3][1])["booked"] == "10:00"
+    assert said[4] == ("assistant", BOOKED)
+    assert stored_summary == SUMMARY
+    usage = await db.fetch("select * from token_usage where session_id = $1", row["id"])
+    return {r["model"]: r for r in usage}
+
+
 # --- 1. a test call ---------------------------------------------------------------------------
 
 
@@ -273,15 +303,13 @@ async def test_a_call_greets_books_through_an_http_tool_and_is_recorded(
         )
     )
     assert config.greeting
-    answer = "You're booked for ten."
-    summary = "The caller booked an appointment at ten."
     double.script(
         config.greeting,
         Turn(calls=[ToolCall("book_appointment", {"start": "10:00"})]),
-        answer,
-        summary,  # the end-of-call summary (chat completions)
+        BOOKED,
+        SUMMARY,  # the end-of-call summary (chat completions)
     )
-    double.hear("Book me at ten please.")
+    double.hear(BOOKING)
     seen = len(double.realtime)
 
     human, agent = await join(await spawn(calls, http, config.id))
@@ -293,30 +321,15 @@ async def test_a_call_greets_books_through_an_http_tool_and_is_recorded(
         assert set(model.tool_names) == {"book_appointment", "end_call"}
         session_id = agent.attributes[f"{PREFIX}session_id"]
 
-        await listening(human, agent)
-        await says(human, "Book me at ten please.", calls.directory)
-        await hears(human, agent, answer)
-        assert [t["transcript"] for t in model.user_turns] == ["Book me at ten please."]
+        await books(human, agent, calls.directory)
+        assert [t["transcript"] for t in model.user_turns] == [BOOKING]
         [output] = model.function_outputs
         booked = json.loads(output["output"])
         assert booked == {"booked": "10:00", "auth": f"Bearer {SECRET}"}
     finally:
         await human.leave()
 
-    row = await ended(db, session_id)
-    assert (row["end_reason"], row["status"]) == ("grace_expired", "ended")
-    items, stored_summary = await records(db, session_id)
-    said = conversation(items)
-    assert said[0] == ("assistant", config.greeting)
-    assert said[1] == ("user", "Book me at ten please.")
-    assert said[2] == ("call", "book_appointment")
-    assert said[3][0] == "output" and json.loads(said[3][1])["booked"] == "10:00"
-    assert said[4] == ("assistant", answer)
-    assert stored_summary == summary
-    usage = {
-        r["model"]: r
-        for r in await db.fetch("select * from token_usage where session_id = $1", row["id"])
-    }
+    usage = await booking_recorded(db, session_id, config.greeting)
     assert usage[config.model]["input_tokens"] > 0
     assert usage[config.model]["output_audio_tokens"] > 0
     double.assert_consumed()
@@ -643,44 +656,27 @@ async def test_a_pipeline_agent_greets_books_and_is_recorded_on_the_rest_models(
         )
     )
     assert config.greeting
-    answer = "You're booked for ten."
-    summary = "The caller booked an appointment at ten."
-    double.script(Turn(calls=[ToolCall("book_appointment", {"start": "10:00"})]), answer, summary)
-    double.hear("Book me at ten please.")
+    double.script(Turn(calls=[ToolCall("book_appointment", {"start": "10:00"})]), BOOKED, SUMMARY)
+    double.hear(BOOKING)
     chats, speeches = len(double.chats), len(double.speeches)
     human, agent = await join(await spawn(calls, http, config.id))
     try:
         # The greeting is spoken as is, by the TTS: no model turn.
         await hears(human, agent, config.greeting)
         session_id = agent.attributes[f"{PREFIX}session_id"]
-        await listening(human, agent)
-        await says(human, "Book me at ten please.", calls.directory)
-        await hears(human, agent, answer)
+        await books(human, agent, calls.directory)
     finally:
         await human.leave()
-    row = await ended(db, session_id)
-    assert (row["end_reason"], row["status"]) == ("grace_expired", "ended")
+    usage = await booking_recorded(db, session_id, config.greeting)
+    assert {"gpt-4.1-mini", "gpt-4o-mini-tts"} <= set(usage)
     asked, answered, summarized = double.chats[chats:]
     assert config.instructions in asked.instructions
     assert set(asked.tool_names) == {"book_appointment", "end_call"}
-    assert "Book me at ten please." in json.dumps(asked.messages)
+    assert BOOKING in json.dumps(asked.messages)
     assert "10:00" in json.dumps(answered.messages)  # the tool's output went back to the LLM
     assert summarized.model != asked.model
     spoken = [s.input for s in double.speeches[speeches:]]
     # The TTS speaks sentence by sentence.
-    assert " ".join(spoken).startswith(config.greeting) and answer in spoken
+    assert " ".join(spoken).startswith(config.greeting) and BOOKED in spoken
     assert {s.voice for s in double.speeches[speeches:]} == {config.voice}
-    items, stored_summary = await records(db, session_id)
-    said = conversation(items)
-    assert said[0] == ("assistant", config.greeting)
-    assert said[1] == ("user", "Book me at ten please.")
-    assert said[2] == ("call", "book_appointment")
-    assert said[3][0] == "output" and json.loads(said[3][1])["booked"] == "10:00"
-    assert said[4] == ("assistant", answer)
-    assert stored_summary == summary
-    models = {
-        r["model"]
-        for r in await db.fetch("select model from token_usage where session_id = $1", row["id"])
-    }
-    assert {"gpt-4.1-mini", "gpt-4o-mini-tts"} <= models
     double.assert_consumed()

@@ -25,6 +25,7 @@ from tests.spawner.conftest import new_agent
 from tests.support.human import Human
 from tests.support.livekit.webhooks import WebhookSink
 from tests.support.livekit_server import api_client, join_token, livekit_server
+from tests.support.openai import OpenAIDouble
 from tests.support.platform import OPERATOR, Platform
 
 
@@ -41,13 +42,14 @@ def own_platform(
     database_url: str,
     tmp_path: Path,
     record_property: Callable[[str, object], None],
+    model: OpenAIDouble,
 ) -> Iterator[Platform]:
     port = free_port()
     urls = [f"http://127.0.0.1:{port}/api/livekit/webhook", sink.url]
     with livekit_server(tmp_path / "livekit", webhook_urls=urls) as server:
         assert server.started_in_s is not None
         record_property("livekit_server_start_s", round(server.started_in_s, 3))
-        running = Platform(server, database_url, tmp_path, port)
+        running = Platform(server, database_url, tmp_path, port, model.env())
         yield running
         running.stop()
 

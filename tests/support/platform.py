@@ -1,12 +1,12 @@
 """A whole platform as real processes for end-to-end tests and benchmarks: `python -m backend`,
 `python -m spawner start`, `python -m voxie start` against a real livekit-server and a real
-database. The models are wherever `model_url` points: the OpenAI double in tests (an agent
-that can talk lives until its call ends), by default a closed loopback port (a model call
-fails at once instead of reaching out, and the session then ends with an error).
+database. No OpenAI endpoint is reachable here: the model is the OpenAI double
+(`tests/support/openai/`), whose `env()` the platform is given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from shared.livekit_local import LiveKitServer
@@ -14,13 +14,17 @@ from tests.support.processes import ServiceProcess
 
 ADMIN_TOKEN = "operator-token-for-e2e-tests-0123456789abcdef"
 OPERATOR = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-NO_MODEL = "http://127.0.0.1:9/v1"
 
 
 def platform_env(
-    lk: LiveKitServer, database_url: str, directory: Path, label: str, model_url: str = NO_MODEL
+    lk: LiveKitServer,
+    database_url: str,
+    directory: Path,
+    label: str,
+    model_env: Mapping[str, str],
 ) -> dict[str, str]:
     return {
+        **model_env,
         **lk.env(),
         "PLATFORM_ENV": "test",
         "DATABASE_URL": database_url,
@@ -29,8 +33,6 @@ def platform_env(
         "WORKER_IDLE_PROCESSES": "2",
         "WORKER_LOAD_CPU": "false",
         "SPOOL_DIR": str(directory / f"{label}-spool"),
-        "OPENAI_API_KEY": "sk-e2e-no-model",
-        "OPENAI_BASE_URL": model_url,
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "info",
         # Teardown stops workers that still hold calls: no need to wait for them.
@@ -47,11 +49,10 @@ class Platform:
         database_url: str,
         directory: Path,
         port: int,
-        *,
-        model_url: str = NO_MODEL,
+        model_env: Mapping[str, str],
     ) -> None:
         self.lk = lk
-        self.model_url = model_url
+        self.model_env = model_env
         self.database_url = database_url
         self.directory = directory
         self.port = port
@@ -59,8 +60,8 @@ class Platform:
         self.api = f"http://127.0.0.1:{port}"
 
     def env(self, label: str, **extra: str) -> dict[str, str]:
-        own = platform_env(self.lk, self.database_url, self.directory, label, self.model_url)
-        return {**own, **extra}
+        base = platform_env(self.lk, self.database_url, self.directory, label, self.model_env)
+        return {**base, **extra}
 
     def start(self, args: list[str], label: str, **extra: str) -> ServiceProcess:
         process = ServiceProcess(args, self.directory, label=label, env=self.env(label, **extra))
