@@ -3,8 +3,9 @@ bench.seed_spawner start` (LIVEKIT_*, DATABASE_URL and SPAWNER_AGENT_NAME from t
 
 As the seed notes wrote it: one idle process and the process executor (LiveKit's defaults they
 kept), the room joined first (`ctx.connect()`), then the agent's config loaded from the database
-over a new connection, then the session built and started. Only the model endpoint differs: no
-model is reachable here, as for the platform's spawner in the same run. (Its logs are the
+over a new connection, then the session built and started, and the greeting asked of the
+realtime model (`generate_reply(instructions="Say: …")`). The model is the OpenAI double, as
+for the platform's spawner in the same run. (Its logs are the
 platform's JSON lines only so that the benchmark can read LiveKit's events.)
 """
 
@@ -50,6 +51,9 @@ async def entrypoint(ctx: JobContext) -> None:
         llm=openai.realtime.RealtimeModel(voice=row["voice"] or "marin")
     )
     await session.start(room=ctx.room, agent=Agent(instructions=row["instructions"]))
+    if row["greeting"]:
+        # The seeds' greeting: the realtime model asked to say it.
+        session.generate_reply(instructions=f"Say: {row['greeting']}")
     left = asyncio.Event()
 
     def gone(_: rtc.RemoteParticipant) -> None:
