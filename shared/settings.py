@@ -169,7 +169,10 @@ class Settings(BaseSettings):
     # Also the burst size: an idle worker counts each accepted, not yet started job as
     # threshold / idle of its load (livekit-agents), so it takes at most this many at once.
     worker_idle_processes: Annotated[int, Field(ge=0, le=64)] = 4
-    worker_max_sessions: Annotated[int, Field(ge=1, le=1000)] = 20
+    # A realtime call costs the spawner about 0.085 cores and 7-17 MB (bench.calls_per_replica):
+    # 16 calls fill a 2-vCPU replica's 0.7 load threshold (the CPU term of the load caps first
+    # on smaller machines).
+    worker_max_sessions: Annotated[int, Field(ge=1, le=1000)] = 16
     worker_load_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
     # The load is sessions / WORKER_MAX_SESSIONS, or the CPU use if higher (unless this is off).
     worker_load_cpu: bool = True

@@ -168,7 +168,9 @@ class Human:
     async def open_mic(self) -> None:
         if self._mic is not None:
             return
-        self._mic = rtc.AudioSource(SAMPLE_RATE, 1)
+        # A short queue: `speak` returns when its last frame is about to leave, as a person
+        # stops talking (the source's default buffers a whole second ahead).
+        self._mic = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=100)
         track = rtc.LocalAudioTrack.create_audio_track("microphone", self._mic)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         await self.room.local_participant.publish_track(track, options)
