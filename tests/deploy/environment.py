@@ -1,0 +1,49 @@
+"""The environment a deployment file (Compose, Helm, systemd) hands a platform process, checked
+the way the process itself reads it: `Settings()` from the environment, then the component's
+start-up validation. A variable the settings do not know is reported too: a misspelt or
+renamed setting would otherwise be ignored without a word.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from unittest import mock
+
+from shared.settings import Component, Settings
+
+# Variables platform containers carry that are not platform settings: the image's own.
+NOT_SETTINGS = frozenset(
+    {
+        "PATH",
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "HF_HOME",
+        "HF_HUB_OFFLINE",
+        "XDG_CACHE_HOME",
+    }
+)
+
+# What an operator puts in the secret store; fake, and shaped to pass production validation.
+SECRET_VALUES = {
+    "LIVEKIT_API_KEY": "APIdeploytest",
+    "LIVEKIT_API_SECRET": "deploy-test-secret-of-at-least-32-characters",
+    "OPENAI_API_KEY": "sk-deploy-test",
+    "DATABASE_URL": "postgresql://voxie:pw@db.example.internal:5432/voxie",
+    "BACKEND_ADMIN_TOKEN": "deploy-test-operator-token",
+}
+
+
+def settings_from(env: Mapping[str, str], component: Component) -> Settings:
+    """The settings `component` builds from exactly `env` (no `.env` file, nothing ambient),
+    after its own start-up check; a refusal raises `ConfigError` naming the variable."""
+    with mock.patch.dict(os.environ, dict(env), clear=True):
+        settings = Settings(_env_file=None)
+    settings.validate_for(component)
+    return settings
+
+
+def unknown_variables(env: Mapping[str, str]) -> set[str]:
+    """Names in `env` that neither the settings nor the image read."""
+    known = {name.upper() for name in Settings.model_fields} | NOT_SETTINGS
+    return set(env) - known
