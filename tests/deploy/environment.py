@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from unittest import mock
 
 from shared.settings import Component, Settings
+from tests.support.processes import REPO_ROOT
+
+ENV_EXAMPLE = REPO_ROOT / ".env.example"
 
 # Variables platform containers carry that are not platform settings: the image's own.
 NOT_SETTINGS = frozenset(
@@ -32,6 +36,17 @@ SECRET_VALUES = {
     "DATABASE_URL": "postgresql://voxie:pw@db.example.internal:5432/voxie",
     "BACKEND_ADMIN_TOKEN": "deploy-test-operator-token",
 }
+
+
+def dotenv(changes: Mapping[str, str] | None = None, path: Path = ENV_EXAMPLE) -> dict[str, str]:
+    """The variables a `.env`-style file sets (commented lines set nothing), with `changes` as an
+    operator would edit them in: what Compose's env_file and systemd's EnvironmentFile read."""
+    values = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values | dict(changes or {})
 
 
 def settings_from(env: Mapping[str, str], component: Component) -> Settings:
