@@ -6,12 +6,17 @@ renamed setting would otherwise be ignored without a word.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Mapping
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from unittest import mock
 
+import asyncpg
+
 from shared.settings import Component, Settings
+from tests.support.postgres import PLATFORM_TABLES, create_database
 from tests.support.processes import REPO_ROOT
 
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
@@ -62,3 +67,26 @@ def unknown_variables(env: Mapping[str, str]) -> set[str]:
     """Names in `env` that neither the settings nor the image read."""
     known = {name.upper() for name in Settings.model_fields} | NOT_SETTINGS
     return set(env) - known
+
+
+async def assert_migrates(command: Sequence[str], env: Mapping[str, str], pg_server: str) -> None:
+    """Runs a deployment's migrate command with `env` and DATABASE_URL naming a fresh database,
+    and asserts that it exits 0 having created every platform table."""
+    dsn = await create_database(pg_server, prefix="voxie_deploy_migrate")
+    result = await asyncio.to_thread(
+        subprocess.run,
+        list(command),
+        env={**env, "DATABASE_URL": dsn},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    conn = await asyncpg.connect(dsn)
+    try:
+        tables = {r["tablename"] for r in await conn.fetch("select tablename from pg_tables")}
+    finally:
+        await conn.close()
+    assert set(PLATFORM_TABLES.split(", ")) <= tables

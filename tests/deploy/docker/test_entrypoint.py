@@ -17,11 +17,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
+from tests.deploy.environment import assert_migrates
 from tests.support.livekit import LiveKitDouble
-from tests.support.postgres import create_database
 from tests.support.processes import REPO_ROOT, ServiceProcess, free_port
 
 ENTRYPOINT = REPO_ROOT / "deploy/docker/entrypoint.sh"
@@ -61,25 +60,8 @@ def test_an_unknown_role_is_refused_with_the_usage() -> None:
 
 
 async def test_migrate_applies_the_migrations_and_exits(pg_server: str) -> None:
-    dsn = await create_database(pg_server, prefix="voxie_image_migrate")
-    env = {"PATH": IMAGE_PATH, "DATABASE_URL": dsn, "PLATFORM_ENV": "test", "LOG_FORMAT": "json"}
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [str(ENTRYPOINT), "migrate"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO_ROOT,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    conn = await asyncpg.connect(dsn)
-    try:
-        tables = {r["tablename"] for r in await conn.fetch("select tablename from pg_tables")}
-    finally:
-        await conn.close()
-    assert {"agents", "call_sessions", "call_transcripts", "token_usage", "leases"} <= tables
+    env = {"PATH": IMAGE_PATH, "PLATFORM_ENV": "test", "LOG_FORMAT": "json"}
+    await assert_migrates([str(ENTRYPOINT), "migrate"], env, pg_server)
 
 
 @pytest.mark.timeout(90)

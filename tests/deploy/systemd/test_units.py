@@ -6,7 +6,6 @@ each process accepts in production. The migrate unit's command runs for real."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shlex
 import shutil
@@ -14,12 +13,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from shared.settings import Component
-from tests.deploy.environment import SECRET_VALUES, dotenv, settings_from, unknown_variables
-from tests.support.postgres import create_database
+from tests.deploy.environment import (
+    SECRET_VALUES,
+    assert_migrates,
+    dotenv,
+    settings_from,
+    unknown_variables,
+)
 from tests.support.processes import REPO_ROOT
 from tests.test_env_example import COMPOSE
 
@@ -100,18 +103,22 @@ def analyze() -> str:
     return found
 
 
-def test_systemd_analyze_verifies_the_units(analyze: str, tmp_path: Path) -> None:
-    # Installed at a test prefix: verify checks that every ExecStart program exists.
-    prefix = tmp_path / "opt-voxie"
+def install(directory: Path) -> Path:
+    """The units as installed at a test prefix (verify checks that ExecStart programs exist),
+    with the project's Python where /opt/voxie/.venv/bin/python would be."""
+    prefix = directory / "opt-voxie"
     (prefix / ".venv/bin").mkdir(parents=True)
     (prefix / ".venv/bin/python").symlink_to(sys.executable)
-    installed = tmp_path / "units"
+    installed = directory / "units"
     installed.mkdir()
     for unit in UNITS.glob("*.service"):
         (installed / unit.name).write_text(unit.read_text().replace(PREFIX, str(prefix)))
-    assert sorted(p.name for p in installed.iterdir()) == sorted(ALL)
-    result = subprocess.run(
-        [analyze, "verify", "spawner@1.service", "spawner@4.service", *ALL[:2], ALL[-1]],
+    return installed
+
+
+def verify(analyze: str, installed: Path, *units: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [analyze, "verify", *units],
         cwd=installed,
         env={**os.environ, "SYSTEMD_UNIT_PATH": f"{installed}:"},
         capture_output=True,
@@ -119,22 +126,22 @@ def test_systemd_analyze_verifies_the_units(analyze: str, tmp_path: Path) -> Non
         timeout=120,
         check=False,
     )
+
+
+def test_systemd_analyze_verifies_the_units(analyze: str, tmp_path: Path) -> None:
+    installed = install(tmp_path)
+    assert sorted(p.name for p in installed.iterdir()) == sorted(ALL)
+    # The template through two of its instances.
+    units = ["spawner@1.service", "spawner@4.service", *(u for u in ALL if "@" not in u)]
+    result = verify(analyze, installed, *units)
     assert result.returncode == 0 and not result.stderr.strip(), result.stdout + result.stderr
 
 
 def test_the_verification_can_fail(analyze: str, tmp_path: Path) -> None:
-    broken = (UNITS / "voxie.service").read_text().replace("ExecStart=", "ExecStart=nowhere/")
-    (tmp_path / "voxie.service").write_text(broken)
-    result = subprocess.run(
-        [analyze, "verify", "voxie.service"],
-        cwd=tmp_path,
-        env={**os.environ, "SYSTEMD_UNIT_PATH": f"{tmp_path}:{UNITS}:"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode != 0
+    installed = install(tmp_path)
+    unit = installed / "voxie.service"
+    unit.write_text(unit.read_text().replace("/usr/bin/env ", "/usr/bin/no-such-env "))
+    assert verify(analyze, installed, "voxie.service").returncode != 0
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -198,22 +205,6 @@ async def test_the_migrate_units_command_migrates_a_real_database(pg_server: str
     unit = parse("voxie-migrate.service")
     assert one(unit, "Service", "Type") == "oneshot"
     assert one(unit, "Service", "RemainAfterExit") == "yes"
-    dsn = await create_database(pg_server, prefix="voxie_systemd_migrate")
     assigned, program = command(unit)
-    env = {**process_env("voxie-migrate.service"), "DATABASE_URL": dsn, **assigned}
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, *program[1:]],
-        env={"PATH": os.environ.get("PATH", ""), **env},
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    conn = await asyncpg.connect(dsn)
-    try:
-        assert await conn.fetchval("select to_regclass('public.agents') is not null")
-    finally:
-        await conn.close()
+    env = {"PATH": os.environ.get("PATH", ""), **process_env("voxie-migrate.service"), **assigned}
+    await assert_migrates([sys.executable, *program[1:]], env, pg_server)
