@@ -67,8 +67,10 @@ non-secret `config`. Secrets come from the referenced Secret (voxie.envFrom); `e
 - name: LIVEKIT_PUBLIC_URL
   value: {{ . | quote }}
 {{- end }}
+{{- if not (hasKey .Values.config "LOG_FORMAT") }}
 - name: LOG_FORMAT
   value: json
+{{- end }}
 {{- range $name, $value := .Values.config }}
 {{- if regexMatch "SECRET|PASSWORD|TOKEN|API_KEY|DATABASE_URL|SERVICE_ROLE" $name }}
 {{- fail (printf "config.%s looks like a secret: put it in the Secret %q instead" $name (include "voxie.secretName" $)) }}
