@@ -1,4 +1,5 @@
-"""Opening a room for a caller: limits, one room with exactly one dispatch, one join token.
+"""Opening a room for a caller: admission (the caller's rate, the platform's capacity), then
+one room with exactly one dispatch and one join token.
 
 Both room endpoints end here. A test call gets `agent-{agent_id}-{suffix}` with room metadata
 `{"agent_id"}` and one dispatch to the spawner; a Voxie session gets `voxie-creation-{suffix}`
@@ -25,6 +26,7 @@ from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKin
 from shared.logging import get_logger
 from shared.naming import RoomKind, agent_room_name, voxie_room_name
 from shared.settings import Settings
+from shared.store import StoreError
 
 log = get_logger(__name__)
 
@@ -34,6 +36,8 @@ MAX_PARTICIPANTS = 4
 # LiveKit's own backstop behind the agent's grace timer: it closes the room only if the agent
 # did not (crashed mid-grace), never before the grace period can run out.
 DEPARTURE_MARGIN_S = 15
+# See slot_ttl_s.
+SLOT_MARGIN_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +75,24 @@ def join_token(settings: Settings, identity: str, room: str) -> str:
     return jwt.encode(claims, settings.livekit_api_secret.get_secret_value(), algorithm="HS256")
 
 
-async def open_room(
-    services: Services,
-    principal: Principal,
-    kind: SessionKind,
-    agent: AgentConfig | None = None,
-    *,
-    requested_by: str | None = None,
-) -> RoomGrant:
-    """`requested_by` defaults to the caller (see DispatchMetadata for what it means)."""
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A caller's go-ahead for one new room: its name and the session it is for. An agent
+    room's admission holds its slot under MAX_TOTAL_AGENTS, released if the room is not made."""
+
+    name: str
+    kind: SessionKind
+    agent: AgentConfig | None
+    holds_slot: bool
+
+
+async def admit(
+    services: Services, principal: Principal, kind: SessionKind, agent: AgentConfig | None
+) -> Admission:
+    """The caller's rate, then (agent rooms) a slot under the platform's capacity, or 429."""
     settings, metrics = services.settings, services.metrics
-    rooms = services.rooms
+    _ = services.rooms  # 503 before anything is counted when LiveKit is not configured
+    # Taken before any await: concurrent requests of one caller each see the others' tokens.
     wait = services.limiter.take(principal.identity)
     if wait is not None:
         metrics.spawns_refused.labels("rate").inc()
@@ -91,22 +102,38 @@ async def open_room(
             f"at most {settings.spawn_rate_per_minute} new rooms a minute; try again shortly",
             headers={"Retry-After": retry_after(wait)},
         )
-    room_kind = kind.room_kind
-    if room_kind is RoomKind.CREATION:
-        name = voxie_room_name()
-    else:
-        assert agent is not None
-        name = agent_room_name(agent.id)
-        if services.census is not None:
-            running = await services.census.agent_rooms()
-            if running >= settings.max_total_agents:
-                metrics.spawns_refused.labels("capacity").inc()
-                raise Problem(
-                    429,
-                    "at-capacity",
-                    f"all {settings.max_total_agents} agent places are taken; try again shortly",
-                    headers={"Retry-After": retry_after(settings.gc_interval_s)},
-                )
+    if kind.room_kind is RoomKind.CREATION:
+        return Admission(voxie_room_name(), kind, agent, holds_slot=False)
+    assert agent is not None
+    name = agent_room_name(agent.id)
+    listed = await services.census.agent_rooms() if services.census is not None else []
+    # The check and the reservation are one statement in the store (see the agent_slots
+    # migration), so concurrent spawns on any number of replicas never pass the cap together.
+    reserved = await services.store.reserve_agent_slot(
+        name, cap=settings.max_total_agents, listed=listed, ttl_s=slot_ttl_s(settings)
+    )
+    if not reserved:
+        metrics.spawns_refused.labels("capacity").inc()
+        raise Problem(
+            429,
+            "at-capacity",
+            f"all {settings.max_total_agents} agent places are taken; try again shortly",
+            headers={"Retry-After": retry_after(settings.gc_interval_s)},
+        )
+    return Admission(name, kind, agent, holds_slot=True)
+
+
+async def create_room(
+    services: Services,
+    principal: Principal,
+    admission: Admission,
+    *,
+    requested_by: str | None = None,
+) -> RoomGrant:
+    """The admitted room in LiveKit with its one dispatch, and the caller's join token.
+    `requested_by` defaults to the caller (see DispatchMetadata for what it means)."""
+    settings, metrics = services.settings, services.metrics
+    name, kind, agent = admission.name, admission.kind, admission.agent
     agent_id = agent.id if agent is not None else None
     dispatch = DispatchMetadata(
         agent_id=agent_id,
@@ -118,19 +145,24 @@ async def open_room(
         if agent is not None and kind is not SessionKind.CREATION
         else None,
     )
-    await rooms.create(
-        NewRoom(
-            name=name,
-            metadata=RoomMetadata(agent_id=agent_id).to_json() if agent_id else "",
-            agent_name=settings.worker_agent_name(room_kind.role),
-            dispatch_metadata=dispatch.to_json(),
-            empty_timeout_s=settings.room_empty_timeout_s,
-            departure_timeout_s=departure_timeout_s(settings),
-            max_participants=MAX_PARTICIPANTS,
+    try:
+        await services.rooms.create(
+            NewRoom(
+                name=name,
+                metadata=RoomMetadata(agent_id=agent_id).to_json() if agent_id else "",
+                agent_name=settings.worker_agent_name(kind.room_kind.role),
+                dispatch_metadata=dispatch.to_json(),
+                empty_timeout_s=settings.room_empty_timeout_s,
+                departure_timeout_s=departure_timeout_s(settings),
+                max_participants=MAX_PARTICIPANTS,
+            )
         )
-    )
-    if kind is not SessionKind.CREATION and services.census is not None:
-        services.census.created()
+    except BaseException:
+        # Not made (or not known to be: a room made despite a timeout is in LiveKit's list,
+        # which counts it from the next census on).
+        if admission.holds_slot:
+            await release_slot(services, name)
+        raise
     metrics.rooms_created.labels(kind.value).inc()
     log.info(
         "room_opened",
@@ -144,3 +176,34 @@ async def open_room(
         token=join_token(settings, principal.identity, name),
         livekit_url=settings.browser_livekit_url,
     )
+
+
+async def open_room(
+    services: Services,
+    principal: Principal,
+    kind: SessionKind,
+    agent: AgentConfig | None = None,
+    *,
+    requested_by: str | None = None,
+) -> RoomGrant:
+    """Admission, then the room: what both room endpoints do."""
+    admission = await admit(services, principal, kind, agent)
+    return await create_room(services, principal, admission, requested_by=requested_by)
+
+
+def slot_ttl_s(settings: Settings) -> float:
+    """How long a slot outlives its reservation if nothing releases it: long enough for the
+    room to be created and show in every replica's census, after which LiveKit's list counts
+    the room; short enough that a slot leaked by a crash frees itself soon."""
+    return 2 * settings.livekit_api_timeout_s + SLOT_MARGIN_S
+
+
+async def release_slot(services: Services, room: str) -> None:
+    """`room` ended or was never made: its place is free. Best effort: a slot the store cannot
+    release now expires, and the reconciler sweeps it before that."""
+    if services.census is not None:
+        services.census.forget(room)
+    try:
+        await services.store.release_agent_slot(room)
+    except StoreError as exc:
+        log.warning("slot_not_released", room=room, error=str(exc))

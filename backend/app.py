@@ -39,7 +39,6 @@ from shared.store import Conflict, InvalidInput, NotFound, StoreUnavailable, ope
 
 log = get_logger(__name__)
 
-LIVEKIT_TIMEOUT_S = 5.0
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 ROUTES: list[BaseRoute] = [
@@ -71,10 +70,11 @@ def create_app(settings: Settings, *, reconcile: bool = True) -> Starlette:
                     settings.livekit_url,
                     settings.livekit_api_key,
                     settings.livekit_api_secret.get_secret_value(),
-                    timeout=aiohttp.ClientTimeout(total=LIVEKIT_TIMEOUT_S),
+                    # Per connection; LiveKitRooms puts the deadline on each whole call.
+                    timeout=aiohttp.ClientTimeout(total=settings.livekit_api_timeout_s),
                 )
                 stack.push_async_callback(client.aclose)
-                livekit = LiveKitRooms(client)
+                livekit = LiveKitRooms(client, timeout_s=settings.livekit_api_timeout_s)
                 census = RoomCensus(_room_names(livekit))
                 reconciler = Reconciler(settings, store, livekit, metrics)
                 stack.push_async_callback(reconciler.release)

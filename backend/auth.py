@@ -4,8 +4,9 @@
 - `BACKEND_ADMIN_TOKEN` (compared in constant time): the operator, who sees every agent and may
   use the admin endpoints; or
 - a Supabase user access token: HS256 with the project's legacy JWT secret, or RS256/ES256 with
-  a key from the project's JWKS (cached; fetched again when a token names an unknown `kid`, at
-  most every `MIN_REFRESH_S`). Audience `authenticated`, `exp` and a UUID `sub` are required;
+  a key from the project's JWKS (cached and refreshed in the background; fetched at once
+  when a token names an unknown `kid`; at most one fetch every `MIN_REFRESH_S`, each bounded
+  by `FETCH_TIMEOUT_S`). Audience `authenticated`, `exp` and a UUID `sub` are required;
   the issuer must be `{SUPABASE_URL}/auth/v1` when SUPABASE_URL is set.
 
 No token reaches a log line: failures are logged by reason only.
@@ -36,6 +37,7 @@ ASYMMETRIC = ("RS256", "ES256")
 LEEWAY_S = 10
 JWKS_TTL_S = 600.0
 MIN_REFRESH_S = 30.0
+FETCH_TIMEOUT_S = 3.0
 MAX_TOKEN_BYTES = 8_192
 VERIFIED_TTL_S = 60.0
 VERIFIED_MAX = 10_000
@@ -84,43 +86,81 @@ def forbidden(detail: str) -> Problem:
 
 
 class JwksCache:
-    """The project's signing keys by `kid`, fetched on first use and when a `kid` is new."""
+    """The project's signing keys by `kid`.
+
+    A known key is always answered from memory: when the keys are older than JWKS_TTL_S a
+    refresh starts in the background and the request goes on with the key it has. Only a
+    token naming an unknown `kid` (a rotated key) waits, for the one fetch in flight, which
+    MIN_REFRESH_S and FETCH_TIMEOUT_S bound: at most one fetch starts per interval whatever the
+    outcome (tokens with made-up `kid`s must not become a request flood against Supabase, nor a
+    slow JWKS endpoint a queue of requests), and none takes longer than the timeout.
+    """
 
     def __init__(self, url: str, http: httpx.AsyncClient, *, clock: Any = time.monotonic) -> None:
         self.url = url
         self._http = http
         self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._lock = asyncio.Lock()
+        self._fetched_at: float | None = None  # the last fetch that succeeded
+        self._started_at: float | None = None  # the last fetch, whatever came of it
+        self._fetch: asyncio.Task[None] | None = None
+
+    @property
+    def refreshing(self) -> bool:
+        """A fetch is in flight."""
+        return self._fetch is not None
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
-        if self._stale() or (kid not in self._keys and self._may_refresh()):
-            async with self._lock:
-                # Another request may have refreshed while this one waited.
-                if self._stale() or (kid not in self._keys and self._may_refresh()):
-                    await self._refresh()
+        known = self._keys.get(kid)
+        if known is not None:
+            if self._stale():
+                self._start_fetch()
+            return known
+        fetch = self._start_fetch()
+        if fetch is not None:
+            # Shielded: a caller that gives up does not cancel the fetch the others wait for.
+            await asyncio.shield(fetch)
+        if self._fetched_at is None:
+            raise unavailable(
+                "auth-unavailable", "the identity provider's signing keys are unreachable"
+            )
         return self._keys.get(kid)
 
     def _stale(self) -> bool:
         return self._fetched_at is None or self._clock() - self._fetched_at > JWKS_TTL_S
 
-    def _may_refresh(self) -> bool:
-        # Tokens with made-up `kid`s must not turn into a request flood against Supabase.
-        return self._fetched_at is None or self._clock() - self._fetched_at >= MIN_REFRESH_S
+    def _start_fetch(self) -> asyncio.Task[None] | None:
+        """The fetch in flight, or a new one if none started within MIN_REFRESH_S."""
+        if self._fetch is not None:
+            return self._fetch
+        now = self._clock()
+        if self._started_at is not None and now - self._started_at < MIN_REFRESH_S:
+            return None
+        self._started_at = now
+        self._fetch = asyncio.create_task(self._refresh(), name="jwks-refresh")
+        self._fetch.add_done_callback(self._fetched)
+        return self._fetch
+
+    def _fetched(self, fetch: asyncio.Task[None]) -> None:
+        self._fetch = None
 
     async def _refresh(self) -> None:
+        """Never raises: a failed fetch keeps the keys there are (see `key`)."""
         try:
-            response = await self._http.get(self.url, timeout=5.0)
+            async with asyncio.timeout(FETCH_TIMEOUT_S):
+                response = await self._http.get(self.url, timeout=FETCH_TIMEOUT_S)
             response.raise_for_status()
             key_set = jwt.PyJWKSet.from_dict(response.json())
-        except (httpx.HTTPError, ValueError, jwt.PyJWKSetError, jwt.InvalidKeyError) as exc:
+        except (
+            TimeoutError,
+            httpx.HTTPError,
+            ValueError,
+            jwt.PyJWKSetError,
+            jwt.InvalidKeyError,
+            RuntimeError,  # the HTTP client closed under a background refresh (shutdown)
+        ) as exc:
             log.warning("jwks_fetch_failed", url=self.url, error=type(exc).__name__)
-            if not self._keys:
-                raise unavailable(
-                    "auth-unavailable", "the identity provider's signing keys are unreachable"
-                ) from None
-            return  # keep serving the keys we have
+            return
         self._keys = {key.key_id: key for key in key_set.keys if key.key_id}
         self._fetched_at = self._clock()
         log.info("jwks_refreshed", url=self.url, keys=len(self._keys))

@@ -12,8 +12,8 @@ from shared.naming import RoomKind, parse_room_name
 
 # Buckets of callers idle this long are dropped, so the table does not grow without bound.
 _IDLE_FORGET_S = 600.0
-# The agent-room count is re-read from LiveKit at most this often; rooms this replica created
-# since are added, so a burst from one replica cannot overshoot the capacity.
+# LiveKit's agent-room list is re-read at most this often; rooms reserved since are counted by
+# their slots in the store (see admission), so the list's age cannot overshoot the capacity.
 CENSUS_TTL_S = 1.0
 
 
@@ -59,7 +59,10 @@ class RateLimiter:
 
 
 class RoomCensus:
-    """How many agent rooms run now, from LiveKit's room list (the only source of truth)."""
+    """The agent rooms LiveKit lists now (the only source of truth for rooms that run), read at
+    most every CENSUS_TTL_S. Concurrent callers share one read; no lock is held while LiveKit
+    is asked, and the read itself has the LiveKit call's deadline, so a hung LiveKit costs each
+    caller one deadline and the next read starts afresh."""
 
     def __init__(
         self,
@@ -69,24 +72,32 @@ class RoomCensus:
     ) -> None:
         self._list = list_room_names
         self._clock = clock
-        self._count = 0
+        self._names: list[str] = []
         self._read_at: float | None = None
-        self._lock = asyncio.Lock()
+        self._reading: asyncio.Future[list[str]] | None = None
 
-    async def agent_rooms(self) -> int:
-        if self._read_at is None or self._clock() - self._read_at > CENSUS_TTL_S:
-            async with self._lock:
-                if self._read_at is None or self._clock() - self._read_at > CENSUS_TTL_S:
-                    names = await self._list()
-                    self._count = sum(1 for n in names if _is_agent_room(n))
-                    self._read_at = self._clock()
-        return self._count
+    async def agent_rooms(self) -> list[str]:
+        if self._read_at is not None and self._clock() - self._read_at <= CENSUS_TTL_S:
+            return self._names
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._read())
+            self._reading.add_done_callback(self._done)
+        # Shielded: one caller giving up (its client went away) does not cancel the others' read.
+        return await asyncio.shield(self._reading)
 
-    def created(self) -> None:
-        self._count += 1
+    async def _read(self) -> list[str]:
+        names = [n for n in await self._list() if _is_agent_room(n)]
+        self._names, self._read_at = names, self._clock()
+        return names
 
-    def closed(self) -> None:
-        self._count = max(0, self._count - 1)
+    def forget(self, name: str) -> None:
+        """`name` ended: stop counting it before the next read."""
+        self._names = [n for n in self._names if n != name]
+
+    def _done(self, reading: asyncio.Future[list[str]]) -> None:
+        self._reading = None
+        if not reading.cancelled():
+            reading.exception()  # retrieved here: every waiter already got it
 
 
 def _is_agent_room(name: str) -> bool:

@@ -11,7 +11,11 @@ the holder of the `backend-reconciler` lease in the store — one pass over the 
   `shared.presence` is the rule, the one the agents apply themselves);
 - no humans for longer than the room's own timeouts say LiveKit should have taken to close it,
   and no agent within a grace period → delete the room;
-- session rows still open whose room no longer exists → finalise them with end_reason `lost`.
+- session rows still open whose room no longer exists → finalise them with end_reason `lost`;
+- agent-room slots (MAX_TOTAL_AGENTS) whose room LiveKit does not list → release them.
+
+Every LiveKit call has LIVEKIT_API_TIMEOUT_S (see `backend.rooms`) and every store call
+STORE_TIMEOUT_S, so a hung dependency fails the pass, which the next interval retries.
 
 Every action is logged with the room and counted in `voxie_backend_reconciler_actions`.
 """
@@ -52,6 +56,9 @@ MAX_REDISPATCHES = 3
 STALE_SLACK_S = 10.0
 # Sessions that started this close to the room listing may belong to a room made after it.
 SESSION_SLACK_S = 5.0
+# A slot this much older than the longest a room creation can take, beyond the room listing, is
+# for a room that is not coming.
+SLOT_SLACK_S = 5.0
 # Rooms whose participants are listed at once.
 PARALLEL_ROOMS = 8
 
@@ -189,6 +196,7 @@ class Reconciler:
     async def run_pass(self) -> PassReport:
         listed = await self.rooms.list_rooms()
         listed_at = self.clock()
+        await self._release_lost_slots(listed)
         states = await room_states(self.rooms, listed)
         report = PassReport(rooms=len(states))
         for kind in RoomKind:
@@ -207,6 +215,18 @@ class Reconciler:
             del self._empty_since[name]
         await self._finalise_lost_sessions(live, listed_at, report)
         return report
+
+    async def _release_lost_slots(self, listed: list[models.Room]) -> None:
+        """Frees the MAX_TOTAL_AGENTS slots of rooms LiveKit no longer lists (ended without a
+        webhook, or never made), sparing any young enough that its room may still be coming."""
+        live = [room.name for room in listed]
+        older_than = (
+            self.settings.livekit_api_timeout_s + self.settings.store_timeout_s + SLOT_SLACK_S
+        )
+        released = await self.store.release_agent_slots_except(live, older_than_s=older_than)
+        if released:
+            self.metrics.reconciler_actions.labels("released_slot").inc(released)
+            log.info("reconciler_action", action="released_slot", count=released)
 
     def _record(self, report: PassReport, action: str, room: str, detail: str) -> None:
         report.actions.append(Action(action, room, detail))

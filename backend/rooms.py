@@ -1,13 +1,17 @@
 """LiveKit room operations the backend needs, behind a small Protocol, and their livekit-api form.
 
-`LiveKitRooms` is the only place that talks to LiveKit's server API; it turns the client's
-failures into two errors the API maps onto answers: `LiveKitUnavailable` (unreachable, 5xx,
-timeout → 503) and `LiveKitRefused` (a 4xx the request should not have caused → 502).
-A room that is already gone when an operation reaches it is `RoomGone`.
+`LiveKitRooms` is the only place that talks to LiveKit's server API. Every call has one overall
+deadline (LIVEKIT_API_TIMEOUT_S): livekit-api's Twirp client passes `timeout=None` per request,
+which switches aiohttp's session timeout off, so on its own it would wait forever on a server
+that accepts and never answers. Failures become two errors the API maps onto answers:
+`LiveKitUnavailable` (unreachable, 5xx, timeout → 503) and `LiveKitRefused` (a 4xx the request
+should not have caused → 502). A room that is already gone when an operation reaches it is
+`RoomGone`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -83,8 +87,18 @@ class Rooms(Protocol):
 class LiveKitRooms:
     """`Rooms` over the real livekit-api client (one per process, owned by the app's lifespan)."""
 
-    def __init__(self, client: api.LiveKitAPI) -> None:
+    def __init__(self, client: api.LiveKitAPI, *, timeout_s: float) -> None:
         self._api = client
+        self._timeout_s = timeout_s
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await _translated(operation)
+        except TimeoutError as exc:
+            raise LiveKitUnavailable(
+                f"LiveKit did not answer within {self._timeout_s:g} s"
+            ) from exc
 
     async def create(self, room: NewRoom) -> models.Room:
         request = api.CreateRoomRequest(
@@ -97,42 +111,42 @@ class LiveKitRooms:
                 api.RoomAgentDispatch(agent_name=room.agent_name, metadata=room.dispatch_metadata)
             ],
         )
-        return await _call(lambda: self._api.room.create_room(request))
+        return await self._call(lambda: self._api.room.create_room(request))
 
     async def list_rooms(self) -> list[models.Room]:
-        response = await _call(lambda: self._api.room.list_rooms(api.ListRoomsRequest()))
+        response = await self._call(lambda: self._api.room.list_rooms(api.ListRoomsRequest()))
         return list(response.rooms)
 
     async def participants(self, room: str) -> list[models.ParticipantInfo]:
         request = api.ListParticipantsRequest(room=room)
-        response = await _call(lambda: self._api.room.list_participants(request))
+        response = await self._call(lambda: self._api.room.list_participants(request))
         return list(response.participants)
 
     async def dispatches(self, room: str) -> list[api.AgentDispatch]:
-        return await _call(lambda: self._api.agent_dispatch.list_dispatch(room))
+        return await self._call(lambda: self._api.agent_dispatch.list_dispatch(room))
 
     async def dispatch(self, room: str, agent_name: str, metadata: str) -> api.AgentDispatch:
         request = api.CreateAgentDispatchRequest(
             room=room, agent_name=agent_name, metadata=metadata
         )
-        return await _call(lambda: self._api.agent_dispatch.create_dispatch(request))
+        return await self._call(lambda: self._api.agent_dispatch.create_dispatch(request))
 
     async def remove_participant(self, room: str, identity: str) -> None:
         request = api.RoomParticipantIdentity(room=room, identity=identity)
-        await _call(lambda: self._api.room.remove_participant(request))
+        await self._call(lambda: self._api.room.remove_participant(request))
 
     async def send_data(self, room: str, topic: str, payload: bytes) -> None:
         request = api.SendDataRequest(
             room=room, data=payload, topic=topic, kind=models.DataPacket.Kind.RELIABLE
         )
-        await _call(lambda: self._api.room.send_data(request))
+        await self._call(lambda: self._api.room.send_data(request))
 
     async def delete(self, room: str) -> None:
         with contextlib.suppress(RoomGone):
-            await _call(lambda: self._api.room.delete_room(api.DeleteRoomRequest(room=room)))
+            await self._call(lambda: self._api.room.delete_room(api.DeleteRoomRequest(room=room)))
 
 
-async def _call(operation: Callable[[], Awaitable[T]]) -> T:
+async def _translated(operation: Callable[[], Awaitable[T]]) -> T:
     try:
         return await operation()
     except api.TwirpError as exc:

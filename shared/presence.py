@@ -13,6 +13,7 @@ reconciler when it finds a room with several agents — so all of them pick the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -54,16 +55,19 @@ def agents_ahead(participants: Iterable[ParticipantInfo], own_identity: str) -> 
     return [p.identity for p in agents if p.identity != own_identity and seniority(p) < mine]
 
 
-async def agents_ahead_in_room(ctx: JobContext) -> list[str]:
+async def agents_ahead_in_room(ctx: JobContext, *, timeout_s: float) -> list[str]:
     """`agents_ahead` for this job's agent, by the server's participant list. A worker checks
     before connecting (an agent already there) and after (one that arrived meanwhile).
 
-    If LiveKit cannot be asked, the answer is "none": serving the caller beats leaving a room
-    empty, and a second agent left by mistake is removed by the reconciler with this same rule.
+    If LiveKit cannot be asked within `timeout_s` (LIVEKIT_API_TIMEOUT_S), the answer is "none":
+    serving the caller beats leaving a room empty, and a second agent left by mistake is
+    removed by the reconciler with this same rule.
     """
     room = ctx.job.room.name
     try:
-        listed = await ctx.api.room.list_participants(api.ListParticipantsRequest(room=room))
+        listed = await asyncio.wait_for(
+            ctx.api.room.list_participants(api.ListParticipantsRequest(room=room)), timeout_s
+        )
     except Exception as exc:
         log.warning("participants_not_listed", room=room, error=f"{type(exc).__name__}: {exc}")
         return []

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     spawner_agent_name: str | None = None
     # The agent `python -m spawner console` talks to (dev/test; no backend dispatches there).
     spawner_console_agent_id: UUID | None = None
+    # Deadline of one call to LiveKit's server API (rooms, dispatches, data, attributes): a
+    # server that accepts connections and never answers must not hang a request or a job.
+    livekit_api_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
     # Read only to refuse it: LiveKit applies it to every worker in the process environment,
     # which would register voxie and spawner under one name the backend never dispatches to.
     livekit_agent_name_override: str | None = None
@@ -87,6 +90,9 @@ class Settings(BaseSettings):
     supabase_jwt_secret: SecretStr | None = None
     local_db_dir: Path = Path(".data/postgres")
     db_pool_max_size: Annotated[int, Field(ge=1, le=200)] = 10
+    # One overall deadline per store call (acquiring a connection, the command, any retry);
+    # while the store keeps failing a circuit breaker answers at once for a few seconds.
+    store_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
 
     # Lifecycle knobs (the seeds' defaults)
     grace_period_s: Annotated[float, Field(gt=0, le=3600)] = 60

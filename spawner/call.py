@@ -156,7 +156,9 @@ class Call:
         return self._metadata.kind if self._metadata else SessionKind.TEST
 
     async def _run(self) -> None:
-        if not self.ctx.is_fake_job() and await agents_ahead_in_room(self.ctx):
+        if not self.ctx.is_fake_job() and await agents_ahead_in_room(
+            self.ctx, timeout_s=self.settings.livekit_api_timeout_s
+        ):
             metrics.JOBS.labels(verdict="duplicate_agent").inc()
             self.ctx.shutdown("another agent serves this room")
             return
@@ -189,7 +191,14 @@ class Call:
 
     async def _refuse(self, refused: AgentRefused) -> None:
         log.warning("agent_refused", code=refused.code, detail=str(refused))
-        await tell_room(self.ctx.api, self.ctx.room, self._room_name, refused.code, self._agent_id)
+        await tell_room(
+            self.ctx.api,
+            self.ctx.room,
+            self._room_name,
+            refused.code,
+            self._agent_id,
+            timeout_s=self.settings.livekit_api_timeout_s,
+        )
         # An unknown agent cannot be referenced by the row; the room name still names it.
         known = refused.code not in (SpawnerErrorCode.AGENT_NOT_FOUND,)
         new = self._new_session(None, agent_id=self._agent_id if known else None)
@@ -241,7 +250,11 @@ class Call:
         reason, status, error = EndReason.ERROR, SessionStatus.FAILED, None
         try:
             await self.ctx.connect()
-            if not self.ctx.is_fake_job() and (ahead := await agents_ahead_in_room(self.ctx)):
+            if not self.ctx.is_fake_job() and (
+                ahead := await agents_ahead_in_room(
+                    self.ctx, timeout_s=self.settings.livekit_api_timeout_s
+                )
+            ):
                 raise RuntimeError(f"another agent joined the room first: {', '.join(ahead)}")
             self._watch(lifecycle, session)
             if self.ctx.is_fake_job():
@@ -334,7 +347,10 @@ class Call:
     async def _publish(self, lifecycle: Lifecycle) -> None:
         attributes = lifecycle.snapshot().to_attributes()
         try:
-            await self.ctx.room.local_participant.set_attributes(attributes)
+            await asyncio.wait_for(
+                self.ctx.room.local_participant.set_attributes(attributes),
+                self.settings.livekit_api_timeout_s,
+            )
         except Exception as exc:  # the room is going away; attributes go with it
             log.warning("lifecycle_not_published", error=repr(exc))
 
@@ -360,7 +376,9 @@ class Call:
         if reason in _DELETE_ROOM_ON and not self.ctx.is_fake_job():
             # Left undeleted, LiveKit closes the room after its departure timeout anyway.
             delete = self.ctx.api.room.delete_room(api.DeleteRoomRequest(room=self._room_name))
-            await best_effort("room_not_deleted", delete)
+            await best_effort(
+                "room_not_deleted", asyncio.wait_for(delete, self.settings.livekit_api_timeout_s)
+            )
         self.ctx.shutdown(f"call ended: {reason}")
 
     def _openai_summary_model(self) -> llm.LLM[Any]:

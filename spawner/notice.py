@@ -4,11 +4,13 @@ Once the agent is in the room the message is a text stream from its participant;
 (the usual case: the config fails to load before `ctx.connect()`) the agent never joins, and the
 message goes as a reliable data packet on the same topic through the server API, so a failing
 job costs no WebRTC connection. Either way the payload is one `SpawnerError` JSON object.
-A LiveKit outage here is logged, never raised: the job is ending anyway.
+A LiveKit outage (or a LiveKit that never answers) here is logged, never raised: the job is
+ending anyway.
 """
 
 from __future__ import annotations
 
+import asyncio
 from uuid import UUID
 
 from livekit import api, rtc
@@ -38,19 +40,24 @@ async def tell_room(
     room_name: str,
     code: SpawnerErrorCode,
     agent_id: UUID | None,
+    *,
+    timeout_s: float,
 ) -> None:
+    """`timeout_s` (LIVEKIT_API_TIMEOUT_S) bounds the send: a LiveKit that never answers must
+    not keep a job that is ending anyway."""
     payload = SpawnerError(code=code, message=MESSAGES[code], agent_id=agent_id).to_json()
     try:
-        if room.isconnected():
-            await room.local_participant.send_text(payload, topic=SPAWNER_ERROR)
-        else:
-            await livekit.room.send_data(
-                api.SendDataRequest(
-                    room=room_name,
-                    data=payload.encode(),
-                    kind=api.DataPacket.Kind.RELIABLE,
-                    topic=SPAWNER_ERROR,
+        async with asyncio.timeout(timeout_s):
+            if room.isconnected():
+                await room.local_participant.send_text(payload, topic=SPAWNER_ERROR)
+            else:
+                await livekit.room.send_data(
+                    api.SendDataRequest(
+                        room=room_name,
+                        data=payload.encode(),
+                        kind=api.DataPacket.Kind.RELIABLE,
+                        topic=SPAWNER_ERROR,
+                    )
                 )
-            )
     except Exception as exc:  # LiveKit unreachable: the failure is in the logs and the session row
         log.warning("room_not_told", code=code, error=repr(exc))

@@ -8,6 +8,7 @@ store, so a failed send is logged, never raised into the conversation.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 from shared.contracts.room_messages import VOXIE_AGENT_SAVED, VOXIE_DRAFT, AgentSaved, DraftUpdate
@@ -33,8 +34,11 @@ class TextStreamWriter(Protocol):
 class RoomSender:
     """Sends each message as one text stream from Voxie's participant to the room."""
 
-    def __init__(self, participant: TextStreamWriter) -> None:
+    def __init__(self, participant: TextStreamWriter, *, timeout_s: float) -> None:
+        """`timeout_s` (LIVEKIT_API_TIMEOUT_S) bounds each send: the tool call that sends it
+        is part of the conversation and must not wait on a stalled room connection."""
         self._participant = participant
+        self._timeout_s = timeout_s
 
     async def draft(self, update: DraftUpdate) -> None:
         await self._send(VOXIE_DRAFT, update.to_json())
@@ -44,6 +48,8 @@ class RoomSender:
 
     async def _send(self, topic: str, payload: str) -> None:
         try:
-            await self._participant.send_text(payload, topic=topic)
+            await asyncio.wait_for(
+                self._participant.send_text(payload, topic=topic), self._timeout_s
+            )
         except Exception as exc:  # the store holds the truth; the browser catches up
             log.warning("room_message_not_sent", topic=topic, error=f"{type(exc).__name__}: {exc}")

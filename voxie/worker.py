@@ -190,7 +190,10 @@ async def _run(
         return
     try:
         call.draft = await Draft.open(
-            store, RoomSender(ctx.room.local_participant), owner_id, metadata.agent_id
+            store,
+            RoomSender(ctx.room.local_participant, timeout_s=settings.livekit_api_timeout_s),
+            owner_id,
+            metadata.agent_id,
         )
     except StoreError as exc:  # NotFound included: not theirs, archived or deleted
         log.error("edit_session_refused", reason=str(exc))
@@ -231,7 +234,10 @@ async def _converse(
         deployment=settings.platform_env,
     )
     try:
-        await ctx.room.local_participant.set_attributes(lifecycle.to_attributes())
+        await asyncio.wait_for(
+            ctx.room.local_participant.set_attributes(lifecycle.to_attributes()),
+            settings.livekit_api_timeout_s,
+        )
     except Exception as exc:  # the dashboard's view only; the conversation goes on
         log.warning("lifecycle_not_published", error=f"{type(exc).__name__}: {exc}")
 
@@ -240,6 +246,6 @@ async def _another_agent_first(ctx: JobContext) -> bool:
     """One agent per room (`shared.presence`): if one stays ahead of this job, it leaves."""
     if ctx.is_fake_job():
         return False  # console: a local room with no server to ask
-    if ahead := bool(await agents_ahead_in_room(ctx)):
+    if ahead := bool(await agents_ahead_in_room(ctx, timeout_s=settings.livekit_api_timeout_s)):
         ctx.shutdown("another agent is in the room")
     return ahead

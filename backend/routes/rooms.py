@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from backend.admission import release_slot
 from backend.auth import Principal
 from backend.http import authenticated, json_response, services
 from backend.problems import Problem, not_found, unavailable
@@ -113,8 +114,8 @@ async def close_room(request: Request, principal: Principal) -> Response:
     await svc.reconciler.close_room(
         name, RoomClosedCode.CLOSED_BY_OPERATOR, CLOSED_BY_OPERATOR_MESSAGE
     )
-    if svc.census is not None and parsed.kind is RoomKind.AGENT:
-        svc.census.closed()
+    if parsed.kind is RoomKind.AGENT:
+        await release_slot(svc, name)
     svc.metrics.reconciler_actions.labels("closed_by_operator").inc()
     return json_response({"room_name": name, "closed": True})
 

@@ -3,7 +3,8 @@
 The signature (a JWT signed with the API secret carrying the body's sha256) is verified with
 livekit-api's `WebhookReceiver` before anything is read; anything unsigned or tampered with is
 401 and nothing is acted on. `room_finished` finalises the room's still-open session rows
-(end_reason `room_closed`); an agent leaving a room wakes the reconciler; every event is counted.
+(end_reason `room_closed`) and frees an agent room's slot under MAX_TOTAL_AGENTS; an agent
+leaving a room wakes the reconciler; every event is counted.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from backend.admission import release_slot
 from backend.auth import unauthorized
 from backend.http import json_response, read_body, services
 from backend.problems import bad_request, unavailable
@@ -57,8 +59,8 @@ async def handle(svc: Services, event: WebhookEvent) -> None:
     if room is None:
         return  # not one of ours
     if event.event == "room_finished":
-        if room.kind is RoomKind.AGENT and svc.census is not None:
-            svc.census.closed()
+        if room.kind is RoomKind.AGENT:
+            await release_slot(svc, event.room.name)
         sessions = await svc.store.list_sessions(room_name=event.room.name, open_only=True)
         for session in sessions.items:
             await svc.store.finish_session(session.id, end_reason=EndReason.ROOM_CLOSED)

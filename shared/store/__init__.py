@@ -28,7 +28,9 @@ async def open_store(settings: Settings) -> AgentStore:
 
         assert settings.supabase_url and settings.supabase_service_role_key
         return await SupabaseStore.connect(
-            settings.supabase_url, settings.supabase_service_role_key.get_secret_value()
+            settings.supabase_url,
+            settings.supabase_service_role_key.get_secret_value(),
+            timeout_s=settings.store_timeout_s,
         )
 
     from shared.store.postgres import PostgresStore
@@ -42,4 +44,6 @@ async def open_store(settings: Settings) -> AgentStore:
         # Attaches to the server `python -m shared.db up` started, or starts it.
         server_dsn = await asyncio.to_thread(LocalPostgres(settings.local_db_dir).start)
         dsn = await ensure_database(server_dsn)
-    return await PostgresStore.connect(dsn, max_size=settings.db_pool_max_size)
+    return await PostgresStore.connect(
+        dsn, max_size=settings.db_pool_max_size, timeout_s=settings.store_timeout_s
+    )

@@ -144,6 +144,19 @@ class AgentStore(Protocol):
 
     async def release_lease(self, name: str, holder: str) -> bool: ...
 
+    # agent slots: MAX_TOTAL_AGENTS held across replicas (deploy/.../*_agent_slots.sql)
+    async def reserve_agent_slot(
+        self, room: str, *, cap: int, listed: Sequence[str], ttl_s: float
+    ) -> bool:
+        """True if a slot for agent room `room` is now held: fewer than `cap` rooms were reserved
+        or listed by LiveKit (`listed`), counted once each; atomic across processes."""
+
+    async def release_agent_slot(self, room: str) -> bool:
+        """Frees `room`'s slot; False if it held none (already released or expired)."""
+
+    async def release_agent_slots_except(self, live: Sequence[str], *, older_than_s: float) -> int:
+        """Frees the slots older than `older_than_s` of rooms not in `live`; how many."""
+
     # lifecycle
     async def ping(self) -> None:
         """Raises StoreUnavailable unless the database answers."""

@@ -33,3 +33,7 @@ class InvalidInput(StoreError):
 
 class StoreUnavailable(StoreError):
     """The database could not be reached or failed; retrying later may succeed."""
+
+
+class StoreTimedOut(StoreUnavailable):
+    """The database did not answer in time (frozen, overloaded, a network that drops packets)."""

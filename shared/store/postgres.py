@@ -44,7 +44,15 @@ from shared.store.base import (
     stale_version,
     validated,
 )
-from shared.store.errors import Conflict, InvalidInput, NotFound, StoreError, StoreUnavailable
+from shared.store.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    StoreError,
+    StoreTimedOut,
+    StoreUnavailable,
+)
+from shared.store.guard import StoreGuard
 
 log = get_logger(__name__)
 
@@ -81,36 +89,41 @@ _TRANSIENT = (
 
 
 class PostgresStore:
-    def __init__(self, pool: asyncpg.Pool, *, attempts: int = 3) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, attempts: int = 3, guard: StoreGuard) -> None:
         self._pool = pool
         self._attempts = attempts
+        self._guard = guard
 
     @classmethod
     async def connect(
-        cls, dsn: str, *, max_size: int = 10, attempts: int = 3, command_timeout: float = 10.0
+        cls, dsn: str, *, max_size: int = 10, attempts: int = 3, timeout_s: float = 5.0
     ) -> PostgresStore:
+        """`timeout_s`: the deadline of one database round trip in all (see StoreGuard)."""
         try:
             pool = await asyncpg.create_pool(
                 dsn,
                 min_size=0,
                 max_size=max_size,
                 statement_cache_size=0,  # transaction poolers cannot keep prepared statements
-                command_timeout=command_timeout,
-                timeout=5.0,  # connect timeout: an outage must answer fast, not hang callers
+                command_timeout=timeout_s,
+                timeout=timeout_s,  # connect timeout: an outage must answer fast, not hang callers
                 max_inactive_connection_lifetime=60.0,
                 init=_init_connection,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreUnavailable(f"cannot open the database pool: {type(exc).__name__}") from exc
-        return cls(pool, attempts=attempts)
+        return cls(pool, attempts=attempts, guard=StoreGuard(timeout_s))
 
     # --- plumbing ------------------------------------------------------------------------------
 
     async def _run(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+        return await self._guard.run(lambda: self._attempt(op))
+
+    async def _attempt(self, op: Callable[[Conn], Awaitable[T]]) -> T:
         try:
-            async for attempt in retrying(self._attempts, lambda e: isinstance(e, _TRANSIENT)):
+            async for attempt in retrying(self._attempts, _retryable):
                 with attempt:
-                    async with self._pool.acquire() as conn:
+                    async with self._pool.acquire(timeout=self._guard.timeout_s) as conn:
                         return await op(conn)
         except StoreError:
             raise
@@ -476,12 +489,49 @@ class PostgresStore:
             )
         )
 
+    # --- agent slots ---------------------------------------------------------------------------
+
+    async def reserve_agent_slot(
+        self, room: str, *, cap: int, listed: Sequence[str], ttl_s: float
+    ) -> bool:
+        return bool(
+            await self._run(
+                lambda c: c.fetchval(
+                    "select public.reserve_agent_slot($1, $2, $3, $4)",
+                    room,
+                    cap,
+                    list(listed),
+                    ttl_s,
+                )
+            )
+        )
+
+    async def release_agent_slot(self, room: str) -> bool:
+        return bool(
+            await self._run(lambda c: c.fetchval("select public.release_agent_slot($1)", room))
+        )
+
+    async def release_agent_slots_except(self, live: Sequence[str], *, older_than_s: float) -> int:
+        return int(
+            await self._run(
+                lambda c: c.fetchval(
+                    "select public.release_agent_slots_except($1, $2)", list(live), older_than_s
+                )
+            )
+        )
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for typename in ("json", "jsonb"):
         await conn.set_type_codec(
             typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
         )
+
+
+def _retryable(exc: BaseException) -> bool:
+    # A command that timed out may still be running, and it already spent the caller's time:
+    # never again (TimeoutError is an OSError, so it is named here).
+    return isinstance(exc, _TRANSIENT) and not isinstance(exc, TimeoutError)
 
 
 def _translate(exc: BaseException) -> StoreError:
@@ -498,6 +548,8 @@ def _translate(exc: BaseException) -> StoreError:
         | asyncpg.InvalidParameterValueError,
     ):
         return InvalidInput(f"the database refused the value: {exc}")
+    if isinstance(exc, TimeoutError):
+        return StoreTimedOut(f"the database did not answer in time: {type(exc).__name__}")
     if isinstance(exc, _TRANSIENT):
         return StoreUnavailable(f"database unreachable: {type(exc).__name__}: {exc}")
     if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):

@@ -48,7 +48,15 @@ from shared.store.base import (
     stale_version,
     validated,
 )
-from shared.store.errors import Conflict, InvalidInput, NotFound, StoreError, StoreUnavailable
+from shared.store.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    StoreError,
+    StoreTimedOut,
+    StoreUnavailable,
+)
+from shared.store.guard import StoreGuard
 
 T = TypeVar("T")
 
@@ -66,9 +74,10 @@ _INVALID_CODES = {
 
 
 class SupabaseStore:
-    def __init__(self, client: AsyncClient, *, attempts: int = 3) -> None:
+    def __init__(self, client: AsyncClient, *, attempts: int = 3, guard: StoreGuard) -> None:
         self._client = client
         self._attempts = attempts
+        self._guard = guard
 
     @classmethod
     async def connect(
@@ -76,10 +85,11 @@ class SupabaseStore:
         url: str,
         service_role_key: str,
         *,
-        timeout_s: float = 10.0,
+        timeout_s: float = 5.0,
         attempts: int = 3,
         client_retry: bool = True,
     ) -> SupabaseStore:
+        """`timeout_s`: the deadline of one REST round trip in all (see StoreGuard)."""
         try:
             client = await acreate_client(
                 url,
@@ -94,11 +104,14 @@ class SupabaseStore:
             )
         except Exception as exc:  # supabase raises its own exception for a malformed url/key
             raise InvalidInput(f"cannot create the Supabase client: {exc}") from None
-        return cls(client, attempts=attempts)
+        return cls(client, attempts=attempts, guard=StoreGuard(timeout_s))
 
     # --- plumbing ------------------------------------------------------------------------------
 
     async def _run(self, request: Callable[[], Awaitable[T]]) -> T:
+        return await self._guard.run(lambda: self._attempt(request))
+
+    async def _attempt(self, request: Callable[[], Awaitable[T]]) -> T:
         try:
             # Only a failed connect is surely unsent; other failures may have been applied.
             async for attempt in retrying(
@@ -110,6 +123,8 @@ class SupabaseStore:
             raise
         except APIError as exc:
             raise _translate(exc) from exc
+        except httpx.TimeoutException as exc:
+            raise StoreTimedOut(f"Supabase did not answer in time: {type(exc).__name__}") from exc
         except (httpx.HTTPError, OSError) as exc:
             raise StoreUnavailable(f"Supabase unreachable: {type(exc).__name__}") from exc
         raise AssertionError("unreachable: tenacity re-raises the last failure")
@@ -423,6 +438,25 @@ class SupabaseStore:
 
     async def release_lease(self, name: str, holder: str) -> bool:
         return await self._lease_call("release_lease", {"p_name": name, "p_holder": holder})
+
+    # --- agent slots ---------------------------------------------------------------------------
+
+    async def reserve_agent_slot(
+        self, room: str, *, cap: int, listed: Sequence[str], ttl_s: float
+    ) -> bool:
+        params = {"p_room": room, "p_cap": cap, "p_listed": list(listed), "p_ttl_s": ttl_s}
+        response = await self._run(self._client.rpc("reserve_agent_slot", params).execute)
+        return bool(response.data)
+
+    async def release_agent_slot(self, room: str) -> bool:
+        response = await self._run(self._client.rpc("release_agent_slot", {"p_room": room}).execute)
+        return bool(response.data)
+
+    async def release_agent_slots_except(self, live: Sequence[str], *, older_than_s: float) -> int:
+        params = {"p_live": list(live), "p_older_than_s": older_than_s}
+        response = await self._run(self._client.rpc("release_agent_slots_except", params).execute)
+        released = response.data
+        return released if isinstance(released, int) else 0
 
 
 class _RangeNotSatisfiable(InvalidInput):

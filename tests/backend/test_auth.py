@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -17,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from backend.app import create_app
-from backend.auth import MIN_REFRESH_S, Authenticator, JwksCache
+from backend.auth import JWKS_TTL_S, MIN_REFRESH_S, Authenticator, JwksCache
 from backend.problems import Problem
 from shared.settings import Settings
 from tests.backend.conftest import ALICE, JWT_SECRET, OPERATOR, bearer, serving, user_token
@@ -34,9 +36,18 @@ class JwksServer:
         self.keys: list[dict[str, Any]] = []
         self.requests = 0
         self.down = False
+        # While set, requests are held unanswered (a stalled provider); `waiting` counts them.
+        self.stalled = threading.Event()
+        self.waiting = 0
 
         async def jwks(_: Request) -> Response:
             self.requests += 1
+            self.waiting += 1
+            try:
+                while self.stalled.is_set():  # noqa: ASYNC110 - set from the test's loop
+                    await asyncio.sleep(0.02)
+            finally:
+                self.waiting -= 1
             if self.down:
                 return Response("unavailable", 503)
             return JSONResponse({"keys": self.keys})
@@ -193,3 +204,72 @@ async def test_jwks_unreachable_with_no_keys_is_503(jwks: JwksServer) -> None:
         with pytest.raises(Problem) as refused:
             await auth.authenticate(f"Bearer {signed(key, 'k', 'RS256')}")
         assert refused.value.status == 503
+
+
+async def test_a_stalled_jwks_refresh_holds_no_request_and_runs_once_per_interval(
+    jwks: JwksServer,
+) -> None:
+    key = rsa.generate_private_key(65537, 2048)
+    jwks.publish("k1", key, "RS256")
+    now = [1000.0]
+    async with httpx.AsyncClient() as http:
+        cache = JwksCache(jwks.server.url + JWKS_PATH, http, clock=lambda: now[0])
+        assert await cache.key("k1") is not None
+        jwks.stalled.set()
+        now[0] += JWKS_TTL_S + 1  # the keys are due for a refresh, and the provider hangs
+        try:
+            # Every request is answered from the cache while the one refresh hangs.
+            found = await asyncio.gather(*(cache.key("k1") for _ in range(50)))
+            assert all(k is not None for k in found)
+            await wait_until(lambda: jwks.waiting == 1)  # the refresh is still held...
+            assert jwks.requests == 2
+            now[0] += 1
+            assert await cache.key("k1") is not None  # ...and no other one starts
+            assert jwks.requests == 2
+        finally:
+            jwks.down = True  # the held refresh ends in an error
+            jwks.stalled.clear()
+        await wait_until(lambda: not cache.refreshing)
+        now[0] += MIN_REFRESH_S
+        await cache.key("k1")  # the next interval: one more try, which fails
+        await wait_until(lambda: not cache.refreshing)
+        assert jwks.requests == 3
+        # Failing refreshes change nothing for known keys, and still run once per interval.
+        found = await asyncio.gather(*(cache.key("k1") for _ in range(50)))
+        assert all(k is not None for k in found) and jwks.requests == 3
+
+
+async def test_requests_for_an_unknown_kid_share_one_bounded_fetch(jwks: JwksServer) -> None:
+    key = rsa.generate_private_key(65537, 2048)
+    jwks.publish("k1", key, "RS256")
+    jwks.stalled.set()
+    try:
+        async with httpx.AsyncClient() as http:
+            auth = Authenticator(
+                Settings(_env_file=None, supabase_jwks_url=jwks.server.url + JWKS_PATH), http
+            )
+            tokens = [f"Bearer {signed(key, 'k1', 'RS256', sub=str(uuid4()))}" for _ in range(20)]
+            began = time.monotonic()
+            outcomes = await asyncio.gather(
+                *(auth.authenticate(token) for token in tokens), return_exceptions=True
+            )
+            elapsed = time.monotonic() - began
+            # The provider never answered: one fetch, given up, and every caller told so.
+            assert jwks.requests == 1
+            for outcome in outcomes:
+                assert isinstance(outcome, Problem) and outcome.status == 503
+            # Within the interval, callers are refused at once without another fetch.
+            with pytest.raises(Problem):
+                await auth.authenticate(tokens[0])
+            assert jwks.requests == 1
+            print(f"20 requests behind a stalled JWKS fetch answered 503 in {elapsed:.2f} s")
+    finally:
+        jwks.stalled.clear()
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the condition never held")

@@ -66,7 +66,13 @@ def reconciler(
     livekit_api: api.LiveKitAPI,
     clock: Clock,
 ) -> Reconciler:
-    return Reconciler(settings, store, LiveKitRooms(livekit_api), Metrics(), clock=clock)
+    return Reconciler(
+        settings,
+        store,
+        LiveKitRooms(livekit_api, timeout_s=settings.livekit_api_timeout_s),
+        Metrics(),
+        clock=clock,
+    )
 
 
 @pytest.fixture
@@ -150,7 +156,7 @@ async def test_after_three_redispatches_the_room_is_closed_and_told_why(
     clock: Clock,
     make_agent: AgentFactory,
 ) -> None:
-    rooms = RecordingRooms(LiveKitRooms(livekit_api))
+    rooms = RecordingRooms(LiveKitRooms(livekit_api, timeout_s=settings.livekit_api_timeout_s))
     reconciler = Reconciler(settings, store, rooms, Metrics(), clock=clock)
     grant = await spawn(client, await make_agent(ALICE))  # no worker runs at all
     room = grant["room_name"]

@@ -3,6 +3,7 @@ one dispatch, the timeouts, and a join token good for that room only."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -32,6 +33,7 @@ from tests.backend.conftest import (
 from tests.shared.store.test_outage import closed_port
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit.errors import JoinRefused
+from tests.support.tcp_proxy import BlackHole
 
 
 async def rooms_of(livekit_api: api.LiveKitAPI) -> list[api.Room]:
@@ -355,3 +357,52 @@ def test_the_join_token_carries_exactly_livekits_own_claims(settings: Settings) 
         claims.pop("nbf"), claims.pop("exp")
     assert decoded[0] == decoded[1]
     assert ours.verify(minted).video == ours.verify(theirs).video
+
+
+# --- a LiveKit that accepts and never answers --------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+async def test_a_livekit_that_never_answers_is_a_503_and_spawns_work_once_it_is_back(
+    database_url: str, make_agent: AgentFactory, livekit: LiveKitDouble
+) -> None:
+    agent = await make_agent(ALICE)
+    spawn = f"/api/agents/{agent.id}/spawn"
+    async with BlackHole() as hole:
+        settings = backend_settings(
+            None,
+            database_url,
+            livekit_url=hole.url,
+            livekit_api_key=livekit.api_key,
+            livekit_api_secret=livekit.api_secret,
+            livekit_api_timeout_s=1,
+        )
+        async with serving(create_app(settings, reconcile=False)) as client:
+            began = time.monotonic()
+            # Several at once: the census read they share must not hold the rest behind it.
+            answers = await asyncio.gather(
+                *(client.post(spawn, headers=OPERATOR) for _ in range(4)),
+                client.post("/api/voxie/sessions", headers=OPERATOR),
+                client.get("/api/rooms", headers=OPERATOR),
+                client.post("/api/gc", headers=OPERATOR),  # a reconciler pass
+            )
+            elapsed = time.monotonic() - began
+            for answer in answers:
+                assert answer.status_code == 503, answer.text
+                assert answer.json()["type"].endswith("livekit-unavailable")
+                assert int(answer.headers["retry-after"]) >= 1
+            assert hole.accepted >= 1
+            print(f"seven requests against a LiveKit that never answers: 503 in {elapsed:.2f} s")
+
+            # LiveKit comes back on the same address: the very next spawn goes through.
+            port = hole.port
+            await hole.close()
+            with LiveKitDouble(
+                port=port, api_key=livekit.api_key, api_secret=livekit.api_secret
+            ) as back:
+                spawned = await client.post(spawn, headers=OPERATOR)
+                assert spawned.status_code == 201, spawned.text
+                async with back.api() as back_api:
+                    assert [r.name for r in await rooms_of(back_api)] == [
+                        spawned.json()["room_name"]
+                    ]

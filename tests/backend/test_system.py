@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
+import pytest
 
 from backend.app import create_app
 from shared.settings import Settings
 from tests.backend.conftest import OPERATOR, backend_settings, serving
 from tests.shared.store.test_outage import closed_port
 from tests.support.livekit import LiveKitDouble
+from tests.support.tcp_proxy import BlackHole
 
 
 async def test_ready_when_the_store_and_livekit_answer(client: httpx.AsyncClient) -> None:
@@ -84,3 +89,39 @@ async def test_cors_admits_only_the_configured_dashboard(
             "/api/agents", headers={"Origin": "https://app.example.com", **OPERATOR}
         )
         assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
+
+
+@pytest.mark.timeout(60)
+async def test_a_frozen_database_is_reported_and_then_refused_fast(livekit: LiveKitDouble) -> None:
+    async with BlackHole() as hole:
+        frozen = f"postgresql://postgres@127.0.0.1:{hole.port}/voxie"
+        settings = backend_settings(livekit, frozen, store_timeout_s=2)
+        async with serving(create_app(settings, reconcile=False)) as client:
+            began = time.monotonic()
+            ready = await client.get("/readyz")
+            ready_s = time.monotonic() - began
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["store"].startswith("unavailable")
+            # The first requests wait out the store's deadline...
+            first = await asyncio.gather(
+                *(client.get("/api/agents", headers=OPERATOR) for _ in range(2))
+            )
+            assert [r.status_code for r in first] == [503, 503]
+            reached = hole.accepted
+            # ...then the breaker answers for the database, at once, without reaching it.
+            began = time.monotonic()
+            later = await asyncio.gather(
+                *(client.get("/api/agents", headers=OPERATOR) for _ in range(10)),
+                client.get("/api/sessions", headers=OPERATOR),
+                client.get("/readyz"),
+            )
+            later_s = time.monotonic() - began
+            for response in later:
+                assert response.status_code == 503, response.text
+            assert later[0].json()["type"].endswith("store-unavailable")
+            assert later[0].headers["retry-after"]
+            assert hole.accepted == reached
+            print(
+                f"readyz reported a frozen store in {ready_s:.2f} s;"
+                f" 12 later requests answered in {later_s:.3f} s"
+            )

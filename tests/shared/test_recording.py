@@ -32,7 +32,7 @@ USAGE = [TokenUsage(model="gpt-realtime", input_tokens=120, output_tokens=30, au
 
 
 async def connect(database_url: str, proxy: TcpProxy) -> PostgresStore:
-    return await PostgresStore.connect(via(database_url, proxy), attempts=2, command_timeout=3)
+    return await PostgresStore.connect(via(database_url, proxy), attempts=2, timeout_s=3)
 
 
 @pytest.fixture

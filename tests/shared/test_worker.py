@@ -54,7 +54,7 @@ async def test_the_replayer_writes_what_an_outage_spooled_once_the_store_is_back
     database_url: str, proxy: TcpProxy, tmp_path: Path
 ) -> None:
     proxied = via(database_url, proxy)
-    down = await PostgresStore.connect(proxied, attempts=1, command_timeout=3)
+    down = await PostgresStore.connect(proxied, attempts=1, timeout_s=3)
     recorder = SessionRecorder(down, tmp_path)
     proxy.cut()
     try:

@@ -40,7 +40,7 @@ class Clock:
 @pytest.fixture
 async def proxied(database_url: str, proxy: TcpProxy) -> AsyncIterator[CountingStore]:
     """A store whose network path to the database the test can cut."""
-    store = await PostgresStore.connect(via(database_url, proxy), attempts=2, command_timeout=3)
+    store = await PostgresStore.connect(via(database_url, proxy), attempts=2, timeout_s=3)
     yield CountingStore(store)
     await store.close()
 

@@ -54,7 +54,7 @@ async def test_a_calls_records_survive_a_store_outage_and_a_worker_restart(
         env = {"SPOOL_DIR": str(spool)}
         before = SpawnerProcess(livekit, tmp_path, label="before", database_url=proxied, env=env)
         restarted: SpawnerProcess | None = None
-        down_store = await PostgresStore.connect(proxied, attempts=2, command_timeout=3)
+        down_store = await PostgresStore.connect(proxied, attempts=2, timeout_s=3)
         try:
             await livekit.wait_for_workers(1, NAME, within=60)
             proxy.cut()

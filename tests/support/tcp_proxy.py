@@ -7,6 +7,9 @@
 
 Used for store outages: the database keeps running for every other test, and the client under
 test sees exactly what it would see when the network or the server goes away.
+
+`BlackHole` is the other kind of outage: a server that accepts every connection and never
+answers (a frozen database, a hung LiveKit, a stalled identity provider).
 """
 
 from __future__ import annotations
@@ -84,6 +87,62 @@ class TcpProxy:
                 writer.write(chunk)
                 await writer.drain()
         finally:
+            writer.transport.abort()
+
+
+class BlackHole:
+    """Listens on 127.0.0.1 (`port`, or a free one), accepts, reads and discards, never answers.
+
+    `accepted` counts connections; `close()` drops them and frees the port, so a test can put a
+    working server on the same address afterwards.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self._port = port
+        self._server: asyncio.Server | None = None
+        self._held: set[asyncio.StreamWriter] = set()
+        self.accepted = 0
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "black hole not started"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> BlackHole:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self._port)
+        return self
+
+    async def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for writer in list(self._held):
+            writer.transport.abort()
+        await self._server.wait_closed()
+        self._server = None
+
+    async def __aenter__(self) -> BlackHole:
+        return await self.start()
+
+    async def __aexit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self._held.add(writer)
+        try:
+            while await reader.read(65536):
+                pass
+        except OSError:
+            pass
+        finally:
+            self._held.discard(writer)
             writer.transport.abort()
 
 

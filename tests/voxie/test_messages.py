@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import uuid4
+
+import pytest
 
 from shared.contracts.room_messages import VOXIE_AGENT_SAVED, VOXIE_DRAFT, AgentSaved, DraftUpdate
 from voxie.messages import DraftSender, RoomSender
@@ -12,19 +15,22 @@ from voxie.messages import DraftSender, RoomSender
 class Participant:
     """Stands in for `rtc.LocalParticipant.send_text` (the double has no SFU to send through)."""
 
-    def __init__(self, *, fail: bool = False) -> None:
+    def __init__(self, *, fail: bool = False, hang: bool = False) -> None:
         self.streams: list[tuple[str, str]] = []
         self.fail = fail
+        self.hang = hang
 
     async def send_text(self, text: str, *, topic: str = "") -> Any:
         if self.fail:
             raise ConnectionError("room disconnected")
+        if self.hang:
+            await asyncio.Event().wait()  # a room connection that never completes the send
         self.streams.append((topic, text))
 
 
 async def test_each_message_is_one_text_stream_on_its_topic() -> None:
     participant = Participant()
-    sender: DraftSender = RoomSender(participant)
+    sender: DraftSender = RoomSender(participant, timeout_s=5)
     agent_id = uuid4()
     update = DraftUpdate(agent_id=agent_id, version=2, fields={"name": "Clarence"}, missing=[])
     await sender.draft(update)
@@ -37,5 +43,13 @@ async def test_each_message_is_one_text_stream_on_its_topic() -> None:
 
 
 async def test_a_failed_send_is_logged_not_raised() -> None:
-    sender = RoomSender(Participant(fail=True))
+    sender = RoomSender(Participant(fail=True), timeout_s=5)
     await sender.draft(DraftUpdate(fields={}, missing=["name"]))
+
+
+@pytest.mark.timeout(30)
+async def test_a_send_that_never_completes_is_given_up() -> None:
+    participant = Participant(hang=True)
+    sender = RoomSender(participant, timeout_s=0.2)
+    await sender.draft(DraftUpdate(fields={}, missing=["name"]))
+    assert participant.streams == []

@@ -33,7 +33,7 @@ async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
 @pytest.fixture
 async def cuttable(database_url: str, proxy: TcpProxy) -> AsyncIterator[PostgresStore]:
     """A store whose network path to the real database the test can cut."""
-    connected = await PostgresStore.connect(via(database_url, proxy), attempts=2, command_timeout=3)
+    connected = await PostgresStore.connect(via(database_url, proxy), attempts=2, timeout_s=3)
     yield connected
     await connected.close()
 

@@ -401,3 +401,48 @@ async def test_lease_ttl_is_validated(store: AgentStore) -> None:
 
 async def test_ping(store: AgentStore) -> None:
     await store.ping()
+
+
+# --- agent slots (MAX_TOTAL_AGENTS) ------------------------------------------------------------
+
+
+async def test_concurrent_slot_reservations_never_pass_the_cap(store: AgentStore) -> None:
+    results = await asyncio.gather(
+        *(
+            store.reserve_agent_slot(f"agent-room-{i}", cap=2, listed=[], ttl_s=60)
+            for i in range(30)
+        )
+    )
+    assert results.count(True) == 2
+
+
+async def test_listed_rooms_count_once_and_a_released_slot_is_free_again(
+    store: AgentStore,
+) -> None:
+    # A room LiveKit lists takes a place even if no slot was reserved for it (another
+    # deployment's, or one whose slot expired), and a reserved room it lists counts once.
+    assert await store.reserve_agent_slot("room-a", cap=2, listed=["room-x"], ttl_s=60)
+    assert not await store.reserve_agent_slot("room-b", cap=2, listed=["room-x"], ttl_s=60)
+    assert await store.reserve_agent_slot("room-b", cap=2, listed=["room-a"], ttl_s=60)
+    # Asking again for a room that holds a slot renews it rather than taking another.
+    assert await store.reserve_agent_slot("room-a", cap=2, listed=[], ttl_s=60)
+    assert await store.release_agent_slot("room-a")
+    assert not await store.release_agent_slot("room-a")
+    assert await store.reserve_agent_slot("room-c", cap=2, listed=[], ttl_s=60)
+
+
+async def test_slots_expire_and_the_sweep_frees_only_old_unlisted_ones(store: AgentStore) -> None:
+    assert await store.reserve_agent_slot("room-a", cap=1, listed=[], ttl_s=0.2)
+    await asyncio.sleep(0.4)
+    assert await store.reserve_agent_slot("room-b", cap=1, listed=[], ttl_s=60)  # a expired
+    assert await store.release_agent_slots_except(["room-b"], older_than_s=0) == 0
+    assert await store.release_agent_slots_except([], older_than_s=3600) == 0  # too young
+    assert await store.release_agent_slots_except([], older_than_s=0) == 1
+    assert await store.reserve_agent_slot("room-c", cap=1, listed=[], ttl_s=60)
+
+
+async def test_slot_arguments_are_validated(store: AgentStore) -> None:
+    with pytest.raises(InvalidInput):
+        await store.reserve_agent_slot("room-a", cap=0, listed=[], ttl_s=60)
+    with pytest.raises(InvalidInput):
+        await store.reserve_agent_slot("room-a", cap=1, listed=[], ttl_s=0)

@@ -1,8 +1,11 @@
-"""A database or Supabase outage surfaces as StoreUnavailable: no raw client error, no hang."""
+"""A database or Supabase outage surfaces as StoreUnavailable: no raw client error, no hang; a
+database that never answers costs one deadline, then calls fail fast."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from uuid import uuid4
 
 import asyncpg
@@ -10,11 +13,14 @@ import httpx
 import pytest
 
 from shared.contracts import NewCallSession
-from shared.store import StoreUnavailable
+from shared.store import AgentStore, StoreUnavailable
+from shared.store.errors import StoreTimedOut
+from shared.store.guard import StoreGuard
 from shared.store.postgres import PostgresStore
 from shared.store.supabase import SupabaseStore
 from tests.shared.store.test_contract import new_agent
 from tests.support.postgrest import PostgrestDouble
+from tests.support.tcp_proxy import BlackHole
 
 
 def closed_port() -> int:
@@ -89,3 +95,81 @@ async def test_supabase_store_unreachable_is_store_unavailable(service_role_key:
             await store.create_agent(new_agent())
     finally:
         await store.close()
+
+
+# --- a database that accepts connections and never answers -----------------------------------
+
+
+async def frozen_store(kind: str, hole: BlackHole, service_role_key: str) -> AgentStore:
+    """A store of `kind` whose database is the black hole: each round trip may take 1 s."""
+    if kind == "postgres":
+        return await PostgresStore.connect(
+            f"postgresql://postgres@127.0.0.1:{hole.port}/voxie", attempts=3, timeout_s=1
+        )
+    return await SupabaseStore.connect(hole.url, service_role_key, attempts=3, timeout_s=1)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["postgres", "supabase"])
+async def test_a_frozen_database_costs_one_deadline_once_then_calls_fail_fast(
+    kind: str, service_role_key: str
+) -> None:
+    async with BlackHole() as hole:
+        store = await frozen_store(kind, hole, service_role_key)
+        try:
+            began = time.monotonic()
+            with pytest.raises(StoreTimedOut):
+                await store.get_agent(uuid4())
+            first_s = time.monotonic() - began
+            # One connection: a command that timed out is not tried again.
+            assert hole.accepted == 1
+            with pytest.raises(StoreTimedOut):
+                await store.ping()
+            reached = hole.accepted
+            # The breaker is open: these fail at once, without touching the database.
+            began = time.monotonic()
+            for _ in range(20):
+                with pytest.raises(StoreUnavailable):
+                    await store.list_agents(None)
+            fast_s = time.monotonic() - began
+            assert hole.accepted == reached
+            print(f"{kind}: first call {first_s:.2f} s, then 20 calls in {fast_s:.3f} s")
+        finally:
+            await store.close()
+
+
+async def test_the_breaker_probes_once_and_closes_when_the_database_answers() -> None:
+    clock = [0.0]
+    guard = StoreGuard(0.05, failures_to_open=2, open_s=3.0, clock=lambda: clock[0])
+    calls = 0
+
+    async def hang() -> None:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(3600)
+
+    async def answer() -> str:
+        nonlocal calls
+        calls += 1
+        return "ok"
+
+    for _ in range(2):
+        with pytest.raises(StoreTimedOut):
+            await guard.run(hang)
+    assert guard.is_open
+    with pytest.raises(StoreUnavailable):
+        await guard.run(answer)  # still open: not even tried
+    assert calls == 2
+    clock[0] = 3.5
+    # One probe at a time once the pause is over; the others still fail at once.
+    probe = asyncio.ensure_future(guard.run(hang))
+    await asyncio.sleep(0)
+    with pytest.raises(StoreUnavailable):
+        await guard.run(answer)
+    with pytest.raises(StoreTimedOut):
+        await probe
+    assert guard.is_open and calls == 3
+    clock[0] = 7.0
+    assert await guard.run(answer) == "ok"  # the probe answered: closed
+    assert not guard.is_open
+    assert await guard.run(answer) == "ok"

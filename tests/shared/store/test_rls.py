@@ -144,5 +144,13 @@ async def test_leases_and_anonymous_access_are_closed(
     with pytest.raises(APIError):
         await alice.table("leases").select("*").execute()
     with pytest.raises(APIError) as caught:
+        await alice.rpc(
+            "reserve_agent_slot",
+            {"p_room": "r", "p_cap": 100, "p_listed": [], "p_ttl_s": 60},
+        ).execute()
+    assert caught.value.code == "42501"
+    with pytest.raises(APIError):
+        await alice.table("agent_slots").select("*").execute()
+    with pytest.raises(APIError) as caught:
         await anon.table("agents").select("*").execute()
     assert caught.value.code == "42501"
