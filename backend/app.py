@@ -28,32 +28,45 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backend.auth import Authenticator
 from backend.limits import RateLimiter, RoomCensus
 from backend.metrics import Metrics
+from backend.operations import Operation, openapi_document, routes
 from backend.problems import Problem, problem_response
 from backend.reconciler import Reconciler
 from backend.rooms import LiveKitRefused, LiveKitRooms, LiveKitUnavailable, RoomGone, Rooms
 from backend.routes import agents, rooms, sessions, system, voxie, webhook
 from backend.services import Services
+from shared.addresses import Resolver, system_resolver
 from shared.logging import bind_log_context, get_logger
 from shared.settings import Settings
-from shared.store import Conflict, InvalidInput, NotFound, StoreUnavailable, open_store
+from shared.store import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+    UnreadableAgent,
+    open_store,
+)
 
 log = get_logger(__name__)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
-ROUTES: list[BaseRoute] = [
-    *system.routes,
-    *agents.routes,
-    *voxie.routes,
-    *webhook.routes,
-    *rooms.routes,
-    *sessions.routes,
+OPERATIONS: list[Operation] = [
+    *system.operations,
+    *agents.operations,
+    *voxie.operations,
+    *webhook.operations,
+    *rooms.operations,
+    *sessions.operations,
 ]
+ROUTES: list[BaseRoute] = [*routes(OPERATIONS)]
 
 
-def create_app(settings: Settings, *, reconcile: bool = True) -> Starlette:
+def create_app(
+    settings: Settings, *, reconcile: bool = True, resolve: Resolver = system_resolver
+) -> Starlette:
     """The API for `settings`; `reconcile=False` leaves the background reconciler loop off
-    (`POST /api/gc` still runs a pass), for tests that drive passes themselves."""
+    (`POST /api/gc` still runs a pass), for tests that drive passes themselves; `resolve` is
+    how tool URLs are resolved when a config is saved."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -89,6 +102,7 @@ def create_app(settings: Settings, *, reconcile: bool = True) -> Starlette:
                 livekit=livekit,
                 census=census,
                 reconciler=reconciler,
+                resolve=resolve,
             )
             if reconciler is not None and reconcile:
                 task = asyncio.create_task(reconciler.run_forever(), name="reconciler")
@@ -102,7 +116,7 @@ def create_app(settings: Settings, *, reconcile: bool = True) -> Starlette:
             yield
 
     templates = {route.endpoint: route.path for route in ROUTES if isinstance(route, Route)}
-    return Starlette(
+    app = Starlette(
         routes=ROUTES,
         middleware=[
             Middleware(
@@ -121,6 +135,7 @@ def create_app(settings: Settings, *, reconcile: bool = True) -> Starlette:
             NotFound: _store_not_found,
             Conflict: _store_conflict,
             InvalidInput: _store_invalid,
+            UnreadableAgent: _agent_unreadable,
             StoreUnavailable: _store_unavailable,
             LiveKitUnavailable: _livekit_unavailable,
             LiveKitRefused: _livekit_refused,
@@ -128,6 +143,8 @@ def create_app(settings: Settings, *, reconcile: bool = True) -> Starlette:
         },
         lifespan=lifespan,
     )
+    app.state.openapi = openapi_document(OPERATIONS)
+    return app
 
 
 def _room_names(rooms: Rooms) -> Callable[[], Awaitable[list[str]]]:
@@ -169,6 +186,15 @@ _store_conflict = _handler(
     lambda exc: Problem(409, "conflict", str(exc), current_version=exc.current_version)
 )
 _store_invalid = _handler(lambda exc: Problem(422, "invalid-value", str(exc)))
+_agent_unreadable = _handler(
+    lambda exc: Problem(
+        409,
+        "agent-unreadable",
+        f"{exc}. It cannot be used or changed here; the operator can read it at "
+        f"/api/agents/{exc.agent_id}/raw, archive it (PATCH) or delete it (DELETE) there",
+        agent_id=str(exc.agent_id),
+    )
+)
 _store_unavailable = _handler(
     lambda exc: Problem(
         503,

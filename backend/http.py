@@ -1,24 +1,29 @@
 """Request parsing at the edge: bounded bodies, typed path and query values, the caller, JSON out.
 
-Everything a client sends is checked here or by a contract model before a handler acts on it,
-and every refusal is a problem document that says what to fix.
+Everything a client sends is checked here, by the models its operation declares
+(`backend.operations`), before a handler acts on it, and every refusal is a problem document
+that says what to fix.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, overload
 from uuid import UUID
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, WithJsonSchema
 from starlette.requests import Request
 from starlette.responses import Response
 
 from backend.auth import Principal, forbidden
+from backend.operations import Access
 from backend.problems import Problem, bad_request, unprocessable
 from backend.services import Services
+from shared import portable_json
+from shared.store.base import MAX_PAGE_OFFSET, MAX_PAGE_SIZE
 from shared.validation import describe_validation_error
 
 M = TypeVar("M", bound=BaseModel)
@@ -32,6 +37,12 @@ def services(request: Request) -> Services:
     return found
 
 
+# Why not Starlette's AuthenticationMiddleware and `requires`: the middleware authenticates every
+# request before routing, but LiveKit's webhook carries its own signature in the Authorization
+# header (no Bearer scheme), and 404/405 answers would turn into 401s; `requires` can only raise
+# a bare HTTPException, which cannot carry the reason-specific 401 problem (detail and
+# WWW-Authenticate) or the 503 of an unreachable identity provider. Resolving the caller in the
+# endpoint keeps both, and the mark it leaves (`access`) is what the OpenAPI document reads.
 def authenticated(*, operator: bool = False) -> Callable[[AuthedEndpoint], Endpoint]:
     """Resolves the caller before the handler runs; `operator=True` admits only the operator."""
 
@@ -45,6 +56,7 @@ def authenticated(*, operator: bool = False) -> Callable[[AuthedEndpoint], Endpo
                 raise forbidden("this endpoint is for the operator token only")
             return await handler(request, principal)
 
+        endpoint.access = Access.OPERATOR if operator else Access.USER  # type: ignore[attr-defined]
         return endpoint
 
     return wrap
@@ -70,63 +82,113 @@ def too_large(limit: int) -> Problem:
     return Problem(413, "body-too-large", f"the request body is larger than {limit} bytes")
 
 
-async def read_json(request: Request, *, optional: bool = False) -> Any:
+def parse_json(body: bytes) -> Any:
+    """The one JSON reader of every endpoint that reads JSON: only portable JSON (finite
+    numbers, safe integers, bounded depth) gets past here, so nothing a handler stores can
+    change on the way to the database or fail to read back."""
+    try:
+        return portable_json.loads(body)
+    except portable_json.NotPortable as exc:
+        raise bad_request(str(exc), code="invalid-json") from None
+
+
+@overload
+async def read_model(request: Request, model: type[M]) -> M: ...
+@overload
+async def read_model(request: Request, model: type[M], *, optional: Literal[True]) -> M | None: ...
+async def read_model(request: Request, model: type[M], *, optional: bool = False) -> M | None:
+    """The body validated by `model` — the model the operation declares as its request body —
+    in pydantic's strict JSON mode, so a value of the wrong JSON type is refused, not coerced
+    (`"true"` is not a boolean, `1` is not a string). No body at all is None if `optional`."""
     body = await read_body(request)
     if not body.strip():
         if optional:
             return None
         raise bad_request("a JSON body is required", code="invalid-json")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise bad_request(f"the body is not valid JSON: {exc}", code="invalid-json") from None
-
-
-def parse(model: type[M], data: Any) -> M:
-    if not isinstance(data, dict):
+    if not isinstance(parse_json(body), dict):
         raise unprocessable("the body must be a JSON object")
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(body, strict=True)
     except ValidationError as exc:
         raise unprocessable(describe_validation_error(exc)) from None
 
 
-def path_uuid(request: Request, name: str) -> UUID:
-    raw = request.path_params[name]
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise bad_request(f"{name} '{raw[:64]}' is not a UUID", code="invalid-id") from None
+def query(request: Request, model: type[M]) -> M:
+    """The query string validated by `model` (the operation's declared query parameters);
+    unknown parameters are ignored, a declared one given twice is refused."""
+    values: dict[str, str] = {}
+    for name in model.model_fields:
+        given = request.query_params.getlist(name)
+        if len(given) > 1:
+            raise bad_request(f"query parameter {name} is given more than once")
+        if given:
+            values[name] = given[0]
+    return _parameters(model, values, "query parameter ")
 
 
-def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
+def path(request: Request, model: type[M]) -> M:
+    """The path parameters validated by `model` (the operation's declared ones)."""
+    return _parameters(model, dict(request.path_params), "")
+
+
+def _parameters(model: type[M], values: dict[str, str], what: str) -> M:
     try:
-        value = int(raw)
-    except ValueError:
-        raise bad_request(f"query parameter {name} must be an integer") from None
-    if not low <= value <= high:
-        raise bad_request(f"query parameter {name} must be between {low} and {high}")
+        return model.model_validate(values)
+    except ValidationError as exc:
+        detail = f"{what}{describe_validation_error(exc)}"
+        raise bad_request(detail, code="invalid-parameter") from None
+
+
+_UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID_TEXT = re.compile(_UUID_PATTERN)
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+
+
+def _uuid_text(value: object) -> object:
+    if isinstance(value, str) and not _UUID_TEXT.fullmatch(value):
+        raise ValueError(f"'{value[:64]}' is not a UUID (8-4-4-4-12 hexadecimal digits)")
     return value
 
 
-def query_bool(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "false").lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise bad_request(f"query parameter {name} must be true or false")
-    return raw in ("true", "1")
+def _integer_text(value: object) -> object:
+    if isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value):
+        raise ValueError("must be an integer")
+    return value
 
 
-def query_uuid(request: Request, name: str) -> UUID | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise bad_request(f"query parameter {name} '{raw[:64]}' is not a UUID") from None
+def _boolean_text(value: object) -> object:
+    if isinstance(value, str):
+        if value not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return value == "true"
+    return value
+
+
+# What a path segment or query value may be: one definition for the check and the document.
+UuidParam = Annotated[
+    UUID,
+    BeforeValidator(_uuid_text),
+    WithJsonSchema({"type": "string", "format": "uuid", "pattern": _UUID_PATTERN}),
+]
+# After an int's own constraints (`Annotated[int, Field(ge=…), INTEGER_TEXT]`), so they stay in
+# its JSON Schema: only decimal digits count as an integer ("1.0", "1_000", " 1" do not).
+INTEGER_TEXT = BeforeValidator(_integer_text)
+BoolParam = Annotated[bool, BeforeValidator(_boolean_text)]
+
+
+def _whole_number(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# For an integer in a strict JSON body: JSON Schema counts 1.0 as an integer, so the API does.
+WHOLE_NUMBER = BeforeValidator(_whole_number)
+
+
+class PageQuery(BaseModel):
+    """The paging parameters every list takes."""
+
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE), INTEGER_TEXT] = 50
+    offset: Annotated[int, Field(ge=0, le=MAX_PAGE_OFFSET), INTEGER_TEXT] = 0
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

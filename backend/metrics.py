@@ -40,6 +40,13 @@ class Metrics:
             ["event"],
             registry=self.registry,
         )
+        self.unreadable_rows = Counter(
+            "voxie_backend_unreadable_rows",
+            "Stored rows left out of a list or census because they fail their contract "
+            "(each is logged with its id), by table.",
+            ["table"],
+            registry=self.registry,
+        )
         self.reconciler_passes = Counter(
             "voxie_backend_reconciler_passes",
             "Reconciler passes, by outcome (done, not_leader, failed).",

@@ -36,14 +36,14 @@ from livekit import api
 from livekit.protocol import models
 
 from backend.metrics import Metrics
-from backend.rooms import LiveKitError, RoomGone, Rooms, is_human
+from backend.room_states import RoomState, room_states
+from backend.rooms import LiveKitError, RoomGone, Rooms
 from shared.contracts import CallSession, EndReason, SessionStatus
 from shared.contracts.dispatch import OPERATOR, DispatchMetadata, SessionKind
-from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
+from shared.contracts.lifecycle import LifecycleState
 from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED, RoomClosed, RoomClosedCode
 from shared.logging import bind_log_context, get_logger
-from shared.naming import RoomKind, RoomName, parse_room_name
-from shared.presence import agents_oldest_first
+from shared.naming import RoomKind
 from shared.settings import Settings
 from shared.store import AgentStore, StoreError
 from shared.store.base import MAX_PAGE_SIZE
@@ -59,8 +59,6 @@ SESSION_SLACK_S = 5.0
 # A slot this much older than the longest a room creation can take, beyond the room listing, is
 # for a room that is not coming.
 SLOT_SLACK_S = 5.0
-# Rooms whose participants are listed at once.
-PARALLEL_ROOMS = 8
 
 AGENT_UNAVAILABLE_MESSAGE = "No agent could be started for this call. Please try again in a minute."
 
@@ -84,42 +82,6 @@ class PassReport:
             "open_sessions": self.open_sessions,
             "actions": [asdict(a) for a in self.actions],
         }
-
-
-@dataclass(frozen=True, slots=True)
-class RoomState:
-    """One platform room as LiveKit lists it now."""
-
-    room: models.Room
-    name: RoomName
-    humans: list[models.ParticipantInfo]
-    agents: list[models.ParticipantInfo]  # oldest first
-
-    @property
-    def created_at(self) -> float:
-        return self.room.creation_time_ms / 1000 or float(self.room.creation_time)
-
-    @property
-    def lifecycle(self) -> AgentLifecycle | None:
-        return AgentLifecycle.from_attributes(self.agents[0].attributes) if self.agents else None
-
-
-async def room_states(rooms: Rooms, listed: list[models.Room]) -> list[RoomState]:
-    """The platform's rooms among `listed`, each with its participants."""
-    limit = asyncio.Semaphore(PARALLEL_ROOMS)
-
-    async def state(room: models.Room, name: RoomName) -> RoomState:
-        async with limit:
-            participants = await rooms.participants(room.name)
-        return RoomState(
-            room=room,
-            name=name,
-            humans=[p for p in participants if is_human(p)],
-            agents=agents_oldest_first(participants),
-        )
-
-    platform = [(room, parsed) for room in listed if (parsed := parse_room_name(room.name))]
-    return list(await asyncio.gather(*(state(room, name) for room, name in platform)))
 
 
 def closing_message(code: RoomClosedCode, message: str) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from backend.auth import Authenticator
@@ -10,6 +10,7 @@ from backend.limits import RateLimiter, RoomCensus
 from backend.metrics import Metrics
 from backend.problems import unavailable
 from backend.rooms import Rooms
+from shared.addresses import Resolver, system_resolver
 from shared.settings import Settings
 from shared.store import AgentStore
 
@@ -28,6 +29,8 @@ class Services:
     livekit: Rooms | None
     census: RoomCensus | None
     reconciler: Reconciler | None
+    # How tool URLs are resolved when a config is saved (tests give names addresses).
+    resolve: Resolver = field(default=system_resolver)
 
     @property
     def rooms(self) -> Rooms:

@@ -5,10 +5,11 @@ private ranges, link-local cloud metadata such as 169.254.169.254, and their IPv
 6to4 and Teredo forms). A host is resolved and *every* address it resolves to must be public,
 unless `TOOL_HTTP_ALLOWLIST` names the host or a network (CIDR) holding the address.
 
-Voxie checks when a tool is saved (`check_public_url`), so the user gets an answer while still
-talking to Voxie; the spawner checks again at call time (`AddressGuard.resolve`, DNS can change)
-and connects to the address it checked, so a second DNS answer cannot swap in an internal one.
-Both turn the exceptions below into their own tool errors.
+Voxie (when a tool is added) and the API (`POST`/`PATCH /api/agents`) check a config's tools with
+`check_tool_destinations`, so both accept exactly the same configs and the user gets an answer
+while still talking to Voxie or the dashboard; the spawner checks again at call time
+(`AddressGuard.resolve`, DNS can change) and connects to the address it checked, so a second DNS
+answer cannot swap in an internal one. Each turns the exceptions below into its own errors.
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
+
+from shared.contracts.agent_config import BuiltinTool, HttpTool
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+# A save-time lookup is a request's dependency: a slow resolver must not hold the request.
+RESOLVE_TIMEOUT_S = 5.0
 
 
 class AddressRefused(ValueError):
@@ -102,7 +107,11 @@ class AddressGuard:
             addresses = [literal]
         else:
             try:
-                resolved = await self._resolve(name, port)
+                async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+                    resolved = await self._resolve(name, port)
+            except TimeoutError:
+                reason = f"the host '{host}' did not resolve within {RESOLVE_TIMEOUT_S:g} s"
+                raise UnresolvableHost(host, reason) from None
             except (OSError, UnicodeError) as exc:
                 reason = f"the host '{host}' does not resolve ({exc})"
                 raise UnresolvableHost(host, reason) from exc
@@ -130,6 +139,23 @@ async def check_public_url(
     if guard.exempts_host(host):
         return
     await guard.resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+async def check_tool_destinations(
+    tools: Iterable[HttpTool | BuiltinTool],
+    *,
+    allowlist: Sequence[str] = (),
+    resolve: Resolver = system_resolver,
+) -> None:
+    """The save-time rule for a config's tools, shared by Voxie and the API: every HTTP tool's
+    URL passes `check_public_url`. Raises AddressRefused naming the first tool that does not."""
+    for tool in tools:
+        if not isinstance(tool, HttpTool):  # a built-in tool calls nothing
+            continue
+        try:
+            await check_public_url(str(tool.url), allowlist=allowlist, resolve=resolve)
+        except AddressRefused as exc:
+            raise AddressRefused(f"tool '{tool.name}': {exc}") from exc
 
 
 def _host_key(host: str) -> str:

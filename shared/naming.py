@@ -36,6 +36,10 @@ _VOXIE_ROOM = re.compile(rf"voxie-creation-(?P<suffix>{_SUFFIX})")
 _AGENT_ROOM = re.compile(rf"agent-(?P<agent_id>{_UUID})-(?P<suffix>{_SUFFIX})")
 # Lowercase words joined by single hyphens: slugs, and PLATFORM_ENV / the dispatch's deployment.
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# The slug rules as JSON Schema patterns (a search, so anchored) for the API's document: the
+# shape, and the slug-shaped strings `UUID()` reads as an id (32 hex digits, hyphens anywhere).
+SLUG_PATTERN = rf"^{_SLUG.pattern}$"
+SLUG_UUID_FORM_PATTERN = r"^[0-9a-f](?:-?[0-9a-f]){31}$"
 
 
 class WorkerRole(StrEnum):

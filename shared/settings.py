@@ -8,9 +8,11 @@ Every variable is listed, with a one-line comment, in `.env.example`.
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import (
@@ -32,6 +34,57 @@ LIVEKIT_DEV_API_KEY = "devkey"
 LIVEKIT_DEV_API_SECRET = "secret"  # noqa: S105 - the public value we refuse, not a credential
 
 Component = Literal["backend", "voxie", "spawner"]
+
+# --- OpenAI-compatible endpoints ----------------------------------------------------------------
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+ModelUse = Literal["realtime", "llm", "stt", "tts", "summary"]
+# The models each component builds: a placeholder key is judged against these endpoints only.
+MODEL_USES: dict[Component, tuple[ModelUse, ...]] = {
+    "backend": (),
+    "voxie": ("realtime",),
+    "spawner": ("realtime", "llm", "stt", "tts", "summary"),
+}
+# What operators write where a server needs no key (vLLM's "EMPTY", Ollama's "ollama") or where
+# the real key was never filled in; OpenAI itself answers every one of them with 401 mid-call.
+_PLACEHOLDER_KEYS = frozenset(
+    {"empty", "none", "null", "dummy", "fake", "test", "unused", "ollama", "lm-studio", "no-key"}
+    | {"not-needed", "sk-no-key-required", "sk-test", "sk-dummy", "sk-fake", "sk-none"}
+)
+_PLACEHOLDER_KEY = re.compile(
+    r"^(sk-)?(x+|\*+|\.+|0+|1234\d*)$|^<.*>$|^(your|my)[-_ ].*key"
+    r"|placeholder|change-?me|replace-?me",
+    re.IGNORECASE,
+)
+
+
+def is_placeholder_key(key: str) -> bool:
+    """A stand-in for a key (vLLM's `EMPTY`, `sk-xxxx`, `<your-key>`), not a credential."""
+    value = key.strip()
+    return value.lower() in _PLACEHOLDER_KEYS or bool(_PLACEHOLDER_KEY.search(value))
+
+
+def is_openai_host(url: str) -> bool:
+    """OpenAI's own API (including regional hosts such as eu.api.openai.com)."""
+    host = urlsplit(url).hostname or ""
+    return host == "api.openai.com" or host.endswith(".api.openai.com")
+
+
+def _base_url_problem(url: str, *, websocket: bool) -> str | None:
+    schemes = ("http", "https", "ws", "wss") if websocket else ("http", "https")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in schemes or not parts.hostname:
+        example = OPENAI_DEFAULT_BASE_URL
+        return f"must be an absolute {'/'.join(schemes)} URL with a host, like {example}"
+    if parts.username or parts.password:
+        # The URL is logged and shown in errors; the key belongs in OPENAI_API_KEY.
+        return "must not carry credentials (put the key in OPENAI_API_KEY)"
+    if parts.query or parts.fragment:
+        return "must not have a query or fragment (the clients append their own paths)"
+    return None
 
 
 class ConfigError(ValueError):
@@ -78,8 +131,16 @@ class Settings(BaseSettings):
     # which would register voxie and spawner under one name the backend never dispatches to.
     livekit_agent_name_override: str | None = None
 
-    # OpenAI
+    # OpenAI: the key, and where each model is served. OPENAI_BASE_URL points every model at an
+    # OpenAI-compatible server (Azure OpenAI's /openai/v1, a gateway); the per-use URLs split
+    # them (e.g. the pipeline LLM on vLLM or Ollama). The key is sent to every one of them.
     openai_api_key: SecretStr = SecretStr("")
+    openai_base_url: str = OPENAI_DEFAULT_BASE_URL
+    openai_realtime_base_url: str | None = None
+    openai_llm_base_url: str | None = None
+    openai_stt_base_url: str | None = None
+    openai_tts_base_url: str | None = None
+    openai_summary_base_url: str | None = None
 
     # Store: DATABASE_URL (Postgres, also a Supabase direct/pooler string) or SUPABASE_URL +
     # SUPABASE_SERVICE_ROLE_KEY (REST); neither → local embedded Postgres (dev/test only).
@@ -176,6 +237,26 @@ class Settings(BaseSettings):
             return check_supported("model", value, SUPPORTED_MODELS)
         return check_supported("voice", value, SUPPORTED_VOICES)
 
+    @field_validator(
+        "openai_base_url",
+        "openai_realtime_base_url",
+        "openai_llm_base_url",
+        "openai_stt_base_url",
+        "openai_tts_base_url",
+        "openai_summary_base_url",
+    )
+    @classmethod
+    def _base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = value.strip() if value is not None else None
+        if not value:
+            # Blank is unset: the per-use URLs fall back to OPENAI_BASE_URL, that one to OpenAI.
+            return OPENAI_DEFAULT_BASE_URL if info.field_name == "openai_base_url" else None
+        # The realtime client turns http(s) into ws(s) itself, and also takes ws(s) as given.
+        websocket = info.field_name == "openai_realtime_base_url"
+        if problem := _base_url_problem(value, websocket=websocket):
+            raise ValueError(problem)
+        return value
+
     @field_validator("tool_http_allowlist", "tool_secrets", "backend_cors_origins", mode="before")
     @classmethod
     def _json_text(cls, value: object) -> object:
@@ -254,6 +335,35 @@ class Settings(BaseSettings):
             return f"{self.supabase_url.rstrip('/')}/auth/v1/.well-known/jwks.json"
         return None
 
+    def openai_base_url_for(self, use: ModelUse) -> str:
+        """Where the `use` model is served: its own URL when set, else OPENAI_BASE_URL."""
+        own: str | None = getattr(self, f"openai_{use}_base_url")
+        return own or self.openai_base_url
+
+    def _openai_key_problems(self, component: Component) -> list[str]:
+        key = self.openai_api_key.get_secret_value()
+        uses = MODEL_USES[component]
+        if not uses:
+            return []
+        if not key:
+            return ["OPENAI_API_KEY is empty (a server that needs none still takes a placeholder)"]
+        if not is_placeholder_key(key):
+            return []
+        # A placeholder is fine for servers that ignore the key, never for OpenAI itself.
+        at_openai = dict.fromkeys(
+            f"OPENAI_{use.upper()}_BASE_URL"
+            if getattr(self, f"openai_{use}_base_url")
+            else "OPENAI_BASE_URL"
+            for use in uses
+            if is_openai_host(self.openai_base_url_for(use))
+        )
+        if not at_openai:
+            return []
+        return [
+            "OPENAI_API_KEY is a placeholder, which only an OpenAI-compatible server accepts, "
+            f"but {', '.join(at_openai)} points at OpenAI itself"
+        ]
+
     @property
     def livekit_configured(self) -> bool:
         """Credentials for LiveKit's server API are set (the backend can create rooms)."""
@@ -274,9 +384,7 @@ class Settings(BaseSettings):
         """Refuses, before anything starts, what `component` cannot run without."""
         if self.is_development:
             return
-        problems: list[str] = []
-        if component in ("voxie", "spawner") and not self.openai_api_key.get_secret_value():
-            problems.append("OPENAI_API_KEY is empty")
+        problems = self._openai_key_problems(component)
         if component == "backend" and not (
             self.backend_admin_token or self.supabase_jwt_secret or self.supabase_url
         ):

@@ -21,7 +21,6 @@ import httpx
 from livekit import api, rtc
 from livekit.agents import AgentSession, JobContext, llm
 from livekit.agents.job import DEFAULT_PARTICIPANT_KINDS
-from livekit.plugins import openai
 
 from shared.addresses import AddressGuard
 from shared.contracts import (
@@ -382,5 +381,4 @@ class Call:
         self.ctx.shutdown(f"call ended: {reason}")
 
     def _openai_summary_model(self) -> llm.LLM[Any]:
-        key = factory.openai_key(self.settings)
-        return openai.LLM(model=self.settings.summary_model, api_key=key)
+        return factory.summary_model(self.settings)

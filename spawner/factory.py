@@ -5,6 +5,8 @@
   pipeline when `pipeline` asks for it (the same voice on the TTS);
 - the greeting as the agent's first turn (`on_enter`): spoken as is where the session can say
   text (a TTS, or text mode), otherwise the realtime model is asked to say exactly it;
+- every model at its configured OpenAI-compatible endpoint (`Settings.openai_base_url_for`),
+  the summary model included;
 - tools from the config (`spawner.tools`);
 - room options: the session survives the last human leaving (the grace period decides, not the
   SDK), and noise cancellation only where it works (LiveKit Cloud, or `NOISE_CANCELLATION=on`).
@@ -27,6 +29,7 @@ from livekit.agents.voice import room_io
 from livekit.plugins import noise_cancellation, openai
 
 from shared.contracts import AgentConfig, Pipeline
+from shared.realtime_model import realtime_model
 from shared.settings import Settings
 from spawner.tools import ToolContext, end_call_tool, http_tool
 
@@ -95,19 +98,35 @@ def models_for(config: AgentConfig, settings: Settings) -> Models:
     key = openai_key(settings)
     if config.pipeline is Pipeline.STT_LLM_TTS:
         return Models(
-            llm=openai.LLM(model=PIPELINE_LLM_MODEL, api_key=key),
+            llm=openai.LLM(
+                model=PIPELINE_LLM_MODEL,
+                api_key=key,
+                base_url=settings.openai_base_url_for("llm"),
+            ),
             stt=openai.STT(
                 model=PIPELINE_STT_MODEL,
                 language=config.language.split("-")[0],
                 use_realtime=True,
                 api_key=key,
+                base_url=settings.openai_base_url_for("stt"),
             ),
-            tts=openai.TTS(model=PIPELINE_TTS_MODEL, voice=config.voice, api_key=key),
+            tts=openai.TTS(
+                model=PIPELINE_TTS_MODEL,
+                voice=config.voice,
+                api_key=key,
+                base_url=settings.openai_base_url_for("tts"),
+            ),
         )
-    realtime = openai.realtime.RealtimeModel(
-        model=config.model, voice=config.voice, api_key=settings.openai_api_key.get_secret_value()
+    return Models(llm=realtime_model(settings, model=config.model, voice=config.voice))
+
+
+def summary_model(settings: Settings) -> llm.LLM[Any]:
+    """The cheap text model that writes the end-of-call summary (`SUMMARY_MODEL`)."""
+    return openai.LLM(
+        model=settings.summary_model,
+        api_key=openai_key(settings),
+        base_url=settings.openai_base_url_for("summary"),
     )
-    return Models(llm=realtime)
 
 
 def openai_key(settings: Settings) -> NotGivenOr[str]:

@@ -13,6 +13,7 @@ from shared.logging import configure_logging
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from tests.support.livekit import LiveKitDouble
+from tests.support.openai import OpenAIDouble
 from tests.support.postgres import create_database, postgres_server
 from tests.support.tcp_proxy import TcpProxy, target_of
 
@@ -72,3 +73,11 @@ async def livekit_api(livekit: LiveKitDouble) -> AsyncIterator[api.LiveKitAPI]:
     """The real livekit-api client, pointed at the double."""
     async with livekit.api() as client:
         yield client
+
+
+@pytest.fixture
+def openai_double() -> Iterator[OpenAIDouble]:
+    """A fresh OpenAI double (realtime websocket and REST) on 127.0.0.1 for one test; point
+    `base_url` (or OPENAI_BASE_URL) at `openai_double.base_url`."""
+    with OpenAIDouble() as double:
+        yield double

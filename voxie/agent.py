@@ -17,14 +17,21 @@ from typing import Annotated, Any, Literal
 from livekit.agents import Agent, function_tool, llm
 from livekit.agents.llm import ToolError
 from livekit.agents.voice.room_io import RoomOptions, TextInputOptions
-from livekit.plugins import openai  # plugins register on import, on the main thread
 from pydantic import BaseModel, Field, ValidationError
 
-from shared.addresses import AddressRefused, Resolver, check_public_url, system_resolver
+from shared.addresses import (
+    AddressRefused,
+    Resolver,
+    check_tool_destinations,
+    system_resolver,
+)
 from shared.catalog import SUPPORTED_VOICES
 from shared.contracts import HttpTool
 from shared.logging import get_logger
 from shared.naming import InvalidSlug, slug_from
+
+# The OpenAI plugin registers on import, on the main thread: this module is imported there.
+from shared.realtime_model import realtime_model
 from shared.settings import Settings
 from shared.validation import describe_validation_error
 from voxie.draft import Draft, DraftRefused, ToolsEdit
@@ -64,11 +71,7 @@ def voxie_instructions(draft: Draft | None = None, path: Path = INSTRUCTIONS_FIL
 
 def voxie_llm(settings: Settings) -> llm.RealtimeModel:
     """Voxie's own realtime speech model, from settings."""
-    return openai.realtime.RealtimeModel(
-        model=settings.voxie_model,
-        voice=settings.voxie_voice,
-        api_key=settings.openai_api_key.get_secret_value() or None,
-    )
+    return realtime_model(settings, model=settings.voxie_model, voice=settings.voxie_voice)
 
 
 class ToolInput(BaseModel):
@@ -205,8 +208,8 @@ class VoxieAgent(Agent):
                 "check it (a URL looks like https://api.example.com/path)."
             ) from None
         try:
-            await check_public_url(
-                str(tool.url), allowlist=self._tool_allowlist, resolve=self._resolve
+            await check_tool_destinations(
+                [tool], allowlist=self._tool_allowlist, resolve=self._resolve
             )
         except AddressRefused as exc:
             raise ToolError(

@@ -1,40 +1,46 @@
 """Agents: `GET|POST /api/agents`, `GET|PATCH|DELETE /api/agents/{agent_id}` and the test call,
-`POST /api/agents/{agent_id}/spawn`.
+`POST /api/agents/{agent_id}/spawn`; the operator's `/api/agents/{agent_id}/raw`.
 
 `{agent_id}` is the agent's UUID or its slug (normalised; a near miss answers 404 with a "did
 you mean"). A user reaches only their own agents — anyone else's answers 404, exactly as a
-missing one does. PATCH carries the `version` it read; a stale one answers 409.
+missing one does. PATCH carries the `version` it read; a stale one answers 409. DELETE archives:
+afterwards the agent's URL answers 404 and it cannot run, while the row and its sessions stay
+(listed with `include_archived=true`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import contextlib
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from backend.admission import open_room
+from backend.agents import check_tools, counted, find_agent, raw_record
 from backend.auth import Principal, forbidden
+from backend.bodies import AgentPage, RawAgent, SpawnGrant
 from backend.http import (
+    WHOLE_NUMBER,
+    BoolParam,
+    PageQuery,
+    UuidParam,
     authenticated,
     json_response,
-    parse,
-    query_bool,
-    query_int,
-    query_uuid,
-    read_json,
+    path,
+    query,
+    read_model,
     services,
 )
-from backend.problems import Problem, bad_request
-from backend.services import Services
+from backend.operations import Operation, without_null
+from backend.problems import Problem, not_found
 from shared.contracts import AgentConfig, AgentFields, AgentPatch, AgentStatus, NewAgent
 from shared.contracts.agent_config import NotRunnable, check_runnable
 from shared.contracts.dispatch import SessionKind
-from shared.store import InvalidInput
-from shared.store.base import MAX_PAGE_SIZE
+from shared.store import UnreadableAgent
+from shared.validation import describe_validation_error
 
 
 class AgentCreate(AgentFields):
@@ -43,76 +49,123 @@ class AgentCreate(AgentFields):
     owner_id: UUID | None = None
 
 
+def _without_nulls(schema: dict[str, Any]) -> None:
+    for prop in schema.get("properties", {}).values():
+        without_null(prop)
+
+
 class AgentUpdate(AgentPatch):
-    """`PATCH /api/agents/{agent_id}`: the fields to change and the version they were read at."""
+    """`PATCH /api/agents/{agent_id}`: the fields to change and the version they were read at.
+    A field left out keeps its value; null is not a value (no field may be emptied to null)."""
 
-    version: Annotated[StrictInt, Field(ge=1)]
+    model_config = ConfigDict(json_schema_extra=_without_nulls)
+
+    version: Annotated[StrictInt, Field(ge=1), WHOLE_NUMBER]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (nulls := sorted(k for k, v in data.items() if v is None)):
+            raise ValueError(
+                f"{', '.join(nulls)}: null is not a value; leave a field out to keep it"
+            )
+        return data
 
 
-async def find_agent(
-    services: Services, principal: Principal, ref: str, owner: UUID | None = None
-) -> AgentConfig:
-    """The caller's agent by id or slug; NotFound (404) for anyone else's."""
-    try:
-        agent_id = UUID(ref)
-    except ValueError:
-        agent_id = None
-    try:
-        if agent_id is not None:
-            return await services.store.get_agent(agent_id, owner_id=principal.owner_scope)
-        slug_owner = principal.user_id or owner or principal.owner_id
-        return await services.store.get_agent_by_slug(slug_owner, ref)
-    except InvalidInput as exc:
-        raise bad_request(
-            f"'{ref[:64]}' is neither an agent id nor a slug: {exc}", code="invalid-id"
-        ) from None
+class RawPatch(BaseModel):
+    """`PATCH /api/agents/{agent_id}/raw`: the one change an unreadable row may get."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal[AgentStatus.ARCHIVED]
+
+
+class SpawnRequest(BaseModel):
+    """`POST /api/agents/{agent_id}/spawn`: no fields yet (an empty body or `{}`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AgentListQuery(PageQuery):
+    include_archived: BoolParam = False
+    owner_id: Annotated[UuidParam | None, Field(description="operator: one owner's agents")] = None
+
+
+class OwnerQuery(BaseModel):
+    owner_id: Annotated[
+        UuidParam | None, Field(description="operator: whose slug `{agent_id}` is")
+    ] = None
+
+
+class AgentRef(BaseModel):
+    agent_id: Annotated[
+        str, Field(min_length=1, description="the agent's UUID or its slug (normalised)")
+    ]
+
+
+class AgentId(BaseModel):
+    agent_id: UuidParam
 
 
 @authenticated()
 async def list_agents(request: Request, principal: Principal) -> Response:
-    owner = query_uuid(request, "owner_id")
+    asked = query(request, AgentListQuery)
+    owner = asked.owner_id
     if owner is not None and not principal.is_operator and owner != principal.user_id:
         raise forbidden("only the operator may list another owner's agents")
-    page = await services(request).store.list_agents(
+    svc = services(request)
+    page = await svc.store.list_agents(
         principal.owner_scope or owner,
-        limit=query_int(request, "limit", 50, 1, MAX_PAGE_SIZE),
-        offset=query_int(request, "offset", 0, 0, 1_000_000),
-        include_archived=query_bool(request, "include_archived"),
+        limit=asked.limit,
+        offset=asked.offset,
+        include_archived=asked.include_archived,
     )
-    return json_response(
-        {"items": page.items, "total": page.total, "limit": page.limit, "offset": page.offset}
-    )
+    return json_response(AgentPage.of(counted(svc, page)))
 
 
 @authenticated()
 async def create_agent(request: Request, principal: Principal) -> Response:
-    body = parse(AgentCreate, await read_json(request))
+    body = await read_model(request, AgentCreate)
     foreign_owner = body.owner_id is not None and body.owner_id != principal.owner_id
     if foreign_owner and not principal.is_operator:
         raise forbidden("an agent is created for the caller; only the operator names owners")
     fields = body.model_dump(exclude={"owner_id"}, exclude_unset=True)
     new = NewAgent.model_validate({**fields, "owner_id": body.owner_id or principal.owner_id})
-    agent = await services(request).store.create_agent(new)
+    svc = services(request)
+    await check_tools(svc, new.tools)
+    agent = await svc.store.create_agent(new)
     return json_response(agent, 201, headers={"Location": f"/api/agents/{agent.id}"})
 
 
 @authenticated()
 async def get_agent(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    agent = await find_agent(
-        svc, principal, request.path_params["agent_id"], query_uuid(request, "owner_id")
-    )
-    return json_response(agent)
+    ref = path(request, AgentRef).agent_id
+    agent = await find_agent(svc, principal, ref, query(request, OwnerQuery).owner_id)
+    return json_response(not_archived(agent))
 
 
 @authenticated()
 async def update_agent(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    body = parse(AgentUpdate, await read_json(request))
+    ref = path(request, AgentRef).agent_id
+    body = await read_model(request, AgentUpdate)
     patch = AgentPatch.model_validate(
         body.model_dump(mode="json", exclude_unset=True, exclude={"version"})
     )
-    agent = await find_agent(svc, principal, request.path_params["agent_id"])
+    agent = not_archived(await find_agent(svc, principal, ref))
+    try:
+        agent.with_changes(patch)
+    except ValidationError as exc:
+        # Valid on its own, not with what is stored (activating an agent without instructions).
+        raise Problem(
+            409,
+            "invalid-combination",
+            f"the change conflicts with the agent's current fields: "
+            f"{describe_validation_error(exc)}",
+        ) from None
+    if patch.tools is not None:
+        await check_tools(svc, patch.tools)
     updated = await svc.store.update_agent(
         agent.id, patch, expected_version=body.version, owner_id=principal.owner_scope
     )
@@ -122,9 +175,48 @@ async def update_agent(request: Request, principal: Principal) -> Response:
 @authenticated()
 async def archive_agent(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    agent = await find_agent(svc, principal, request.path_params["agent_id"])
+    agent = await find_agent(svc, principal, path(request, AgentRef).agent_id)
     archived = await svc.store.archive_agent(agent.id, owner_id=principal.owner_scope)
     return json_response(archived)
+
+
+def not_archived(agent: AgentConfig) -> AgentConfig:
+    """DELETE archives, and after a DELETE the agent is gone from its URL (no reads, no
+    changes); its row stays for the sessions' history and in `GET /api/agents?include_archived`."""
+    if agent.status is AgentStatus.ARCHIVED:
+        raise not_found(
+            f"agent {agent.id} is archived; GET /api/agents?include_archived=true still lists it",
+            agent_id=str(agent.id),
+        )
+    return agent
+
+
+# The operator's way to an agent row that fails the contract (lists skip it, everything else
+# answers 409 agent-unreadable): read it as stored, archive it, or delete it for good.
+
+
+@authenticated(operator=True)
+async def get_agent_raw(request: Request, principal: Principal) -> Response:
+    svc = services(request)
+    agent_id = path(request, AgentId).agent_id
+    return json_response(raw_record(await svc.store.get_agent_row(agent_id)))
+
+
+@authenticated(operator=True)
+async def archive_agent_raw(request: Request, principal: Principal) -> Response:
+    svc = services(request)
+    agent_id = path(request, AgentId).agent_id
+    await read_model(request, RawPatch)
+    # Written by SQL whatever the row holds; an unreadable row is only unreadable afterwards.
+    with contextlib.suppress(UnreadableAgent):
+        await svc.store.archive_agent(agent_id)
+    return json_response(raw_record(await svc.store.get_agent_row(agent_id)))
+
+
+@authenticated(operator=True)
+async def delete_agent_raw(request: Request, principal: Principal) -> Response:
+    await services(request).store.delete_agent(path(request, AgentId).agent_id)
+    return Response(status_code=204)
 
 
 def runnable(agent: AgentConfig) -> AgentConfig:
@@ -139,23 +231,121 @@ def runnable(agent: AgentConfig) -> AgentConfig:
 @authenticated()
 async def spawn_agent(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    await read_json(request, optional=True)  # no fields yet; still bounded and well-formed
-    agent = runnable(await find_agent(svc, principal, request.path_params["agent_id"]))
+    ref = path(request, AgentRef).agent_id
+    await read_model(request, SpawnRequest, optional=True)  # no fields yet; still checked
+    agent = runnable(await find_agent(svc, principal, ref))
     grant = await open_room(svc, principal, SessionKind.TEST, agent)
-    body: dict[str, Any] = {
-        "room_name": grant.room_name,
-        "token": grant.token,
-        "livekit_url": grant.livekit_url,
-        "agent": agent,
-    }
+    body = SpawnGrant(
+        room_name=grant.room_name, token=grant.token, livekit_url=grant.livekit_url, agent=agent
+    )
     return json_response(body, 201)
 
 
-routes = [
-    Route("/api/agents", list_agents, methods=["GET"]),
-    Route("/api/agents", create_agent, methods=["POST"]),
-    Route("/api/agents/{agent_id}", get_agent, methods=["GET"]),
-    Route("/api/agents/{agent_id}", update_agent, methods=["PATCH"]),
-    Route("/api/agents/{agent_id}", archive_agent, methods=["DELETE"]),
-    Route("/api/agents/{agent_id}/spawn", spawn_agent, methods=["POST"]),
+_AGENT_LINKS = {
+    "GetAgent": {"operationId": "get_agent", "parameters": {"agent_id": "$response.body#/id"}},
+    "ArchiveAgent": {
+        "operationId": "archive_agent",
+        "parameters": {"agent_id": "$response.body#/id"},
+    },
+    "SpawnAgent": {"operationId": "spawn_agent", "parameters": {"agent_id": "$response.body#/id"}},
+}
+
+operations = [
+    Operation(
+        "GET",
+        "/api/agents",
+        list_agents,
+        "the caller's agents (the operator: everyone's), newest first",
+        response=AgentPage,
+        query=AgentListQuery,
+        problems=(403,),
+    ),
+    Operation(
+        "POST",
+        "/api/agents",
+        create_agent,
+        "create an agent",
+        ok=201,
+        response=AgentConfig,
+        body=AgentCreate,
+        problems=(403, 409),
+        description="Each HTTP tool's URL must be a public internet address (or allowlisted "
+        "by TOOL_HTTP_ALLOWLIST), checked as Voxie checks it: 422 otherwise.",
+        links=_AGENT_LINKS,
+    ),
+    Operation(
+        "GET",
+        "/api/agents/{agent_id}",
+        get_agent,
+        "one agent (an archived one is gone: 404)",
+        response=AgentConfig,
+        path_params=AgentRef,
+        query=OwnerQuery,
+        problems=(404, 409),
+    ),
+    Operation(
+        "PATCH",
+        "/api/agents/{agent_id}",
+        update_agent,
+        "change an agent (optimistic: send the version you read)",
+        response=AgentConfig,
+        path_params=AgentRef,
+        body=AgentUpdate,
+        problems=(404, 409),
+        description="409 when the version is stale, the slug taken, the row unreadable, or the "
+        "change does not fit the agent's other fields (activating without instructions).",
+    ),
+    Operation(
+        "DELETE",
+        "/api/agents/{agent_id}",
+        archive_agent,
+        "archive an agent",
+        response=AgentConfig,
+        path_params=AgentRef,
+        problems=(404, 409),
+        description="Archives, idempotently: afterwards GET and PATCH of the agent answer 404 "
+        "and it cannot run; its slug is free again; the row and its sessions stay for history, "
+        "listed by GET /api/agents?include_archived=true. The operator deletes a row for good "
+        "with DELETE /api/agents/{agent_id}/raw.",
+    ),
+    Operation(
+        "POST",
+        "/api/agents/{agent_id}/spawn",
+        spawn_agent,
+        "open a test call: a room with the agent dispatched, and a join token",
+        ok=201,
+        response=SpawnGrant,
+        path_params=AgentRef,
+        body=SpawnRequest,
+        body_required=False,
+        problems=(404, 409, 429, 502),
+    ),
+    Operation(
+        "GET",
+        "/api/agents/{agent_id}/raw",
+        get_agent_raw,
+        "the stored row as is, and why it fails the contract if it does (operator)",
+        response=RawAgent,
+        path_params=AgentId,
+        problems=(404,),
+    ),
+    Operation(
+        "PATCH",
+        "/api/agents/{agent_id}/raw",
+        archive_agent_raw,
+        "archive a stored row whatever it holds (operator)",
+        response=RawAgent,
+        path_params=AgentId,
+        body=RawPatch,
+        problems=(404,),
+    ),
+    Operation(
+        "DELETE",
+        "/api/agents/{agent_id}/raw",
+        delete_agent_raw,
+        "delete a stored row for good; its sessions keep their records (operator)",
+        ok=204,
+        path_params=AgentId,
+        problems=(404,),
+    ),
 ]

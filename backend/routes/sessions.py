@@ -3,34 +3,44 @@ its transcript, summary and token usage. A user sees only sessions of their own 
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from backend.auth import Principal
-from backend.http import authenticated, json_response, path_uuid, query_int, query_uuid, services
+from backend.bodies import SessionDetail, SessionPage
+from backend.http import PageQuery, UuidParam, authenticated, json_response, path, query, services
+from backend.operations import Operation
 from backend.problems import not_found
 from shared.store import NotFound
-from shared.store.base import MAX_PAGE_SIZE
+
+
+class SessionListQuery(PageQuery):
+    agent_id: Annotated[UuidParam | None, Field(description="one agent's sessions")] = None
+
+
+class SessionId(BaseModel):
+    session_id: UuidParam
 
 
 @authenticated()
 async def list_sessions(request: Request, principal: Principal) -> Response:
+    asked = query(request, SessionListQuery)
     page = await services(request).store.list_sessions(
-        agent_id=query_uuid(request, "agent_id"),
+        agent_id=asked.agent_id,
         owner_id=principal.owner_scope,
-        limit=query_int(request, "limit", 50, 1, MAX_PAGE_SIZE),
-        offset=query_int(request, "offset", 0, 0, 1_000_000),
+        limit=asked.limit,
+        offset=asked.offset,
     )
-    return json_response(
-        {"items": page.items, "total": page.total, "limit": page.limit, "offset": page.offset}
-    )
+    return json_response(SessionPage.of(page))
 
 
 @authenticated()
 async def get_session(request: Request, principal: Principal) -> Response:
     store = services(request).store
-    session_id = path_uuid(request, "session_id")
+    session_id = path(request, SessionId).session_id
     session = await store.get_session(session_id)
     if principal.user_id is not None and session.owner_id != principal.user_id:
         raise not_found(f"no session {session_id}")
@@ -40,11 +50,26 @@ async def get_session(request: Request, principal: Principal) -> Response:
         items, summary = [], None
     usage = await store.get_usage(session_id)
     return json_response(
-        {"session": session, "transcript": items, "summary": summary, "usage": usage}
+        SessionDetail(session=session, transcript=items, summary=summary, usage=usage)
     )
 
 
-routes = [
-    Route("/api/sessions", list_sessions, methods=["GET"]),
-    Route("/api/sessions/{session_id}", get_session, methods=["GET"]),
+operations = [
+    Operation(
+        "GET",
+        "/api/sessions",
+        list_sessions,
+        "call sessions, newest first (a user: those of their own agents)",
+        response=SessionPage,
+        query=SessionListQuery,
+    ),
+    Operation(
+        "GET",
+        "/api/sessions/{session_id}",
+        get_session,
+        "one session with its transcript, summary and usage",
+        response=SessionDetail,
+        path_params=SessionId,
+        problems=(404,),
+    ),
 ]

@@ -7,13 +7,14 @@ import asyncio
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import RootModel
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from backend.auth import Principal
+from backend.bodies import Health, Ready
 from backend.http import authenticated, json_response, services
-from backend.openapi import openapi_document
+from backend.operations import Operation
 from backend.problems import Problem
 from backend.rooms import LiveKitError
 from shared.store import StoreError
@@ -23,7 +24,7 @@ READY_TIMEOUT_S = 1.5
 
 
 async def healthz(_: Request) -> Response:
-    return json_response({"status": "ok"})
+    return json_response(Health(status="ok"))
 
 
 async def readyz(request: Request) -> Response:
@@ -51,7 +52,7 @@ async def readyz(request: Request) -> Response:
             headers={"Retry-After": "5"},
             checks=checks,
         )
-    return json_response({"status": "ready", "checks": checks})
+    return json_response(Ready(status="ready", checks=checks))
 
 
 @authenticated(operator=True)
@@ -62,13 +63,35 @@ async def metrics(request: Request, _: Principal) -> Response:
 
 @authenticated()
 async def openapi(request: Request, _: Principal) -> Response:
-    document: dict[str, Any] = openapi_document()
+    document: dict[str, Any] = request.app.state.openapi
     return json_response(document)
 
 
-routes = [
-    Route("/healthz", healthz, methods=["GET"]),
-    Route("/readyz", readyz, methods=["GET"]),
-    Route("/metrics", metrics, methods=["GET"]),
-    Route("/openapi.json", openapi, methods=["GET"]),
+class OpenApiDocument(RootModel[dict[str, Any]]):
+    """An OpenAPI 3.1 document."""
+
+
+class PrometheusText(RootModel[str]):
+    """Prometheus' text exposition format."""
+
+
+operations = [
+    Operation("GET", "/healthz", healthz, "liveness: the process answers", response=Health),
+    Operation(
+        "GET",
+        "/readyz",
+        readyz,
+        "readiness: the store and LiveKit answer",
+        response=Ready,
+        problems=(503,),
+    ),
+    Operation(
+        "GET",
+        "/metrics",
+        metrics,
+        "Prometheus metrics (operator)",
+        response=PrometheusText,
+        media_type="text/plain",
+    ),
+    Operation("GET", "/openapi.json", openapi, "this document", response=OpenApiDocument),
 ]

@@ -14,13 +14,14 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from backend.admission import open_room
+from backend.agents import find_agent
 from backend.auth import Principal, forbidden
-from backend.http import authenticated, json_response, parse, read_json, services
+from backend.bodies import RoomGrantBody
+from backend.http import authenticated, json_response, read_model, services
+from backend.operations import Operation
 from backend.problems import Problem
-from backend.routes.agents import find_agent
 from shared.contracts import AgentStatus
 from shared.contracts.dispatch import SessionKind, user_identity
 
@@ -36,8 +37,7 @@ class VoxieSessionRequest(BaseModel):
 @authenticated()
 async def create_voxie_session(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    data = await read_json(request, optional=True)
-    body = parse(VoxieSessionRequest, {} if data is None else data)
+    body = await read_model(request, VoxieSessionRequest, optional=True) or VoxieSessionRequest()
     if body.owner_id not in (None, principal.owner_id) and not principal.is_operator:
         raise forbidden("only the operator opens sessions on behalf of another user")
     owner = body.owner_id or principal.owner_id
@@ -50,10 +50,22 @@ async def create_voxie_session(request: Request, principal: Principal) -> Respon
     grant = await open_room(
         svc, principal, SessionKind.CREATION, agent, requested_by=user_identity(owner)
     )
-    return json_response(
-        {"room_name": grant.room_name, "token": grant.token, "livekit_url": grant.livekit_url},
-        201,
+    body_out = RoomGrantBody(
+        room_name=grant.room_name, token=grant.token, livekit_url=grant.livekit_url
     )
+    return json_response(body_out, 201)
 
 
-routes = [Route("/api/voxie/sessions", create_voxie_session, methods=["POST"])]
+operations = [
+    Operation(
+        "POST",
+        "/api/voxie/sessions",
+        create_voxie_session,
+        "open a Voxie session to create an agent (or edit one: agent_id)",
+        ok=201,
+        response=RoomGrantBody,
+        body=VoxieSessionRequest,
+        body_required=False,
+        problems=(403, 404, 409, 429, 502),
+    )
+]

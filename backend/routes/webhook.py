@@ -5,20 +5,31 @@ livekit-api's `WebhookReceiver` before anything is read; anything unsigned or ta
 401 and nothing is acted on. `room_finished` finalises the room's still-open session rows
 (end_reason `room_closed`) and frees an agent room's slot under MAX_TOTAL_AGENTS; an agent
 leaving a room wakes the reconciler; every event is counted.
+
+Replays are accepted: a signature has no expiry worth relying on, LiveKit retries a delivery
+that timed out, and replicas share no memory of event ids. So `handle` must stay idempotent —
+the same event any number of times leaves the same state as once: sessions are finalised
+first-end-wins by the store, a slot and the census entry are released by room name (again is a
+no-op, never a second decrement), and a reconciler nudge only brings a pass forward. A new
+handler must keep this property.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.json_format import ParseError
 from livekit import api
 from livekit.protocol.webhook import WebhookEvent
+from pydantic import RootModel
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from backend.admission import release_slot
 from backend.auth import unauthorized
-from backend.http import json_response, read_body, services
+from backend.bodies import WebhookReceived
+from backend.http import json_response, parse_json, read_body, services
+from backend.operations import Access, Operation
 from backend.problems import bad_request, unavailable
 from backend.services import Services
 from shared.contracts import EndReason
@@ -42,19 +53,21 @@ async def livekit_webhook(request: Request) -> Response:
     try:
         text = body.decode()
         event = receiver.receive(text, token)
-    except ParseError as exc:
+    except (ParseError, RecursionError) as exc:
         raise bad_request(f"the webhook body is not a LiveKit event: {exc}") from None
     except Exception as exc:  # the receiver raises bare Exception for a hash mismatch
         svc.metrics.webhooks.labels("invalid").inc()
         log.warning("webhook_refused", reason=type(exc).__name__)
         raise unauthorized("the webhook signature does not verify") from None
+    parse_json(body)  # signed, but still only portable JSON gets in (one reader for all)
     svc.metrics.webhooks.labels(event.event or "unknown").inc()
     with bind_log_context(room=event.room.name or None):
         await handle(svc, event)
-    return json_response({"received": event.event, "id": event.id})
+    return json_response(WebhookReceived(received=event.event, id=event.id))
 
 
 async def handle(svc: Services, event: WebhookEvent) -> None:
+    """Acts on one event; idempotent (see the module docstring): replays change nothing."""
     room = parse_room_name(event.room.name)
     if room is None:
         return  # not one of ours
@@ -69,4 +82,21 @@ async def handle(svc: Services, event: WebhookEvent) -> None:
         svc.reconciler.nudge()
 
 
-routes = [Route("/api/livekit/webhook", livekit_webhook, methods=["POST"])]
+livekit_webhook.access = Access.LIVEKIT  # type: ignore[attr-defined]
+
+
+class WebhookEventBody(RootModel[dict[str, Any]]):
+    """A LiveKit `WebhookEvent` in protobuf's JSON form (see livekit/protocol)."""
+
+
+operations = [
+    Operation(
+        "POST",
+        "/api/livekit/webhook",
+        livekit_webhook,
+        "LiveKit's signed room and participant events",
+        response=WebhookReceived,
+        body=WebhookEventBody,
+        problems=(400,),
+    )
+]

@@ -37,7 +37,6 @@ Example (as stored in `agents`, as returned by the API):
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -56,6 +55,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared import portable_json
 from shared.catalog import (
     DEFAULT_MODEL,
     DEFAULT_VOICE,
@@ -63,7 +63,13 @@ from shared.catalog import (
     SUPPORTED_VOICES,
     check_supported,
 )
-from shared.naming import InvalidSlug, validate_slug
+from shared.naming import (
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
+    SLUG_UUID_FORM_PATTERN,
+    InvalidSlug,
+    validate_slug,
+)
 
 MAX_NAME = 80
 MAX_INSTRUCTIONS = 20_000
@@ -71,6 +77,9 @@ MAX_GREETING = 1_000
 MAX_TOOLS = 16
 MAX_TOOL_DESCRIPTION = 1_024
 MAX_TOOL_SCHEMA_BYTES = 8_192
+# Container levels of a tool's parameters schema: room for objects of arrays of objects, and a
+# bound for the validators that walk it recursively (hundreds of levels would exhaust the stack).
+MAX_TOOL_SCHEMA_DEPTH = 16
 MAX_HEADERS = 16
 
 
@@ -102,10 +111,32 @@ def _supported_model(value: str) -> str:
     return check_supported("model", value, SUPPORTED_MODELS)
 
 
-Slug = Annotated[str, AfterValidator(_canonical_slug)]
-Voice = Annotated[str, AfterValidator(_supported_voice)]
-Model = Annotated[str, AfterValidator(_supported_model)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)]
+# Not blank once stripped (pydantic strips Unicode White_Space): the schema form of min_length=1.
+_NOT_BLANK = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+# The JSON Schemas say what the validators check, for the API's document (`/openapi.json`).
+Slug = Annotated[
+    str,
+    AfterValidator(_canonical_slug),
+    Field(
+        json_schema_extra={
+            "pattern": SLUG_PATTERN,
+            "maxLength": SLUG_MAX_LENGTH,
+            "not": {"pattern": SLUG_UUID_FORM_PATTERN},
+        }
+    ),
+]
+Voice = Annotated[
+    str, AfterValidator(_supported_voice), Field(json_schema_extra={"enum": [*SUPPORTED_VOICES]})
+]
+Model = Annotated[
+    str, AfterValidator(_supported_model), Field(json_schema_extra={"enum": [*SUPPORTED_MODELS]})
+]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME),
+    Field(json_schema_extra={"pattern": _NOT_BLANK}),
+]
 Instructions = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_INSTRUCTIONS)]
 Greeting = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_GREETING)]
 # BCP 47 primary language with an optional region: "en", "en-US", "pt-BR".
@@ -122,27 +153,59 @@ class SecretRef(BaseModel):
     secret: SecretName
 
 
+def _type_required(schema: dict[str, Any]) -> None:
+    # In a list of tools `type` picks the kind (the discriminator): it may not be left out there.
+    schema["required"] = ["type", *schema.get("required", [])]
+
+
 class HttpTool(BaseModel):
     """A business action the agent performs by calling an HTTP endpoint."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_type_required)
     type: Literal["http"] = "http"
     name: ToolName
     description: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TOOL_DESCRIPTION)
     ]
-    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="a JSON Schema (draft 2020-12) of type object, at most "
+        f"{MAX_TOOL_SCHEMA_BYTES} bytes and {MAX_TOOL_SCHEMA_DEPTH} levels deep",
+        json_schema_extra={
+            "required": ["type"],
+            "properties": {
+                "type": {"const": "object"},
+                "properties": {
+                    "type": "object",
+                    "additionalProperties": {"type": ["object", "boolean"]},
+                },
+                "required": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+            },
+        },
+    )
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    url: HttpUrl
+    url: Annotated[HttpUrl, Field(json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"})]
     headers: dict[HeaderName, Annotated[str, StringConstraints(max_length=1024)] | SecretRef] = (
-        Field(default_factory=dict, max_length=MAX_HEADERS)
+        Field(
+            default_factory=dict,
+            max_length=MAX_HEADERS,
+            json_schema_extra={"additionalProperties": False},  # names match HeaderName or fail
+        )
     )
     timeout_s: Annotated[float, Field(gt=0, le=30)] = 10.0
 
     @field_validator("parameters")
     @classmethod
     def _json_schema_object(cls, schema: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(schema)) > MAX_TOOL_SCHEMA_BYTES:
+        # Depth and portability first: both later checks recurse, and a non-finite number
+        # would be written as null (pydantic's JSON mode) and no longer be the schema checked.
+        try:
+            text = portable_json.dumps(
+                schema, max_depth=MAX_TOOL_SCHEMA_DEPTH, where="the parameters schema"
+            )
+        except portable_json.NotPortable as exc:
+            raise ValueError(str(exc)) from None
+        if len(text.encode()) > MAX_TOOL_SCHEMA_BYTES:
             raise ValueError(f"the parameters schema is larger than {MAX_TOOL_SCHEMA_BYTES} bytes")
         if schema.get("type") != "object":
             raise ValueError('the parameters schema must be a JSON Schema with "type": "object"')
@@ -158,7 +221,7 @@ class HttpTool(BaseModel):
 class BuiltinTool(BaseModel):
     """A tool the platform implements itself."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_type_required)
     type: Literal["builtin"] = "builtin"
     name: Literal["end_call"]
 
@@ -166,10 +229,21 @@ class BuiltinTool(BaseModel):
 ToolSpec = Annotated[HttpTool | BuiltinTool, Field(discriminator="type")]
 
 
+def _active_needs_instructions(schema: dict[str, Any]) -> None:
+    # `_active_is_runnable` below, for the JSON Schema.
+    schema["if"] = {"properties": {"status": {"const": "active"}}, "required": ["status"]}
+    schema["then"] = {
+        "properties": {"instructions": {"pattern": _NOT_BLANK}},
+        "required": ["instructions"],
+    }
+
+
 class AgentFields(BaseModel):
     """The fields a user (through Voxie or the API) may set."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_active_needs_instructions
+    )
 
     slug: Slug
     name: Name

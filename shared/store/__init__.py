@@ -6,7 +6,14 @@ import asyncio
 
 from shared.settings import Settings, StoreKind
 from shared.store.base import AgentStore, Page
-from shared.store.errors import Conflict, InvalidInput, NotFound, StoreError, StoreUnavailable
+from shared.store.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+    UnreadableAgent,
+)
 
 __all__ = [
     "AgentStore",
@@ -16,6 +23,7 @@ __all__ = [
     "Page",
     "StoreError",
     "StoreUnavailable",
+    "UnreadableAgent",
     "open_store",
 ]
 

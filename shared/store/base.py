@@ -17,6 +17,7 @@ from uuid import UUID
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from shared import portable_json
 from shared.contracts import (
     AgentConfig,
     AgentFields,
@@ -28,9 +29,12 @@ from shared.contracts import (
     SessionStatus,
     TokenUsage,
 )
+from shared.logging import get_logger
 from shared.naming import InvalidSlug, closest_slugs, normalize_slug, validate_slug
-from shared.store.errors import Conflict, InvalidInput, NotFound
+from shared.store.errors import Conflict, InvalidInput, NotFound, UnreadableAgent
 from shared.validation import describe_validation_error
+
+log = get_logger(__name__)
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -42,6 +46,8 @@ if TYPE_CHECKING:
     Row: TypeAlias = SupportsKeysAndGetItem[str, Any]
 
 MAX_PAGE_SIZE = 200
+# Deeper pages are not worth a scan: the API refuses offsets past this.
+MAX_PAGE_OFFSET = 1_000_000
 # The agents columns a user may set: exactly the contract's editable fields.
 AGENT_COLUMNS: tuple[str, ...] = tuple(AgentFields.model_fields)
 
@@ -52,6 +58,8 @@ class Page(Generic[T]):
     total: int
     limit: int
     offset: int
+    # Rows of this page that fail the contract: left out of `items` (still in `total`).
+    unreadable: tuple[UUID, ...] = ()
 
 
 class AgentStore(Protocol):
@@ -85,10 +93,17 @@ class AgentStore(Protocol):
     ) -> AgentConfig:
         """Applies `patch` if the stored version is `expected_version`, else Conflict."""
 
+    async def get_agent_row(
+        self, agent_id: UUID | str, *, owner_id: UUID | None = None
+    ) -> dict[str, Any]:
+        """The stored row as JSON values, unvalidated: how an operator reads an agent that
+        fails the contract (UnreadableAgent everywhere else). NotFound as `get_agent`."""
+
     async def archive_agent(
         self, agent_id: UUID | str, *, owner_id: UUID | None = None
     ) -> AgentConfig:
-        """Sets status archived (idempotent); the row and its sessions stay."""
+        """Sets status archived (idempotent); the row and its sessions stay. The archive is
+        written even when the row fails the contract; UnreadableAgent says so afterwards."""
 
     async def delete_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> None:
         """Removes the row; its sessions keep their records with agent_id unset."""
@@ -214,14 +229,55 @@ def retrying(attempts: int, transient: Callable[[BaseException], bool]) -> Async
     )
 
 
-def agent_from_row(row: Row) -> AgentConfig:
+def serialised(model: type[M], value: BaseModel) -> tuple[M, dict[str, Any]]:
+    """The JSON values a store writes for `value`, and the model validated from exactly them.
+
+    Pydantic's JSON mode writes a non-finite number as null, so the Python form is checked for
+    portability first; then the JSON form is validated: what is written is what was validated,
+    and a refused value raises InvalidInput before anything is written.
+    """
     try:
-        return AgentConfig.model_validate(dict(row))
+        portable_json.check(value.model_dump(mode="python"))
+    except portable_json.NotPortable as exc:
+        raise InvalidInput(f"the value cannot be stored as JSON: {exc}") from None
+    data = value.model_dump(mode="json")
+    return validated(model, data), data
+
+
+def agent_from_row(row: Row) -> AgentConfig:
+    values = dict(row)
+    try:
+        return AgentConfig.model_validate(values)
     except ValidationError as exc:
         # A row written around the contracts (by hand, by an old version) is never run.
-        raise InvalidInput(
-            f"stored agent {row['id']} fails validation: {describe_validation_error(exc)}"
-        ) from None
+        raise UnreadableAgent(UUID(str(values["id"])), describe_validation_error(exc)) from None
+
+
+def readable_agents(rows: Sequence[Row]) -> tuple[list[AgentConfig], tuple[UUID, ...]]:
+    """The rows that pass the contract, and the ids of those that do not: one bad row must not
+    break a list for everyone. Each skipped row is logged with its id."""
+    agents: list[AgentConfig] = []
+    unreadable: list[UUID] = []
+    for row in rows:
+        try:
+            agents.append(agent_from_row(row))
+        except UnreadableAgent as exc:
+            log.error("agent_row_unreadable", agent_id=str(exc.agent_id), reason=exc.reason)
+            unreadable.append(exc.agent_id)
+    return agents, tuple(unreadable)
+
+
+def raw_row(row: Row) -> dict[str, Any]:
+    """A row's columns as JSON values (ids and times as strings), without validation."""
+    return {key: _plain(value) for key, value in dict(row).items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 def session_from_row(row: Row) -> CallSession:

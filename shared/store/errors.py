@@ -6,6 +6,8 @@ handle one vocabulary whichever store is configured.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 
 class StoreError(Exception):
     """Base of every store error."""
@@ -29,6 +31,19 @@ class Conflict(StoreError):
 
 class InvalidInput(StoreError):
     """The request is malformed (a bad UUID, a value the contract or the schema refuses)."""
+
+
+class UnreadableAgent(InvalidInput):
+    """A stored agent row fails the contract (written around it: by hand, by an old version).
+
+    It is never run and never returned as an AgentConfig; lists skip it (`Page.unreadable`),
+    and the operator reads it raw (`AgentStore.get_agent_row`), archives or deletes it.
+    """
+
+    def __init__(self, agent_id: UUID, reason: str) -> None:
+        super().__init__(f"stored agent {agent_id} fails validation: {reason}")
+        self.agent_id = agent_id
+        self.reason = reason
 
 
 class StoreUnavailable(StoreError):

@@ -63,9 +63,7 @@ class StoreGuard:
                 result = await call()
         except TimeoutError as exc:
             self._timed_out(probe)
-            raise StoreTimedOut(
-                f"the database did not answer within {self.timeout_s:g} s"
-            ) from exc
+            raise StoreTimedOut(f"the database did not answer within {self.timeout_s:g} s") from exc
         except StoreTimedOut:
             self._timed_out(probe)
             raise

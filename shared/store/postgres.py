@@ -7,6 +7,7 @@ down comes up fine and answers StoreUnavailable until the database is back.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -37,7 +38,10 @@ from shared.store.base import (
     check_final_status,
     check_page,
     parse_uuid,
+    raw_row,
+    readable_agents,
     retrying,
+    serialised,
     session_from_row,
     slug_not_found,
     slug_taken,
@@ -139,7 +143,7 @@ class PostgresStore:
 
     # --- agents --------------------------------------------------------------------------------
 
-    async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
+    async def _agent_row(self, agent_id: UUID | str, owner_id: UUID | None) -> asyncpg.Record:
         agent_uuid = parse_uuid(agent_id, "agent id")
         row = await self._run(
             lambda c: c.fetchrow(
@@ -150,7 +154,10 @@ class PostgresStore:
         )
         if row is None:
             raise NotFound(f"no agent {agent_uuid}")
-        return agent_from_row(row)
+        return row
+
+    async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
+        return agent_from_row(await self._agent_row(agent_id, owner_id))
 
     async def get_agent_by_slug(self, owner_id: UUID, slug: str) -> AgentConfig:
         wanted = canonical_slug(slug)
@@ -201,13 +208,18 @@ class PostgresStore:
             return rows, int(total)
 
         rows, total = await self._run(op)
-        return Page([agent_from_row(r) for r in rows], total, limit, offset)
+        agents, unreadable = readable_agents(rows)
+        return Page(agents, total, limit, offset, unreadable)
+
+    async def get_agent_row(
+        self, agent_id: UUID | str, *, owner_id: UUID | None = None
+    ) -> dict[str, Any]:
+        return raw_row(await self._agent_row(agent_id, owner_id))
 
     async def create_agent(self, new: NewAgent) -> AgentConfig:
-        new = validated(NewAgent, new.model_dump())
+        new, values = serialised(NewAgent, new)
         # The id is chosen here so a retry after a lost reply finds its own row, not a conflict.
         agent_id = uuid4()
-        values = new.model_dump(mode="json", include=set(AGENT_COLUMNS))
 
         async def op(c: Conn) -> asyncpg.Record | None:
             try:
@@ -248,8 +260,7 @@ class PostgresStore:
                     raise NotFound(f"no agent {agent_uuid}")
                 if row["version"] != expected_version:
                     raise stale_version(agent_uuid, row["version"], expected_version)
-                merged = apply_patch(agent_from_row(row), patch)
-                values = merged.model_dump(mode="json", include=set(AGENT_COLUMNS))
+                merged, values = serialised(AgentConfig, apply_patch(agent_from_row(row), patch))
                 try:
                     updated = await c.fetchrow(
                         _UPDATE_AGENT,
@@ -394,8 +405,9 @@ class PostgresStore:
         self, session_id: UUID | str, items: Sequence[dict[str, Any]], summary: str | None = None
     ) -> None:
         sid = parse_uuid(session_id, "session id")
-        transcript = validated(
-            Transcript, {"session_id": sid, "items": list(items), "summary": summary}
+        transcript, _ = serialised(
+            Transcript,
+            validated(Transcript, {"session_id": sid, "items": list(items), "summary": summary}),
         )
         await self._run(
             lambda c: c.execute(
@@ -524,7 +536,11 @@ class PostgresStore:
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for typename in ("json", "jsonb"):
         await conn.set_type_codec(
-            typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            typename,
+            # The values were checked portable (`serialised`); never write NaN or Infinity.
+            encoder=functools.partial(json.dumps, allow_nan=False),
+            decoder=json.loads,
+            schema="pg_catalog",
         )
 
 

@@ -41,7 +41,10 @@ from shared.store.base import (
     check_final_status,
     check_page,
     parse_uuid,
+    raw_row,
+    readable_agents,
     retrying,
+    serialised,
     session_from_row,
     slug_not_found,
     slug_taken,
@@ -164,7 +167,7 @@ class SupabaseStore:
 
     # --- agents --------------------------------------------------------------------------------
 
-    async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
+    async def _agent_row(self, agent_id: UUID | str, owner_id: UUID | None) -> dict[str, Any]:
         agent_uuid = parse_uuid(agent_id, "agent id")
         query = self._table("agents").select("*").eq("id", str(agent_uuid))
         if owner_id is not None:
@@ -172,7 +175,10 @@ class SupabaseStore:
         rows = await self._rows(query.limit(1).execute)
         if not rows:
             raise NotFound(f"no agent {agent_uuid}")
-        return agent_from_row(rows[0])
+        return rows[0]
+
+    async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
+        return agent_from_row(await self._agent_row(agent_id, owner_id))
 
     async def get_agent_by_slug(self, owner_id: UUID, slug: str) -> AgentConfig:
         wanted = canonical_slug(slug)
@@ -216,12 +222,18 @@ class SupabaseStore:
             return q
 
         rows, total = await self._page(query, "updated_at", limit, offset)
-        return Page([agent_from_row(r) for r in rows], total, limit, offset)
+        agents, unreadable = readable_agents(rows)
+        return Page(agents, total, limit, offset, unreadable)
+
+    async def get_agent_row(
+        self, agent_id: UUID | str, *, owner_id: UUID | None = None
+    ) -> dict[str, Any]:
+        return raw_row(await self._agent_row(agent_id, owner_id))
 
     async def create_agent(self, new: NewAgent) -> AgentConfig:
-        new = validated(NewAgent, new.model_dump())
+        new, values = serialised(NewAgent, new)
         agent_id = uuid4()
-        row = {"id": str(agent_id), **new.model_dump(mode="json")}
+        row = {"id": str(agent_id), **values}
         try:
             rows = await self._rows(self._table("agents").insert(row).execute)
         except Conflict as exc:
@@ -241,8 +253,8 @@ class SupabaseStore:
         current = await self.get_agent(agent_id, owner_id=owner_id)
         if current.version != expected_version:
             raise stale_version(current.id, current.version, expected_version)
-        merged = apply_patch(current, patch)
-        values = merged.model_dump(mode="json", include=set(AGENT_COLUMNS))
+        merged, serialised_values = serialised(AgentConfig, apply_patch(current, patch))
+        values = {column: serialised_values[column] for column in AGENT_COLUMNS}
         try:
             rows = await self._rows(
                 self._table("agents")
@@ -369,13 +381,12 @@ class SupabaseStore:
         self, session_id: UUID | str, items: Sequence[dict[str, Any]], summary: str | None = None
     ) -> None:
         sid = parse_uuid(session_id, "session id")
-        transcript = validated(
-            Transcript, {"session_id": sid, "items": list(items), "summary": summary}
+        _, values = serialised(
+            Transcript,
+            validated(Transcript, {"session_id": sid, "items": list(items), "summary": summary}),
         )
         await self._run(
-            self._table("call_transcripts")
-            .upsert(transcript.model_dump(mode="json"), on_conflict="session_id")
-            .execute
+            self._table("call_transcripts").upsert(values, on_conflict="session_id").execute
         )
 
     async def write_usage(self, session_id: UUID | str, usage: Sequence[TokenUsage]) -> None:

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+import asyncpg
 import httpx
 import pytest
 
 from backend.app import create_app
+from shared.addresses import check_tool_destinations
+from shared.contracts import AgentFields
 from shared.contracts.dispatch import OPERATOR_OWNER_ID
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
-from tests.backend.conftest import ALICE, BOB, OPERATOR, AgentFactory, as_user, serving
+from tests.backend.conftest import (
+    ALICE,
+    BOB,
+    OPERATOR,
+    AgentFactory,
+    as_user,
+    backend_settings,
+    serving,
+)
+from tests.support.livekit import LiveKitDouble
 
 NEW_AGENT: dict[str, Any] = {
     "slug": "clarence-coherence",
@@ -110,7 +123,7 @@ async def test_a_mistyped_slug_answers_404_with_a_suggestion(
 @pytest.mark.parametrize(
     ("path", "status"),
     [
-        ("/api/agents/%25%25%25", 400),  # neither a UUID nor a slug
+        ("/api/agents/%25%25%25", 404),  # neither a UUID nor a slug: no agent has it
         (f"/api/agents/{uuid4()}", 404),
         ("/api/agents/3f2b8c1e-9d4a-4b7e-8f00", 404),  # a cut-off UUID is a slug nobody has
         ("/api/agents?limit=0", 400),
@@ -161,8 +174,19 @@ async def test_patch_needs_a_version_and_valid_fields(
     for body in ({"voice": "ash"}, {"version": 0, "voice": "ash"}, {"version": "1"}):
         response = await client.patch(path, json=body, headers=OPERATOR)
         assert response.status_code == 422, (body, response.text)
+    uncoerced: list[dict[str, Any]] = [
+        {"version": 1, "name": None},
+        {"version": 1.5},
+        {"version": 1, "summarize": 1},
+    ]
+    for wrong in uncoerced:
+        response = await client.patch(path, json=wrong, headers=OPERATOR)
+        assert response.status_code == 422, (wrong, response.text)  # no null, no coercion
+    # Valid on its own, not with what is stored: an active agent needs instructions.
     invalid = await client.patch(path, json={"version": 1, "instructions": ""}, headers=OPERATOR)
-    assert invalid.status_code == 422  # an active agent needs instructions
+    assert invalid.status_code == 409, invalid.text
+    assert invalid.json()["type"] == "urn:voxie:problem:invalid-combination"
+    assert "needs instructions" in invalid.json()["detail"]
     assert (await store.get_agent(agent.id)).version == 1  # nothing was written
 
 
@@ -188,3 +212,174 @@ async def test_an_oversized_body_is_413_before_it_is_read(
 
     streamed = await client.post("/api/agents", content=chunks(), headers=OPERATOR)
     assert streamed.status_code == 413
+
+
+def http_tool(url: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    tool: dict[str, Any] = {"type": "http", "name": "book", "description": "Book.", "url": url}
+    if parameters is not None:
+        tool["parameters"] = parameters
+    return tool
+
+
+async def insert_poisoned(database_url: str, owner: UUID = ALICE) -> UUID:
+    """The row issue 11 found: a tool schema whose number was stored as null."""
+    tools = [http_tool("https://93.184.215.14/q", {"type": "object", "maximum": None})]
+    conn = await asyncpg.connect(database_url)
+    try:
+        agent_id: UUID = await conn.fetchval(
+            "insert into public.agents (owner_id, slug, name, tools) values ($1, 'poisoned',"
+            " 'Poisoned', $2) returning id",
+            owner,
+            json.dumps(tools),
+        )
+    finally:
+        await conn.close()
+    return agent_id
+
+
+def nested_schema(levels: int) -> str:
+    """JSON text (`json.dumps` itself cannot write hundreds of levels)."""
+    opening = '{"type": "object", "properties": {"a": '
+    return opening * levels + '{"type": "object"}' + "}}" * levels
+
+
+async def test_a_poisoned_row_breaks_no_list_and_the_operator_can_clear_it(
+    any_store_settings: Settings, database_url: str, make_agent: AgentFactory
+) -> None:
+    good = await make_agent(ALICE)
+    bad = await insert_poisoned(database_url)
+    alice = as_user(ALICE, any_store_settings)
+    async with serving(create_app(any_store_settings, reconcile=False)) as client:
+        for headers in (OPERATOR, alice):
+            listed = await client.get("/api/agents?include_archived=true", headers=headers)
+            assert listed.status_code == 200, listed.text
+            assert [a["id"] for a in listed.json()["items"]] == [str(good.id)]
+            assert listed.json()["unreadable"] == [str(bad)]
+            for path in ("/api/rooms", "/api/stats"):
+                assert (await client.get(path, headers=headers)).status_code == 200, path
+        metrics = (await client.get("/metrics", headers=OPERATOR)).text
+        assert 'voxie_backend_unreadable_rows_total{table="agents"}' in metrics
+
+        # The row cannot be used or changed as a config, by anyone; the answer says why.
+        for method in ("GET", "PATCH", "DELETE"):
+            refused = await client.request(
+                method, f"/api/agents/{bad}", headers=OPERATOR, json={"version": 1}
+            )
+            assert refused.status_code == 409, (method, refused.text)
+            assert refused.json()["type"] == "urn:voxie:problem:agent-unreadable"
+            assert refused.json()["agent_id"] == str(bad)
+
+        # The operator's path: read it raw, archive it, delete it. Users may not.
+        raw_path = f"/api/agents/{bad}/raw"
+        assert (await client.get(raw_path, headers=alice)).status_code == 403
+        raw = await client.get(raw_path, headers=OPERATOR)
+        assert raw.status_code == 200, raw.text
+        assert raw.json()["row"]["tools"][0]["parameters"]["maximum"] is None
+        assert "not valid JSON Schema" in raw.json()["problem"]
+        archived = await client.patch(raw_path, headers=OPERATOR, json={"status": "archived"})
+        assert archived.status_code == 200, archived.text
+        assert archived.json()["row"]["status"] == "archived"
+        listed = await client.get("/api/agents", headers=OPERATOR)
+        assert listed.json()["unreadable"] == []
+        assert (await client.delete(raw_path, headers=OPERATOR)).status_code == 204
+        assert (await client.get(raw_path, headers=OPERATOR)).status_code == 404
+        assert (await client.get(f"/api/agents/{good.id}", headers=alice)).status_code == 200
+
+
+async def test_the_create_that_poisoned_a_row_is_refused_and_writes_nothing(
+    client: httpx.AsyncClient, store: PostgresStore
+) -> None:
+    for number in ("1e999", "NaN", "Infinity"):
+        body = json.dumps({**NEW_AGENT, "tools": []})[:-1]
+        body += ', "tools": [' + json.dumps(http_tool("https://93.184.215.14/q"))[:-1]
+        body += ', "parameters": {"type": "object", "maximum": ' + number + "}}]}"
+        response = await client.post(
+            "/api/agents", content=body, headers={**OPERATOR, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, response.text
+    assert (await store.list_agents(None, include_archived=True)).total == 0
+
+
+@pytest.mark.parametrize("levels", [20, 300, 900])
+async def test_deeply_nested_tool_schemas_are_422_not_500(
+    client: httpx.AsyncClient, store: PostgresStore, levels: int
+) -> None:
+    # Past the edge's own depth cap the body is 400; below it the contract caps the schema.
+    tool = json.dumps(http_tool("https://93.184.215.14/q"))[:-1]
+    tool += ', "parameters": ' + nested_schema(levels) + "}"
+    body = json.dumps({**NEW_AGENT, "tools": []}).replace('"tools": []', f'"tools": [{tool}]')
+    response = await client.post(
+        "/api/agents", content=body, headers={**OPERATOR, "Content-Type": "application/json"}
+    )
+    assert response.status_code in (400, 422), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "levels deep" in response.json()["detail"]
+    assert (await store.list_agents(None, include_archived=True)).total == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:8080/admin", "internal address (127.0.0.1)"),
+        ("http://169.254.169.254/latest/meta-data", "internal address (169.254.169.254)"),
+        ("https://10.0.0.5/book", "internal address (10.0.0.5)"),
+        ("https://[::ffff:10.0.0.5]/book", "internal address"),
+        ("https://sneaky.example/book", "'sneaky.example' is an internal address (10.1.2.3)"),
+        ("https://nowhere.example/book", "does not resolve"),
+    ],
+)
+async def test_a_tool_on_an_internal_address_is_refused_at_save_time(
+    settings: Settings,
+    store: PostgresStore,
+    make_agent: AgentFactory,
+    url: str,
+    reason: str,
+) -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        if host == "sneaky.example":
+            return ["93.184.215.14", "10.1.2.3"]
+        raise OSError("Name or service not known")
+
+    agent = await make_agent(ALICE)
+    async with serving(create_app(settings, reconcile=False, resolve=resolve)) as client:
+        body = {**NEW_AGENT, "tools": [http_tool(url)]}
+        created = await client.post("/api/agents", json=body, headers=OPERATOR)
+        assert created.status_code == 422, created.text
+        assert reason in created.json()["detail"] and "tool 'book'" in created.json()["detail"]
+        patched = await client.patch(
+            f"/api/agents/{agent.id}",
+            json={"version": 1, "tools": [http_tool(url)]},
+            headers=OPERATOR,
+        )
+        assert patched.status_code == 422, patched.text
+    assert (await store.get_agent(agent.id)).tools == agent.tools
+    assert (await store.list_agents(None)).total == 1
+
+
+async def test_the_api_accepts_public_and_allowlisted_tool_urls_as_voxie_does(
+    livekit: LiveKitDouble, database_url: str
+) -> None:
+    settings = backend_settings(
+        livekit, database_url, tool_http_allowlist=["10.20.0.0/16", "crm.lan"]
+    )
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return {"crm.lan": ["10.99.0.1"], "api.example.com": ["93.184.215.14"]}[host]
+
+    tools = [
+        http_tool("https://api.example.com/book"),
+        {**http_tool("https://10.20.3.4/x"), "name": "internal_but_allowed"},
+        {**http_tool("http://crm.lan/lead"), "name": "crm_by_name"},
+    ]
+    # The same config passes the shared rule Voxie applies when a tool is added.
+    allowlist = settings.tool_http_allowlist
+    await check_tool_destinations(
+        AgentFields.model_validate({**NEW_AGENT, "tools": tools}).tools,
+        allowlist=allowlist,
+        resolve=resolve,
+    )
+    async with serving(create_app(settings, reconcile=False, resolve=resolve)) as client:
+        created = await client.post(
+            "/api/agents", json={**NEW_AGENT, "tools": tools}, headers=OPERATOR
+        )
+        assert created.status_code == 201, created.text

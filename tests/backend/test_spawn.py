@@ -136,7 +136,8 @@ async def test_someone_elses_or_a_missing_agent_is_404_and_no_room(
     for path in (f"/api/agents/{agent.id}/spawn", "/api/agents/nobody-here/spawn"):
         response = await client.post(path, headers=as_user(BOB))
         assert response.status_code == 404
-    assert (await client.post("/api/agents/%25/spawn", headers=OPERATOR)).status_code == 400
+    # Neither an id nor a slug: no agent can have it.
+    assert (await client.post("/api/agents/%25/spawn", headers=OPERATOR)).status_code == 404
     bad_body = await client.post(
         f"/api/agents/{agent.id}/spawn",
         content=b"{oops",

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from uuid import uuid4
 
+import asyncpg
 import httpx
 import pytest
 from livekit import api
 from livekit.protocol import models, webhook
 
 from backend.app import create_app
-from shared.contracts import EndReason, NewCallSession, SessionStatus
+from shared.contracts import CallSession, EndReason, NewCallSession, SessionStatus
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from tests.backend.conftest import ALICE, OPERATOR, AgentFactory, as_user, backend_settings
@@ -156,3 +158,41 @@ async def test_a_signed_body_that_is_not_an_event_is_400(
 async def test_an_oversized_webhook_is_413(client: httpx.AsyncClient, settings: Settings) -> None:
     body = "x" * (settings.backend_max_body_bytes + 1)
     assert (await client.post(HOOK, content=body)).status_code == 413
+
+
+async def test_a_replayed_webhook_leaves_the_same_state(
+    client: httpx.AsyncClient,
+    livekit: LiveKitDouble,
+    livekit_api: api.LiveKitAPI,
+    store: PostgresStore,
+    database_url: str,
+    make_agent: AgentFactory,
+) -> None:
+    agent = await make_agent(ALICE)
+    rooms = []
+    for _ in range(2):  # two live agent rooms, each holding a slot
+        spawned = await client.post(f"/api/agents/{agent.id}/spawn", headers=OPERATOR)
+        assert spawned.status_code == 201, spawned.text
+        rooms.append(spawned.json()["room_name"])
+    session = await store.start_session(
+        NewCallSession(agent_id=agent.id, room_name=rooms[0], kind="test", deployment="test")
+    )
+
+    async def state() -> tuple[CallSession, list[dict[str, Any]]]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            slots = await conn.fetch("select * from public.agent_slots order by room_name")
+        finally:
+            await conn.close()
+        return await store.get_session(session.id), [dict(r) for r in slots]
+
+    await livekit_api.room.delete_room(api.DeleteRoomRequest(room=rooms[0]))
+    body = finished_event(rooms[0])
+    signed = {"Authorization": sign_body(body, livekit.api_key, livekit.api_secret)}
+    assert (await client.post(HOOK, content=body, headers=signed)).status_code == 200
+    once = await state()
+    assert once[0].status is SessionStatus.ENDED
+    assert [slot["room_name"] for slot in once[1]] == [rooms[1]]
+    for _ in range(3):  # the same signed delivery again: accepted, and nothing changes
+        assert (await client.post(HOOK, content=body, headers=signed)).status_code == 200
+        assert await state() == once

@@ -5,10 +5,19 @@ from pathlib import Path
 import pytest
 
 from shared.naming import WorkerRole
-from shared.settings import ConfigError, Settings, StoreKind
+from shared.settings import (
+    OPENAI_DEFAULT_BASE_URL,
+    ConfigError,
+    ModelUse,
+    Settings,
+    StoreKind,
+    is_placeholder_key,
+)
 from tests.conftest import make_settings
 
 PROD_LIVEKIT = {"livekit_api_key": "APIabc123", "livekit_api_secret": "s3cr3t-long-random-value"}
+PROD = {"platform_env": "prod", "database_url": "postgresql://db/v", **PROD_LIVEKIT}
+REAL_LOOKING_KEY = "sk-proj-" + "Q7v" * 16
 
 
 def test_defaults_are_the_seeds() -> None:
@@ -90,7 +99,7 @@ def test_validate_for_names_what_each_component_needs() -> None:
     ready = make_settings(
         platform_env="prod",
         database_url="postgresql://db/v",
-        openai_api_key="sk-x",
+        openai_api_key=REAL_LOOKING_KEY,
         backend_admin_token="t" * 32,
         **PROD_LIVEKIT,
     )
@@ -139,6 +148,115 @@ def test_backend_settings_derive_urls_and_parse_origins() -> None:
     assert override.jwks_url == "https://keys.example/jwks.json"
     with pytest.raises(ConfigError, match="BACKEND_MAX_BODY_BYTES"):
         make_settings(backend_max_body_bytes=10)
+
+
+USES: tuple[ModelUse, ...] = ("realtime", "llm", "stt", "tts", "summary")
+
+
+def test_every_model_is_served_by_openai_unless_a_base_url_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    default = make_settings()
+    assert {default.openai_base_url_for(use) for use in USES} == {OPENAI_DEFAULT_BASE_URL}
+
+    gateway = make_settings(openai_base_url="https://gateway.example.com/v1")
+    assert {gateway.openai_base_url_for(use) for use in USES} == {"https://gateway.example.com/v1"}
+
+    # One use apart (a local LLM for the pipeline), read from the environment like the rest.
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://x.openai.azure.com/openai/v1")
+    monkeypatch.setenv("OPENAI_LLM_BASE_URL", "http://127.0.0.1:11434/v1")
+    monkeypatch.setenv("OPENAI_TTS_BASE_URL", "  ")  # blank is unset
+    split = Settings(_env_file=None)
+    assert split.openai_base_url_for("llm") == "http://127.0.0.1:11434/v1"
+    for use in USES[:1] + USES[2:]:
+        assert split.openai_base_url_for(use) == "https://x.openai.azure.com/openai/v1"
+    # A blank OPENAI_BASE_URL is OpenAI's, not "".
+    assert make_settings(openai_base_url="").openai_base_url == OPENAI_DEFAULT_BASE_URL
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        ("openai_base_url", "api.openai.com/v1", "absolute http/https URL with a host"),
+        ("openai_base_url", "https:///v1", "absolute http/https URL with a host"),
+        ("openai_llm_base_url", "ftp://llm.internal/v1", "absolute http/https URL"),
+        ("openai_stt_base_url", "ws://stt.internal/v1", "absolute http/https URL"),
+        ("openai_tts_base_url", "https://tts.internal:99999/v1", "not a URL"),
+        ("openai_summary_base_url", "https://gw.example.com/v1?key=1", "query or fragment"),
+        ("openai_realtime_base_url", "wss://", "absolute http/https/ws/wss URL"),
+        ("openai_base_url", "https://me:hunter2@gw.example.com/v1", "must not carry credentials"),
+    ],
+)
+def test_a_malformed_base_url_is_refused_naming_its_variable(
+    field: str, value: str, why: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"{field.upper()}: .*{why}") as refused:
+        make_settings(**{field: value})
+    assert "hunter2" not in str(refused.value)
+
+
+def test_the_realtime_url_may_be_a_websocket_url() -> None:
+    settings = make_settings(openai_realtime_base_url="wss://rt.example.com/v1")
+    assert settings.openai_base_url_for("realtime") == "wss://rt.example.com/v1"
+
+
+@pytest.mark.parametrize(
+    ("key", "placeholder"),
+    [
+        ("EMPTY", True),
+        ("ollama", True),
+        ("sk-xxxxxxxx", True),
+        ("sk-...", True),
+        ("<your-openai-key>", True),
+        ("your_api_key", True),
+        ("sk-placeholder-123", True),
+        ("sk-no-key-required", True),
+        (REAL_LOOKING_KEY, False),
+        ("0123456789abcdef0123456789abcdef", False),  # an Azure OpenAI key
+    ],
+)
+def test_placeholder_keys_are_recognised(key: str, placeholder: bool) -> None:
+    assert is_placeholder_key(key) is placeholder
+
+
+def test_a_placeholder_key_is_accepted_only_where_no_model_is_served_by_openai() -> None:
+    # Every model on a local or compatible server: the key is never checked, a stand-in is fine.
+    local = make_settings(**PROD, openai_api_key="EMPTY", openai_base_url="http://vllm:8000/v1")
+    local.validate_for("spawner")
+    local.validate_for("voxie")
+
+    at_openai = make_settings(**PROD, openai_api_key="EMPTY")
+    with pytest.raises(
+        ConfigError, match=r"placeholder.*OPENAI_BASE_URL points at OpenAI .*spawner"
+    ):
+        at_openai.validate_for("spawner")
+
+    # Only the pipeline LLM moved: the realtime model would still send the stand-in to OpenAI.
+    llm_only = make_settings(
+        **PROD, openai_api_key="sk-xxxx", openai_llm_base_url="http://ollama:11434/v1"
+    )
+    with pytest.raises(ConfigError, match="OPENAI_BASE_URL points at OpenAI"):
+        llm_only.validate_for("voxie")
+
+    # Voxie builds only the realtime model; the spawner also the pipeline's and the summary's.
+    realtime_moved = make_settings(
+        **PROD,
+        openai_api_key="EMPTY",
+        openai_base_url="http://gateway:4000/v1",
+        openai_realtime_base_url="wss://rt.internal/v1",
+        openai_tts_base_url=OPENAI_DEFAULT_BASE_URL,
+    )
+    realtime_moved.validate_for("voxie")
+    with pytest.raises(ConfigError, match="OPENAI_TTS_BASE_URL points at OpenAI") as refused:
+        realtime_moved.validate_for("spawner")
+    assert "EMPTY" not in str(refused.value)  # the key itself is never repeated
+
+    # A real key goes anywhere; an empty one nowhere outside dev/test.
+    make_settings(**PROD, openai_api_key=REAL_LOOKING_KEY).validate_for("spawner")
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY is empty"):
+        make_settings(**PROD, openai_base_url="http://vllm:8000/v1").validate_for("voxie")
+    # dev/test keep their leniency (tests run with stand-in keys against doubles).
+    make_settings(openai_api_key="sk-test").validate_for("spawner")
 
 
 def test_worker_agent_names_follow_platform_env() -> None:

@@ -181,19 +181,17 @@ async def test_end_call_closes_the_call_and_its_records_hold_transcript_usage_an
     assert end.usage[0].input_tokens > 0
 
 
+def config_of(**fields: Any) -> AgentConfig:
+    """A stored agent's config without the store: for the factory's pure mapping."""
+    stored = {"id": uuid4(), "version": 1, "created_at": "2026-11-21T09:00:00Z"}
+    return AgentConfig.model_validate(
+        {**new_agent().model_dump(), **stored, "updated_at": stored["created_at"], **fields}
+    )
+
+
 def test_the_factory_maps_model_voice_and_pipeline() -> None:
     settings = make_settings(openai_api_key="sk-test")
-    config = AgentConfig.model_validate(
-        {
-            **new_agent().model_dump(),
-            "id": uuid4(),
-            "version": 1,
-            "created_at": "2026-11-21T09:00:00Z",
-            "updated_at": "2026-11-21T09:00:00Z",
-            "voice": "sage",
-            "model": "gpt-realtime-1.5",
-        }
-    )
+    config = config_of(voice="sage", model="gpt-realtime-1.5")
     realtime = factory.models_for(config, settings)
     assert isinstance(realtime.llm, openai.realtime.RealtimeModel)
     assert (realtime.llm.model, realtime.llm._opts.voice) == ("gpt-realtime-1.5", "sage")
@@ -204,6 +202,27 @@ def test_the_factory_maps_model_voice_and_pipeline() -> None:
     )
     assert isinstance(pipeline.tts, openai.TTS) and pipeline.stt is not None
     assert pipeline.tts._opts.voice == "sage"
+
+
+def test_every_model_is_built_at_its_configured_endpoint() -> None:
+    settings = make_settings(
+        openai_api_key="EMPTY",
+        openai_base_url="http://gateway.internal:4000/v1",
+        openai_llm_base_url="http://ollama.internal:11434/v1",
+        openai_tts_base_url="https://tts.example.com/v1",
+    )
+    config = config_of()
+    realtime = factory.models_for(config, settings)
+    pipeline = factory.models_for(
+        config.model_copy(update={"pipeline": Pipeline.STT_LLM_TTS}), settings
+    )
+    assert pipeline.stt is not None and pipeline.tts is not None
+    # `provider` is each plugin's public view of the host it talks to.
+    assert realtime.llm.provider == "gateway.internal:4000"
+    assert pipeline.llm.provider == "ollama.internal:11434"
+    assert pipeline.stt.provider == "gateway.internal:4000"
+    assert pipeline.tts.provider == "tts.example.com"
+    assert factory.summary_model(settings).provider == "gateway.internal:4000"
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 import yaml
 
-from backend.routes.webhook import routes as webhook_routes
+from backend.routes.webhook import operations as webhook_operations
 from shared.naming import WorkerRole
 from shared.settings import Component, ConfigError, StoreKind
 from tests.deploy.environment import SECRET_VALUES, dotenv, settings_from, unknown_variables
@@ -294,7 +294,7 @@ def test_livekit_signs_webhooks_with_the_platform_key_and_sends_them_to_the_back
     assert "keys" not in config and "api_key" not in config.get("webhook", {})
     [url] = config["webhook"]["urls"]
     backend = settings_from(container_env("backend"), "backend")
-    assert url == f"http://backend:{backend.backend_port}{webhook_routes[0].path}"
+    assert url == f"http://backend:{backend.backend_port}{webhook_operations[0].path}"
     # The port the platform's containers dial is the one LiveKit listens on.
     assert f":{config['port']}" in container_env("spawner")["LIVEKIT_URL"]
 

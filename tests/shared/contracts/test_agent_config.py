@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -16,6 +17,7 @@ from shared.contracts import (
 )
 from shared.contracts.agent_config import (
     MAX_INSTRUCTIONS,
+    MAX_TOOL_SCHEMA_DEPTH,
     MAX_TOOLS,
     NotRunnable,
     check_runnable,
@@ -96,6 +98,13 @@ def test_invalid_configs_are_refused_with_a_reason(overrides: dict[str, Any], me
         new_agent(**overrides)
 
 
+def nested_schema(levels: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return schema
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -117,11 +126,25 @@ def test_invalid_configs_are_refused_with_a_reason(overrides: dict[str, Any], me
         ({"parameters": {"type": "object", "description": "x" * 9000}}, "larger than 8192"),
         ({"headers": {"Authorization": {"secret": "lowercase"}}}, "should match pattern"),
         ({"headers": {"Bad Header": "x"}}, "should match pattern"),
+        ({"parameters": {"type": "object", "maximum": math.inf}}, "holds inf; numbers must be"),
+        ({"parameters": {"type": "object", "minimum": -math.inf}}, "holds -inf"),
+        ({"parameters": {"type": "object", "maximum": math.nan}}, "holds nan"),
+        ({"parameters": {"type": "object", "maximum": 10**100}}, "at most 100 digits"),
+        ({"parameters": {"type": "object", "description": "a\x00b"}}, "U\\+0000"),
+        ({"parameters": nested_schema(MAX_TOOL_SCHEMA_DEPTH)}, "nested more than 16 levels"),
+        ({"parameters": nested_schema(300)}, "nested more than 16 levels"),
+        ({"parameters": nested_schema(3000)}, "nested more than 16 levels"),
     ],
 )
 def test_malformed_http_tools_are_refused(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         HttpTool.model_validate(http_tool(**overrides))
+
+
+def test_a_schema_within_the_depth_cap_is_accepted() -> None:
+    # 1 + 2 * 7 = 15 container levels: objects of objects seven deep.
+    tool = HttpTool.model_validate(http_tool(parameters=nested_schema(7)))
+    assert tool.parameters == nested_schema(7)
 
 
 def test_patch_is_validated_on_the_merged_result() -> None:

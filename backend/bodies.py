@@ -1,0 +1,167 @@
+"""What the API answers: one pydantic model per response body.
+
+Handlers build their answers from these models and the OpenAPI document takes its response
+schemas from the same models, so a field the handler adds or drops changes the document too.
+Request bodies are validated by the contract models (`shared.contracts`) and the route modules'
+own request models.
+
+Example (`GET /api/agents`, an `AgentPage`):
+
+    {"items": [{"id": "3f2b…", "slug": "clarence-coherence", …}], "total": 1, "limit": 50,
+     "offset": 0}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, Self, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts import AgentConfig, CallSession, TokenUsage
+from shared.naming import RoomKind
+from shared.store import Page
+
+T = TypeVar("T")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Paged(Body, Generic[T]):
+    """One page of a list, newest first: the one shape of every paged answer."""
+
+    items: list[T]
+    total: int = Field(description="rows on every page together, unreadable ones included")
+    limit: int
+    offset: int
+    unreadable: list[UUID] = Field(
+        default_factory=list,
+        description="rows of this page that fail their contract: left out of `items` (logged; "
+        "the operator reads an agent's at /api/agents/{id}/raw)",
+    )
+
+    @classmethod
+    def of(cls, page: Page[T]) -> Self:
+        return cls(
+            items=page.items,
+            total=page.total,
+            limit=page.limit,
+            offset=page.offset,
+            unreadable=list(page.unreadable),
+        )
+
+
+AgentPage = Paged[AgentConfig]
+SessionPage = Paged[CallSession]
+
+
+class RoomGrantBody(Body):
+    room_name: str
+    token: str = Field(description="LiveKit join token for this room only")
+    livekit_url: str
+
+
+class SpawnGrant(RoomGrantBody):
+    agent: AgentConfig
+
+
+class RawAgent(Body):
+    """The operator's view of a stored agent row, whether or not it passes the contract."""
+
+    agent_id: str
+    problem: str | None = Field(description="why the row fails the contract; null if it passes")
+    row: dict[str, Any] = Field(description="the row's columns as stored")
+
+
+class SessionDetail(Body):
+    session: CallSession
+    transcript: list[dict[str, Any]]
+    summary: str | None
+    usage: list[TokenUsage]
+
+
+class RoomView(Body):
+    name: str
+    kind: RoomKind
+    agent_id: UUID | None
+    humans: list[str]
+    agent_present: bool
+    agents: list[str]
+    state: str = Field(
+        description="the agent's lifecycle state, or starting / empty / "
+        "waiting_for_agent while none has published one"
+    )
+    grace_remaining_s: float | None
+    session_id: str | None
+    age_s: float
+    created_at: str
+
+
+class RoomList(Body):
+    items: list[RoomView]
+    total: int
+
+
+class RoomCounts(Body):
+    agent: int
+    creation: int
+
+
+class Capacity(Body):
+    max_total_agents: int
+    agent_rooms: int
+    available: int
+
+
+class Stats(Body):
+    rooms: RoomCounts
+    by_state: dict[str, int]
+    agents_running: int
+    humans: int
+    capacity: Capacity | None = Field(default=None, description="the operator only")
+
+
+class RoomClosed(Body):
+    room_name: str
+    closed: Literal[True]
+
+
+class ReconcilerAction(Body):
+    action: str
+    room: str
+    detail: str
+
+
+class PassReportBody(Body):
+    rooms: int
+    open_sessions: int
+    actions: list[ReconcilerAction]
+
+
+class Health(Body):
+    status: Literal["ok"]
+
+
+class Ready(Body):
+    status: Literal["ready"]
+    checks: dict[str, str]
+
+
+class WebhookReceived(Body):
+    received: str
+    id: str
+
+
+class Problem(Body):
+    """RFC 9457 problem details; more members (`hint`, `current_version`, …) by type."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str | None
