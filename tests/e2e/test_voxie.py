@@ -1,13 +1,19 @@
 """Voxie in a room on a real server (issue 13, flow 9): a session the backend opens gets one
-Voxie agent and never a spawner; Voxie never joins an `agent-*` room."""
+Voxie agent and never a spawner, and its record names the user who will own the agent (the
+operator's placeholder owner for operator sessions); Voxie never joins an `agent-*` room."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import httpx
 
+from shared.contracts import CallSession
+from shared.contracts.dispatch import OPERATOR_OWNER_ID
 from shared.livekit_local import LiveKitServer
+from shared.store.postgres import PostgresStore
+from tests.backend.conftest import ALICE, JWT_SECRET, as_user
 from tests.e2e.support import eventually, healthy, registered
 from tests.spawner.conftest import create_agent_room
 from tests.support.human import Human
@@ -15,27 +21,37 @@ from tests.support.livekit_server import api_client, join_token
 from tests.support.platform import OPERATOR, Platform
 
 
+async def _sessions(store: PostgresStore, room: str) -> list[CallSession]:
+    return (await store.list_sessions(room_name=room)).items
+
+
 async def test_voxie_joins_creation_rooms_only(
-    platform: Platform, http: httpx.AsyncClient, lk: LiveKitServer
+    platform: Platform, http: httpx.AsyncClient, lk: LiveKitServer, store: PostgresStore
 ) -> None:
-    backend = platform.backend()
+    backend = platform.backend(SUPABASE_JWT_SECRET=JWT_SECRET)
     voxie = platform.voxie()
     spawner = platform.spawner()
     await healthy(http, platform.api, backend)
     await registered(voxie, spawner)
 
-    response = await http.post(f"{platform.api}/api/voxie/sessions", headers=OPERATOR)
-    assert response.status_code == 201, response.text
-    opened = response.json()
-    room = opened["room_name"]
-    human = await Human.join(opened["livekit_url"], opened["token"])
-    try:
-        joined = await human.one_agent(within=60)
-        assert voxie.events("job_accepted", room=room)
-        assert joined.identity.startswith("agent-")
-    finally:
-        await human.leave()
-    assert not spawner.events("received job request", room=room)
+    # Opened by a user or with the operator token: the record names who will own the agent.
+    for headers, owner in ((as_user(ALICE), ALICE), (OPERATOR, OPERATOR_OWNER_ID)):
+        response = await http.post(f"{platform.api}/api/voxie/sessions", headers=headers)
+        assert response.status_code == 201, response.text
+        opened = response.json()
+        room = opened["room_name"]
+        human = await Human.join(opened["livekit_url"], opened["token"])
+        try:
+            joined = await human.one_agent(within=60)
+            assert voxie.events("job_accepted", room=room)
+            assert joined.identity.startswith("agent-")
+            [session] = await eventually(
+                functools.partial(_sessions, store, room), what=f"the session of {room}"
+            )
+            assert session.owner_id == owner and session.kind == "creation"
+        finally:
+            await human.leave()
+        assert not spawner.events("received job request", room=room)
 
     # An agent room dispatched to Voxie's name by mistake: Voxie refuses it, nobody joins.
     async with api_client(lk) as lkapi:

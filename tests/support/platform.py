@@ -6,6 +6,7 @@ database. No OpenAI endpoint is reachable here: the model is the OpenAI double
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -84,5 +85,8 @@ class Platform:
         return self.start(["-m", "voxie", "start"], label, **extra)
 
     def stop(self) -> None:
+        # All at once: each worker drains on its own; waiting for one before the next adds up.
+        for process in self.processes:
+            process.signal(signal.SIGTERM)
         for process in reversed(self.processes):
             process.stop()

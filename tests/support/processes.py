@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -20,7 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServiceProcess:
-    """One `python <args>` subprocess, stopped with SIGTERM (then SIGKILL) by `stop()`."""
+    """One `python <args>` subprocess (or `<program> <args>`: the image's entry point script),
+    stopped with SIGTERM (then SIGKILL) by `stop()`."""
 
     def __init__(
         self,
@@ -29,13 +31,14 @@ class ServiceProcess:
         *,
         label: str,
         env: Mapping[str, str] | None = None,
+        program: str = sys.executable,
     ) -> None:
         self.label = label
         self.output_path = directory / f"{label}.out"
         full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
         with self.output_path.open("wb") as output:
             self._process = subprocess.Popen(
-                [sys.executable, *args],
+                [program, *args],
                 cwd=REPO_ROOT,
                 env=full_env,
                 stdout=output,
@@ -88,3 +91,10 @@ class ServiceProcess:
         if self._process.poll() is None:
             self._process.kill()
         return self._process.wait()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now (for a process the test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,9 +1,13 @@
 """A LiveKit server double for tests: the real `livekit-api` client and real `livekit-agents`
 workers talk to it unchanged over LiveKit's own wire protocols.
 
-No LiveKit server runs on the test machines (no internet, no Docker, no binary in the
-reachable registries), so this package serves what the platform uses of one, following
-livekit-server's source (pkg/service, pkg/agent, pkg/rtc) and livekit/protocol.
+The real livekit-server now runs in the tests (`shared.livekit_local`, `tests/e2e/`): everything
+that happens in a room is tested there. This double remains for what the real server cannot be
+made to do on cue — scripted workers that send malformed frames or fall silent
+(`raw_worker.py`), room timeouts on a clock the test moves, data packets kept after a room is
+deleted — and for the in-process backend, spawner and Voxie worker tests not yet moved to the
+real server. It follows livekit-server's source (pkg/service, pkg/agent, pkg/rtc) and
+livekit/protocol.
 
 Emulated:
 
