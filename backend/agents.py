@@ -21,6 +21,7 @@ from shared.contracts import AgentConfig
 from shared.contracts.agent_config import ToolSpec
 from shared.store import InvalidInput, Page, UnreadableAgent
 from shared.store.base import MAX_PAGE_SIZE, agent_from_row
+from shared.validation import excerpt
 
 
 async def find_agent(
@@ -40,7 +41,7 @@ async def find_agent(
     except UnreadableAgent:
         raise
     except InvalidInput as exc:
-        detail = f"no agent '{ref[:64]}': it is neither an agent id nor a slug ({exc})"
+        detail = f"no agent '{excerpt(ref)}': it is neither an agent id nor a slug ({exc})"
         raise not_found(detail) from None
 
 

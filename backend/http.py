@@ -24,7 +24,7 @@ from backend.problems import Problem, bad_request, unprocessable
 from backend.services import Services
 from shared import portable_json
 from shared.store.base import MAX_PAGE_OFFSET, MAX_PAGE_SIZE
-from shared.validation import describe_validation_error
+from shared.validation import describe_validation_error, excerpt
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -146,7 +146,7 @@ _INTEGER_TEXT = re.compile(r"-?[0-9]+")
 
 def _uuid_text(value: object) -> object:
     if isinstance(value, str) and not _UUID_TEXT.fullmatch(value):
-        raise ValueError(f"'{value[:64]}' is not a UUID (8-4-4-4-12 hexadecimal digits)")
+        raise ValueError(f"'{excerpt(value)}' is not a UUID (8-4-4-4-12 hexadecimal digits)")
     return value
 
 

@@ -1,4 +1,4 @@
-"""One way to say why pydantic refused a value, used by settings, contracts and the store."""
+"""One way to say why a value was refused, used by settings, contracts, the store and the API."""
 
 from __future__ import annotations
 
@@ -15,3 +15,16 @@ def describe_validation_error(exc: ValidationError, *, env_names: bool = False) 
             where = where.upper()
         parts.append(f"{where}: {reason}" if where else reason)
     return "; ".join(parts)
+
+
+def excerpt(value: object, limit: int = 64) -> str:
+    """The start of a caller's value, safe to echo in an error: control characters and lone
+    surrogates are escaped, because an error body or log line must never carry a NUL or bytes
+    that cannot be encoded (a raw one broke the API's problem documents)."""
+    text = str(value)[:limit]
+    return "".join(
+        ch
+        if ch.isprintable() or ch == " "
+        else ch.encode("unicode_escape", "backslashreplace").decode()
+        for ch in text
+    )

@@ -31,7 +31,7 @@ from shared.contracts.room_messages import AgentSaved, DraftUpdate
 from shared.logging import get_logger
 from shared.naming import SLUG_MAX_LENGTH, InvalidSlug, slug_from
 from shared.store import AgentStore, Conflict, InvalidInput, NotFound, StoreUnavailable
-from shared.validation import describe_validation_error
+from shared.validation import describe_validation_error, excerpt
 from voxie.messages import DraftSender
 
 log = get_logger(__name__)
@@ -63,7 +63,7 @@ def owner_id_from(requested_by: str) -> UUID:
     if (user_id := user_id_of(requested_by)) is not None:
         return user_id
     raise NotAnOwner(
-        f"requested_by '{requested_by[:64]}' is not 'user:<uuid>': agents are owned by users"
+        f"requested_by '{excerpt(requested_by)}' is not 'user:<uuid>': agents are owned by users"
     )
 
 

@@ -30,6 +30,7 @@ from backend.operations import Operation
 from backend.problems import Problem, not_found, unavailable
 from shared.contracts.room_messages import RoomClosedCode
 from shared.naming import RoomKind, parse_room_name
+from shared.validation import excerpt
 
 CLOSED_BY_OPERATOR_MESSAGE = "This call was ended by the platform operator."
 
@@ -74,7 +75,7 @@ async def close_room(request: Request, principal: Principal) -> Response:
     name = path(request, RoomPath).room_name
     parsed = parse_room_name(name)
     if parsed is None:
-        raise not_found(f"'{name[:100]}' is not a platform room")
+        raise not_found(f"'{excerpt(name, 100)}' is not a platform room")
     if svc.reconciler is None:
         raise unavailable("livekit-not-configured", "LiveKit is not configured", 60)
     if name not in {room.name for room in await svc.rooms.list_rooms()}:

@@ -32,7 +32,7 @@ from shared.contracts import (
 from shared.logging import get_logger
 from shared.naming import InvalidSlug, closest_slugs, normalize_slug, validate_slug
 from shared.store.errors import Conflict, InvalidInput, NotFound, UnreadableAgent
-from shared.validation import describe_validation_error
+from shared.validation import describe_validation_error, excerpt
 
 log = get_logger(__name__)
 
@@ -189,7 +189,7 @@ def parse_uuid(value: UUID | str, what: str = "id") -> UUID:
     try:
         return UUID(str(value))
     except ValueError:
-        raise InvalidInput(f"{what} '{str(value)[:64]}' is not a UUID") from None
+        raise InvalidInput(f"{what} '{excerpt(value)}' is not a UUID") from None
 
 
 def canonical_slug(slug: str) -> str:

@@ -81,3 +81,22 @@ async def test_the_refusal_says_what_is_wrong(client: httpx.AsyncClient) -> None
     for body, reason in cases.items():
         response = await client.post("/api/agents", content=body, headers=headers)
         assert reason in response.json()["detail"], response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "echoed"),
+    [
+        ("GET", "/api/agents/%00ab%1b[31m", False),  # read as a slug: normalised, not echoed
+        ("POST", "/api/agents/%00ab%1b[31m/spawn", False),
+        ("GET", "/api/sessions?agent_id=%00ab%1b[31m", True),
+        ("POST", "/api/rooms/agent-%00ab%1b[31m/close", True),
+    ],
+)
+async def test_a_refused_value_is_echoed_escaped_never_raw(
+    client: httpx.AsyncClient, method: str, path: str, echoed: bool
+) -> None:
+    response = await client.request(method, path, headers=OPERATOR)
+    assert 400 <= response.status_code < 500
+    detail = response.json()["detail"]
+    assert not any(ch in detail for ch in "\x00\x1b")
+    assert ("\\x00ab\\x1b[31m" in detail) is echoed
