@@ -1,5 +1,7 @@
-"""Fixtures for the spawner: a real store, stored agents, and real `python -m spawner start`
-processes against the LiveKit double."""
+"""Fixtures for the spawner: a real store, stored agents, a business API for HTTP tools, and
+real `python -m spawner start` processes against the LiveKit double (test_recording.py: a job
+whose config cannot load while the store is down). Rooms agents join are tested on the real
+server (tests/e2e/), which also uses `new_agent`, `dispatch_metadata` and `create_agent_room`."""
 
 from __future__ import annotations
 
@@ -186,19 +188,6 @@ async def ended(double: LiveKitDouble, room: str) -> JobView:
     await double.wait_for(done, within=30, what=f"the job of {room} to end")
     [job] = await double.jobs(room)
     return job
-
-
-async def session_row(double: LiveKitDouble, db: asyncpg.Connection, room: str) -> asyncpg.Record:
-    async def written() -> bool:
-        row = await db.fetchrow(
-            "select * from call_sessions where room_name = $1 and status <> 'active'", room
-        )
-        return row is not None
-
-    await double.wait_for(written, within=30, what=f"the session of {room}")
-    row = await db.fetchrow("select * from call_sessions where room_name = $1", room)
-    assert row is not None
-    return row
 
 
 async def spawner_error(double: LiveKitDouble, room: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ reports) and `TEST_ACCEPT_ALL` (accept every job, whatever the room's name).
 Room name prefixes decide the answer otherwise:
 - `accept-…`   accept, record the assignment, run until the job is shut down;
 - `done-…`     accept, record, end the job at once (`ctx.shutdown`);
-- `connect-…`  accept, record, then `ctx.connect()` and record how it failed;
 - `reject-…`   `reject(terminate=True)`;
 - `pass-…`     `reject(terminate=False)`;
 - `silent-…`   give no answer (the SDK then passes it on, as `terminate=False`).
@@ -18,7 +17,6 @@ Room name prefixes decide the answer otherwise:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import threading
@@ -87,12 +85,6 @@ async def entrypoint(ctx: JobContext) -> None:
     ctx.add_shutdown_callback(on_shutdown)
     if room.startswith("done-"):
         ctx.shutdown("done")
-    elif room.startswith("connect-"):
-        try:
-            await asyncio.wait_for(ctx.connect(), 20)
-        except Exception as exc:
-            record("connect_failed", room=room, error=str(exc))
-            raise
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from tests.support.serving import ThreadedServer
 
 T = TypeVar("T")
 
-NO_SFU: Final = (
+_NO_SFU: Final = (
     "The LiveKit test double has no SFU: WebRTC signalling (/rtc) is not emulated, so a job "
     "cannot connect to its room. Tests make participants join with LiveKitDouble.join()."
 )
@@ -75,10 +75,10 @@ class LiveKitDouble:
             return await twirp.handle(self._server, request)
 
         async def refuse_rtc(_: Request) -> Response:
-            return PlainTextResponse(NO_SFU, 501)
+            return PlainTextResponse(_NO_SFU, 501)
 
         async def refuse_rtc_socket(websocket: WebSocket) -> None:
-            await websocket.send_denial_response(PlainTextResponse(NO_SFU, 501))
+            await websocket.send_denial_response(PlainTextResponse(_NO_SFU, 501))
 
         rtc_paths = ("/rtc", "/rtc/validate", "/rtc/v1", "/rtc/v1/validate")
         return Starlette(

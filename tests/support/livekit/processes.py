@@ -1,10 +1,9 @@
-"""Real livekit-agents worker processes (`agent_worker.py`) started against the double."""
+"""Real livekit-agents worker processes (`agent_worker.py`) started against the double: its own
+protocol tests, and the backend reconciler's tests that need workers on the test clock."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,32 +51,3 @@ class WorkerProcess(ServiceProcess):
             if all(record.get(key) == value for key, value in match.items()):
                 found.append(record)
         return found
-
-
-@contextlib.asynccontextmanager
-async def serving(
-    livekit: LiveKitDouble,
-    processes: Mapping[str, ServiceProcess],
-    agent_name: str,
-    *,
-    started_event: str,
-) -> AsyncIterator[None]:
-    """Until the block ends: every process registered with the double under `agent_name` and
-    logged `started_event` (if one does not, the error carries each one's output), then all
-    stopped."""
-    try:
-        try:
-            await livekit.wait_for_workers(len(processes), agent_name, within=60)
-            await livekit.wait_for(
-                lambda: all(p.events(started_event) for p in processes.values()),
-                what=f"{len(processes)} workers' {started_event}",
-            )
-        except TimeoutError as exc:
-            tails = "\n".join(
-                f"--- {p.label} ---\n{p.output()[-4000:]}" for p in processes.values()
-            )
-            raise AssertionError(f"the workers did not start:\n{tails}") from exc
-        yield
-    finally:
-        for process in processes.values():
-            process.stop()

@@ -1,0 +1,230 @@
+"""Jobs the workers refuse, on a real server, as a client in the room sees them: an agent the
+spawner cannot run ends cleanly and tells the room (`spawner.error`) with a failed session row;
+dispatch metadata the spawner cannot trust is refused for good; Voxie refuses sessions it cannot
+own. In every case no agent joins.
+
+Each room is created (with the backend's room metadata) and joined by the human before it is
+dispatched, so the human is there when the worker answers.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from livekit import api
+
+from shared.contracts import CallSession, SessionStatus
+from shared.contracts.room_messages import SPAWNER_ERROR
+from shared.livekit_local import LiveKitServer
+from shared.naming import agent_room_name, voxie_room_name
+from shared.store.postgres import PostgresStore
+from tests.e2e.support import eventually, registered
+from tests.spawner.conftest import dispatch_metadata, new_agent
+from tests.support.human import Human
+from tests.support.livekit_server import api_client, join_token
+from tests.support.platform import Platform
+from tests.support.processes import ServiceProcess
+
+SPAWNER = "spawner-test"
+VOXIE = "voxie-test"
+
+
+async def _dispatched_with_human(
+    lk: LiveKitServer, room: str, agent_name: str, metadata: str, room_metadata: str = ""
+) -> Human:
+    """The room as the backend creates it, the human in it, then the dispatch."""
+    async with api_client(lk) as lkapi:
+        # No agents on the room: the server would dispatch to unnamed workers, and ours are named.
+        await lkapi.room.create_room(api.CreateRoomRequest(name=room, metadata=room_metadata))
+        human = await Human.join(lk.url, join_token(lk, room, f"user:{uuid.uuid4()}"))
+        await lkapi.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=agent_name, room=room, metadata=metadata)
+        )
+    return human
+
+
+async def _agent_room(
+    lk: LiveKitServer, agent_id: UUID, metadata: str | None = None
+) -> tuple[str, Human]:
+    """An `agent-*` room of `agent_id` dispatched to the spawner, and the human in it."""
+    room = agent_room_name(agent_id)
+    human = await _dispatched_with_human(
+        lk,
+        room,
+        SPAWNER,
+        dispatch_metadata(agent_id) if metadata is None else metadata,
+        json.dumps({"agent_id": str(agent_id)}),
+    )
+    return room, human
+
+
+async def _ended_session(store: PostgresStore, room: str) -> CallSession | None:
+    found = (await store.list_sessions(room_name=room)).items
+    return found[0] if found and found[0].status is not SessionStatus.ACTIVE else None
+
+
+def _told(human: Human) -> bool:
+    return any(topic == SPAWNER_ERROR for topic, _ in human.data)
+
+
+def _rejected(replicas: list[ServiceProcess], room: str) -> list[dict[str, Any]]:
+    return [e for p in replicas for e in p.events("job_rejected", room=room)]
+
+
+def _refused(voxie: ServiceProcess, room: str, why: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in voxie.events("job_refused", room=room)
+        if why in f"{e.get('verdict')} {e.get('reason')}"
+    ]
+
+
+def _requests(processes: list[ServiceProcess], room: str) -> int:
+    return sum(len(p.events("received job request", room=room)) for p in processes)
+
+
+async def test_agents_the_spawner_cannot_run_end_cleanly_and_tell_the_room(
+    platform: Platform, lk: LiveKitServer, store: PostgresStore, database_url: str
+) -> None:
+    spawner = platform.spawner()
+    archived = await store.create_agent(new_agent())
+    await store.archive_agent(archived.id)
+    invalid = await store.create_agent(new_agent())
+    # Written around the contracts (by hand, by an old version): the spawner never runs it.
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            """update agents set tools = '[{"type": "carrier_pigeon"}]' where id = $1""",
+            invalid.id,
+        )
+    finally:
+        await conn.close()
+    # A draft is refused by the rule the backend applies too (shared `check_runnable`).
+    draft = await store.create_agent(new_agent(status="draft"))
+    unknown = uuid.uuid4()
+    cases = [
+        (unknown, "agent_not_found", None),
+        (archived.id, "agent_archived", archived.id),
+        (draft.id, "agent_not_active", draft.id),
+        (invalid.id, "invalid_config", invalid.id),
+    ]
+    await registered(spawner)
+    joined = [await _agent_room(lk, agent_id) for agent_id, _, _ in cases]
+    try:
+        for (room, human), (agent_id, code, stored_agent) in zip(joined, cases, strict=True):
+            await human.until(functools.partial(_told, human), what=f"a spawner.error in {room}")
+            [payload] = [data for topic, data in human.data if topic == SPAWNER_ERROR]
+            message: dict[str, Any] = json.loads(payload)
+            assert (message["code"], message["agent_id"]) == (code, str(agent_id))
+            assert message["message"]  # words the dashboard shows
+            session: CallSession = await eventually(
+                functools.partial(_ended_session, store, room), what=f"the session of {room}"
+            )
+            assert (session.status, session.end_reason, session.agent_id) == (
+                SessionStatus.FAILED,
+                "error",
+                stored_agent,
+            )
+            assert session.error is not None and session.error.startswith(code)
+            # Accepted, refused at load, ended without ever connecting: nobody joined.
+            assert spawner.events("job_accepted", room=room)
+            assert spawner.events("agent_refused", room=room, code=code)
+            assert not spawner.events("call_failed", room=room)
+            assert not human.agents()
+        # And the spawner keeps serving: a runnable agent's room gets its agent.
+        good = await store.create_agent(new_agent())
+        joined.append(await _agent_room(lk, good.id))
+        await joined[-1][1].one_agent(within=60)
+        for _, human in joined[:-1]:
+            assert not human.agents()
+    finally:
+        for _, human in joined:
+            await human.leave()
+    assert "Traceback" not in spawner.output()
+
+
+async def test_malformed_or_mismatched_dispatch_metadata_is_refused_for_good(
+    platform: Platform, lk: LiveKitServer, store: PostgresStore
+) -> None:
+    """Two replicas: a refusal for good (terminate) ends the job, so no other replica is
+    offered it."""
+    replicas = [platform.spawner("spawner-a"), platform.spawner("spawner-b")]
+    malformed = await store.create_agent(new_agent())
+    mismatched = await store.create_agent(new_agent())
+    cases = [
+        (malformed.id, '{"agent_id": "nope"', "malformed_metadata"),
+        # The dispatch names another agent than the room's name and metadata do.
+        (mismatched.id, dispatch_metadata(uuid.uuid4()), "agent_mismatch"),
+    ]
+    await registered(*replicas)
+    joined = [await _agent_room(lk, agent_id, metadata) for agent_id, metadata, _ in cases]
+    try:
+        for (room, _), (_, _, verdict) in zip(joined, cases, strict=True):
+            [refused] = await eventually(
+                functools.partial(_rejected, replicas, room), what=f"{room} refused"
+            )
+            assert (refused["verdict"], refused["terminate"]) == (verdict, True)
+            assert _requests(replicas, room) == 1
+            assert not any(p.events("job_accepted", room=room) for p in replicas)
+            assert (await store.list_sessions(room_name=room)).items == []
+        # A room dispatched after them gets its agent; theirs still have none, and the refused
+        # jobs were never offered again.
+        control = await store.create_agent(new_agent())
+        joined.append(await _agent_room(lk, control.id))
+        await joined[-1][1].one_agent(within=60)
+        for room, human in joined[:-1]:
+            assert not human.agents()
+            assert _requests(replicas, room) == 1
+    finally:
+        for _, human in joined:
+            await human.leave()
+
+
+def _voxie_metadata(**values: Any) -> str:
+    return json.dumps(
+        {
+            "agent_id": None,
+            "deployment": "test",
+            "kind": "creation",
+            "requested_by": f"user:{uuid.uuid4()}",
+            **values,
+        }
+    )
+
+
+async def test_voxie_refuses_sessions_it_cannot_own_for_good(
+    platform: Platform, lk: LiveKitServer, store: PostgresStore
+) -> None:
+    voxie = platform.voxie()
+    cases = [
+        ("lobby-" + uuid.uuid4().hex[:8], _voxie_metadata(), "wrong_room"),
+        (voxie_room_name(), "", "missing_metadata"),
+        (voxie_room_name(), "{not json", "malformed_metadata"),
+        (voxie_room_name(), _voxie_metadata(requested_by="operator"), "is not 'user:<uuid>'"),
+        (voxie_room_name(), _voxie_metadata(kind="test"), "runs creation sessions"),
+        # A good one last: Voxie is up and joins, so the others' silence is a refusal.
+        (voxie_room_name(), _voxie_metadata(), ""),
+    ]
+    await registered(voxie)
+    humans = [
+        await _dispatched_with_human(lk, room, VOXIE, metadata) for room, metadata, _ in cases
+    ]
+    try:
+        await humans[-1].one_agent(within=60)
+        for human, (room, _, why) in zip(humans[:-1], cases, strict=False):
+            refusals = await eventually(
+                functools.partial(_refused, voxie, room, why), what=f"{room} refused for {why}"
+            )
+            assert len(refusals) == 1
+            assert _requests([voxie], room) == 1
+            assert not voxie.events("job_accepted", room=room)
+            assert (await store.list_sessions(room_name=room)).items == []
+            assert not human.agents()
+    finally:
+        for human in humans:
+            await human.leave()
