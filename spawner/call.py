@@ -51,6 +51,10 @@ from spawner.summary import summarize
 from spawner.tools import ToolContext, tls_context
 
 log = get_logger(__name__)
+# How often a call looks at its worker's drain flag, and how long before the drain deadline it
+# ends, so that its records are written while the worker still waits for it.
+DRAIN_POLL_S = 0.5
+DRAIN_MARGIN_S = 1.0
 
 # Ends after which the room has no further use: it is deleted with the call.
 _DELETE_ROOM_ON = {EndReason.GRACE_EXPIRED, EndReason.END_CALL, EndReason.MAX_DURATION}
@@ -113,8 +117,11 @@ class Call:
         settings: Settings,
         *,
         summary_model: SummaryModel | None = None,
+        draining: Callable[[], bool] = lambda: False,
     ) -> None:
         self.ctx = ctx
+        self._draining = draining
+        self._drain_watch: asyncio.Task[None] | None = None
         self.runtime = runtime
         self.settings = settings
         self._summary_model = summary_model or self._openai_summary_model
@@ -288,6 +295,8 @@ class Call:
             log.error("call_failed", error=error)
             raise
         finally:
+            if self._drain_watch is not None:
+                self._drain_watch.cancel()
             await self._finish(session_id, session, config, reason, status, error)
 
     def _mark(self, step: str) -> None:
@@ -355,8 +364,28 @@ class Call:
             lifecycle.close(EndReason.SHUTDOWN)
 
         self.ctx.add_shutdown_callback(on_shutdown)
+        self._drain_watch = asyncio.ensure_future(self._end_at_drain_deadline(lifecycle))
         for participant in room.remote_participants.values():
             joined(participant)
+
+    async def _end_at_drain_deadline(self, lifecycle: Lifecycle) -> None:
+        """Ends the call as `shutdown` when the worker's drain timeout runs out.
+
+        livekit-agents 1.8 tells a running job nothing when its worker starts draining, and once
+        the drain timeout has passed it waits a fixed 15 s more before it cancels the entry
+        point (`ipc/job_proc_lazy_main._shutdown_job`); shutdown callbacks run only after that.
+        So the call watches the worker's public `draining` flag itself and closes a second
+        before the deadline, leaving time to write its records before the worker closes. With
+        the process executor the flag is the job process's own and never set: the worker's
+        cancellation then ends the call, 15 s later, as before."""
+        timeout_s = self.settings.worker_drain_timeout_s
+        if timeout_s == 0:  # no drain timeout: the worker waits for every call to end by itself
+            return
+        while not self._draining():  # noqa: ASYNC110 (a flag the SDK sets; it offers no event)
+            await asyncio.sleep(DRAIN_POLL_S)
+        log.info("worker_draining", call_ends_in_s=max(0.0, timeout_s - DRAIN_MARGIN_S))
+        await asyncio.sleep(max(0.0, timeout_s - DRAIN_MARGIN_S))
+        lifecycle.close(EndReason.SHUTDOWN)
 
     def _on_change(self, lifecycle: Lifecycle) -> None:
         log.info("lifecycle", state=lifecycle.state, end_reason=lifecycle.end_reason)

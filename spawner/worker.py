@@ -85,4 +85,4 @@ async def on_request(request: JobRequest) -> None:
 
 @server.rtc_session(agent_name=AGENT_NAME, on_request=on_request)
 async def entrypoint(ctx: JobContext) -> None:
-    await Call(ctx, Runtime.shared(settings), settings).run()
+    await Call(ctx, Runtime.shared(settings), settings, draining=lambda: server.draining).run()

@@ -135,6 +135,10 @@ async def test_a_draining_replica_takes_no_new_job_and_ends_its_call_as_shutdown
         [row] = await sessions(database_url, spawned["room_name"])
         assert row["status"] == "ended"
         assert row["end_reason"] == "shutdown"
+        # The call ended itself at the drain deadline; livekit-agents did not have to cancel it
+        # (which it does only 15 s after the drain timeout).
+        assert draining.events("worker_draining", room=spawned["room_name"])
+        assert not draining.events("entrypoint did not exit in time, cancelling")
         await human.until(lambda: not human.agents(), what="the agent to leave")
     finally:
         await human.leave()
