@@ -1,4 +1,5 @@
-"""Waiting on real processes in e2e tests: their JSON log events, the backend's health."""
+"""Steps of the e2e tests on real processes: waiting on their JSON log events and the backend's
+health, starting a backend with a spawner, spawning through the API."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from livekit import api
 from livekit.protocol import models
 
 from shared.contracts.lifecycle import PREFIX
+from tests.support.platform import OPERATOR, Platform
 from tests.support.processes import ServiceProcess
 
 REGISTERED = "registered worker"
@@ -71,3 +73,20 @@ async def agent_state(lkapi: api.LiveKitAPI, room: str, state: str) -> bool:
         p.kind == models.ParticipantInfo.Kind.AGENT and p.attributes.get(STATE) == state
         for p in listed.participants
     )
+
+
+async def serving(platform: Platform, http: httpx.AsyncClient, **env: str) -> ServiceProcess:
+    """A backend and one spawner (returned) with the same extra environment, answering and
+    registered; the platform stops both."""
+    backend, spawner = platform.backend(**env), platform.spawner(**env)
+    await healthy(http, platform.api, backend)
+    await registered(spawner)
+    return spawner
+
+
+async def spawn(http: httpx.AsyncClient, api_base: str, agent_id: object) -> dict[str, Any]:
+    """`POST /api/agents/{id}/spawn` as the operator: the 201 body (room, token, URL)."""
+    response = await http.post(f"{api_base}/api/agents/{agent_id}/spawn", headers=OPERATOR)
+    assert response.status_code == 201, response.text
+    spawned: dict[str, Any] = response.json()
+    return spawned

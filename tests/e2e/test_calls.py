@@ -28,7 +28,7 @@ from shared.contracts.lifecycle import PREFIX
 from shared.contracts.room_messages import SPAWNER_ERROR, VOXIE_AGENT_SAVED, VOXIE_DRAFT
 from shared.livekit_local import LiveKitServer
 from shared.store.postgres import PostgresStore
-from tests.e2e.support import eventually, healthy, registered
+from tests.e2e.support import eventually, healthy, registered, spawn
 from tests.spawner.conftest import SECRET, clinic_app, new_agent
 from tests.spawner.test_agent import BOOK
 from tests.support.human import Human, speech_wav
@@ -151,15 +151,6 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 # --- steps -----------------------------------------------------------------------------------
 
 
-async def spawn(calls: Calls, http: httpx.AsyncClient, agent_id: UUID) -> dict[str, Any]:
-    response = await http.post(
-        f"{calls.platform.api}/api/agents/{agent_id}/spawn", headers=OPERATOR
-    )
-    assert response.status_code == 201, response.text
-    spawned: dict[str, Any] = response.json()
-    return spawned
-
-
 async def join(opened: dict[str, Any]) -> tuple[Human, rtc.RemoteParticipant]:
     human = await Human.join(opened["livekit_url"], opened["token"], text_topics=TOPICS)
     agent = await human.one_agent(within=60)
@@ -195,7 +186,7 @@ async def greeted(
 ) -> tuple[Human, rtc.RemoteParticipant, str]:
     """A spawned call the human joined and heard greet; and its session id."""
     calls.double.script(greeting)
-    human, agent = await join(await spawn(calls, http, agent_id))
+    human, agent = await join(await spawn(http, calls.platform.api, agent_id))
     try:
         await hears(human, agent, greeting)
     except BaseException:
@@ -312,7 +303,7 @@ async def test_a_call_greets_books_through_an_http_tool_and_is_recorded(
     double.hear(BOOKING)
     seen = len(double.realtime)
 
-    human, agent = await join(await spawn(calls, http, config.id))
+    human, agent = await join(await spawn(http, calls.platform.api, config.id))
     try:
         await hears(human, agent, config.greeting)
         model = new_conversation(double, seen)
@@ -369,7 +360,7 @@ async def test_a_model_unreachable_at_spawn_tells_the_room_and_fails_the_session
     calls = fresh
     config = await store.create_agent(new_agent())
     calls.model_link.cut()
-    human, agent = await join(await spawn(calls, http, config.id))
+    human, agent = await join(await spawn(http, calls.platform.api, config.id))
     try:
         assert await told(human) == "model_unavailable"
         session_id = agent.attributes[f"{PREFIX}session_id"]
@@ -659,7 +650,7 @@ async def test_a_pipeline_agent_greets_books_and_is_recorded_on_the_rest_models(
     double.script(Turn(calls=[ToolCall("book_appointment", {"start": "10:00"})]), BOOKED, SUMMARY)
     double.hear(BOOKING)
     chats, speeches = len(double.chats), len(double.speeches)
-    human, agent = await join(await spawn(calls, http, config.id))
+    human, agent = await join(await spawn(http, calls.platform.api, config.id))
     try:
         # The greeting is spoken as is, by the TTS: no model turn.
         await hears(human, agent, config.greeting)

@@ -6,7 +6,6 @@ takes no new job and ends its live call at WORKER_DRAIN_TIMEOUT_S as `shutdown`.
 from __future__ import annotations
 
 import signal
-from typing import Any
 
 import asyncpg
 import httpx
@@ -14,11 +13,11 @@ import httpx
 from shared.contracts.lifecycle import PREFIX
 from shared.livekit_local import LiveKitServer
 from shared.store.postgres import PostgresStore
-from tests.e2e.support import eventually, healthy, registered, room_exists
+from tests.e2e.support import eventually, healthy, registered, room_exists, spawn
 from tests.spawner.conftest import new_agent
 from tests.support.human import Human
 from tests.support.livekit_server import api_client
-from tests.support.platform import OPERATOR, Platform
+from tests.support.platform import Platform
 from tests.support.processes import ServiceProcess
 
 STATE = f"{PREFIX}state"
@@ -28,13 +27,6 @@ GRACE_S = "3"
 def runner(replicas: list[ServiceProcess], room: str) -> ServiceProcess:
     [found] = [p for p in replicas if p.events("job_accepted", room=room)]
     return found
-
-
-async def spawn(platform: Platform, http: httpx.AsyncClient, agent_id: Any) -> dict[str, Any]:
-    response = await http.post(f"{platform.api}/api/agents/{agent_id}/spawn", headers=OPERATOR)
-    assert response.status_code == 201, response.text
-    spawned: dict[str, Any] = response.json()
-    return spawned
 
 
 async def sessions(database_url: str, room: str) -> list[asyncpg.Record]:
@@ -63,7 +55,7 @@ async def test_a_killed_replica_is_healed_by_another(
     await healthy(http, platform.api, backend)
     await registered(*replicas)
     agent = await store.create_agent(new_agent())
-    spawned = await spawn(platform, http, agent.id)
+    spawned = await spawn(http, platform.api, agent.id)
     room = spawned["room_name"]
 
     human = await Human.join(spawned["livekit_url"], spawned["token"])
@@ -114,7 +106,7 @@ async def test_a_draining_replica_takes_no_new_job_and_ends_its_call_as_shutdown
     await healthy(http, platform.api, backend)
     await registered(*replicas)
     agent = await store.create_agent(new_agent())
-    spawned = await spawn(platform, http, agent.id)
+    spawned = await spawn(http, platform.api, agent.id)
     human = await Human.join(spawned["livekit_url"], spawned["token"])
     try:
         await human.agent_attribute(STATE, "active", within=60)
@@ -123,7 +115,7 @@ async def test_a_draining_replica_takes_no_new_job_and_ends_its_call_as_shutdown
         draining.signal(signal.SIGTERM)
         await eventually(lambda: draining.events("draining worker"), what="the drain to start")
 
-        later = await spawn(platform, http, agent.id)
+        later = await spawn(http, platform.api, agent.id)
         late_human = await Human.join(later["livekit_url"], later["token"])
         try:
             await late_human.agent_attribute(STATE, "active", within=60)

@@ -12,11 +12,17 @@ import httpx
 from shared.contracts.lifecycle import PREFIX
 from shared.livekit_local import LiveKitServer
 from shared.store.postgres import PostgresStore
-from tests.e2e.support import agent_state, eventually, healthy, registered, room_exists
+from tests.e2e.support import (
+    agent_state,
+    eventually,
+    room_exists,
+    serving,
+    spawn,
+)
 from tests.spawner.conftest import new_agent
 from tests.support.human import Human
 from tests.support.livekit_server import api_client, join_token
-from tests.support.platform import OPERATOR, Platform
+from tests.support.platform import Platform
 
 GRACE_S = "4"
 STATE = f"{PREFIX}state"
@@ -29,14 +35,9 @@ async def test_grace_rejoin_and_expiry(
     lk: LiveKitServer,
     database_url: str,
 ) -> None:
-    backend = platform.backend(GRACE_PERIOD_S=GRACE_S)
-    spawner = platform.spawner(GRACE_PERIOD_S=GRACE_S)
-    await healthy(http, platform.api, backend)
-    await registered(spawner)
+    await serving(platform, http, GRACE_PERIOD_S=GRACE_S)
     agent = await store.create_agent(new_agent())
-    spawned = (
-        await http.post(f"{platform.api}/api/agents/{agent.id}/spawn", headers=OPERATOR)
-    ).json()
+    spawned = await spawn(http, platform.api, agent.id)
     room = spawned["room_name"]
 
     async with api_client(lk) as lkapi:
@@ -70,14 +71,9 @@ async def test_grace_rejoin_and_expiry(
 async def test_one_of_two_humans_leaving_starts_no_grace(
     platform: Platform, http: httpx.AsyncClient, store: PostgresStore, lk: LiveKitServer
 ) -> None:
-    backend = platform.backend(GRACE_PERIOD_S=GRACE_S)
-    spawner = platform.spawner(GRACE_PERIOD_S=GRACE_S)
-    await healthy(http, platform.api, backend)
-    await registered(spawner)
+    spawner = await serving(platform, http, GRACE_PERIOD_S=GRACE_S)
     agent = await store.create_agent(new_agent())
-    spawned = (
-        await http.post(f"{platform.api}/api/agents/{agent.id}/spawn", headers=OPERATOR)
-    ).json()
+    spawned = await spawn(http, platform.api, agent.id)
     room = spawned["room_name"]
     alice = await Human.join(spawned["livekit_url"], spawned["token"])
     bob = await Human.join(spawned["livekit_url"], join_token(lk, room, "user:bob"))

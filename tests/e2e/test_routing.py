@@ -16,11 +16,11 @@ from shared.contracts.lifecycle import PREFIX
 from shared.livekit_local import LiveKitServer
 from shared.naming import agent_room_name, voxie_room_name
 from shared.store.postgres import PostgresStore
-from tests.e2e.support import eventually, healthy, registered
+from tests.e2e.support import eventually, registered, serving, spawn
 from tests.spawner.conftest import create_agent_room, dispatch_metadata, new_agent
 from tests.support.human import Human
 from tests.support.livekit_server import api_client, join_token
-from tests.support.platform import OPERATOR, Platform
+from tests.support.platform import Platform
 from tests.support.processes import ServiceProcess
 
 STATE = f"{PREFIX}state"
@@ -31,13 +31,9 @@ MAX_TRIES = 20  # LiveKit picks a worker at random (weighted by load): both get 
 async def test_a_second_dispatch_leaves_by_itself(
     platform: Platform, http: httpx.AsyncClient, store: PostgresStore, lk: LiveKitServer
 ) -> None:
-    backend = platform.backend()
-    spawner = platform.spawner()
-    await healthy(http, platform.api, backend)
-    await registered(spawner)
+    spawner = await serving(platform, http)
     agent = await store.create_agent(new_agent())
-    response = await http.post(f"{platform.api}/api/agents/{agent.id}/spawn", headers=OPERATOR)
-    spawned = response.json()
+    spawned = await spawn(http, platform.api, agent.id)
     room = spawned["room_name"]
     human = await Human.join(spawned["livekit_url"], spawned["token"])
     try:

@@ -8,24 +8,19 @@ import httpx
 
 from shared.contracts.lifecycle import PREFIX
 from shared.store.postgres import PostgresStore
-from tests.e2e.support import healthy, registered
+from tests.e2e.support import serving, spawn
 from tests.spawner.conftest import new_agent
 from tests.support.human import Human, speech_wav
-from tests.support.platform import OPERATOR, Platform
+from tests.support.platform import Platform
 
 
 async def test_spawn_and_join(
     platform: Platform, http: httpx.AsyncClient, store: PostgresStore, tmp_path: Path
 ) -> None:
-    backend = platform.backend()
-    spawner = platform.spawner()
-    await healthy(http, platform.api, backend)
-    await registered(spawner)
+    spawner = await serving(platform, http)
     agent = await store.create_agent(new_agent())
 
-    response = await http.post(f"{platform.api}/api/agents/{agent.id}/spawn", headers=OPERATOR)
-    assert response.status_code == 201, response.text
-    spawned = response.json()
+    spawned = await spawn(http, platform.api, agent.id)
     human = await Human.join(spawned["livekit_url"], spawned["token"])
     try:
         joined = await human.agent_attribute(f"{PREFIX}state", "active", within=60)
