@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import tempfile
 import time
 import uuid
@@ -41,6 +40,7 @@ from starlette.routing import Route
 from bench.timing import measure, row
 from shared.contracts import NewAgent
 from shared.db.migrations import apply_migrations
+from shared.livekit_local import free_port
 from shared.logging import configure_logging
 from shared.store.postgres import PostgresStore
 from tests.support.livekit import LiveKitDouble
@@ -159,12 +159,6 @@ class Connection:
 
     def close(self) -> None:
         self.writer.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def start(

@@ -16,6 +16,7 @@ from livekit import api
 
 from backend.app import create_app
 from shared.contracts import AgentConfig
+from shared.livekit_local import free_port
 from tests.backend.conftest import (
     ADMIN_TOKEN,
     ALICE,
@@ -25,7 +26,6 @@ from tests.backend.conftest import (
     backend_settings,
     serving,
 )
-from tests.backend.test_launcher import free_port
 from tests.backend.test_webhook import HOOK, finished_event
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit.webhooks import sign_body

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 
 from backend.launcher import NO_LIVEKIT_SERVER, describe, has_entry_point, operator_token, plan
 from shared.contracts.room_messages import SPAWNER_ERROR
+from shared.livekit_local import free_port
 from shared.settings import ConfigError
 from shared.store.postgres import PostgresStore
 from tests.conftest import make_settings
@@ -121,12 +121,6 @@ def test_outside_dev_it_refuses_to_start_without_auth(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no authentication configured"):
         plan(prod, token_path=tmp_path / "t", find_spec=absent)
     assert operator_token(tmp_path / "kept") == operator_token(tmp_path / "kept")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.timeout(240)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -91,10 +90,3 @@ class ServiceProcess:
         if self._process.poll() is None:
             self._process.kill()
         return self._process.wait()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nothing listens on right now (for a process the test starts)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
