@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend import dashboard, dev_auth
 from backend.auth import Authenticator
 from backend.limits import RateLimiter, RoomCensus
 from backend.metrics import Metrics
@@ -32,7 +33,7 @@ from backend.operations import Operation, openapi_document, routes
 from backend.problems import Problem, problem_response
 from backend.reconciler import Reconciler
 from backend.rooms import LiveKitRefused, LiveKitRooms, LiveKitUnavailable, RoomGone, Rooms
-from backend.routes import agents, rooms, sessions, system, voxie, webhook
+from backend.routes import agents, me, rooms, sessions, system, voxie, webhook
 from backend.services import Services
 from shared.addresses import Resolver, system_resolver
 from shared.logging import bind_log_context, get_logger
@@ -52,13 +53,20 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 OPERATIONS: list[Operation] = [
     *system.operations,
+    *dashboard.operations,
+    *me.operations,
     *agents.operations,
     *voxie.operations,
     *webhook.operations,
     *rooms.operations,
     *sessions.operations,
 ]
-ROUTES: list[BaseRoute] = [*routes(OPERATIONS)]
+
+
+def operations_for(settings: Settings) -> list[Operation]:
+    """Every operation `settings` gives the API: the dev sign-in only exists where it may."""
+    dev = dev_auth.operations if dev_auth.dev_sign_in_enabled(settings) else []
+    return [*OPERATIONS, *dev]
 
 
 def create_app(
@@ -68,8 +76,12 @@ def create_app(
     (`POST /api/gc` still runs a pass), for tests that drive passes themselves; `resolve` is
     how tool URLs are resolved when a config is saved."""
 
+    dev_secret = dev_auth.dev_secret(settings)
+    dist = dashboard.dist_dir(settings)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        dashboard.log_build(dist)
         async with contextlib.AsyncExitStack() as stack:
             http = await stack.enter_async_context(httpx.AsyncClient())
             store = await open_store(settings)
@@ -96,7 +108,7 @@ def create_app(
             app.state.services = Services(
                 settings=settings,
                 store=store,
-                auth=Authenticator(settings, http),
+                auth=Authenticator(settings, http, dev_secret=dev_secret),
                 metrics=metrics,
                 limiter=RateLimiter(settings.spawn_rate_per_minute),
                 livekit=livekit,
@@ -115,9 +127,11 @@ def create_app(
             )
             yield
 
-    templates = {route.endpoint: route.path for route in ROUTES if isinstance(route, Route)}
+    operations = operations_for(settings)
+    api_routes: list[BaseRoute] = [*routes(operations)]
+    templates = {route.endpoint: route.path for route in api_routes if isinstance(route, Route)}
     app = Starlette(
-        routes=ROUTES,
+        routes=api_routes,
         middleware=[
             Middleware(
                 CORSMiddleware,
@@ -143,7 +157,9 @@ def create_app(
         },
         lifespan=lifespan,
     )
-    app.state.openapi = openapi_document(OPERATIONS)
+    # What no API route matches is the dashboard's (or the API's usual 404 under /api/).
+    app.router.default = dashboard.Dashboard(dist, app.router.default)
+    app.state.openapi = openapi_document(operations)
     return app
 
 

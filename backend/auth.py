@@ -7,7 +7,10 @@
   a key from the project's JWKS (cached and refreshed in the background; fetched at once
   when a token names an unknown `kid`; at most one fetch every `MIN_REFRESH_S`, each bounded
   by `FETCH_TIMEOUT_S`). Audience `authenticated`, `exp` and a UUID `sub` are required;
-  the issuer must be `{SUPABASE_URL}/auth/v1` when SUPABASE_URL is set.
+  the issuer must be `{SUPABASE_URL}/auth/v1` when SUPABASE_URL is set; or
+- a dev token from the dashboard's one-click dev sign-in (`backend.dev_auth`): HS256 with the
+  dev secret, issuer `DEV_ISSUER`, subject the dev user's id or `operator`. Accepted only by a
+  backend that has dev sign-in (PLATFORM_ENV=dev on loopback), which is given the secret.
 
 No token reaches a log line: failures are logged by reason only.
 """
@@ -41,6 +44,8 @@ FETCH_TIMEOUT_S = 3.0
 MAX_TOKEN_BYTES = 8_192
 VERIFIED_TTL_S = 60.0
 VERIFIED_MAX = 10_000
+DEV_ISSUER = "voxie-dev-sign-in"
+DEV_OPERATOR_SUBJECT = "operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +172,10 @@ class JwksCache:
 
 
 class Authenticator:
-    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, settings: Settings, http: httpx.AsyncClient, *, dev_secret: str | None = None
+    ) -> None:
+        self.dev_secret = dev_secret
         admin = settings.backend_admin_token
         self._admin = admin.get_secret_value().encode() if admin else None
         secret = settings.supabase_jwt_secret
@@ -181,7 +189,7 @@ class Authenticator:
 
     @property
     def configured(self) -> bool:
-        return bool(self._admin or self._hs_secret or self._jwks)
+        return bool(self._admin or self._hs_secret or self._jwks or self.dev_secret)
 
     async def authenticate(self, authorization: str | None) -> Principal:
         token = _bearer(authorization)
@@ -207,6 +215,8 @@ class Authenticator:
             raise unauthorized("the bearer token is neither the operator token nor a JWT") from None
         algorithm = header.get("alg")
         key: Any
+        if algorithm == "HS256" and self.dev_secret is not None and _issuer(token) == DEV_ISSUER:
+            return self._dev(token, self.dev_secret)
         if algorithm == "HS256":
             if self._hs_secret is None:
                 raise unauthorized("HS256 user tokens are not accepted (no SUPABASE_JWT_SECRET)")
@@ -240,6 +250,38 @@ class Authenticator:
             return Principal(UUID(str(claims["sub"]))), float(claims["exp"])
         except ValueError:
             raise unauthorized("the token's subject is not a user id") from None
+
+    def _dev(self, token: str, secret: str) -> tuple[Principal, float]:
+        try:
+            claims = jwt.decode(
+                token,
+                secret,
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                issuer=DEV_ISSUER,
+                leeway=LEEWAY_S,
+                options={"require": ["exp", "sub", "iss"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("the dev sign-in has expired; sign in again") from None
+        except jwt.PyJWTError as exc:
+            log.info("dev_token_refused", reason=type(exc).__name__)
+            raise unauthorized(f"the dev token is not valid: {exc}") from None
+        subject = str(claims["sub"])
+        if subject == DEV_OPERATOR_SUBJECT:
+            return OPERATOR_PRINCIPAL, float(claims["exp"])
+        try:
+            return Principal(UUID(subject)), float(claims["exp"])
+        except ValueError:
+            raise unauthorized("the dev token's subject is not a user id") from None
+
+
+def _issuer(token: str) -> object:
+    """The `iss` claim, unverified: it only chooses the key the signature is checked with."""
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
 
 
 def _bearer(authorization: str | None) -> str:

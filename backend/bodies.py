@@ -7,12 +7,14 @@ own request models.
 
 Example (`GET /api/agents`, an `AgentPage`):
 
-    {"items": [{"id": "3f2b…", "slug": "clarence-coherence", …}], "total": 1, "limit": 50,
-     "offset": 0}
+    {"items": [{"id": "3f2b…", "slug": "clarence-coherence", …,
+                "last_call_at": "2026-12-01T09:30:00Z", "calls_7d": 4}],
+     "total": 1, "limit": 50, "offset": 0}
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Generic, Literal, Self, TypeVar
 from uuid import UUID
 
@@ -20,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts import AgentConfig, CallSession, TokenUsage
 from shared.naming import RoomKind
-from shared.store import Page
+from shared.store import CallStats, Page
 
 T = TypeVar("T")
 
@@ -53,8 +55,27 @@ class Paged(Body, Generic[T]):
         )
 
 
-AgentPage = Paged[AgentConfig]
+class AgentListItem(AgentConfig):
+    """An agent in the list, with its calls at a glance (test and live calls, not Voxie's)."""
+
+    last_call_at: datetime | None = Field(description="when its latest call started")
+    calls_7d: int = Field(ge=0, description="calls started in the last 7 days")
+
+
+AgentPage = Paged[AgentListItem]
 SessionPage = Paged[CallSession]
+
+
+def with_call_stats(page: Page[AgentConfig], stats: dict[UUID, CallStats]) -> Page[AgentListItem]:
+    items = [
+        AgentListItem(
+            **dict(agent),
+            last_call_at=stats.get(agent.id, CallStats()).last_call_at,
+            calls_7d=stats.get(agent.id, CallStats()).calls_7d,
+        )
+        for agent in page.items
+    ]
+    return Page(items, page.total, page.limit, page.offset, page.unreadable)
 
 
 class RoomGrantBody(Body):

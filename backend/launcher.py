@@ -35,6 +35,7 @@ from typing import IO
 
 from pydantic import SecretStr
 
+from backend.dev_auth import dev_sign_in_enabled
 from shared import livekit_local
 from shared.settings import Component, ConfigError, Settings, StoreKind
 
@@ -129,6 +130,9 @@ def plan(
         result.operator_token = operator_token(token_path)
         result.token_generated = True
         result.env["BACKEND_ADMIN_TOKEN"] = result.operator_token
+    if dev_sign_in_enabled(settings) and settings.dev_auth_secret is None:
+        # Kept like the operator token, so a restart does not sign the dashboard out.
+        result.env["DEV_AUTH_SECRET"] = operator_token(token_path.parent / "dev-auth-secret")
     settings = _plan_livekit(settings, result, token_path.parent / "livekit", livekit_binary)
     if not settings.openai_api_key.get_secret_value() and settings.is_development:
         result.notes.append(
@@ -229,6 +233,10 @@ def describe(settings: Settings, chosen: Plan) -> list[str]:
     lines += [f"skipped: {s.name} — {s.reason}" for s in chosen.skipped]
     lines += [f"note: {note}" for note in chosen.notes]
     base = f"http://{settings.backend_host}:{settings.backend_port}"
+    lines.append(
+        f"dashboard: {base}/"
+        + (" (one-click dev sign-in)" if dev_sign_in_enabled(settings) else "")
+    )
     lines.append(f"API: {base}/api (OpenAPI: {base}/openapi.json)")
     if chosen.livekit_url:
         lines.append(f"LiveKit: {chosen.livekit_url}")

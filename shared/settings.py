@@ -151,6 +151,8 @@ class Settings(BaseSettings):
     supabase_url: str | None = None
     supabase_service_role_key: SecretStr | None = None
     supabase_jwt_secret: SecretStr | None = None
+    # Supabase's anon (publishable) key: public by design, handed to the dashboard for sign-in.
+    supabase_anon_key: str | None = None
     local_db_dir: Path = Path(".data/postgres")
     db_pool_max_size: Annotated[int, Field(ge=1, le=200)] = 10
     # One overall deadline per store call (acquiring a connection, the command, any retry);
@@ -211,6 +213,12 @@ class Settings(BaseSettings):
     room_empty_timeout_s: Annotated[int, Field(ge=10, le=86_400)] = 120
     # Supabase Auth signing keys; default `{SUPABASE_URL}/auth/v1/.well-known/jwks.json`.
     supabase_jwks_url: str | None = None
+    # Signs the one-click dev sign-in's short-lived tokens (PLATFORM_ENV=dev on loopback only;
+    # scripts/start keeps one in .data/); unset, each backend process makes its own.
+    dev_auth_secret: SecretStr | None = None
+    # The built dashboard (Vite's output) the backend serves at `/`; default dashboard/dist
+    # beside the backend package.
+    dashboard_dist_dir: Path | None = None
 
     # Logging
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -22,7 +22,7 @@ from livekit.agents import AgentServer, AgentSession, JobContext, JobProcess, Jo
 from livekit.agents.voice.events import CloseEvent
 
 from shared.contracts import DispatchMetadata, EndReason, NewCallSession, SessionKind
-from shared.contracts.dispatch import user_identity
+from shared.contracts.dispatch import DEV_USER_ID, user_identity
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.logging import bind_log_context, configure_logging, get_logger
 from shared.naming import WorkerRole
@@ -45,7 +45,7 @@ settings.validate_for("voxie")
 AGENT_NAME = settings.worker_agent_name(WorkerRole.VOXIE)
 PARTICIPANT_NAME = "Voxie"
 # Owner of what `python -m voxie console` builds (dev/test only: no user minted that session).
-CONSOLE_OWNER = UUID("00000000-0000-4000-8000-00000000c0de")
+CONSOLE_OWNER = DEV_USER_ID
 
 
 # --- the server ----------------------------------------------------------------------------------

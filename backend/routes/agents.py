@@ -21,7 +21,7 @@ from starlette.responses import Response
 from backend.admission import open_room
 from backend.agents import check_tools, counted, find_agent, raw_record
 from backend.auth import Principal, forbidden
-from backend.bodies import AgentPage, RawAgent, SpawnGrant
+from backend.bodies import AgentPage, RawAgent, SpawnGrant, with_call_stats
 from backend.http import (
     WHOLE_NUMBER,
     BoolParam,
@@ -120,7 +120,8 @@ async def list_agents(request: Request, principal: Principal) -> Response:
         offset=asked.offset,
         include_archived=asked.include_archived,
     )
-    return json_response(AgentPage.of(counted(svc, page)))
+    stats = await svc.store.agent_call_stats([agent.id for agent in page.items])
+    return json_response(AgentPage.of(with_call_stats(counted(svc, page), stats)))
 
 
 @authenticated()

@@ -49,6 +49,9 @@ OPERATOR = "operator"
 USER_PREFIX = "user:"
 # The owner of agents made with the operator token (no Supabase user behind it).
 OPERATOR_OWNER_ID = UUID("00000000-0000-0000-0000-000000000000")
+# The one local development user (dev/test only): the owner of what `python -m voxie console`
+# builds and the user the dashboard's one-click dev sign-in signs in as.
+DEV_USER_ID = UUID("00000000-0000-4000-8000-00000000c0de")
 
 M = TypeVar("M", bound=BaseModel)
 

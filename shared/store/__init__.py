@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from shared.settings import Settings, StoreKind
-from shared.store.base import AgentStore, Page
+from shared.store.base import AgentStore, CallStats, Page
 from shared.store.errors import (
     Conflict,
     InvalidInput,
@@ -17,6 +17,7 @@ from shared.store.errors import (
 
 __all__ = [
     "AgentStore",
+    "CallStats",
     "Conflict",
     "InvalidInput",
     "NotFound",

@@ -62,6 +62,14 @@ class Page(Generic[T]):
     unreadable: tuple[UUID, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class CallStats:
+    """An agent's calls as its list shows them: test and live sessions, not Voxie's."""
+
+    last_call_at: datetime | None = None
+    calls_7d: int = 0
+
+
 class AgentStore(Protocol):
     # agents
     async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
@@ -79,6 +87,11 @@ class AgentStore(Protocol):
         include_archived: bool = False,
     ) -> Page[AgentConfig]:
         """Newest first; `owner_id=None` lists every owner's (operators)."""
+
+    async def agent_call_stats(self, agent_ids: Sequence[UUID]) -> dict[UUID, CallStats]:
+        """Each agent's last call and its calls in the last 7 days, for a whole page in one
+        query (the rule is the SQL function `agent_call_stats`); an agent without calls, or
+        unknown, gets `CallStats()`."""
 
     async def create_agent(self, new: NewAgent) -> AgentConfig:
         """Conflict when the owner already has a live agent with that slug."""
@@ -181,6 +194,23 @@ class AgentStore(Protocol):
 
 
 # --- helpers both implementations share --------------------------------------------------------
+
+
+def call_stats_from_rows(agent_ids: Sequence[UUID], rows: Sequence[Row]) -> dict[UUID, CallStats]:
+    found = {
+        UUID(str(row["agent_id"])): CallStats(
+            last_call_at=_timestamp(row["last_call_at"]), calls_7d=int(row["calls_7d"])
+        )
+        for row in rows
+    }
+    return {agent_id: found.get(agent_id, CallStats()) for agent_id in agent_ids}
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """A timestamptz from asyncpg (a datetime) or PostgREST (ISO text)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
 
 
 def parse_uuid(value: UUID | str, what: str = "id") -> UUID:

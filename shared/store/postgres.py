@@ -32,9 +32,11 @@ from shared.contracts.sessions import INFERRED_ENDS, end_replaces
 from shared.logging import get_logger
 from shared.store.base import (
     AGENT_COLUMNS,
+    CallStats,
     Page,
     agent_from_row,
     apply_patch,
+    call_stats_from_rows,
     canonical_slug,
     check_final_status,
     check_page,
@@ -211,6 +213,14 @@ class PostgresStore:
         rows, total = await self._run(op)
         agents, unreadable = readable_agents(rows)
         return Page(agents, total, limit, offset, unreadable)
+
+    async def agent_call_stats(self, agent_ids: Sequence[UUID]) -> dict[UUID, CallStats]:
+        if not agent_ids:
+            return {}
+        rows = await self._run(
+            lambda c: c.fetch("select * from public.agent_call_stats($1)", list(agent_ids))
+        )
+        return call_stats_from_rows(agent_ids, rows)
 
     async def get_agent_row(
         self, agent_id: UUID | str, *, owner_id: UUID | None = None

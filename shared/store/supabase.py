@@ -35,9 +35,11 @@ from shared.contracts import (
 from shared.contracts.sessions import end_replaces
 from shared.store.base import (
     AGENT_COLUMNS,
+    CallStats,
     Page,
     agent_from_row,
     apply_patch,
+    call_stats_from_rows,
     canonical_slug,
     check_final_status,
     check_page,
@@ -225,6 +227,13 @@ class SupabaseStore:
         rows, total = await self._page(query, "updated_at", limit, offset)
         agents, unreadable = readable_agents(rows)
         return Page(agents, total, limit, offset, unreadable)
+
+    async def agent_call_stats(self, agent_ids: Sequence[UUID]) -> dict[UUID, CallStats]:
+        if not agent_ids:
+            return {}
+        params = {"p_agent_ids": [str(a) for a in agent_ids]}
+        rows = await self._rows(self._client.rpc("agent_call_stats", params).execute)
+        return call_stats_from_rows(agent_ids, rows)
 
     async def get_agent_row(
         self, agent_id: UUID | str, *, owner_id: UUID | None = None

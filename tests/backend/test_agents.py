@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -81,6 +82,35 @@ async def test_crud_round_trip_through_either_store(any_store_settings: Settings
         assert (await client.get("/api/agents", headers=alice)).json()["total"] == 0
         with_archived = await client.get("/api/agents?include_archived=true", headers=alice)
         assert with_archived.json()["total"] == 1
+
+
+async def test_the_list_shows_each_agents_last_call_and_calls_this_week(
+    any_store_settings: Settings, database_url: str, make_agent: AgentFactory
+) -> None:
+    called, never = await make_agent(), await make_agent()
+    conn = await asyncpg.connect(database_url)
+    try:
+        for kind, days_ago in (("test", 1), ("live", 3), ("test", 9), ("creation", 0)):
+            await conn.execute(
+                "insert into public.call_sessions (agent_id, room_name, kind, deployment,"
+                " started_at) values ($1, $2, $3, 'test', now() - make_interval(days => $4))",
+                called.id,
+                f"room-{uuid4().hex}",
+                kind,
+                days_ago,
+            )
+        latest = await conn.fetchval(
+            "select max(started_at) from public.call_sessions where kind <> 'creation'"
+        )
+    finally:
+        await conn.close()
+    async with serving(create_app(any_store_settings, reconcile=False)) as client:
+        response = await client.get("/api/agents", headers=as_user(ALICE, any_store_settings))
+    assert response.status_code == 200, response.text
+    items = {item["id"]: item for item in response.json()["items"]}
+    assert items[str(called.id)]["calls_7d"] == 2
+    assert datetime.fromisoformat(items[str(called.id)]["last_call_at"]) == latest
+    assert (items[str(never.id)]["calls_7d"], items[str(never.id)]["last_call_at"]) == (0, None)
 
 
 async def test_the_operator_sees_every_owner_and_creates_for_any(

@@ -99,11 +99,16 @@ def test_dev_without_auth_gets_a_generated_operator_token_kept_across_starts(
     settings = make_settings(backend_port=8123)
     first = plan(settings, token_path=tmp_path / "operator-token", find_spec=absent)
     assert first.token_generated and first.operator_token
-    assert first.env == {"BACKEND_ADMIN_TOKEN": first.operator_token}
+    # The dashboard's dev sign-in gets a secret of its own, kept the same way.
+    dev_secret = (tmp_path / "dev-auth-secret").read_text().strip()
+    assert first.env == {"BACKEND_ADMIN_TOKEN": first.operator_token, "DEV_AUTH_SECRET": dev_secret}
     assert (tmp_path / "operator-token").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "dev-auth-secret").stat().st_mode & 0o777 == 0o600
     again = plan(settings, token_path=tmp_path / "operator-token", find_spec=absent)
-    assert again.operator_token == first.operator_token
+    assert again.operator_token == first.operator_token and again.env == first.env
     text = "\n".join(describe(settings, first))
+    assert "dashboard: http://127.0.0.1:8123/ (one-click dev sign-in)" in text
+    assert dev_secret not in text
     assert f"Bearer {first.operator_token}' http://127.0.0.1:8123/api/agents" in text
     assert "skipped: voxie" in text and "skipped: spawner" in text
 
@@ -112,7 +117,8 @@ def test_configured_auth_is_used_and_no_token_is_made(tmp_path: Path) -> None:
     chosen = plan(
         make_settings(supabase_jwt_secret="x" * 40), token_path=tmp_path / "t", find_spec=absent
     )
-    assert not chosen.token_generated and chosen.operator_token is None and chosen.env == {}
+    assert not chosen.token_generated and chosen.operator_token is None
+    assert "BACKEND_ADMIN_TOKEN" not in chosen.env
     assert not (tmp_path / "t").exists()
 
 

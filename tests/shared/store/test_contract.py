@@ -254,6 +254,43 @@ async def test_archive_is_idempotent_and_delete_keeps_sessions(store: AgentStore
     assert (await store.get_session(session.id)).agent_id is None
 
 
+async def test_call_stats_count_test_and_live_calls_of_the_last_7_days(
+    store: AgentStore, db: asyncpg.Connection
+) -> None:
+    busy = await store.create_agent(new_agent())
+    quiet = await store.create_agent(new_agent(slug="quiet"))
+    idle = await store.create_agent(new_agent(slug="idle"))
+
+    async def call(agent: UUID, kind: str, days_ago: float) -> None:
+        await db.execute(
+            "insert into public.call_sessions (agent_id, room_name, kind, deployment, started_at)"
+            " values ($1, $2, $3, 'dev', now() - make_interval(secs => $4))",
+            agent,
+            f"r-{uuid4()}",
+            kind,
+            days_ago * 86_400,
+        )
+
+    await call(busy.id, "test", 0.01)
+    await call(busy.id, "live", 2)
+    await call(busy.id, "test", 8)  # too old to count, not too old to be a "last call"
+    await call(busy.id, "creation", 0.001)  # Voxie editing it: not a call of the agent
+    await call(quiet.id, "live", 30)
+    await call(idle.id, "creation", 1)
+
+    unknown = uuid4()
+    stats = await store.agent_call_stats([busy.id, quiet.id, idle.id, unknown])
+    assert [stats[a].calls_7d for a in (busy.id, quiet.id, idle.id, unknown)] == [2, 0, 0, 0]
+    newest = await db.fetchval(
+        "select max(started_at) from public.call_sessions where agent_id = $1 and kind = 'test'",
+        busy.id,
+    )
+    assert stats[busy.id].last_call_at == newest
+    assert stats[quiet.id].last_call_at is not None
+    assert stats[idle.id].last_call_at is None and stats[unknown].last_call_at is None
+    assert await store.agent_call_stats([]) == {}
+
+
 # --- sessions ----------------------------------------------------------------------------------
 
 

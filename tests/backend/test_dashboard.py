@@ -1,0 +1,149 @@
+"""The dashboard on the API's origin: a built app (a tiny one made here, shaped like Vite's
+output) served at `/` with client routes falling back to `index.html` and the API's own 404s
+untouched; a clear page instead of a blank one when there is no build; and the public
+`/dashboard-config.json`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.app import create_app
+from backend.dashboard import IMMUTABLE, REVALIDATE
+from tests.backend.conftest import backend_settings, serving
+from tests.support.livekit import LiveKitDouble
+
+INDEX = "<!doctype html><html><head><script src='/assets/index-3f2b8c1e.js'></script></head></html>"
+SCRIPT = "console.log('dashboard')"
+
+
+@pytest.fixture
+def dist(tmp_path: Path) -> Path:
+    built = tmp_path / "dist"
+    (built / "assets").mkdir(parents=True)
+    (built / "index.html").write_text(INDEX)
+    (built / "assets" / "index-3f2b8c1e.js").write_text(SCRIPT)
+    (built / "favicon.svg").write_text("<svg/>")
+    return built
+
+
+def app_with(livekit: LiveKitDouble, database_url: str, **values: Any) -> Any:
+    return create_app(backend_settings(livekit, database_url, **values), reconcile=False)
+
+
+async def test_the_app_its_assets_and_client_routes(
+    livekit: LiveKitDouble, database_url: str, dist: Path
+) -> None:
+    async with serving(app_with(livekit, database_url, dashboard_dist_dir=dist)) as http:
+        for page in ("/", "/agents", "/agents/3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44", "/calls/"):
+            response = await http.get(page)
+            assert response.status_code == 200, page
+            assert response.text == INDEX and response.headers["content-type"].startswith(
+                "text/html"
+            )
+            # index.html names the current build's assets: always revalidated.
+            assert response.headers["cache-control"] == REVALIDATE, page
+
+        asset = await http.get("/assets/index-3f2b8c1e.js")
+        assert asset.text == SCRIPT and asset.headers["cache-control"] == IMMUTABLE
+        assert "javascript" in asset.headers["content-type"]
+        other = await http.get("/favicon.svg")
+        assert other.status_code == 200 and other.headers["cache-control"] == REVALIDATE
+
+        # A missing file is a 404, never the app in its place (a stale build asking for an
+        # asset gets an error it can see, not HTML parsed as JavaScript).
+        (dist.parent / "secret.txt").write_text("outside the build")
+        for missing in ("/assets/index-00000000.js", "/robots.txt", "/..%2Fsecret.txt"):
+            response = await http.get(missing)
+            assert response.status_code == 404, missing
+            assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_api_keeps_its_own_answers(
+    livekit: LiveKitDouble, database_url: str, dist: Path
+) -> None:
+    async with serving(app_with(livekit, database_url, dashboard_dist_dir=dist)) as http:
+        for method, url in (
+            ("GET", "/api"),
+            ("GET", "/api/no-such-thing"),
+            ("GET", "/api/agents/x/y/z"),
+            ("POST", "/"),
+            ("POST", "/agents"),
+        ):
+            response = await http.request(method, url)
+            assert response.status_code == 404, url
+            assert response.headers["content-type"] == "application/problem+json", url
+        # A known path with another method is still the API's 405 naming what it allows.
+        wrong = await http.put("/api/agents")
+        assert wrong.status_code == 405 and set(wrong.headers["allow"].split(", ")) >= {
+            "GET",
+            "POST",
+        }
+        assert (await http.get("/api/agents")).status_code == 401
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("node", [True, False])
+async def test_without_a_build_a_page_says_why(
+    livekit: LiveKitDouble,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    node: bool,
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if node:
+        (bin_dir / "node").write_text("#!/bin/sh\n")
+        (bin_dir / "node").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))  # what the backend's PATH offers
+    missing = tmp_path / "never-built"
+    async with serving(app_with(livekit, database_url, dashboard_dist_dir=missing)) as http:
+        for page in ("/", "/agents"):
+            response = await http.get(page)
+            assert response.status_code == 503
+            assert response.headers["content-type"].startswith("text/html")
+            assert "The dashboard is not built" in response.text
+            assert "scripts/bootstrap" in response.text
+            assert ("install Node.js 20" in response.text) is not node
+        assert (await http.get("/api/nothing")).status_code == 404
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_the_dashboard_config_in_dev_and_with_supabase(
+    livekit: LiveKitDouble, database_url: str
+) -> None:
+    dev = app_with(livekit, database_url, platform_env="dev")
+    async with serving(dev) as http:
+        response = await http.get("/dashboard-config.json")  # public: no token
+        assert response.json() == {
+            "auth": {"mode": "dev", "supabase_url": None, "supabase_anon_key": None},
+            "platform_env": "dev",
+        }
+        assert response.headers["cache-control"] == REVALIDATE
+
+    supabase = app_with(
+        livekit,
+        database_url,
+        platform_env="staging",
+        livekit_api_key="staging-key",
+        livekit_api_secret="s" * 40,
+        supabase_url="https://abc.supabase.co",
+        supabase_anon_key="anon-public-key",
+    )
+    async with serving(supabase) as http:
+        assert (await http.get("/dashboard-config.json")).json() == {
+            "auth": {
+                "mode": "supabase",
+                "supabase_url": "https://abc.supabase.co",
+                "supabase_anon_key": "anon-public-key",
+            },
+            "platform_env": "staging",
+        }
+
+    # dev on a public address has no dev sign-in: the app is told to use Supabase.
+    exposed = app_with(livekit, database_url, platform_env="dev", backend_host="0.0.0.0")  # noqa: S104
+    async with serving(exposed) as http:
+        assert (await http.get("/dashboard-config.json")).json()["auth"]["mode"] == "supabase"
