@@ -1,0 +1,119 @@
+import { useEffect, useState } from 'react'
+import { HashRouter, Navigate, NavLink, Route, Routes } from 'react-router-dom'
+import { AuthProvider, loadConfig, useAuth } from './auth'
+import { FailureNotice } from './components/Notice'
+import { toFailure } from './components/useApi'
+import type { Failure } from './lib/describe'
+import type { DashboardConfig } from './lib/types'
+import { AgentPage } from './pages/AgentPage'
+import { AgentsPage } from './pages/AgentsPage'
+import { CallDetailPage, CallsPage } from './pages/CallsPage'
+import { OperationsPage } from './pages/OperationsPage'
+import { SignInPage } from './pages/SignInPage'
+import { TestCallPage } from './pages/TestCallPage'
+import { VoxiePage } from './pages/VoxiePage'
+
+export function App() {
+  const [config, setConfig] = useState<DashboardConfig | null>(null)
+  const [failure, setFailure] = useState<Failure | null>(null)
+  const [attempt, setAttempt] = useState(0)
+  useEffect(() => {
+    loadConfig()
+      .then(setConfig)
+      .catch((error: unknown) => setFailure(toFailure(error)))
+  }, [attempt])
+  if (failure) {
+    return (
+      <main className="page page-narrow" id="main">
+        <h1>Voxie is unavailable</h1>
+        <FailureNotice failure={{ ...failure, action: 'retry' }} onRetry={() => { setFailure(null); setAttempt((a) => a + 1) }} />
+      </main>
+    )
+  }
+  if (!config) return <p className="splash" role="status">Loading…</p>
+  return (
+    <AuthProvider config={config}>
+      <HashRouter>
+        <Shell />
+      </HashRouter>
+    </AuthProvider>
+  )
+}
+
+function Shell() {
+  const { account, signOut, config } = useAuth()
+  if (!account) return <SignInPage />
+  return (
+    <>
+      <a
+        className="skip-link"
+        href="#main"
+        onClick={(e) => {
+          // The router owns the URL's hash; move focus instead of navigating.
+          e.preventDefault()
+          document.getElementById('main')?.focus()
+        }}
+      >
+        Skip to content
+      </a>
+      <header className="topbar">
+        <div className="topbar-inner">
+          <span className="brand" aria-label="Voxie">
+            <span className="brand-mark" aria-hidden="true">◉</span> Voxie
+          </span>
+          <nav aria-label="Main">
+            <ul className="nav">
+              <li><NavLink to="/agents" end>Agents</NavLink></li>
+              <li><NavLink to="/voxie">Create with Voxie</NavLink></li>
+              <li><NavLink to="/calls">Calls</NavLink></li>
+              {account.operator && <li><NavLink to="/operations">Operations</NavLink></li>}
+            </ul>
+          </nav>
+          <div className="account">
+            <span className="account-name" title={account.email}>
+              {account.operator ? 'Operator' : account.email}
+              {config.platform_env !== 'prod' && <span className="env-badge">{config.platform_env}</span>}
+            </span>
+            <button type="button" className="button button-quiet" onClick={() => void signOut()}>
+              Sign out
+            </button>
+          </div>
+        </div>
+      </header>
+      <main id="main" className="page" tabIndex={-1}>
+        <Routes>
+          <Route path="/" element={<Navigate to="/agents" replace />} />
+          <Route path="/agents" element={<AgentsPage />} />
+          <Route path="/voxie" element={<VoxiePage />} />
+          <Route path="/agents/:agentId" element={<AgentPage />} />
+          <Route path="/agents/:agentId/voxie" element={<VoxiePage />} />
+          <Route path="/agents/:agentId/test" element={<TestCallPage />} />
+          <Route path="/calls" element={<CallsPage />} />
+          <Route path="/calls/:sessionId" element={<CallDetailPage />} />
+          <Route path="/operations" element={account.operator ? <OperationsPage /> : <NotAllowed />} />
+          <Route path="*" element={<NotFoundPage />} />
+        </Routes>
+      </main>
+    </>
+  )
+}
+
+function NotAllowed() {
+  return (
+    <>
+      <h1>Operations</h1>
+      <p>Only the platform operator can see this page.</p>
+    </>
+  )
+}
+
+function NotFoundPage() {
+  return (
+    <>
+      <h1>Page not found</h1>
+      <p>
+        There is nothing here. <NavLink to="/agents">Go to your agents</NavLink>.
+      </p>
+    </>
+  )
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest'
+import { agentTimeoutMessage, describeApiError, describeCallError, describeRoomMessage } from './describe'
+import { ApiError, parseProblem } from './problem'
+
+const problem = (status: number, code: string, detail: string, extra: Record<string, unknown> = {}) =>
+  new ApiError(status, { type: `urn:voxie:problem:${code}`, title: 'x', status, detail, instance: '/api/x', request_id: 'req-1', ...extra })
+
+describe('error mapping', () => {
+  it('turns 429 into a sentence with the Retry-After as the countdown', () => {
+    const capacity = describeApiError(new ApiError(429, parseProblem(JSON.stringify({ type: 'urn:voxie:problem:at-capacity', detail: 'all 2 agent places are taken' })), 30))
+    expect(capacity.message).toMatch(/Every agent place/)
+    expect(capacity.retryAfterS).toBe(30)
+    expect(capacity.action).toBe('retry')
+    expect(describeApiError(problem(429, 'rate-limited', 'at most 5')).message).toMatch(/faster than the platform allows/)
+  })
+
+  it('explains a stale version as changed elsewhere, with reload', () => {
+    const stale = describeApiError(problem(409, 'conflict', 'agent is at version 4, not 3', { current_version: 4 }))
+    expect(stale.message).toMatch(/changed elsewhere/)
+    expect(stale.action).toBe('reload')
+    expect(describeApiError(problem(409, 'conflict', "the slug 'x' is taken by another of your agents")).message).toBe(
+      "The slug 'x' is taken by another of your agents",
+    )
+  })
+
+  it('says why an agent cannot run', () => {
+    expect(describeApiError(problem(409, 'agent-archived', 'agent x is archived and cannot run')).message).toMatch(/archived/)
+    expect(describeApiError(problem(409, 'agent-not-active', 'agent x is a draft')).message).toMatch(/still a draft/)
+  })
+
+  it('maps statuses without a known code', () => {
+    expect(describeApiError(new ApiError(401, {})).action).toBe('sign-in')
+    expect(describeApiError(new ApiError(404, { detail: 'no agent clarance; did you mean clarence?' })).message).toBe('No agent clarance; did you mean clarence?')
+    expect(describeApiError(new ApiError(500, { request_id: 'abc' })).message).toMatch(/reference abc/)
+    expect(describeApiError(problem(503, 'livekit-unavailable', 'x')).message).toMatch(/LiveKit/)
+  })
+
+  it('shows the room messages as the agents wrote them, with fallbacks per code', () => {
+    expect(describeRoomMessage('spawner.error', '{"code": "agent_archived", "message": "This agent was archived and can no longer be run."}')).toBe(
+      'This agent was archived and can no longer be run.',
+    )
+    expect(describeRoomMessage('spawner.error', '{"code": "no_model_configured", "message": ""}')).toMatch(/No AI model/)
+    expect(describeRoomMessage('spawner.error', 'garbage')).toMatch(/could not be started/)
+    expect(describeRoomMessage('platform.room_closed', '{"code": "closed_by_operator"}')).toMatch(/operator/)
+  })
+
+  it('maps microphone and LiveKit errors', () => {
+    const denied = new DOMException('Permission denied', 'NotAllowedError')
+    expect(describeCallError(denied).message).toMatch(/Microphone access was denied/)
+    expect(describeCallError(new DOMException('x', 'NotFoundError')).message).toMatch(/No microphone/)
+    const unreachable = Object.assign(new Error('could not establish signal connection'), { name: 'ConnectionError', reason: 1 })
+    expect(describeCallError(unreachable).message).toMatch(/cannot be reached/)
+    const refused = Object.assign(new Error('invalid token'), { name: 'ConnectionError', reason: 0 })
+    expect(describeCallError(refused).message).toMatch(/join token was not accepted/)
+    expect(describeCallError(new TypeError('Failed to fetch')).message).toMatch(/cannot be reached/)
+    expect(describeCallError(problem(429, 'at-capacity', 'x')).retryAfterS).toBeNull()
+  })
+
+  it('says how long the agent was waited for', () => {
+    expect(agentTimeoutMessage(45)).toMatch(/within 45 s/)
+  })
+})

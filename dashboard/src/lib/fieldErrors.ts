@@ -1,0 +1,35 @@
+/**
+ * The API refuses a body with 422 and a `detail` written by `shared.validation`:
+ * `field.path: reason; other.path: reason` (a reason may itself contain "; ", as in
+ * "unsupported voice 'x'; choose one of: …"). This splits it back into one message per form field
+ * so the edit form can show each under its input.
+ */
+
+export interface FieldErrors {
+  /** The first path segment (`tools.0.url` → `tools`) to its reasons, joined. */
+  fields: Record<string, string>
+  /** Reasons that name no field the form knows. */
+  general: string[]
+}
+
+// A "; " starts a new error only when a `path: ` follows it (paths have no spaces).
+const SEPARATOR = /; (?=[A-Za-z_][\w.\-[\]]*: )/
+
+export function splitFieldErrors(detail: string, known: readonly string[]): FieldErrors {
+  const result: FieldErrors = { fields: {}, general: [] }
+  for (const part of detail.split(SEPARATOR)) {
+    const match = /^([A-Za-z_][\w.\-[\]]*): (.*)$/s.exec(part)
+    const path = match?.[1]
+    const reason = match?.[2]
+    const field = path?.split('.')[0]
+    if (field !== undefined && reason !== undefined && known.includes(field)) {
+      const where = path === field ? '' : `${path?.slice(field.length + 1)}: `
+      const previous = result.fields[field]
+      const message = `${where}${reason}`
+      result.fields[field] = previous ? `${previous}; ${message}` : message
+    } else if (part.trim()) {
+      result.general.push(part.trim())
+    }
+  }
+  return result
+}

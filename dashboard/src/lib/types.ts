@@ -1,0 +1,142 @@
+/** The API's shapes, as backend/bodies.py and shared/contracts/*.py define them. */
+
+export interface HttpToolSpec {
+  type: 'http'
+  name: string
+  description: string
+  parameters: Record<string, unknown>
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+  url: string
+  headers: Record<string, string | { secret: string }>
+  timeout_s: number
+}
+
+export interface BuiltinToolSpec {
+  type: 'builtin'
+  name: string
+}
+
+export type ToolSpec = HttpToolSpec | BuiltinToolSpec
+
+export type AgentStatus = 'draft' | 'active' | 'archived'
+
+export interface Agent {
+  id: string
+  owner_id: string
+  slug: string
+  name: string
+  instructions: string
+  greeting: string
+  voice: string
+  model: string
+  language: string
+  tools: ToolSpec[]
+  pipeline: 'realtime' | 'stt-llm-tts'
+  summarize: boolean
+  status: AgentStatus
+  version: number
+  created_at: string
+  updated_at: string
+  /** Added to list items only. */
+  last_call_at?: string | null
+  calls_7d?: number
+}
+
+export interface Paged<T> {
+  items: T[]
+  total: number
+  limit: number
+  offset: number
+  unreadable: string[]
+}
+
+export type SessionKind = 'test' | 'live' | 'creation'
+
+export interface CallSession {
+  id: string
+  agent_id: string | null
+  owner_id: string | null
+  room_name: string
+  kind: SessionKind | string
+  deployment: string
+  participant_identity: string | null
+  job_id: string | null
+  status: 'active' | 'ended' | 'failed'
+  started_at: string
+  ended_at: string | null
+  duration_s: number | null
+  end_reason: string | null
+  error: string | null
+}
+
+export interface TokenUsage {
+  model: string
+  input_tokens: number
+  output_tokens: number
+  input_audio_tokens: number
+  output_audio_tokens: number
+  audio_seconds: number
+}
+
+export interface SessionDetail {
+  session: CallSession
+  transcript: Record<string, unknown>[]
+  summary: string | null
+  usage: TokenUsage[]
+}
+
+export interface RoomGrant {
+  room_name: string
+  token: string
+  livekit_url: string
+}
+
+export interface SpawnGrant extends RoomGrant {
+  agent: Agent
+}
+
+export interface RoomView {
+  name: string
+  kind: 'agent' | 'creation' | string
+  agent_id: string | null
+  humans: string[]
+  agent_present: boolean
+  agents: string[]
+  state: string
+  grace_remaining_s: number | null
+  session_id: string | null
+  age_s: number
+  created_at: string
+}
+
+export interface Stats {
+  rooms: { agent: number; creation: number }
+  by_state: Record<string, number>
+  agents_running: number
+  humans: number
+  capacity?: { max_total_agents: number; agent_rooms: number; available: number }
+}
+
+export interface PassReport {
+  rooms: number
+  open_sessions: number
+  actions: { action: string; room: string; detail: string }[]
+}
+
+export interface Me {
+  user_id: string | null
+  operator: boolean
+}
+
+export interface DashboardConfig {
+  auth: { mode: 'dev' | 'supabase'; supabase_url: string | null; supabase_anon_key: string | null }
+  platform_env: string
+  /** Seconds the page waits for the agent to join before saying it did not (optional). */
+  agent_join_timeout_s?: number
+}
+
+export interface DevSignIn {
+  access_token: string
+  expires_at: number
+  user: { id: string | null; email: string; operator: boolean }
+}

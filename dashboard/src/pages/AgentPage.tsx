@@ -1,0 +1,300 @@
+import { useState, type FormEvent } from 'react'
+import { Link, useNavigate, useParams } from 'react-router-dom'
+import { ConfirmDialog } from '../components/Confirm'
+import { FailureNotice, Notice } from '../components/Notice'
+import { StatusBadge } from '../components/StatusBadge'
+import { toFailure, useLoad } from '../components/useApi'
+import { api, query } from '../lib/api'
+import type { Failure } from '../lib/describe'
+import { summarizeTools } from '../lib/draft'
+import { splitFieldErrors, type FieldErrors } from '../lib/fieldErrors'
+import { formatDateTime } from '../lib/format'
+import { ApiError } from '../lib/problem'
+import type { Agent, Paged, CallSession } from '../lib/types'
+import { SessionsTable } from './CallsPage'
+
+export function AgentPage() {
+  const { agentId = '' } = useParams()
+  const navigate = useNavigate()
+  const path = `/api/agents/${encodeURIComponent(agentId)}`
+  const { data: agent, setData, failure, reload } = useLoad((signal) => api.get<Agent>(path, signal), [path])
+  const [editing, setEditing] = useState(false)
+  const [savedNote, setSavedNote] = useState(false)
+  const [archiving, setArchiving] = useState(false)
+  const [archiveFailure, setArchiveFailure] = useState<Failure | null>(null)
+
+  if (failure) {
+    return (
+      <>
+        <h1>Agent</h1>
+        <FailureNotice failure={failure} onRetry={reload} />
+        <p>
+          <Link to="/agents">Back to your agents</Link>
+        </p>
+      </>
+    )
+  }
+  if (!agent) return <p role="status">Loading the agent…</p>
+
+  async function archive() {
+    try {
+      await api.delete(path)
+      navigate('/agents')
+    } catch (error) {
+      setArchiveFailure(toFailure(error))
+      setArchiving(false)
+    }
+  }
+
+  return (
+    <>
+      <p className="crumbs">
+        <Link to="/agents">Agents</Link> / {agent.name}
+      </p>
+      <div className="page-head">
+        <h1>
+          {agent.name} <StatusBadge status={agent.status} />
+        </h1>
+        <div className="button-row">
+          <button type="button" className="button button-primary" onClick={() => navigate(`/agents/${agent.id}/test`, { state: { autostart: true, name: agent.name } })}>
+            Test agent
+          </button>
+          <Link className="button" to={`/agents/${agent.id}/voxie`}>
+            Edit with Voxie
+          </Link>
+          {!editing && (
+            <button type="button" className="button" onClick={() => { setEditing(true); setSavedNote(false) }}>
+              Edit
+            </button>
+          )}
+          <button type="button" className="button button-quiet" onClick={() => setArchiving(true)}>
+            Archive
+          </button>
+        </div>
+      </div>
+      {savedNote && <Notice kind="success">Changes saved (version {agent.version}).</Notice>}
+      {archiveFailure && <FailureNotice failure={archiveFailure} />}
+      {editing ? (
+        <EditForm
+          agent={agent}
+          onSaved={(updated) => { setData(updated); setEditing(false); setSavedNote(true) }}
+          onCancel={() => setEditing(false)}
+          onReload={() => { reload() }}
+        />
+      ) : (
+        <ConfigView agent={agent} />
+      )}
+      <ActionsView agent={agent} />
+      <AgentCalls agentId={agent.id} />
+      <ConfirmDialog
+        open={archiving}
+        title={`Archive “${agent.name}”?`}
+        body="An archived agent can no longer take calls or be edited. Its calls stay in the history."
+        confirmLabel="Archive"
+        onConfirm={() => void archive()}
+        onCancel={() => setArchiving(false)}
+      />
+    </>
+  )
+}
+
+function ConfigView({ agent }: { agent: Agent }) {
+  return (
+    <section className="card" aria-labelledby="config-title">
+      <h2 id="config-title">Configuration</h2>
+      <dl className="facts">
+        <div><dt>Slug</dt><dd><code>{agent.slug}</code></dd></div>
+        <div><dt>Voice</dt><dd>{agent.voice}</dd></div>
+        <div><dt>Model</dt><dd>{agent.model}</dd></div>
+        <div><dt>Language</dt><dd>{agent.language}</dd></div>
+        <div><dt>Pipeline</dt><dd>{agent.pipeline === 'realtime' ? 'Realtime speech model' : 'Speech-to-text, LLM, text-to-speech'}</dd></div>
+        <div><dt>Call summaries</dt><dd>{agent.summarize ? 'On' : 'Off'}</dd></div>
+        <div><dt>Version</dt><dd>{agent.version}, updated {formatDateTime(agent.updated_at)}</dd></div>
+      </dl>
+      <h3>Greeting</h3>
+      <p className="prewrap">{agent.greeting || <span className="muted">No greeting: the agent waits for the caller.</span>}</p>
+      <h3>Instructions</h3>
+      <p className="prewrap instructions">{agent.instructions || <span className="muted">No instructions yet.</span>}</p>
+    </section>
+  )
+}
+
+function ActionsView({ agent }: { agent: Agent }) {
+  const tools = summarizeTools(agent.tools)
+  return (
+    <section className="card" aria-labelledby="actions-title">
+      <h2 id="actions-title">Actions</h2>
+      {tools.length === 0 ? (
+        <p className="muted">This agent calls no HTTP actions.</p>
+      ) : (
+        <ul className="actions">
+          {tools.map((tool) => (
+            <li key={tool.name} className="action">
+              <p className="action-head">
+                <code>{tool.name}</code>
+                {tool.kind === 'builtin' ? <span className="muted">built in</span> : (
+                  <span className="tool-url"><span className="method">{tool.method}</span> {tool.url}</span>
+                )}
+              </p>
+              {tool.description && <p>{tool.description}</p>}
+              {tool.parameters.length > 0 && <p className="muted">Parameters: {tool.parameters.join(', ')}</p>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  )
+}
+
+const EDITABLE = ['name', 'slug', 'status', 'voice', 'model', 'language', 'pipeline', 'summarize', 'greeting', 'instructions'] as const
+type Editable = (typeof EDITABLE)[number]
+type FormValues = Record<Editable, string | boolean>
+
+const VOICE_SUGGESTIONS = ['marin', 'cedar', 'alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse']
+
+function EditForm({ agent, onSaved, onCancel, onReload }: { agent: Agent; onSaved: (agent: Agent) => void; onCancel: () => void; onReload: () => void }) {
+  const initial: FormValues = Object.fromEntries(EDITABLE.map((k) => [k, agent[k]])) as FormValues
+  const [values, setValues] = useState<FormValues>(initial)
+  const [errors, setErrors] = useState<FieldErrors>({ fields: {}, general: [] })
+  const [failure, setFailure] = useState<Failure | null>(null)
+  const [stale, setStale] = useState(false)
+  const [busy, setBusy] = useState(false)
+
+  const set = (key: Editable, value: string | boolean) => setValues((v) => ({ ...v, [key]: value }))
+
+  async function submit(event: FormEvent) {
+    event.preventDefault()
+    const changes = Object.fromEntries(EDITABLE.filter((k) => values[k] !== initial[k]).map((k) => [k, values[k]]))
+    if (Object.keys(changes).length === 0) {
+      onCancel()
+      return
+    }
+    setBusy(true)
+    setFailure(null)
+    setErrors({ fields: {}, general: [] })
+    try {
+      const updated = await api.patch<Agent>(`/api/agents/${agent.id}`, { ...changes, version: agent.version })
+      onSaved(updated)
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 422 || error.status === 400)) {
+        const split = splitFieldErrors(error.detail, EDITABLE)
+        setErrors(split)
+        if (Object.keys(split.fields).length === 0) setFailure(toFailure(error))
+      } else if (error instanceof ApiError && error.code === 'conflict' && typeof error.problem.current_version === 'number') {
+        setStale(true)
+      } else if (error instanceof ApiError && error.code === 'conflict' && /slug/i.test(error.detail)) {
+        setErrors({ fields: { slug: error.detail }, general: [] })
+      } else {
+        setFailure(toFailure(error))
+      }
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  const text = (key: Editable, label: string, extra: { list?: string; hint?: string } = {}) => (
+    <Field id={`edit-${key}`} label={label} error={errors.fields[key]} hint={extra.hint}>
+      {(props) => <input {...props} type="text" list={extra.list} value={String(values[key])} onChange={(e) => set(key, e.target.value)} />}
+    </Field>
+  )
+
+  return (
+    <section className="card" aria-labelledby="edit-title">
+      <h2 id="edit-title">Edit configuration</h2>
+      {stale && (
+        <div className="notice notice-error" role="alert">
+          <p>This agent was changed elsewhere while you were editing. Reload to get the latest version, then make your change again.</p>
+          <button type="button" className="button" onClick={onReload}>
+            Reload
+          </button>
+        </div>
+      )}
+      {failure && <FailureNotice failure={failure} />}
+      {errors.general.length > 0 && (
+        <div className="notice notice-error" role="alert">
+          {errors.general.map((g) => <p key={g}>{g}</p>)}
+        </div>
+      )}
+      <form className="form form-grid" onSubmit={(e) => void submit(e)} noValidate>
+        {text('name', 'Name')}
+        {text('slug', 'Slug', { hint: 'Lowercase letters, digits and hyphens.' })}
+        <Field id="edit-status" label="Status" error={errors.fields.status}>
+          {(props) => (
+            <select {...props} value={String(values.status)} onChange={(e) => set('status', e.target.value)}>
+              <option value="draft">Draft</option>
+              <option value="active">Active</option>
+            </select>
+          )}
+        </Field>
+        {text('voice', 'Voice', { list: 'voice-options' })}
+        <datalist id="voice-options">
+          {VOICE_SUGGESTIONS.map((v) => <option key={v} value={v} />)}
+        </datalist>
+        {text('model', 'Model')}
+        {text('language', 'Language', { hint: 'A language code such as en or pt-BR.' })}
+        <Field id="edit-pipeline" label="Pipeline" error={errors.fields.pipeline}>
+          {(props) => (
+            <select {...props} value={String(values.pipeline)} onChange={(e) => set('pipeline', e.target.value)}>
+              <option value="realtime">Realtime speech model</option>
+              <option value="stt-llm-tts">Speech-to-text, LLM, text-to-speech</option>
+            </select>
+          )}
+        </Field>
+        <div className="field field-check">
+          <label className="check">
+            <input type="checkbox" checked={Boolean(values.summarize)} onChange={(e) => set('summarize', e.target.checked)} />
+            Summarize each call
+          </label>
+          {errors.fields.summarize && <p className="field-error">{errors.fields.summarize}</p>}
+        </div>
+        <Field id="edit-greeting" label="Greeting" error={errors.fields.greeting} wide>
+          {(props) => <textarea {...props} rows={2} value={String(values.greeting)} onChange={(e) => set('greeting', e.target.value)} />}
+        </Field>
+        <Field id="edit-instructions" label="Instructions" error={errors.fields.instructions} wide>
+          {(props) => <textarea {...props} rows={8} value={String(values.instructions)} onChange={(e) => set('instructions', e.target.value)} />}
+        </Field>
+        <div className="button-row wide">
+          <button type="submit" className="button button-primary" disabled={busy || stale}>
+            Save changes
+          </button>
+          <button type="button" className="button" onClick={onCancel}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </section>
+  )
+}
+
+interface ControlProps {
+  id: string
+  'aria-invalid': boolean
+  'aria-describedby': string | undefined
+}
+
+function Field({ id, label, error, hint, wide, children }: { id: string; label: string; error?: string; hint?: string; wide?: boolean; children: (props: ControlProps) => React.ReactNode }) {
+  const describedBy = [error ? `${id}-error` : null, hint ? `${id}-hint` : null].filter(Boolean).join(' ') || undefined
+  return (
+    <div className={`field${wide ? ' wide' : ''}${error ? ' has-error' : ''}`}>
+      <label htmlFor={id}>{label}</label>
+      {children({ id, 'aria-invalid': Boolean(error), 'aria-describedby': describedBy })}
+      {hint && <p className="hint" id={`${id}-hint`}>{hint}</p>}
+      {error && <p className="field-error" id={`${id}-error`}>{error}</p>}
+    </div>
+  )
+}
+
+function AgentCalls({ agentId }: { agentId: string }) {
+  const { data, failure } = useLoad((signal) => api.get<Paged<CallSession>>(`/api/sessions${query({ agent_id: agentId, limit: 10 })}`, signal), [agentId])
+  return (
+    <section className="card" aria-labelledby="agent-calls-title">
+      <div className="section-head">
+        <h2 id="agent-calls-title">Calls</h2>
+        <Link to={`/calls?agent=${agentId}`}>All calls of this agent</Link>
+      </div>
+      {failure && <FailureNotice failure={failure} />}
+      {data && data.items.length === 0 && <p className="muted">No calls yet. Test the agent to make the first one.</p>}
+      {data && data.items.length > 0 && <SessionsTable sessions={data.items} agentNames={{}} showAgent={false} />}
+    </section>
+  )
+}

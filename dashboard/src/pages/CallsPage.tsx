@@ -1,0 +1,226 @@
+import { useMemo } from 'react'
+import { Link, useParams, useSearchParams } from 'react-router-dom'
+import { FailureNotice } from '../components/Notice'
+import { StatusBadge } from '../components/StatusBadge'
+import { useLoad } from '../components/useApi'
+import { api, query } from '../lib/api'
+import { toConversation } from '../lib/conversation'
+import { formatDateTime, formatDuration, formatEndReason, formatNumber } from '../lib/format'
+import type { Agent, CallSession, Paged, SessionDetail } from '../lib/types'
+
+const KINDS: Record<string, string> = { test: 'Test call', live: 'Live call', creation: 'Voxie session' }
+
+function useAgentNames() {
+  const { data } = useLoad((signal) => api.get<Paged<Agent>>(`/api/agents${query({ limit: 200, include_archived: true })}`, signal), [])
+  return useMemo(() => {
+    const agents = data?.items ?? []
+    return { agents, names: Object.fromEntries(agents.map((a) => [a.id, a.name])) as Record<string, string> }
+  }, [data])
+}
+
+export function CallsPage() {
+  const [params, setParams] = useSearchParams()
+  const agentId = params.get('agent') ?? ''
+  const kind = params.get('kind') ?? ''
+  const { agents, names } = useAgentNames()
+  const { data, failure, loading, reload } = useLoad(
+    (signal) => api.get<Paged<CallSession>>(`/api/sessions${query({ agent_id: agentId || null, limit: 200 })}`, signal),
+    [agentId],
+  )
+  // The API filters by agent; the kind is filtered here, over the newest 200.
+  const sessions = (data?.items ?? []).filter((s) => !kind || s.kind === kind)
+  const setFilter = (key: string, value: string) => {
+    const next = new URLSearchParams(params)
+    if (value) next.set(key, value)
+    else next.delete(key)
+    setParams(next, { replace: true })
+  }
+  return (
+    <>
+      <div className="page-head">
+        <h1>Calls</h1>
+        <button type="button" className="button" onClick={reload}>
+          Refresh
+        </button>
+      </div>
+      <div className="toolbar">
+        <div className="field field-inline">
+          <label htmlFor="filter-agent">Agent</label>
+          <select id="filter-agent" value={agentId} onChange={(e) => setFilter('agent', e.target.value)}>
+            <option value="">All agents</option>
+            {agents.map((a) => (
+              <option key={a.id} value={a.id}>
+                {a.name}
+                {a.status === 'archived' ? ' (archived)' : ''}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field field-inline">
+          <label htmlFor="filter-kind">Kind</label>
+          <select id="filter-kind" value={kind} onChange={(e) => setFilter('kind', e.target.value)}>
+            <option value="">All kinds</option>
+            {Object.entries(KINDS).map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+      {failure && <FailureNotice failure={{ ...failure, action: 'retry' }} onRetry={reload} />}
+      {loading && !data && <p role="status">Loading calls…</p>}
+      {data && sessions.length === 0 && (
+        <section className="empty card">
+          <h2>No calls {agentId || kind ? 'match these filters' : 'yet'}</h2>
+          <p>Test an agent from the Agents page; each call shows up here with its transcript.</p>
+        </section>
+      )}
+      {sessions.length > 0 && <SessionsTable sessions={sessions} agentNames={names} showAgent />}
+    </>
+  )
+}
+
+export function SessionsTable({ sessions, agentNames, showAgent }: { sessions: CallSession[]; agentNames: Record<string, string>; showAgent: boolean }) {
+  return (
+    <table className="table table-cards">
+      <caption className="visually-hidden">Calls, newest first</caption>
+      <thead>
+        <tr>
+          <th scope="col">Started</th>
+          {showAgent && <th scope="col">Agent</th>}
+          <th scope="col">Kind</th>
+          <th scope="col">Duration</th>
+          <th scope="col">End</th>
+          <th scope="col"><span className="visually-hidden">Details</span></th>
+        </tr>
+      </thead>
+      <tbody>
+        {sessions.map((s) => {
+          const agent = s.agent_id ? (agentNames[s.agent_id] ?? 'Agent') : 'Voxie'
+          return (
+            <tr key={s.id}>
+              <th scope="row" data-label="Started">{formatDateTime(s.started_at)}</th>
+              {showAgent && <td data-label="Agent">{agent}</td>}
+              <td data-label="Kind">{KINDS[s.kind] ?? s.kind}</td>
+              <td data-label="Duration">{s.status === 'active' ? 'In progress' : formatDuration(s.duration_s)}</td>
+              <td data-label="End">{s.status === 'failed' ? <StatusBadge status="failed" /> : formatEndReason(s.end_reason)}</td>
+              <td className="row-actions">
+                <Link className="button button-small" to={`/calls/${s.id}`} aria-label={`View call of ${formatDateTime(s.started_at)}${showAgent ? ` with ${agent}` : ''}`}>
+                  View
+                </Link>
+              </td>
+            </tr>
+          )
+        })}
+      </tbody>
+    </table>
+  )
+}
+
+export function CallDetailPage() {
+  const { sessionId = '' } = useParams()
+  const { names } = useAgentNames()
+  const { data, failure, reload } = useLoad((signal) => api.get<SessionDetail>(`/api/sessions/${encodeURIComponent(sessionId)}`, signal), [sessionId])
+  if (failure) {
+    return (
+      <>
+        <h1>Call</h1>
+        <FailureNotice failure={failure} onRetry={reload} />
+      </>
+    )
+  }
+  if (!data) return <p role="status">Loading the call…</p>
+  const { session, summary, usage } = data
+  const agent = session.agent_id ? (names[session.agent_id] ?? 'the agent') : 'Voxie'
+  const conversation = toConversation(data.transcript)
+  return (
+    <>
+      <p className="crumbs">
+        <Link to="/calls">Calls</Link> / {formatDateTime(session.started_at)}
+      </p>
+      <h1>
+        {KINDS[session.kind] ?? 'Call'} with {agent}
+      </h1>
+      <section className="card" aria-labelledby="call-facts">
+        <h2 id="call-facts" className="visually-hidden">Details</h2>
+        <dl className="facts">
+          <div><dt>Started</dt><dd>{formatDateTime(session.started_at)}</dd></div>
+          <div><dt>Duration</dt><dd>{session.status === 'active' ? 'In progress' : formatDuration(session.duration_s)}</dd></div>
+          <div><dt>End reason</dt><dd>{formatEndReason(session.end_reason)}</dd></div>
+          <div><dt>Status</dt><dd><StatusBadge status={session.status} /></dd></div>
+          {session.error && <div><dt>Error</dt><dd>{session.error}</dd></div>}
+        </dl>
+      </section>
+      <section className="card" aria-labelledby="summary-title">
+        <h2 id="summary-title">Summary</h2>
+        <p className="prewrap">{summary || <span className="muted">No summary for this call.</span>}</p>
+      </section>
+      <section className="card" aria-labelledby="conversation-title">
+        <h2 id="conversation-title">Transcript</h2>
+        {conversation.length === 0 ? (
+          <p className="muted">Nothing was recorded for this call.</p>
+        ) : (
+          <ol className="conversation">
+            {conversation.map((entry, i) =>
+              entry.kind === 'message' ? (
+                <li key={i} className={`line line-${entry.role === 'user' ? 'user' : 'agent'}`}>
+                  <span className="line-who">{entry.role === 'user' ? 'Caller' : agent}</span>
+                  <span className="line-text">
+                    {entry.text}
+                    {entry.interrupted && <span className="muted"> (interrupted)</span>}
+                  </span>
+                </li>
+              ) : (
+                <li key={i} className={`tool-call${entry.isError ? ' tool-error' : ''}`}>
+                  <span className="line-who">Action</span>
+                  <div>
+                    <code>{entry.name}</code>
+                    {entry.arguments && <pre className="tool-args">{entry.arguments}</pre>}
+                    {entry.output !== null && (
+                      <p className="tool-output">
+                        {entry.isError ? 'Failed: ' : 'Result: '}
+                        {entry.output}
+                      </p>
+                    )}
+                  </div>
+                </li>
+              ),
+            )}
+          </ol>
+        )}
+      </section>
+      <section className="card" aria-labelledby="usage-title">
+        <h2 id="usage-title">Tokens</h2>
+        {usage.length === 0 ? (
+          <p className="muted">No model usage was recorded.</p>
+        ) : (
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">Model</th>
+                <th scope="col">Input</th>
+                <th scope="col">Output</th>
+                <th scope="col">Audio in</th>
+                <th scope="col">Audio out</th>
+                <th scope="col">Audio time</th>
+              </tr>
+            </thead>
+            <tbody>
+              {usage.map((u) => (
+                <tr key={u.model}>
+                  <th scope="row">{u.model}</th>
+                  <td>{formatNumber(u.input_tokens)}</td>
+                  <td>{formatNumber(u.output_tokens)}</td>
+                  <td>{formatNumber(u.input_audio_tokens)}</td>
+                  <td>{formatNumber(u.output_audio_tokens)}</td>
+                  <td>{formatDuration(u.audio_seconds)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  )
+}

@@ -1,0 +1,57 @@
+import { useEffect, useRef } from 'react'
+import { Link, useLocation, useParams } from 'react-router-dom'
+import { useAuth } from '../auth'
+import { CallPanel } from '../call/CallPanel'
+import { useCallRoom } from '../call/useCallRoom'
+import { FailureNotice, Notice } from '../components/Notice'
+import { useLoad } from '../components/useApi'
+import { api } from '../lib/api'
+import type { Agent, SpawnGrant } from '../lib/types'
+
+export function TestCallPage() {
+  const { agentId = '' } = useParams()
+  const location = useLocation()
+  const state = (location.state ?? {}) as { autostart?: boolean; name?: string }
+  const { config } = useAuth()
+  const call = useCallRoom({ agentJoinTimeoutS: config.agent_join_timeout_s })
+  // The name for the page; an archived agent answers 404 here, and the spawn says why.
+  const { data: agent } = useLoad((signal) => api.get<Agent>(`/api/agents/${encodeURIComponent(agentId)}`, signal).catch(() => null), [agentId])
+  const name = agent?.name ?? state.name ?? 'the agent'
+
+  const start = () => call.start(() => api.post<SpawnGrant>(`/api/agents/${encodeURIComponent(agentId)}/spawn`))
+  const started = useRef(false)
+  useEffect(() => {
+    if (state.autostart && !started.current) {
+      started.current = true
+      void start()
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [])
+
+  const idle = call.phase === 'idle' || call.phase === 'ended' || call.phase === 'failed'
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <p className="crumbs">
+            <Link to="/agents">Agents</Link> / {agent ? <Link to={`/agents/${agent.id}`}>{agent.name}</Link> : name}
+          </p>
+          <h1>Test {name}</h1>
+        </div>
+        {idle && !(call.failure && call.failure.retryAfterS) && (
+          <button type="button" className="button button-primary" onClick={() => void start()}>
+            {call.phase === 'idle' ? 'Start test call' : 'Call again'}
+          </button>
+        )}
+      </div>
+      {call.phase === 'idle' && <p className="lead">Talk to {name} as a caller would. The call is recorded in Calls.</p>}
+      {call.failure && <FailureNotice failure={call.failure} onRetry={() => void start()} />}
+      {call.phase === 'ended' && call.endedNote && (
+        <Notice kind="info">
+          {call.endedNote} <Link to={`/calls?agent=${agent?.id ?? agentId}`}>See it in Calls</Link>.
+        </Notice>
+      )}
+      <CallPanel call={call} agentName={name} />
+    </>
+  )
+}
