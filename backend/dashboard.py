@@ -12,7 +12,7 @@ The app is the router's fallback, so every API route, and the API's own 404/405 
 `/dashboard-config.json` example:
 
     {"auth": {"mode": "dev", "supabase_url": null, "supabase_anon_key": null},
-     "platform_env": "dev"}
+     "platform_env": "dev", "agent_join_timeout_s": 30}
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -63,6 +63,9 @@ class AuthConfig(Body):
 class DashboardConfig(Body):
     auth: AuthConfig
     platform_env: str
+    agent_join_timeout_s: float = Field(
+        description="how long a page waits for the agent to join a call: AGENT_STARTUP_TIMEOUT_S"
+    )
 
 
 def dashboard_config(settings: Settings) -> DashboardConfig:
@@ -79,6 +82,7 @@ def dashboard_config(settings: Settings) -> DashboardConfig:
             supabase_anon_key=settings.supabase_anon_key,
         ),
         platform_env=settings.platform_env,
+        agent_join_timeout_s=settings.agent_startup_timeout_s,
     )
 
 

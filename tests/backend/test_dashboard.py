@@ -121,6 +121,7 @@ async def test_the_dashboard_config_in_dev_and_with_supabase(
         assert response.json() == {
             "auth": {"mode": "dev", "supabase_url": None, "supabase_anon_key": None},
             "platform_env": "dev",
+            "agent_join_timeout_s": 30,
         }
         assert response.headers["cache-control"] == REVALIDATE
 
@@ -141,6 +142,7 @@ async def test_the_dashboard_config_in_dev_and_with_supabase(
                 "supabase_anon_key": "anon-public-key",
             },
             "platform_env": "staging",
+            "agent_join_timeout_s": 30,
         }
 
     # dev on a public address has no dev sign-in: the app is told to use Supabase.

@@ -1,0 +1,356 @@
+"""The dashboard in a real browser against the real platform (issue 15): sign in with one click,
+create an agent by talking to Voxie while the draft card fills in, test it with one click and
+hear it answer a spoken turn, find the call with its transcript; the agent page's validation
+errors; an archived agent's refused test; the capacity refusal's countdown; the operator's live
+room in its grace period, closed by hand; and no dev sign-in where it must not exist.
+
+Every page visited is checked the same way (browser.Visit.check): no console errors, no
+serious or critical axe-core violations, screenshots at desktop and phone width in
+.test-artifacts/dashboard/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from shared.livekit_local import free_port
+from tests.e2e.dashboard.browser import Visit, chromium, microphone_wav
+from tests.e2e.dashboard.conftest import Dashboard
+from tests.e2e.support import eventually, healthy
+from tests.support.openai import ToolCall, Turn
+
+pytestmark = pytest.mark.timeout(420)
+
+VOXIE_HELLO = "Hi, I'm Voxie. What will your agent do?"
+GREETING = "Thanks for calling Clarence Dental, how can I help?"
+INSTRUCTIONS = "You are Clarence, the front desk of Clarence Dental. You book cleanings."
+# Each step: what the person types to Voxie, the tool Voxie's model calls, what Voxie then
+# says, and the draft card's field that fills in (with the text it shows).
+STEPS: list[tuple[str, ToolCall, str, str | None, str | None]] = [
+    (
+        "Call the agent Clarence Dental.",
+        ToolCall("set_name", {"name": "Clarence Dental"}),
+        "I named it Clarence Dental.",
+        "name",
+        "Clarence Dental",
+    ),
+    (
+        "Give it the cedar voice.",
+        ToolCall("set_voice", {"voice": "cedar"}),
+        "It has the cedar voice now.",
+        "voice",
+        "cedar",
+    ),
+    (
+        f"Greet callers with: {GREETING}",
+        ToolCall("set_greeting", {"greeting": GREETING}),
+        "The greeting is set.",
+        "greeting",
+        GREETING,
+    ),
+    (
+        "It books cleanings for the practice.",
+        ToolCall("set_instructions", {"instructions": INSTRUCTIONS}),
+        "The instructions are set.",
+        "instructions",
+        INSTRUCTIONS,
+    ),
+    ("Read it back to me.", ToolCall("review_draft", {}), "Here is your agent.", None, None),
+    ("Yes, save it.", ToolCall("save_agent", {}), "Your agent is saved.", None, None),
+]
+QUESTION = "Do you have a cleaning slot tomorrow?"
+ANSWER = "Yes, we have a cleaning at ten tomorrow."
+# The fake microphone's file starts with the call: silence while the agent joins and greets,
+# then the caller's question.
+SPEECH_LEAD_S = 20.0
+REFUSED_LOAD = r"Failed to load resource: the server responded with a status of {}"
+
+
+@asynccontextmanager
+async def browsing(
+    dashboard: Dashboard, name: str, *, says: str | None = None
+) -> AsyncIterator[tuple[Browser, Visit]]:
+    """A browser whose microphone says `says` (after SPEECH_LEAD_S) or nothing, and a tab."""
+    lead = SPEECH_LEAD_S if says else 1.0
+    wav = microphone_wav(dashboard.directory / f"{name}.wav", says, lead_s=lead)
+    async with chromium(dashboard.pw, wav) as browser:
+        visit = await Visit.open(browser, dashboard.url, name)
+        try:
+            yield browser, visit
+        finally:
+            await visit.close()
+
+
+async def sign_in(visit: Visit, as_who: str = "dev user") -> None:
+    await visit.goto("/")
+    await expect(visit.page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await visit.page.get_by_role("button", name=f"Sign in as {as_who}").click()
+    await expect(visit.page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
+async def agent_state(page: Page, state: str, timeout_s: float = 90) -> None:
+    await expect(page.locator(".call-state")).to_have_attribute(
+        "data-state", state, timeout=timeout_s * 1000
+    )
+
+
+def transcript(page: Page) -> Any:
+    return page.get_by_role("log")
+
+
+async def api_token(dashboard: Dashboard, as_who: str) -> dict[str, str]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(f"{dashboard.url}/api/dev/sign-in", json={"as": as_who})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def create_agent(dashboard: Dashboard, as_who: str, **fields: Any) -> dict[str, Any]:
+    body = {
+        "slug": fields.pop("slug"),
+        "name": fields.pop("name"),
+        "instructions": INSTRUCTIONS,
+        "greeting": GREETING,
+        "voice": "cedar",
+        "status": "active",
+        **fields,
+    }
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            f"{dashboard.url}/api/agents", json=body, headers=await api_token(dashboard, as_who)
+        )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def no_agent_rooms(dashboard: Dashboard) -> None:
+    """Every agent room of an earlier test is gone (the platform holds one at a time)."""
+
+    async def none_left() -> bool:
+        async with httpx.AsyncClient(timeout=10) as http:
+            rooms = await http.get(
+                f"{dashboard.url}/api/rooms", headers=await api_token(dashboard, "operator")
+            )
+        return not [r for r in rooms.json()["items"] if r["kind"] == "agent"]
+
+    await eventually(none_left, what="the earlier agent rooms to close", within=120)
+
+
+# --- 1. sign in, create with Voxie, test, see the call -------------------------------------------
+
+
+async def test_create_an_agent_with_voxie_test_it_and_see_the_call(dashboard: Dashboard) -> None:
+    double = dashboard.double
+    double.reset()
+    double.script(VOXIE_HELLO)
+    for _, call, reply, _, _ in STEPS:
+        double.script(Turn(calls=[call]), reply)
+
+    async with browsing(dashboard, "create") as (_, visit):
+        page = visit.page
+        await visit.goto("/")
+        await expect(page.get_by_role("button", name="Sign in as dev user")).to_be_visible()
+        await visit.check("sign-in")
+        await sign_in(visit)
+
+        # No agents yet: the empty state leads to Voxie.
+        await expect(page.get_by_role("heading", name="No agents yet")).to_be_visible()
+        await visit.check("agents-empty")
+        await page.get_by_role("link", name="Create your first agent").click()
+        await expect(page.get_by_role("heading", name="Create an agent with Voxie")).to_be_visible()
+        await visit.check("voxie-idle")
+
+        await page.get_by_role("button", name="Start talking to Voxie").click()
+        await expect(transcript(page)).to_contain_text(VOXIE_HELLO, timeout=90_000)
+        chat = page.get_by_label("Type to Voxie")
+        for line, _, reply, field, shown in STEPS:
+            await agent_state(page, "listening")
+            await chat.fill(line)
+            await page.get_by_role("button", name="Send").click()
+            await expect(transcript(page)).to_contain_text(reply, timeout=60_000)
+            if field is not None:
+                # The draft card fills in field by field, the field just changed marked.
+                card = page.locator(f'.draft [data-field="{field}"]')
+                await expect(card).to_contain_text(shown or "")
+                await expect(card).to_have_attribute("data-changed", "true")
+                await expect(card).to_contain_text("Just updated")
+            if field == "voice":
+                await visit.check("voxie-drafting")
+        await expect(page.get_by_text("Saved.", exact=True)).to_be_visible()
+        await expect(page.get_by_role("link", name="Test it now")).to_be_visible()
+        await visit.check("voxie-saved")
+
+        # The agent is listed; leaving the page ends the Voxie session.
+        await page.get_by_role("link", name="Agents", exact=True).click()
+        row = page.get_by_role("row", name=re.compile("Clarence Dental"))
+        await expect(row).to_be_visible()
+        await expect(row).to_contain_text("cedar")
+        await expect(row).to_contain_text("active")
+        await visit.check("agents-listed")
+
+    # A second browser, whose microphone asks the question once the agent has greeted.
+    double.reset()
+    double.script(GREETING, ANSWER)
+    double.hear(QUESTION)
+    async with browsing(dashboard, "test-call", says=QUESTION) as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        await page.get_by_role("button", name="Test Clarence Dental").click()
+        await expect(page.get_by_role("heading", name="Test Clarence Dental")).to_be_visible()
+        await expect(transcript(page)).to_contain_text(GREETING, timeout=90_000)
+        await agent_state(page, "listening")
+        await visit.check("test-call-greeted")
+        await expect(transcript(page)).to_contain_text(ANSWER, timeout=90_000)
+        await expect(transcript(page)).to_contain_text(QUESTION)
+        await visit.check("test-call-answered")
+        await page.get_by_role("button", name="End call").click()
+        await expect(page.get_by_text("You ended the call.")).to_be_visible()
+        await visit.check("test-call-ended")
+
+        # The call is recorded once its grace period ran out: listed, with its transcript.
+        await page.get_by_role("link", name="See it in Calls").click()
+        await expect(page.get_by_role("heading", name="Calls")).to_be_visible()
+
+        async def recorded() -> bool:
+            await page.reload()
+            rows = page.get_by_role("row").filter(
+                has=page.get_by_role("link", name=re.compile("View call"))
+            )
+            await expect(rows.first).to_be_visible()
+            return "In progress" not in await rows.first.inner_text()
+
+        await eventually(recorded, what="the call to be recorded", within=150)
+        await visit.check("calls")
+        await page.get_by_role("link", name=re.compile("View call")).first.click()
+        conversation = page.locator(".conversation")
+        await expect(conversation).to_contain_text(GREETING)
+        await expect(conversation).to_contain_text(QUESTION)
+        await expect(conversation).to_contain_text(ANSWER)
+        await visit.check("call-detail")
+    double.assert_consumed()
+
+
+# --- 2. the agent page: validation errors; an archived agent cannot be tested --------------------
+
+
+async def test_a_bad_value_is_shown_on_its_field_and_an_archived_agent_cannot_be_tested(
+    dashboard: Dashboard,
+) -> None:
+    await create_agent(dashboard, "user", slug="molar-mike", name="Molar Mike")
+    async with browsing(dashboard, "agent-page") as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        await page.get_by_role("link", name="Molar Mike").click()
+        await expect(page.get_by_role("heading", name=re.compile("Molar Mike"))).to_be_visible()
+        await visit.check("agent-page")
+
+        await page.get_by_role("button", name="Edit", exact=True).click()
+        await page.get_by_label("Voice").fill("robot")
+        visit.allow(REFUSED_LOAD.format(422))
+        await page.get_by_role("button", name="Save changes").click()
+        voice = page.get_by_label("Voice")
+        await expect(voice).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#edit-voice-error")).to_contain_text("robot")
+        await visit.check("agent-edit-invalid")
+        await page.get_by_role("button", name="Cancel").click()
+
+        await page.get_by_role("button", name="Archive").click()
+        dialog = page.get_by_role("dialog")
+        await expect(dialog).to_be_visible()
+        await visit.check("agent-archive-confirm")
+        await dialog.get_by_role("button", name="Archive").click()
+
+        await visit.goto("/agents")
+        await page.get_by_label("Show archived").check()
+        visit.allow(REFUSED_LOAD.format(404))  # the archived agent's page
+        visit.allow(REFUSED_LOAD.format(409))  # its refused spawn
+        await page.get_by_role("button", name="Test Molar Mike").click()
+        await expect(page.get_by_role("alert")).to_contain_text("archived")
+        await visit.check("test-archived")
+
+
+# --- 3. operator: capacity, the grace countdown, closing a room ----------------------------------
+
+
+async def test_the_operator_sees_the_grace_countdown_and_closes_the_room(
+    dashboard: Dashboard,
+) -> None:
+    await no_agent_rooms(dashboard)
+    agent = await create_agent(dashboard, "operator", slug="grace-gary", name="Grace Gary")
+    dashboard.double.reset()
+    dashboard.double.script(GREETING)
+    async with browsing(dashboard, "operator") as (_, visit):
+        page = visit.page
+        await sign_in(visit, "operator")
+        await visit.check("agents-operator")
+        await page.get_by_label("Search agents").fill("grace-gary")
+        await page.get_by_role("button", name="Test Grace Gary").click()
+        await expect(transcript(page)).to_contain_text(GREETING, timeout=90_000)
+        await page.get_by_role("button", name="End call").click()
+
+        # Its room waits out the grace period and holds the only agent place: a second test
+        # call is refused, with the Retry-After as a countdown.
+        visit.allow(REFUSED_LOAD.format(429))
+        await page.get_by_role("button", name="Call again").click()
+        alert = page.get_by_role("alert")
+        await expect(alert).to_contain_text("agent place")
+        await expect(page.get_by_test_id("retry-countdown")).to_contain_text("Try again in")
+        await visit.check("test-at-capacity")
+
+        await page.get_by_role("link", name="Operations").click()
+        room = page.locator("tr[data-room]").filter(has_text=agent["id"][:8])
+        await expect(room).to_contain_text("grace", timeout=30_000)
+        await expect(room).to_contain_text("closes in")
+        await visit.check("operations-grace")
+        await room.get_by_role("button", name=re.compile("Close room")).click()
+        await page.get_by_role("dialog").get_by_role("button", name="Close room").click()
+        await expect(page.get_by_text("was closed")).to_be_visible()
+        await expect(room).to_have_count(0, timeout=30_000)
+        await visit.check("operations-closed")
+
+
+# --- 4. no dev sign-in where it must not exist ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "env"),
+    [
+        ("platform-env-test", {"PLATFORM_ENV": "test"}),
+        ("all-interfaces", {"PLATFORM_ENV": "dev", "BACKEND_HOST": "0.0.0.0"}),  # noqa: S104
+    ],
+)
+async def test_dev_sign_in_is_refused_outside_dev_on_loopback(
+    dashboard: Dashboard, label: str, env: dict[str, str]
+) -> None:
+    port = free_port()
+    backend = dashboard.platform.start(
+        ["-m", "backend"], f"backend-{label}", BACKEND_PORT=str(port), **env
+    )
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(timeout=10) as http:
+        await healthy(http, base, backend)
+    wav = microphone_wav(dashboard.directory / f"{label}.wav", None, lead_s=1.0)
+    async with chromium(dashboard.pw, wav) as browser:
+        visit = await Visit.open(browser, base, f"sign-in-{label}")
+        page = visit.page
+        await visit.goto("/")
+        await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        await expect(page.get_by_role("button", name="Sign in as dev user")).to_have_count(0)
+        visit.allow(REFUSED_LOAD.format(404))
+        status = await page.evaluate(
+            """() => fetch('/api/dev/sign-in', {method: 'POST',
+                   headers: {'Content-Type': 'application/json'}, body: '{"as": "user"}'})
+                 .then(r => r.status)"""
+        )
+        assert status == 404
+        await visit.check("refused")
+        await visit.close()
+    backend.stop()
