@@ -115,7 +115,7 @@ class RoomView(Body):
         "waiting_for_agent while none has published one"
     )
     grace_remaining_s: float | None
-    session_id: str | None
+    session_id: UUID | None
     age_s: float
     created_at: str
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 from tests.support.human import SAMPLE_RATE, speech_wav
 
@@ -141,6 +142,14 @@ class Visit:
                 ]
         await self.page.set_viewport_size(DESKTOP)  # type: ignore[arg-type]
         assert not violations, f"{label}: axe-core violations:\n" + describe(violations)
+
+    async def failed(self) -> None:
+        """The page as a failing step left it, for the report (best effort)."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        try:
+            await self.page.screenshot(path=str(ARTIFACTS / f"FAILED-{self.name}.png"))
+        except PlaywrightError:  # a closed page has nothing to show
+            return
 
     async def close(self) -> None:
         await self.page.context.close()

@@ -84,6 +84,9 @@ async def browsing(
         visit = await Visit.open(browser, dashboard.url, name)
         try:
             yield browser, visit
+        except BaseException:
+            await visit.failed()
+            raise
         finally:
             await visit.close()
 
@@ -193,7 +196,8 @@ async def test_create_an_agent_with_voxie_test_it_and_see_the_call(dashboard: Da
         row = page.get_by_role("row", name=re.compile("Clarence Dental"))
         await expect(row).to_be_visible()
         await expect(row).to_contain_text("cedar")
-        await expect(row).to_contain_text("active")
+        await expect(row).to_contain_text("Active")
+        await expect(row.get_by_role("cell").nth(3)).to_have_text("0")  # calls in 7 days
         await visit.check("agents-listed")
 
     # A second browser, whose microphone asks the question once the agent has greeted.
@@ -245,10 +249,11 @@ async def test_a_bad_value_is_shown_on_its_field_and_an_archived_agent_cannot_be
     dashboard: Dashboard,
 ) -> None:
     await create_agent(dashboard, "user", slug="molar-mike", name="Molar Mike")
+    await create_agent(dashboard, "user", slug="bicuspid-bea", name="Bicuspid Bea")
     async with browsing(dashboard, "agent-page") as (_, visit):
         page = visit.page
         await sign_in(visit)
-        await page.get_by_role("link", name="Molar Mike").click()
+        await page.get_by_role("link", name="Molar Mike", exact=True).click()
         await expect(page.get_by_role("heading", name=re.compile("Molar Mike"))).to_be_visible()
         await visit.check("agent-page")
 
