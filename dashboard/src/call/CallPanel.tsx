@@ -108,7 +108,8 @@ export function TranscriptView({ transcript, agentName }: { transcript: Transcri
       <h2 className="section-title" id="transcript-title">
         Transcript
       </h2>
-      <ol className="transcript" role="log" aria-live="polite" aria-labelledby="transcript-title">
+      <div className="transcript" role="log" aria-live="polite" aria-labelledby="transcript-title" tabIndex={0}>
+      <ol className="transcript-lines">
         {entries.length === 0 && <li className="transcript-empty">Nothing said yet.</li>}
         {entries.map((entry) => (
           <li key={entry.segmentId} className={`line line-${entry.speaker}${entry.final ? '' : ' line-partial'}`}>
@@ -118,6 +119,7 @@ export function TranscriptView({ transcript, agentName }: { transcript: Transcri
         ))}
         <li ref={end} aria-hidden="true" className="transcript-end" />
       </ol>
+      </div>
     </div>
   )
 }

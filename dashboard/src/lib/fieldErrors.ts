@@ -25,11 +25,18 @@ export function splitFieldErrors(detail: string, known: readonly string[]): Fiel
     if (field !== undefined && reason !== undefined && known.includes(field)) {
       const where = path === field ? '' : `${path?.slice(field.length + 1)}: `
       const previous = result.fields[field]
-      const message = `${where}${reason}`
+      const message = `${where}${humanize(reason)}`
       result.fields[field] = previous ? `${previous}; ${message}` : message
     } else if (part.trim()) {
       result.general.push(part.trim())
     }
   }
   return result
+}
+
+/** pydantic's wording where a person would not follow it ("String should match pattern '^…$'"). */
+export function humanize(reason: string): string {
+  if (/^String should match pattern/.test(reason)) return 'This is not in the expected format.'
+  if (/^Input should be a valid URL/.test(reason)) return 'This is not a valid web address (https://…).'
+  return reason.charAt(0).toUpperCase() + reason.slice(1)
 }

@@ -116,18 +116,17 @@ export function AgentsPage() {
                       <button
                         type="button"
                         className="button button-small button-primary"
-                        aria-label={`Test ${agent.name}`}
                         onClick={() => navigate(`/agents/${agent.id}/test`, { state: { autostart: true, name: agent.name } })}
                       >
-                        Test
+                        Test<span className="visually-hidden"> {agent.name}</span>
                       </button>
                       {agent.status !== 'archived' && (
                         <>
-                          <Link className="button button-small" aria-label={`Edit ${agent.name} with Voxie`} to={`/agents/${agent.id}/voxie`}>
-                            Edit with Voxie
+                          <Link className="button button-small" to={`/agents/${agent.id}/voxie`}>
+                            Edit with Voxie<span className="visually-hidden"> {agent.name}</span>
                           </Link>
-                          <button type="button" className="button button-small button-quiet" aria-label={`Archive ${agent.name}`} onClick={() => setArchiving(agent)}>
-                            Archive
+                          <button type="button" className="button button-small button-quiet" onClick={() => setArchiving(agent)}>
+                            Archive<span className="visually-hidden"> {agent.name}</span>
                           </button>
                         </>
                       )}

@@ -106,8 +106,8 @@ export function SessionsTable({ sessions, agentNames, showAgent }: { sessions: C
               <td data-label="Duration">{s.status === 'active' ? 'In progress' : formatDuration(s.duration_s)}</td>
               <td data-label="End">{s.status === 'failed' ? <StatusBadge status="failed" /> : formatEndReason(s.end_reason)}</td>
               <td className="row-actions">
-                <Link className="button button-small" to={`/calls/${s.id}`} aria-label={`View call of ${formatDateTime(s.started_at)}${showAgent ? ` with ${agent}` : ''}`}>
-                  View
+                <Link className="button button-small" to={`/calls/${s.id}`}>
+                  View<span className="visually-hidden"> call of {formatDateTime(s.started_at)}{showAgent ? ` with ${agent}` : ''}</span>
                 </Link>
               </td>
             </tr>

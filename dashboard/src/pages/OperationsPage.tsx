@@ -7,7 +7,8 @@ import { api } from '../lib/api'
 import type { Failure } from '../lib/describe'
 import { formatDuration } from '../lib/format'
 import { formatCountdown } from '../lib/retryAfter'
-import type { PassReport, RoomView, Stats } from '../lib/types'
+import type { Agent, Paged, PassReport, RoomView, Stats } from '../lib/types'
+import { useLoad } from '../components/useApi'
 
 const REFRESH_MS = 3000
 
@@ -26,6 +27,9 @@ export function OperationsPage() {
   const [report, setReport] = useState<PassReport | null>(null)
   const [busy, setBusy] = useState(false)
   const [tick, setTick] = useState(0)
+  // The operator's agent list is everyone's: the rooms' agents by name.
+  const { data: agents } = useLoad((signal) => api.get<Paged<Agent>>('/api/agents?limit=200&include_archived=true', signal), [])
+  const names = Object.fromEntries((agents?.items ?? []).map((a) => [a.id, a.name]))
 
   useEffect(() => {
     let stopped = false
@@ -157,18 +161,18 @@ export function OperationsPage() {
                     <th scope="row" data-label="Room"><code className="room-name">{room.name}</code></th>
                     <td data-label="Kind">{room.kind === 'creation' ? 'Voxie' : 'Agent'}</td>
                     <td data-label="Agent">
-                      {room.agent_id ? <Link to={`/calls?agent=${room.agent_id}`}>{room.agent_id.slice(0, 8)}</Link> : '—'}
-                      {!room.agent_present && <span className="muted"> (not joined)</span>}
+                      {room.agent_id ? <Link to={`/calls?agent=${room.agent_id}`}>{names[room.agent_id] ?? room.agent_id.slice(0, 8)}</Link> : 'Voxie'}
+                      {!room.agent_present && <span className="muted"> (not joined yet)</span>}
                     </td>
-                    <td data-label="Humans">{room.humans.length === 0 ? 'none' : room.humans.join(', ')}</td>
+                    <td data-label="Humans">{room.humans.length === 0 ? <span className="muted">none</span> : room.humans.join(', ')}</td>
                     <td data-label="State">
                       <span className={`badge badge-state-${room.state}`}>{room.state}</span>
                       {grace != null && <span className="grace"> closes in {formatCountdown(grace)}</span>}
                     </td>
                     <td data-label="Age">{formatDuration(room.age_s + elapsedS)}</td>
                     <td className="row-actions">
-                      <button type="button" className="button button-small button-danger" aria-label={`Close room ${room.name}`} onClick={() => setClosing(room)}>
-                        Close
+                      <button type="button" className="button button-small button-danger" onClick={() => setClosing(room)}>
+                        Close<span className="visually-hidden"> room {room.name}</span>
                       </button>
                     </td>
                   </tr>
