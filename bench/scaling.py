@@ -1,5 +1,5 @@
 """Calls spread over spawner replicas: `python -m bench.scaling [--replicas 3] [--calls 30]
-[--max-sessions 11] [--at-once 3]`.
+[--max-sessions 11] [--at-once 2]`.
 
 Real processes on this machine: a local livekit-server, `python -m backend`, R replicas of
 `python -m spawner start` (thread executor; the load counts sessions only, so
@@ -95,7 +95,7 @@ if __name__ == "__main__":
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--calls", type=int, default=30)
     parser.add_argument("--max-sessions", type=int, default=11)
-    parser.add_argument("--at-once", type=int, default=3)
+    parser.add_argument("--at-once", type=int, default=2)
     args = parser.parse_args()
     configure_logging("warning", "console")
     asyncio.run(run(args.replicas, args.calls, args.max_sessions, args.at_once))

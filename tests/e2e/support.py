@@ -139,12 +139,14 @@ async def open_calls(
     count: int,
     *,
     into: list[OpenCall],
-    at_once: int = 3,
+    at_once: int = 2,
 ) -> list[OpenCall]:
-    """`count` calls, `at_once` of them being opened at a time (a burst larger than the
-    replicas' idle processes would find every worker busy starting jobs). Each call is added
-    to `into` as soon as it is open, so the test's cleanup hangs up every one if another
-    fails."""
+    """`count` calls, `at_once` of them being opened at a time. At most WORKER_IDLE_PROCESSES
+    (2 in the tests' platform) by default: an idle replica takes that many offers at once
+    (livekit-agents counts each pending job as threshold / idle of its load), so a burst past
+    it, when one fresh replica is the only one with room, finds no worker, and the call waits
+    for the reconciler's re-dispatch. Each call is added to `into` as soon as it is open, so
+    the test's cleanup hangs up every one if another fails."""
     gate = asyncio.Semaphore(at_once)
     opened: list[OpenCall] = []
 

@@ -54,7 +54,7 @@ from tests.support.redis_server import redis_server
 pytestmark = pytest.mark.timeout(600)
 
 GRACE_S = "8"  # also how long a call waits for its first caller: room for a slow join
-DRAIN_S = 10
+DRAIN_S = 25  # well past GRACE_S: a call hung up during the drain ends on its own first
 # Spawns are not what is measured: no per-caller rate limit, room for every call.
 BACKEND = {
     "GRACE_PERIOD_S": GRACE_S,
