@@ -131,7 +131,8 @@ class Doctor:
             live = await self._guarded("livekit", lambda: self._livekit(rooms))
             await self._guarded("webhook", self._webhook)
             if live is None:
-                for name in ("workers", "agent names", "rooms"):
+                workers = [f"worker {s.worker_agent_name(r)}" for r in WorkerRole]
+                for name in (*workers, "agent names", "rooms"):
                     self._skip(name, "LiveKit is not reachable with these credentials")
             else:
                 await self._workers(rooms)
