@@ -3,23 +3,30 @@
 own `python -m voxiectl` process. A healthy platform passes every check; each fault fails its own
 check, with the fix.
 
-One platform serves the module (starting workers is the slow part); the tests that change it
-(another deployment's spawner, the spawner stopped) come last and undo or end it.
+The commands that go through the backend API (`rooms list|close`, `gc`) are exercised here
+too, on the faults they fix. One platform serves the module (starting workers is the slow part);
+its backend's reconciler runs only when asked (`voxiectl gc`), so a fault stays put until a test
+fixes it. The tests that change the platform (another deployment's spawner, the spawner stopped)
+come last and undo or end it.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from livekit import api
 
 from shared.livekit_local import LiveKitServer, free_port
+from shared.naming import agent_room_name
 from tests.backend.test_agents import insert_poisoned
 from tests.e2e.support import healthy, registered
-from tests.support.livekit_server import api_client
+from tests.support.human import Human
+from tests.support.livekit_server import api_client, join_token
 from tests.support.openai import OpenAIDouble
 from tests.support.platform import ADMIN_TOKEN, Platform
 from tests.support.postgres import empty_platform_tables
@@ -70,7 +77,7 @@ async def running(
     directory = tmp_path_factory.mktemp("doctor")
     platform = Platform(lk, database_url, directory, backend_port, model.env())
     try:
-        backend = platform.backend()
+        backend = platform.backend(GC_INTERVAL_S="3600")
         spawner, voxie = platform.spawner(), platform.voxie()
         async with httpx.AsyncClient(timeout=10) as http:
             await healthy(http, platform.api, backend)
@@ -148,6 +155,71 @@ async def test_an_agent_that_no_longer_validates(running: Running) -> None:
         assert "voxiectl agents show" in agents["fix"]
     finally:
         await empty_platform_tables(running.platform.database_url)
+
+
+async def test_a_room_without_an_agent_and_closing_it(running: Running) -> None:
+    """A room with a person and no agent (here: created without a dispatch) is reported; the
+    operator finds it with `rooms list` and closes it with `rooms close`."""
+    platform = running.platform
+    room = agent_room_name(uuid.uuid4())
+    async with api_client(platform.lk) as lkapi:
+        await lkapi.room.create_room(api.CreateRoomRequest(name=room, empty_timeout=60))
+    human = await Human.join(platform.lk.url, join_token(platform.lk, room, "user:stranded"))
+    try:
+        ran, checks = await running.doctor(AGENT_STARTUP_TIMEOUT_S="0.5")
+        assert ran.code == 1
+        rooms = checks["rooms"]
+        assert rooms["status"] == "fail" and rooms["data"]["without_agent"] == [room]
+        assert "voxiectl gc" in rooms["fix"]
+        env, cwd = running.env(), platform.directory
+        listed = (await voxiectl("--json", "rooms", "list", env=env, cwd=cwd)).json()
+        [view] = [r for r in listed["rooms"] if r["name"] == room]
+        assert view["state"] == "waiting_for_agent" and view["humans"] == ["user:stranded"]
+        closed = await voxiectl("--json", "rooms", "close", room, env=env, cwd=cwd)
+        assert closed.code == 0 and closed.json() == {"room_name": room, "closed": True}
+        again = await voxiectl("--json", "rooms", "close", room, env=env, cwd=cwd)
+        assert again.code == 1 and "404" in again.json()["error"]
+        ran, checks = await running.doctor(AGENT_STARTUP_TIMEOUT_S="0.5")
+        assert checks["rooms"]["status"] == "pass", checks["rooms"]
+    finally:
+        await human.leave()
+
+
+async def test_a_session_stuck_open_and_gc_finalising_it(running: Running) -> None:
+    """A session row left open for an hour by a room that is gone (its worker died): reported;
+    `voxiectl gc` runs the reconciler pass that finalises it as lost."""
+    room = agent_room_name(uuid.uuid4())
+    conn = await asyncpg.connect(running.platform.database_url)
+    try:
+        session_id = await conn.fetchval(
+            "insert into public.call_sessions (room_name, kind, deployment, started_at)"
+            " values ($1, 'test', 'test', now() - interval '1 hour') returning id",
+            room,
+        )
+        ran, checks = await running.doctor()
+        assert ran.code == 1
+        sessions = checks["sessions"]
+        assert sessions["status"] == "fail", sessions
+        assert sessions["data"]["stuck"] == [
+            f"{session_id} ({room})"
+        ]
+        assert "voxiectl gc" in sessions["fix"]
+        gc = await voxiectl("--json", "gc", env=running.env(), cwd=running.platform.directory)
+        assert gc.code == 0, gc.stderr
+        actions = gc.json()["actions"]
+        assert {"action": "finalised_lost_session", "room": room, "detail": str(session_id)} in [
+            {k: a.get(k) for k in ("action", "room", "detail")} for a in actions
+        ], actions
+        assert (
+            await conn.fetchval(
+                "select end_reason from public.call_sessions where id = $1", session_id
+            )
+            == "lost"
+        )
+        ran, checks = await running.doctor()
+        assert checks["sessions"]["status"] == "pass", checks["sessions"]
+    finally:
+        await conn.close()
 
 
 async def test_two_deployments_under_one_agent_name(running: Running) -> None:
