@@ -200,9 +200,7 @@ async def test_a_session_stuck_open_and_gc_finalising_it(running: Running) -> No
         assert ran.code == 1
         sessions = checks["sessions"]
         assert sessions["status"] == "fail", sessions
-        assert sessions["data"]["stuck"] == [
-            f"{session_id} ({room})"
-        ]
+        assert sessions["data"]["stuck"] == [f"{session_id} ({room})"]
         assert "voxiectl gc" in sessions["fix"]
         gc = await voxiectl("--json", "gc", env=running.env(), cwd=running.platform.directory)
         assert gc.code == 0, gc.stderr
