@@ -37,6 +37,7 @@ from shared.db.migrations import discover
 from shared.naming import WorkerRole, probe_room_name
 from shared.settings import ConfigError, Settings, StoreKind
 from shared.store import AgentStore, open_store
+from shared.store.postgres import PostgresStore
 from voxiectl.agents import fleet
 from voxiectl.api import base_url
 
@@ -241,7 +242,9 @@ class Doctor:
             await conn.close()
         self._add(Check("database", Status.PASS, f"{s.store_kind.value} database answers"))
         self._add(_migrations(applied))
-        return await open_store(s)
+        # Not open_store: for the local database that would apply what is missing, and the
+        # doctor only looks.
+        return await PostgresStore.connect(dsn, max_size=2, timeout_s=s.store_timeout_s)
 
     async def _dsn(self) -> str:
         s = self.settings
