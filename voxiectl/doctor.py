@@ -29,6 +29,7 @@ import aiohttp
 import asyncpg
 import httpx
 from livekit import api
+from prometheus_client.parser import text_string_to_metric_families
 
 from backend.room_states import room_states
 from backend.rooms import LiveKitError, LiveKitRefused, LiveKitRooms, NewRoom
@@ -39,9 +40,13 @@ from shared.settings import ConfigError, Settings, StoreKind
 from shared.store import AgentStore, open_store
 from shared.store.postgres import PostgresStore
 from voxiectl.agents import fleet
-from voxiectl.api import base_url
+from voxiectl.api import ApiError, Backend, base_url
 
 T = TypeVar("T")
+
+# The backend's webhook counter (backend/metrics.py) and how long LiveKit gets to deliver.
+WEBHOOKS_METRIC = "voxie_backend_webhooks_total"
+DELIVERY_WAIT_S = 5.0
 
 
 class Status(StrEnum):
@@ -133,10 +138,12 @@ class Doctor:
             await self._guarded("webhook", self._webhook)
             if live is None:
                 workers = [f"worker {s.worker_agent_name(r)}" for r in WorkerRole]
-                for name in (*workers, "agent names", "rooms"):
+                for name in (*workers, "agent names", "webhook delivery", "rooms"):
                     self._skip(name, "LiveKit is not reachable with these credentials")
             else:
+                before = await self._webhooks_received()
                 await self._workers(rooms)
+                await self._guarded("webhook delivery", lambda: self._delivery(before))
                 await self._guarded("rooms", lambda: self._rooms(rooms))
             if store is None:
                 for name in ("agents", "sessions"):
@@ -411,6 +418,52 @@ class Doctor:
                     "read the backend's log for this request; it must answer 200",
                 )
             )
+
+    async def _webhooks_received(self) -> float | None:
+        """The backend's count of LiveKit's `room_started` webhooks (None: not readable)."""
+        try:
+            async with Backend(self.settings, timeout_s=self.options.http_timeout_s) as backend:
+                response = await backend.call("GET", "/metrics")
+        except ApiError:
+            return None
+        if response.status_code != 200:
+            return None
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                if sample.name == WEBHOOKS_METRIC and sample.labels.get("event") == "room_started":
+                    return sample.value
+        return 0.0
+
+    async def _delivery(self, before: float | None) -> None:
+        """The probe rooms were created on LiveKit: LiveKit sends `room_started` to its webhook
+        URLs. The backend counting them proves LiveKit's `webhook.urls` points at it."""
+        if before is None:
+            self._skip("webhook delivery", "the backend's /metrics is not readable as operator")
+            return
+        deadline = time.monotonic() + DELIVERY_WAIT_S
+        while time.monotonic() < deadline:
+            now = await self._webhooks_received()
+            if now is not None and now > before:
+                self._add(
+                    Check(
+                        "webhook delivery",
+                        Status.PASS,
+                        "LiveKit delivered the probe rooms' room_started events to the backend",
+                    )
+                )
+                return
+            await asyncio.sleep(0.2)
+        self._add(
+            Check(
+                "webhook delivery",
+                Status.WARN,
+                f"the backend at {base_url(self.settings)} received no room_started webhook for "
+                f"the probe rooms within {DELIVERY_WAIT_S:g} s (with several backend replicas "
+                "another one may have): LiveKit's webhook.urls may not point at it",
+                "set LiveKit's `webhook: {api_key: <LIVEKIT_API_KEY>, urls: "
+                "[<backend>/api/livekit/webhook]}`",
+            )
+        )
 
     # --- workers ----------------------------------------------------------------------------
 

@@ -46,9 +46,8 @@ class Running:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The doctor's environment: the platform's own, reaching the backend as an operator."""
-        return self.platform.env(
-            "doctor", BACKEND_URL=self.platform.api, BACKEND_ADMIN_TOKEN=ADMIN_TOKEN, **extra
-        )
+        reach = {"BACKEND_URL": self.platform.api, "BACKEND_ADMIN_TOKEN": ADMIN_TOKEN}
+        return self.platform.env("doctor", **{**reach, **extra})
 
     async def doctor(self, **extra: str) -> tuple[Ran, dict[str, dict[str, Any]]]:
         ran = await voxiectl(
@@ -105,6 +104,7 @@ async def test_a_healthy_platform_passes_every_check(running: Running) -> None:
         f"worker {VOXIE}": "pass",
         f"worker {SPAWNER}": "pass",
         "agent names": "pass",
+        "webhook delivery": "pass",  # LiveKit told the backend about the probe rooms
         "rooms": "pass",
         "agents": "pass",
         "sessions": "pass",
@@ -143,6 +143,31 @@ async def test_wrong_livekit_secret(running: Running) -> None:
         checks["webhook"]["status"] == "fail" and "LIVEKIT_API_SECRET" in checks["webhook"]["fix"]
     )
     assert checks[f"worker {SPAWNER}"]["status"] == "skip"
+
+
+async def test_a_backend_livekit_sends_no_webhooks_to(running: Running) -> None:
+    """A second backend with the right keys accepts the signed test event, but LiveKit's
+    `webhook.urls` names the first one: the doctor pointed at the second warns (exit 0)."""
+    platform = running.platform
+    port = free_port()
+    other = platform.start(
+        ["-m", "backend"],
+        "backend-unhooked",
+        BACKEND_PORT=str(port),
+        BACKEND_ADMIN_TOKEN=ADMIN_TOKEN,
+        GC_INTERVAL_S="3600",
+    )
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            await healthy(http, f"http://127.0.0.1:{port}", other)
+        ran, checks = await running.doctor(BACKEND_URL=f"http://127.0.0.1:{port}")
+        assert ran.code == 0, checks
+        assert checks["webhook"]["status"] == "pass"
+        delivery = checks["webhook delivery"]
+        assert delivery["status"] == "warn" and "webhook.urls" in delivery["detail"]
+        assert "/api/livekit/webhook" in delivery["fix"]
+    finally:
+        other.stop()
 
 
 async def test_an_agent_that_no_longer_validates(running: Running) -> None:
