@@ -528,7 +528,8 @@ class Doctor:
                 Status.FAIL,
                 f"no {role.value} worker of deployment '{s.platform_env}' took the probe job "
                 f"within {self.options.probe_timeout_s:g} s: none is registered under "
-                f"{result.agent_name}",
+                f"{result.agent_name}, or every one is full (LiveKit offers jobs only to "
+                "workers below their load threshold)",
                 f"start one with PLATFORM_ENV={s.platform_env} (`{start}`, or scale the "
                 f"{role.value} deployment)",
                 data,
