@@ -68,7 +68,8 @@ async def test_agents_find_any_spelling_and_did_you_mean(
 
     text = await voxiectl("agents", "find", f"Clarence Coherance {tag}", env=env, cwd=tmp_path)
     assert text.code == 1
-    assert f"did you mean '{slug}'?" in text.stderr and "Traceback" not in text.stderr
+    # Its nearest match first (other tests' agents may follow).
+    assert f"hint: did you mean '{slug}'" in text.stderr and "Traceback" not in text.stderr
 
     shown = await voxiectl(
         "--json", "agents", "show", f"clarence_coherence_{tag}", env=env, cwd=tmp_path
