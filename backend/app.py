@@ -65,7 +65,7 @@ OPERATIONS: list[Operation] = [
 
 def operations_for(settings: Settings) -> list[Operation]:
     """Every operation `settings` gives the API: the dev sign-in only exists where it may."""
-    dev = dev_auth.operations if dev_auth.dev_sign_in_enabled(settings) else []
+    dev = dev_auth.operations if settings.dev_sign_in else []
     return [*OPERATIONS, *dev]
 
 

@@ -29,7 +29,6 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend.dev_auth import dev_sign_in_enabled
 from backend.http import json_response, services
 from backend.operations import Operation
 from shared.logging import get_logger
@@ -73,7 +72,7 @@ def dashboard_config(settings: Settings) -> DashboardConfig:
     sign-in where this backend has it; else Supabase, unconfigured, which the app reports."""
     supabase = bool(settings.supabase_url and settings.supabase_anon_key)
     mode: Literal["dev", "supabase"] = (
-        "dev" if not supabase and dev_sign_in_enabled(settings) else "supabase"
+        "dev" if not supabase and settings.dev_sign_in else "supabase"
     )
     return DashboardConfig(
         auth=AuthConfig(

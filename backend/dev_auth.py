@@ -21,7 +21,6 @@ Request and answer:
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import time
 from typing import Annotated, Literal
@@ -37,7 +36,7 @@ from backend.http import json_response, read_model, services
 from backend.operations import Operation
 from shared.contracts.dispatch import DEV_USER_ID
 from shared.logging import get_logger
-from shared.settings import Settings
+from shared.settings import Settings, is_loopback
 
 log = get_logger(__name__)
 
@@ -46,28 +45,10 @@ DEV_TOKEN_TTL_S = 3600
 EMAILS = {"user": "dev@localhost", "operator": "operator@localhost"}
 
 
-def is_loopback(host: str | None) -> bool:
-    """`host` (an address or a name, IPv6 with or without brackets) is this machine only."""
-    if not host:
-        return False
-    name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def dev_sign_in_enabled(settings: Settings) -> bool:
-    """The route exists: PLATFORM_ENV is dev and the backend listens on loopback only."""
-    return settings.platform_env == "dev" and is_loopback(settings.backend_host)
-
-
 def dev_secret(settings: Settings) -> str | None:
     """The key dev tokens are signed and verified with: DEV_AUTH_SECRET, else one made for this
     process; None where dev sign-in is off (no dev token is then accepted either)."""
-    if not dev_sign_in_enabled(settings):
+    if not settings.dev_sign_in:
         return None
     if settings.dev_auth_secret is not None:
         return settings.dev_auth_secret.get_secret_value()

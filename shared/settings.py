@@ -7,6 +7,7 @@ Every variable is listed, with a one-line comment, in `.env.example`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from enum import StrEnum
@@ -85,6 +86,19 @@ def _base_url_problem(url: str, *, websocket: bool) -> str | None:
     if parts.query or parts.fragment:
         return "must not have a query or fragment (the clients append their own paths)"
     return None
+
+
+def is_loopback(host: str | None) -> bool:
+    """`host` (an address or a name, IPv6 with or without brackets) is this machine only."""
+    if not host:
+        return False
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 class ConfigError(ValueError):
@@ -176,7 +190,8 @@ class Settings(BaseSettings):
     # on smaller machines).
     worker_max_sessions: Annotated[int, Field(ge=1, le=1000)] = 16
     worker_load_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
-    # The load is sessions / WORKER_MAX_SESSIONS, or the CPU use if higher (unless this is off).
+    # The load is threshold * sessions / WORKER_MAX_SESSIONS (shared.worker.session_load), or the
+    # CPU use if higher (unless this is off).
     worker_load_cpu: bool = True
     worker_drain_timeout_s: Annotated[int, Field(ge=0, le=86_400)] = 600
     # Health server (`GET /`, `GET /worker`); 0 picks a free port (tests, several replicas).
@@ -201,6 +216,8 @@ class Settings(BaseSettings):
     backend_host: str = "127.0.0.1"
     backend_port: Annotated[int, Field(ge=1, le=65535)] = 8000
     backend_admin_token: SecretStr | None = None
+    # Where operators' tools (voxiectl) reach the API; unset: BACKEND_HOST:BACKEND_PORT.
+    backend_url: str | None = None
     # Dashboard origins allowed by CORS (exact origins, e.g. ["https://app.example.com"]).
     backend_cors_origins: list[str] = Field(default_factory=list)
     # Largest request body the API reads; bigger ones get 413 before any work is done.
@@ -333,6 +350,13 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.platform_env in ("dev", "test")
+
+    @property
+    def dev_sign_in(self) -> bool:
+        """The dashboard's one-click dev sign-in exists: PLATFORM_ENV is dev and the backend
+        listens on loopback only. The backend (which answers it) and the launcher (which keeps
+        its secret) both ask here."""
+        return self.platform_env == "dev" and is_loopback(self.backend_host)
 
     @property
     def browser_livekit_url(self) -> str:

@@ -11,6 +11,7 @@ from shared.settings import (
     ModelUse,
     Settings,
     StoreKind,
+    is_loopback,
     is_placeholder_key,
 )
 from tests.conftest import make_settings
@@ -294,3 +295,14 @@ def test_a_blank_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> No
     assert (settings.supabase_url, settings.backend_admin_token) == (None, None)
     assert (settings.backend_cors_origins, settings.tool_secrets) == ([], {})
     assert settings.worker_agent_name(WorkerRole.VOXIE) == "voxie-dev"
+
+
+def test_loopback_names_and_where_the_dev_sign_in_exists() -> None:
+    for host in ("127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost", "app.localhost"):
+        assert is_loopback(host), host
+    for other in ("0.0.0.0", "10.0.0.1", "example.com", "localhost.example.com", "", None):  # noqa: S104
+        assert not is_loopback(other), other
+    assert make_settings(platform_env="dev").dev_sign_in
+    assert make_settings(platform_env="dev", backend_host="localhost").dev_sign_in
+    assert not make_settings(platform_env="test").dev_sign_in
+    assert not make_settings(platform_env="dev", backend_host="0.0.0.0").dev_sign_in  # noqa: S104

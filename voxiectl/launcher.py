@@ -1,4 +1,4 @@
-"""`python -m backend.launcher` — what `scripts/start` runs: the whole platform on one machine.
+"""`voxiectl start` — what `scripts/start` runs: the whole platform on one machine.
 
 In order: the database (`python -m shared.db up`: the local embedded Postgres by default, which
 stays up; with DATABASE_URL or SUPABASE_URL it migrates or checks and exits), LiveKit (with no
@@ -35,7 +35,6 @@ from typing import IO
 
 from pydantic import SecretStr
 
-from backend.dev_auth import dev_sign_in_enabled
 from shared import livekit_local
 from shared.settings import Component, ConfigError, Settings, StoreKind
 
@@ -130,7 +129,7 @@ def plan(
         result.operator_token = operator_token(token_path)
         result.token_generated = True
         result.env["BACKEND_ADMIN_TOKEN"] = result.operator_token
-    if dev_sign_in_enabled(settings) and settings.dev_auth_secret is None:
+    if settings.dev_sign_in and settings.dev_auth_secret is None:
         # Kept like the operator token, so a restart does not sign the dashboard out.
         result.env["DEV_AUTH_SECRET"] = operator_token(token_path.parent / "dev-auth-secret")
     settings = _plan_livekit(settings, result, token_path.parent / "livekit", livekit_binary)
@@ -234,8 +233,7 @@ def describe(settings: Settings, chosen: Plan) -> list[str]:
     lines += [f"note: {note}" for note in chosen.notes]
     base = f"http://{settings.backend_host}:{settings.backend_port}"
     lines.append(
-        f"dashboard: {base}/"
-        + (" (one-click dev sign-in)" if dev_sign_in_enabled(settings) else "")
+        f"dashboard: {base}/" + (" (one-click dev sign-in)" if settings.dev_sign_in else "")
     )
     lines.append(f"API: {base}/api (OpenAPI: {base}/openapi.json)")
     if chosen.livekit_url:
