@@ -12,6 +12,7 @@ import { formatDateTime } from '../lib/format'
 import { ApiError } from '../lib/problem'
 import type { Agent, Paged, CallSession } from '../lib/types'
 import { SessionsTable } from './CallsPage'
+import { useTitle } from '../components/useTitle'
 
 export function AgentPage() {
   const { agentId = '' } = useParams()
@@ -22,6 +23,7 @@ export function AgentPage() {
   const [savedNote, setSavedNote] = useState(false)
   const [archiving, setArchiving] = useState(false)
   const [archiveFailure, setArchiveFailure] = useState<Failure | null>(null)
+  useTitle(agent?.name ?? 'Agent')
 
   if (failure) {
     return (
