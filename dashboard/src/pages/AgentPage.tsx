@@ -140,6 +140,7 @@ function ActionsView({ agent }: { agent: Agent }) {
               </p>
               {tool.description && <p>{tool.description}</p>}
               {tool.parameters.length > 0 && <p className="muted">Parameters: {tool.parameters.join(', ')}</p>}
+              {tool.headers.length > 0 && <p className="muted">Headers: {tool.headers.join(', ')}</p>}
             </li>
           ))}
         </ul>
