@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react'
-import { HashRouter, Navigate, NavLink, Route, Routes } from 'react-router-dom'
+import { HashRouter, Navigate, NavLink, Route, Routes, useLocation } from 'react-router-dom'
 import { AuthProvider, loadConfig, useAuth } from './auth'
 import { FailureNotice } from './components/Notice'
 import { toFailure } from './components/useApi'
@@ -42,6 +42,11 @@ export function App() {
 
 function Shell() {
   const { account, signOut, config } = useAuth()
+  const { pathname } = useLocation()
+  // A new page moves focus to its content, as a page load would (filters change only the query).
+  useEffect(() => {
+    document.getElementById('main')?.focus({ preventScroll: true })
+  }, [pathname])
   if (!account) return <SignInPage />
   return (
     <>

@@ -89,6 +89,13 @@ export function useCallRoom(options: CallOptions = {}): CallRoom {
     const onParticipant = (participant: RemoteParticipant) => {
       if (isAgent(participant)) agentArrived()
     }
+    const onParticipantLeft = (participant: RemoteParticipant) => {
+      if (isAgent(participant) && phaseRef.current === 'live') {
+        setEndedNote('The agent left the call.')
+        move('ended')
+        void room.disconnect()
+      }
+    }
     const onData = (payload: Uint8Array, _participant?: RemoteParticipant, _kind?: unknown, topic?: string) => {
       if (topic !== SPAWNER_ERROR && topic !== ROOM_CLOSED) return
       const text = new TextDecoder().decode(payload)
@@ -102,6 +109,7 @@ export function useCallRoom(options: CallOptions = {}): CallRoom {
       }
     }
     room.on(RoomEvent.ParticipantConnected, onParticipant)
+    room.on(RoomEvent.ParticipantDisconnected, onParticipantLeft)
     room.on(RoomEvent.DataReceived, onData)
     room.on(RoomEvent.Disconnected, onDisconnected)
 
@@ -135,6 +143,7 @@ export function useCallRoom(options: CallOptions = {}): CallRoom {
     }
     return () => {
       room.off(RoomEvent.ParticipantConnected, onParticipant)
+      room.off(RoomEvent.ParticipantDisconnected, onParticipantLeft)
       room.off(RoomEvent.DataReceived, onData)
       room.off(RoomEvent.Disconnected, onDisconnected)
       for (const topic of [TRANSCRIPTION, SPAWNER_ERROR, ...pageTopics]) room.unregisterTextStreamHandler(topic)

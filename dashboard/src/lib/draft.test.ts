@@ -40,12 +40,12 @@ describe('draft diffing', () => {
 
   it('lists tools with their URL and parameters', () => {
     const tools = summarizeTools([
-      { type: 'http', name: 'book', description: 'Book', method: 'POST', url: 'https://x.test/b', parameters: { type: 'object', properties: { start: {}, note: {} }, required: ['start'] } },
+      { type: 'http', name: 'book', description: 'Book', method: 'POST', url: 'https://x.test/b', headers: { Authorization: { secret: 'CLINIC_TOKEN' }, 'X-Site': 'a' }, parameters: { type: 'object', properties: { start: {}, note: {} }, required: ['start'] } },
       { type: 'builtin', name: 'end_call' },
     ])
     expect(tools).toEqual([
-      { name: 'book', kind: 'http', method: 'POST', url: 'https://x.test/b', description: 'Book', parameters: ['start (required)', 'note'] },
-      { name: 'end_call', kind: 'builtin', method: null, url: null, description: '', parameters: [] },
+      { name: 'book', kind: 'http', method: 'POST', url: 'https://x.test/b', description: 'Book', parameters: ['start (required)', 'note'], headers: ['Authorization (secret CLINIC_TOKEN)', 'X-Site'] },
+      { name: 'end_call', kind: 'builtin', method: null, url: null, description: '', parameters: [], headers: [] },
     ])
   })
 })

@@ -96,6 +96,8 @@ export interface ToolSummary {
   url: string | null
   description: string
   parameters: string[]
+  /** Header names, a secret's shown by its name only: `Authorization (secret CLINIC_TOKEN)`. */
+  headers: string[]
 }
 
 /** An agent's tools (from a draft or an AgentConfig) as the pages list them. */
@@ -111,6 +113,11 @@ export function summarizeTools(tools: unknown): ToolSummary[] {
       url: typeof tool.url === 'string' ? tool.url : null,
       description: typeof tool.description === 'string' ? tool.description : '',
       parameters: Object.keys(params).map((p) => (required.includes(p) ? `${p} (required)` : p)),
+      headers: isRecord(tool.headers)
+        ? Object.entries(tool.headers).map(([name, value]) =>
+            isRecord(value) && typeof value.secret === 'string' ? `${name} (secret ${value.secret})` : name,
+          )
+        : [],
     }
   })
 }

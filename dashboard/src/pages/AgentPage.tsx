@@ -12,6 +12,7 @@ import { formatDateTime } from '../lib/format'
 import { ApiError } from '../lib/problem'
 import type { Agent, Paged, CallSession } from '../lib/types'
 import { SessionsTable } from './CallsPage'
+import { useTitle } from '../components/useTitle'
 
 export function AgentPage() {
   const { agentId = '' } = useParams()
@@ -22,6 +23,7 @@ export function AgentPage() {
   const [savedNote, setSavedNote] = useState(false)
   const [archiving, setArchiving] = useState(false)
   const [archiveFailure, setArchiveFailure] = useState<Failure | null>(null)
+  useTitle(agent?.name ?? 'Agent')
 
   if (failure) {
     return (
@@ -138,6 +140,7 @@ function ActionsView({ agent }: { agent: Agent }) {
               </p>
               {tool.description && <p>{tool.description}</p>}
               {tool.parameters.length > 0 && <p className="muted">Parameters: {tool.parameters.join(', ')}</p>}
+              {tool.headers.length > 0 && <p className="muted">Headers: {tool.headers.join(', ')}</p>}
             </li>
           ))}
         </ul>

@@ -8,8 +8,10 @@ import { api, query } from '../lib/api'
 import type { Failure } from '../lib/describe'
 import { formatRelative } from '../lib/format'
 import type { Agent, Paged } from '../lib/types'
+import { useTitle } from '../components/useTitle'
 
 export function AgentsPage() {
+  useTitle('Agents')
   const [showArchived, setShowArchived] = useState(false)
   const { data, failure, loading, reload } = useLoad(
     (signal) => api.get<Paged<Agent>>(`/api/agents${query({ limit: 200, include_archived: showArchived || null })}`, signal),

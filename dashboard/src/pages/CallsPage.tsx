@@ -7,6 +7,7 @@ import { api, query } from '../lib/api'
 import { toConversation } from '../lib/conversation'
 import { formatDateTime, formatDuration, formatEndReason, formatNumber } from '../lib/format'
 import type { Agent, CallSession, Paged, SessionDetail } from '../lib/types'
+import { useTitle } from '../components/useTitle'
 
 const KINDS: Record<string, string> = { test: 'Test call', live: 'Live call', creation: 'Voxie session' }
 
@@ -19,6 +20,7 @@ function useAgentNames() {
 }
 
 export function CallsPage() {
+  useTitle('Calls')
   const [params, setParams] = useSearchParams()
   const agentId = params.get('agent') ?? ''
   const kind = params.get('kind') ?? ''
@@ -120,6 +122,7 @@ export function SessionsTable({ sessions, agentNames, showAgent }: { sessions: C
 
 export function CallDetailPage() {
   const { sessionId = '' } = useParams()
+  useTitle('Call')
   const { names } = useAgentNames()
   const { data, failure, reload } = useLoad((signal) => api.get<SessionDetail>(`/api/sessions/${encodeURIComponent(sessionId)}`, signal), [sessionId])
   if (failure) {
@@ -139,9 +142,7 @@ export function CallDetailPage() {
       <p className="crumbs">
         <Link to="/calls">Calls</Link> / {formatDateTime(session.started_at)}
       </p>
-      <h1>
-        {KINDS[session.kind] ?? 'Call'} with {agent}
-      </h1>
+      <h1>{session.kind === 'creation' ? 'Voxie session' : `${KINDS[session.kind] ?? 'Call'} with ${agent}`}</h1>
       <section className="card" aria-labelledby="call-facts">
         <h2 id="call-facts" className="visually-hidden">Details</h2>
         <dl className="facts">

@@ -9,6 +9,7 @@ import { formatDuration } from '../lib/format'
 import { formatCountdown } from '../lib/retryAfter'
 import type { Agent, Paged, PassReport, RoomView, Stats } from '../lib/types'
 import { useLoad } from '../components/useApi'
+import { useTitle } from '../components/useTitle'
 
 const REFRESH_MS = 3000
 
@@ -19,6 +20,7 @@ interface Snapshot {
 }
 
 export function OperationsPage() {
+  useTitle('Operations')
   const [snapshot, setSnapshot] = useState<Snapshot | null>(null)
   const [failure, setFailure] = useState<Failure | null>(null)
   const [now, setNow] = useState(() => Date.now())

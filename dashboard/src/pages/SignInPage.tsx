@@ -4,9 +4,11 @@ import { FailureNotice, Notice } from '../components/Notice'
 import { toFailure } from '../components/useApi'
 import type { Failure } from '../lib/describe'
 import { ApiError } from '../lib/problem'
+import { useTitle } from '../components/useTitle'
 
 export function SignInPage() {
   const { config, notice } = useAuth()
+  useTitle('Sign in')
   return (
     <main className="page page-narrow signin" id="main">
       <p className="brand brand-large">
@@ -61,7 +63,7 @@ function DevSignIn() {
 }
 
 function SupabaseSignIn() {
-  const { signInPassword, sendMagicLink } = useAuth()
+  const { signInPassword, sendMagicLink, config } = useAuth()
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
   const [error, setError] = useState<string | null>(null)
@@ -77,6 +79,14 @@ function SupabaseSignIn() {
     } finally {
       setBusy(false)
     }
+  }
+  if (!config.auth.supabase_url || !config.auth.supabase_anon_key) {
+    return (
+      <Notice kind="error">
+        Sign-in is not configured on this platform: it needs Supabase Auth (SUPABASE_URL and SUPABASE_ANON_KEY), or, for local development,
+        PLATFORM_ENV=dev with the backend on a loopback address.
+      </Notice>
+    )
   }
   function submit(event: FormEvent) {
     event.preventDefault()

@@ -7,6 +7,7 @@ import { FailureNotice, Notice } from '../components/Notice'
 import { useLoad } from '../components/useApi'
 import { api } from '../lib/api'
 import type { Agent, SpawnGrant } from '../lib/types'
+import { useTitle } from '../components/useTitle'
 
 export function TestCallPage() {
   const { agentId = '' } = useParams()
@@ -17,6 +18,7 @@ export function TestCallPage() {
   // The name for the page; an archived agent answers 404 here, and the spawn says why.
   const { data: agent } = useLoad((signal) => api.get<Agent>(`/api/agents/${encodeURIComponent(agentId)}`, signal).catch(() => null), [agentId])
   const name = agent?.name ?? state.name ?? 'the agent'
+  useTitle(`Test ${name}`)
 
   const start = () => call.start(() => api.post<SpawnGrant>(`/api/agents/${encodeURIComponent(agentId)}/spawn`))
   const started = useRef(false)
@@ -38,7 +40,7 @@ export function TestCallPage() {
           </p>
           <h1>Test {name}</h1>
         </div>
-        {idle && !(call.failure && call.failure.retryAfterS) && (
+        {idle && !call.failure && (
           <button type="button" className="button button-primary" onClick={() => void start()}>
             {call.phase === 'idle' ? 'Start test call' : 'Call again'}
           </button>

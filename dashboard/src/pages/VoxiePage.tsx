@@ -8,6 +8,7 @@ import { useLoad } from '../components/useApi'
 import { api } from '../lib/api'
 import { changedFields, parseAgentSaved, parseDraft, summarizeTools, type AgentSaved, type Draft, type DraftField } from '../lib/draft'
 import type { Agent, RoomGrant } from '../lib/types'
+import { useTitle } from '../components/useTitle'
 
 export function VoxiePage() {
   const { agentId } = useParams()
@@ -47,12 +48,13 @@ export function VoxiePage() {
   }
 
   const title = agentId ? `Edit ${editing?.name ?? 'agent'} with Voxie` : 'Create an agent with Voxie'
+  useTitle(title)
   const idle = call.phase === 'idle' || call.phase === 'ended' || call.phase === 'failed'
   return (
     <>
       <div className="page-head">
         <h1>{title}</h1>
-        {idle && !(call.failure && call.failure.retryAfterS) && (
+        {idle && !call.failure && (
           <button type="button" className="button button-primary" onClick={() => void start()}>
             {call.phase === 'idle' ? 'Start talking to Voxie' : 'Talk to Voxie again'}
           </button>
