@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.catalog import SUPPORTED_MODELS, SUPPORTED_VOICES, check_supported
 from shared.naming import WorkerRole, has_slug_shape
+from shared.pricing import ModelPrice
 from shared.validation import describe_validation_error
 
 # LiveKit's well-known credentials of `livekit-server --dev`: anyone can mint tokens with them.
@@ -211,6 +212,9 @@ class Settings(BaseSettings):
     room_empty_timeout_s: Annotated[int, Field(ge=10, le=86_400)] = 120
     # Supabase Auth signing keys; default `{SUPABASE_URL}/auth/v1/.well-known/jwks.json`.
     supabase_jwks_url: str | None = None
+    # Prices per model (USD per 1M tokens) for the cost in call analytics (shared.pricing);
+    # empty: analytics show tokens without costs.
+    model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
     # Logging
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -262,7 +266,9 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
-    @field_validator("tool_http_allowlist", "tool_secrets", "backend_cors_origins", mode="before")
+    @field_validator(
+        "tool_http_allowlist", "tool_secrets", "backend_cors_origins", "model_prices", mode="before"
+    )
     @classmethod
     def _json_text(cls, value: object) -> object:
         # The environment gives JSON (pydantic-settings decodes it); a .env or a caller may
