@@ -1,9 +1,10 @@
 -- Per-agent call analytics (issue 17): `GET /api/agents/{id}/analytics` reads one agent's
 -- sessions in a time window, grouped by the agent version each call ran or by UTC day.
 --
--- Everything the query reads sits on the call_sessions row and in one covering index, so it is
--- an index-only range scan on (agent_id, started_at) whatever the table's size; the only join
--- is to token_usage, by primary key, for the sessions in the window.
+-- The query is two index-only range scans on (agent_id, started_at) — one over call_sessions,
+-- one over token_usage — whatever the tables' size, and no join: everything it reads about a
+-- call sits on its session row (tool counts below), and each usage row carries its session's
+-- agent, start and version (a copy the database keeps, below).
 
 -- Tool calls and their errors, counted from the transcript ----------------------------------
 -- The transcript (call_transcripts.items, LiveKit ChatContext items) stays the source: a
@@ -56,20 +57,71 @@ update public.call_sessions s
   cross join lateral public.transcript_tool_counts(t.items) as c
   where t.session_id = s.id and (c.calls > 0 or c.errors > 0);
 
--- The covering index ------------------------------------------------------------------------
--- Every column the analytics read, so the window is an index-only scan (bench/analytics.py:
--- 1 million sessions, p95 within 100 ms). It also serves what the index it replaces did
--- (one agent's sessions, newest first: a backward scan).
+-- Usage rows carry their session's agent, start and version ---------------------------------
+-- Tokens per model and group would otherwise be a join from every session of the window to
+-- token_usage (55,000 sessions for a busy agent's year: a hash join over the whole table, or
+-- as many index probes). The copy is the database's: taken from the session when a usage row
+-- is written, and followed when the session's agent or version changes (an agent deleted
+-- sets it null); no writer sends it.
+
+alter table public.token_usage
+  add column agent_id uuid,
+  add column started_at timestamptz,
+  add column agent_version integer;
+
+create or replace function public.token_usage_session_keys() returns trigger
+  language plpgsql
+  set search_path = ''
+  as $$
+begin
+  select s.agent_id, s.started_at, s.agent_version
+    into new.agent_id, new.started_at, new.agent_version
+    from public.call_sessions s
+    where s.id = new.session_id;
+  return new;
+end
+$$;
+
+create trigger token_usage_session_keys
+  before insert or update of session_id on public.token_usage
+  for each row execute function public.token_usage_session_keys();
+
+create or replace function public.call_session_keys_to_usage() returns trigger
+  language plpgsql
+  set search_path = ''
+  as $$
+begin
+  update public.token_usage u
+    set agent_id = new.agent_id, started_at = new.started_at, agent_version = new.agent_version
+    where u.session_id = new.id;
+  return null;
+end
+$$;
+
+create trigger call_sessions_keys_to_usage
+  after update of agent_id, started_at, agent_version on public.call_sessions
+  for each row
+  when ((old.agent_id, old.started_at, old.agent_version)
+        is distinct from (new.agent_id, new.started_at, new.agent_version))
+  execute function public.call_session_keys_to_usage();
+
+update public.token_usage u
+  set agent_id = s.agent_id, started_at = s.started_at, agent_version = s.agent_version
+  from public.call_sessions s
+  where s.id = u.session_id;
+
+-- The covering indexes ----------------------------------------------------------------------
+-- Every column the analytics read, so a window is an index-only scan (bench/analytics.py:
+-- 1 million sessions). The sessions' one also serves what the index it replaces did (one
+-- agent's sessions, newest first: a backward scan).
 
 create index call_sessions_agent_analytics_idx on public.call_sessions (agent_id, started_at)
-  include (id, agent_version, end_reason, duration_s, tool_calls, tool_errors);
+  include (agent_version, end_reason, duration_s, tool_calls, tool_errors);
 drop index public.call_sessions_agent_started_idx;
 
--- Token usage per session, with its counts: the join from the window's sessions is then an
--- index-only lookup per session.
-create index token_usage_session_counts_idx on public.token_usage (session_id)
-  include (model, input_tokens, output_tokens, input_audio_tokens, output_audio_tokens,
-           audio_seconds);
+create index token_usage_agent_started_idx on public.token_usage (agent_id, started_at)
+  include (agent_version, model, input_tokens, output_tokens, input_audio_tokens,
+           output_audio_tokens, audio_seconds);
 
 -- The query ---------------------------------------------------------------------------------
 -- One agent's calls started in [p_from, p_to), grouped by `p_group_by`:
@@ -79,8 +131,9 @@ create index token_usage_session_counts_idx on public.token_usage (session_id)
 -- The outcome of an end reason (completed / errored / abandoned) is the caller's to say
 -- (shared/call_outcomes.py defines it once), passed as three lists of end reasons; a call with
 -- no end reason yet is still running (`active`). Durations are of ended calls only.
--- Returns {"groups": [...], "total": {...}}: `total` is the whole window (one more grouping set
--- of the same scan).
+-- Returns {"groups": [...], "total": {...}}: `total` is the whole window (the empty grouping
+-- set of the same scans). Groups are keyed by an integer while aggregating (the version, or
+-- the day as days since 1970-01-01): integers sort and hash far faster than labels.
 
 create or replace function public.agent_call_analytics(
   p_agent_id uuid,
@@ -96,6 +149,8 @@ create or replace function public.agent_call_analytics(
   stable
   set search_path = ''
   as $$
+declare
+  by_day constant boolean := p_group_by = 'day';
 begin
   if p_group_by is null or p_group_by not in ('version', 'day') then
     raise exception 'group_by must be version or day, got %', p_group_by using errcode = '22023';
@@ -105,55 +160,51 @@ begin
       using errcode = '22023';
   end if;
   return (
-    with sessions as materialized (
-      select s.id,
-             case when p_group_by = 'version' then s.agent_version end as version,
-             case when p_group_by = 'day' then (s.started_at at time zone 'UTC')::date end as day,
-             s.end_reason,
-             s.duration_s,
-             s.tool_calls,
-             s.tool_errors
-      from public.call_sessions s
-      where s.agent_id = p_agent_id and s.started_at >= p_from and s.started_at < p_to
-    ),
-    keyed as (
-      select s.*,
-             case when p_group_by = 'day' then to_char(s.day, 'YYYY-MM-DD')
-                  else coalesce(s.version::text, 'draft') end as grp
-      from sessions s
-    ),
-    figures as (
-      select coalesce(k.grp, '') as grp,
-             grouping(k.grp) = 0 as grouped,
-             case when grouping(k.grp) = 0 then min(k.version) end as version,
-             case when grouping(k.grp) = 0 then min(k.day) end as day,
+    with figures as (
+      select grouping(s.k) = 0 as grouped,
+             s.k,
              count(*) as calls,
-             count(*) filter (where k.end_reason = any (p_completed)) as completed,
-             count(*) filter (where k.end_reason = any (p_errored)) as errored,
-             count(*) filter (where k.end_reason = any (p_abandoned)) as abandoned,
-             count(*) filter (where k.end_reason is null) as active,
-             count(*) filter (where k.end_reason = 'grace_expired') as grace_expiries,
-             percentile_cont(0.5) within group (order by k.duration_s) as median_duration_s,
-             percentile_cont(0.9) within group (order by k.duration_s) as p90_duration_s,
-             coalesce(sum(k.tool_calls), 0) as tool_calls,
-             coalesce(sum(k.tool_errors), 0) as tool_errors
-      from keyed k
-      group by grouping sets ((k.grp), ())
+             count(*) filter (where s.end_reason = any (p_completed)) as completed,
+             count(*) filter (where s.end_reason = any (p_errored)) as errored,
+             count(*) filter (where s.end_reason = any (p_abandoned)) as abandoned,
+             count(*) filter (where s.end_reason is null) as active,
+             count(*) filter (where s.end_reason = 'grace_expired') as grace_expiries,
+             percentile_cont(array[0.5, 0.9]) within group (order by s.duration_s) as durations,
+             coalesce(sum(s.tool_calls), 0) as tool_calls,
+             coalesce(sum(s.tool_errors), 0) as tool_errors
+      from (
+        select case when by_day
+                    then (c.started_at at time zone 'UTC')::date - date '1970-01-01'
+                    else c.agent_version end as k,
+               c.end_reason, c.duration_s, c.tool_calls, c.tool_errors
+        from public.call_sessions c
+        where c.agent_id = p_agent_id and c.started_at >= p_from and c.started_at < p_to
+      ) as s
+      group by grouping sets ((s.k), ())
     ),
     usage as (
-      select coalesce(k.grp, '') as grp,
+      select grouping(u.k) = 0 as grouped,
+             u.k,
              u.model,
              sum(u.input_tokens) as input_tokens,
              sum(u.output_tokens) as output_tokens,
              sum(u.input_audio_tokens) as input_audio_tokens,
              sum(u.output_audio_tokens) as output_audio_tokens,
              sum(u.audio_seconds) as audio_seconds
-      from keyed k
-      join public.token_usage u on u.session_id = k.id
-      group by grouping sets ((k.grp, u.model), (u.model))
+      from (
+        select case when by_day
+                    then (t.started_at at time zone 'UTC')::date - date '1970-01-01'
+                    else t.agent_version end as k,
+               t.model, t.input_tokens, t.output_tokens, t.input_audio_tokens,
+               t.output_audio_tokens, t.audio_seconds
+        from public.token_usage t
+        where t.agent_id = p_agent_id and t.started_at >= p_from and t.started_at < p_to
+      ) as u
+      group by grouping sets ((u.k, u.model), (u.model))
     ),
     tokens as (
-      select u.grp,
+      select u.grouped,
+             u.k,
              jsonb_agg(
                jsonb_build_object(
                  'model', u.model,
@@ -166,24 +217,25 @@ begin
                order by u.model
              ) as models
       from usage u
-      group by u.grp
+      group by u.grouped, u.k
     ),
     rendered as (
       select f.grouped,
-             f.version,
-             f.day,
+             f.k,
              jsonb_build_object(
-               'key', case when f.grouped then f.grp end,
-               'version', f.version,
-               'day', f.day,
+               'key', case when not f.grouped then null
+                           when by_day then to_char(date '1970-01-01' + f.k, 'YYYY-MM-DD')
+                           else coalesce(f.k::text, 'draft') end,
+               'version', case when f.grouped and not by_day then f.k end,
+               'day', case when f.grouped and by_day then date '1970-01-01' + f.k end,
                'calls', f.calls,
                'completed', f.completed,
                'errored', f.errored,
                'abandoned', f.abandoned,
                'active', f.active,
                'grace_expiries', f.grace_expiries,
-               'median_duration_s', f.median_duration_s,
-               'p90_duration_s', f.p90_duration_s,
+               'median_duration_s', f.durations[1],
+               'p90_duration_s', f.durations[2],
                'tool_calls', f.tool_calls,
                'tool_errors', f.tool_errors,
                'tool_error_rate',
@@ -191,12 +243,11 @@ begin
                'tokens', coalesce(t.models, '[]'::jsonb)
              ) as figures
       from figures f
-      left join tokens t on t.grp = f.grp
+      left join tokens t on t.grouped = f.grouped and t.k is not distinct from f.k
     )
     select jsonb_build_object(
       'groups', coalesce(
-        (select jsonb_agg(r.figures order by r.version nulls first, r.day)
-           from rendered r where r.grouped),
+        (select jsonb_agg(r.figures order by r.k nulls first) from rendered r where r.grouped),
         '[]'::jsonb
       ),
       'total', (select r.figures from rendered r where not r.grouped)
@@ -207,7 +258,6 @@ $$;
 
 -- Read by the service (the backend scopes it to the caller's agents), like the other functions.
 revoke execute on function public.transcript_tool_counts(jsonb) from public, anon, authenticated;
-revoke execute on function public.call_transcript_tool_counts() from public, anon, authenticated;
 revoke execute on function public.agent_call_analytics(uuid, timestamptz, timestamptz, text,
   text[], text[], text[]) from public, anon, authenticated;
 grant execute on function public.agent_call_analytics(uuid, timestamptz, timestamptz, text,
