@@ -75,6 +75,9 @@ class NewCallSession(BaseModel):
     deployment: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     participant_identity: Annotated[str, StringConstraints(max_length=256)] | None = None
     job_id: Annotated[str, StringConstraints(max_length=128)] | None = None
+    # The agent version the call ran (migration 20261202000100); None: the working draft, or
+    # recorded before versions. Declared so rows carrying the column read back.
+    agent_version: Annotated[int, Field(ge=1)] | None = None
 
 
 class CallSession(NewCallSession):
