@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import asyncpg
@@ -64,14 +66,17 @@ select a.ids[s.pick], a.owners[s.pick],
        case when not s.open
             then s.started_at + make_interval(secs => 5 + s.r_duration ^ 2 * 900) end,
        case when not s.open then s.reason end,
-       case when s.r_version < 0.1 then null else 1 + floor(s.r_version * 8)::int end,
+       -- Versions follow one another (eight over the period); a tenth are test calls of
+       -- the draft.
+       case when s.r_version < 0.1 then null else 1 + floor((1 - s.r_age) * 8)::int end,
        floor(s.r_tools * 4)::int,
        case when s.r_tools > 0.9 then 1 else 0 end
 from bench_agents as a,
      (select g,
              case when random() < $busy then 1
                   else 2 + floor(random() * ($agents - 1))::int end as pick,
-             now() - random() * interval '$spread days' as started_at,
+             s0.r_age,
+             now() - s0.r_age * interval '$spread days' as started_at,
              random() < 0.001 as open,
              random() as r_duration,
              random() as r_version,
@@ -80,7 +85,8 @@ from bench_agents as a,
                     'grace_expired', 'grace_expired', 'user_hangup', 'user_hangup', 'end_call',
                     'end_call', 'end_call', 'max_duration', 'error', 'shutdown', 'room_closed',
                     'lost'])[1 + floor(random() * 16)::int] as reason
-      from generate_series(1, $sessions) as g) as s;
+      from generate_series(1, $sessions) as g,
+           lateral (select random() + g * 0 as r_age) as s0) as s;
 
 insert into public.token_usage (session_id, model, input_tokens, output_tokens,
                                 input_audio_tokens, output_audio_tokens)
@@ -153,6 +159,37 @@ async def bench_store(label: str, store: AgentStore, agent_id: UUID, n: int) -> 
         print(row(f"{label} {name} ({calls} calls)", *await measure(n, 1, query)))
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of process `pid` on this machine; None if it is not here."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def server_cpu(dsn: str, agent_id: UUID, n: int) -> None:
+    """CPU the database server spends per query (its backend process's user + system time,
+    from /proc: only when the server runs on this machine). Unlike the latency it does not
+    grow with what else the machine is doing."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        pid = await conn.fetchval("select pg_backend_pid()")
+        if process_cpu_s(pid) is None:
+            print("(server CPU: the database runs elsewhere)")
+            return
+        for name, window in windows(datetime.now(UTC)):
+            args = list(arguments(agent_id, window).values())
+            await conn.fetchval(CALL_SQL, *args)
+            before = process_cpu_s(pid) or 0.0
+            for _ in range(n):
+                await conn.fetchval(CALL_SQL, *args)
+            per_query_ms = ((process_cpu_s(pid) or 0.0) - before) / n * 1e3
+            print(f"{'server CPU ' + name:<34} {per_query_ms:7.2f} ms per query")
+    finally:
+        await conn.close()
+
+
 async def explain(dsn: str, agent_id: UUID) -> None:
     """Each query's plan as the function runs it (auto_explain of nested statements)."""
     conn = await asyncpg.connect(dsn)
@@ -214,6 +251,7 @@ async def main(args: argparse.Namespace) -> None:
             busy = await generate(dsn, args.sessions, args.agents, args.busy_share)
         print(f"n={n} sequential queries per row, busy agent {busy}")
         await bench_store("postgres", postgres, busy, n)
+        await server_cpu(dsn, busy, n)
         if rest:
             with PostgrestDouble(dsn, JWT_SECRET) as double:
                 supabase = await SupabaseStore.connect(

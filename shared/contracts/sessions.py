@@ -88,8 +88,6 @@ class CallSession(NewCallSession):
     duration_s: float | None = None
     end_reason: EndReason | None = None
     error: str | None = None
-    # The agent version the call ran; null: the working draft, or recorded before versions.
-    agent_version: int | None = None
     # Counted from the transcript when it is written (a database trigger): `function_call`
     # items, and `function_call_output` items with `is_error`.
     tool_calls: Annotated[int, Field(ge=0)] = 0
