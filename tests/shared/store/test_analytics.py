@@ -9,12 +9,16 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from postgrest.exceptions import APIError
+from supabase import acreate_client
 
 from shared.contracts.analytics import AnalyticsWindow, CallAnalytics, GroupBy
 from shared.store import AgentStore, InvalidInput
-from shared.store.analytics import CALL_SQL
+from shared.store.analytics import CALL_SQL, FUNCTION, json_arguments
+from tests.shared.store.conftest import JWT_SECRET
 from tests.shared.store.test_contract import OWNER, new_agent
 from tests.support import call_history as history
+from tests.support.postgrest import PostgrestDouble, make_jwt
 
 
 async def seeded(db: asyncpg.Connection, store: AgentStore) -> tuple[UUID, dict[str, UUID]]:
@@ -102,3 +106,45 @@ def test_the_window_is_bounded_and_defaults_to_the_last_30_days() -> None:
     naive = AnalyticsWindow.ending(datetime(2026, 11, 4), None, GroupBy.DAY)
     assert naive.end == history.TO
     assert (naive.end - naive.start).days == 30
+
+
+async def test_usage_rows_follow_their_sessions_agent_and_version(
+    store: AgentStore, db: asyncpg.Connection
+) -> None:
+    agent_id, ids = await seeded(db, store)
+    keys = (
+        "select agent_id, started_at, agent_version from public.token_usage where session_id = $1"
+    )
+    row = await db.fetchrow(keys, ids["s1"])
+    assert row is not None and (row["agent_id"], row["agent_version"]) == (agent_id, 1)
+    assert row["started_at"] == history.CALLS["s1"][0]
+    # A session's version set after its usage was written (the copy follows) moves its tokens.
+    await db.execute("update public.call_sessions set agent_version = 2 where id = $1", ids["s1"])
+    report = await store.call_analytics(agent_id, history.window(GroupBy.VERSION))
+    v1, v2 = (g for g in report.groups if g.version in (1, 2))
+    assert v1.tokens == [] and {t.model for t in v2.tokens} == {history.MINI, history.REALTIME}
+    # Deleting the agent unsets it on its sessions (their records stay) and on their usage.
+    await store.delete_agent(agent_id)
+    assert (
+        await db.fetchval("select count(*) from public.token_usage where agent_id = $1", agent_id)
+        == 0
+    )
+    assert (await store.call_analytics(agent_id, history.window(GroupBy.DAY))).total.calls == 0
+
+
+async def test_users_cannot_call_the_analytics_function_directly(
+    postgrest: PostgrestDouble, db: asyncpg.Connection, postgres_store: AgentStore
+) -> None:
+    """The backend scopes analytics to the caller's agents; the function itself is the
+    service's, like the other functions."""
+    agent_id, _ = await seeded(db, postgres_store)
+    user = await acreate_client(
+        postgrest.url, make_jwt(JWT_SECRET, role="authenticated", sub=str(OWNER))
+    )
+    try:
+        params = json_arguments(agent_id, history.window(GroupBy.DAY))
+        with pytest.raises(APIError) as caught:
+            await user.rpc(FUNCTION, params).execute()
+        assert caught.value.code == "42501"
+    finally:
+        await user.postgrest.aclose()
