@@ -148,6 +148,8 @@ create or replace function public.agent_call_analytics(
   language plpgsql
   stable
   set search_path = ''
+  -- A year of a busy agent's usage rows (55,000) sorts in memory, not on disk.
+  set work_mem = '16MB'
   as $$
 declare
   by_day constant boolean := p_group_by = 'day';
@@ -182,9 +184,8 @@ begin
       ) as s
       group by grouping sets ((s.k), ())
     ),
-    usage as (
-      select grouping(u.k) = 0 as grouped,
-             u.k,
+    per_group as (
+      select u.k,
              u.model,
              sum(u.input_tokens) as input_tokens,
              sum(u.output_tokens) as output_tokens,
@@ -200,7 +201,16 @@ begin
         from public.token_usage t
         where t.agent_id = p_agent_id and t.started_at >= p_from and t.started_at < p_to
       ) as u
-      group by grouping sets ((u.k, u.model), (u.model))
+      group by u.k, u.model
+    ),
+    -- The window's total per model, from the groups' sums (a few hundred rows, not the scan).
+    usage as (
+      select true as grouped, g.* from per_group g
+      union all
+      select false, null, g.model, sum(g.input_tokens), sum(g.output_tokens),
+             sum(g.input_audio_tokens), sum(g.output_audio_tokens), sum(g.audio_seconds)
+      from per_group g
+      group by g.model
     ),
     tokens as (
       select u.grouped,
@@ -243,7 +253,10 @@ begin
                'tokens', coalesce(t.models, '[]'::jsonb)
              ) as figures
       from figures f
-      left join tokens t on t.grouped = f.grouped and t.k is not distinct from f.k
+      -- Equality (hashable) rather than `is not distinct from` (a filter over every pair):
+      -- no version or day is the smallest integer, so it stands for the draft's null.
+      left join tokens t
+        on t.grouped = f.grouped and coalesce(t.k, -2147483648) = coalesce(f.k, -2147483648)
     )
     select jsonb_build_object(
       'groups', coalesce(
