@@ -175,7 +175,8 @@ class Settings(BaseSettings):
     # on smaller machines).
     worker_max_sessions: Annotated[int, Field(ge=1, le=1000)] = 16
     worker_load_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
-    # The load is sessions / WORKER_MAX_SESSIONS, or the CPU use if higher (unless this is off).
+    # The load is threshold * sessions / WORKER_MAX_SESSIONS (shared.worker.session_load), or the
+    # CPU use if higher (unless this is off).
     worker_load_cpu: bool = True
     worker_drain_timeout_s: Annotated[int, Field(ge=0, le=86_400)] = 600
     # Health server (`GET /`, `GET /worker`); 0 picks a free port (tests, several replicas).
@@ -200,6 +201,8 @@ class Settings(BaseSettings):
     backend_host: str = "127.0.0.1"
     backend_port: Annotated[int, Field(ge=1, le=65535)] = 8000
     backend_admin_token: SecretStr | None = None
+    # Where operators' tools (voxiectl) reach the API; unset: BACKEND_HOST:BACKEND_PORT.
+    backend_url: str | None = None
     # Dashboard origins allowed by CORS (exact origins, e.g. ["https://app.example.com"]).
     backend_cors_origins: list[str] = Field(default_factory=list)
     # Largest request body the API reads; bigger ones get 413 before any work is done.
