@@ -117,7 +117,8 @@ def query(request: Request, model: type[M]) -> M:
     """The query string validated by `model` (the operation's declared query parameters);
     unknown parameters are ignored, a declared one given twice is refused."""
     values: dict[str, str] = {}
-    for name in model.model_fields:
+    for field_name, field in model.model_fields.items():
+        name = field.alias or field_name  # `from` is a keyword: its field has an alias
         given = request.query_params.getlist(name)
         if len(given) > 1:
             raise bad_request(f"query parameter {name} is given more than once")

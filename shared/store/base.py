@@ -29,6 +29,7 @@ from shared.contracts import (
     SessionStatus,
     TokenUsage,
 )
+from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
 from shared.logging import get_logger
 from shared.naming import InvalidSlug, closest_slugs, normalize_slug, validate_slug
 from shared.store.errors import Conflict, InvalidInput, NotFound, UnreadableAgent
@@ -163,6 +164,11 @@ class AgentStore(Protocol):
     ) -> tuple[list[dict[str, Any]], str | None]: ...
 
     async def get_usage(self, session_id: UUID | str) -> list[TokenUsage]: ...
+
+    # analytics (shared/store/analytics.py, the SQL function `agent_call_analytics`)
+    async def call_analytics(self, agent_id: UUID, window: AnalyticsWindow) -> CallAnalytics:
+        """The agent's calls started in the window, grouped as it asks; costs unset (the
+        caller prices them: `shared.pricing`). An agent without calls has empty groups."""
 
     # leases (singleton background work)
     async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:

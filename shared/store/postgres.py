@@ -28,8 +28,10 @@ from shared.contracts import (
     TokenUsage,
     Transcript,
 )
+from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
 from shared.contracts.sessions import INFERRED_ENDS, end_replaces
 from shared.logging import get_logger
+from shared.store import analytics
 from shared.store.base import (
     AGENT_COLUMNS,
     CallStats,
@@ -490,6 +492,15 @@ class PostgresStore:
             )
         )
         return [TokenUsage.model_validate(dict(r)) for r in rows]
+
+    # --- analytics -----------------------------------------------------------------------------
+
+    async def call_analytics(self, agent_id: UUID, window: AnalyticsWindow) -> CallAnalytics:
+        args = analytics.arguments(agent_id, window)
+        answer = await self._run(
+            lambda c: c.fetchval(analytics.CALL_SQL, *(args[a] for a in analytics.ARGUMENTS))
+        )
+        return analytics.report(agent_id, window, answer)
 
     # --- leases --------------------------------------------------------------------------------
 

@@ -32,7 +32,9 @@ from shared.contracts import (
     TokenUsage,
     Transcript,
 )
+from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
 from shared.contracts.sessions import end_replaces
+from shared.store import analytics
 from shared.store.base import (
     AGENT_COLUMNS,
     CallStats,
@@ -444,6 +446,13 @@ class SupabaseStore:
             .execute
         )
         return [TokenUsage.model_validate(r) for r in rows]
+
+    # --- analytics -----------------------------------------------------------------------------
+
+    async def call_analytics(self, agent_id: UUID, window: AnalyticsWindow) -> CallAnalytics:
+        params = analytics.json_arguments(agent_id, window)
+        response = await self._run(self._client.rpc(analytics.FUNCTION, params).execute)
+        return analytics.report(agent_id, window, response.data)
 
     # --- leases --------------------------------------------------------------------------------
 
