@@ -32,7 +32,7 @@ from backend.operations import Operation, openapi_document, routes
 from backend.problems import Problem, problem_response
 from backend.reconciler import Reconciler
 from backend.rooms import LiveKitRefused, LiveKitRooms, LiveKitUnavailable, RoomGone, Rooms
-from backend.routes import agents, rooms, sessions, system, voxie, webhook
+from backend.routes import agents, rooms, sessions, system, versions, voxie, webhook
 from backend.services import Services
 from shared.addresses import Resolver, system_resolver
 from shared.logging import bind_log_context, get_logger
@@ -53,6 +53,7 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 OPERATIONS: list[Operation] = [
     *system.operations,
     *agents.operations,
+    *versions.operations,
     *voxie.operations,
     *webhook.operations,
     *rooms.operations,

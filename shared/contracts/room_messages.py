@@ -48,6 +48,10 @@ class SpawnerErrorCode(StrEnum):
     AGENT_NOT_FOUND = "agent_not_found"
     AGENT_ARCHIVED = "agent_archived"
     AGENT_NOT_ACTIVE = "agent_not_active"
+    # Active, but nothing published yet (a plain call runs the published version).
+    AGENT_NOT_PUBLISHED = "agent_not_published"
+    # The version the call was dispatched with does not exist.
+    VERSION_NOT_FOUND = "version_not_found"
     INVALID_CONFIG = "invalid_config"
     STORE_UNAVAILABLE = "store_unavailable"
     # No model endpoint is configured (no OPENAI_API_KEY): a dev platform started without one.
