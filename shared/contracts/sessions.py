@@ -75,7 +75,8 @@ class NewCallSession(BaseModel):
     deployment: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     participant_identity: Annotated[str, StringConstraints(max_length=256)] | None = None
     job_id: Annotated[str, StringConstraints(max_length=128)] | None = None
-    # The agent version the call ran; None for the working draft (or before versions).
+    # The agent version the call ran (migration 20261202000100), written by the spawner when
+    # the session opens; None: the working draft (a test call), or recorded before versions.
     agent_version: Annotated[int, Field(ge=1)] | None = None
 
 
