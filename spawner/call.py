@@ -189,20 +189,20 @@ class Call:
         except AgentRefused as refused:
             await self._refuse(refused)
             return
-        new = self._new_session(config, agent_version=version)
+        new = self._new_session(config, ran=version)
         session_id = await self.runtime.call(self.runtime.recorder.start(new))
         self._mark("recorded")
         async with httpx.AsyncClient(follow_redirects=False, verify=tls_context()) as client:
             await self._converse(config, session_id, client)
 
-    async def _load(self, agent_id: UUID) -> tuple[AgentConfig, int | None]:
+    async def _load(self, agent_id: UUID) -> tuple[AgentConfig, RunTarget]:
         """What this call runs — the version the dispatch names (the published one if it names
-        none) or the working draft — and the version number (None for the draft)."""
+        none) or the working draft — and which of them it is."""
         row = await self._load_row(agent_id)
         target = runnable(row, self._metadata.version if self._metadata else None)
         if target == DRAFT:
             log.info("running_draft", draft_version=row.version)
-            return row, None
+            return row, DRAFT
         assert isinstance(target, int)
         loader = process_loader(self.runtime)
         try:
@@ -268,7 +268,7 @@ class Call:
         config: AgentConfig | None,
         *,
         agent_id: UUID | None = None,
-        agent_version: int | None = None,
+        ran: RunTarget | None = None,
     ) -> NewCallSession:
         return NewCallSession(
             id=uuid4(),
@@ -279,7 +279,8 @@ class Call:
             deployment=self.settings.platform_env,
             participant_identity=self._metadata.requested_by if self._metadata else None,
             job_id=self.ctx.job.id,
-            agent_version=agent_version,
+            agent_version=ran if isinstance(ran, int) else None,
+            draft_version=config.version if config is not None and ran == DRAFT else None,
         )
 
     async def _converse(

@@ -78,6 +78,8 @@ class NewCallSession(BaseModel):
     # The agent version the call ran (migration 20261202000100), written by the spawner when
     # the session opens; None: the working draft (a test call), or recorded before versions.
     agent_version: Annotated[int, Field(ge=1)] | None = None
+    # A test call of the working draft: the draft's row version it ran (agent_version is None).
+    draft_version: Annotated[int, Field(ge=1)] | None = None
 
 
 class CallSession(NewCallSession):

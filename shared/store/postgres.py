@@ -315,8 +315,8 @@ class PostgresStore(PostgresVersions):
             lambda c: c.fetchrow(
                 "with inserted as ("
                 " insert into public.call_sessions (id, agent_id, owner_id, room_name, kind,"
-                " deployment, participant_identity, job_id, agent_version)"
-                " values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                " deployment, participant_identity, job_id, agent_version, draft_version)"
+                " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                 " on conflict (id) do nothing returning *)"
                 " select * from inserted union all"
                 " select * from public.call_sessions where id = $1 limit 1",
@@ -329,6 +329,7 @@ class PostgresStore(PostgresVersions):
                 new.participant_identity,
                 new.job_id,
                 new.agent_version,
+                new.draft_version,
             )
         )
         assert row is not None

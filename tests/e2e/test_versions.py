@@ -70,10 +70,13 @@ async def call(
 
 
 async def session_version(db: asyncpg.Connection, joined: rtc.RemoteParticipant) -> Any:
+    """The version the call's session recorded: a number, or ("draft", its row version)."""
     session_id = joined.attributes[f"{PREFIX}session_id"]
-    return await db.fetchval(
-        "select agent_version from call_sessions where id = $1", UUID(session_id)
+    row = await db.fetchrow(
+        "select agent_version, draft_version from call_sessions where id = $1", UUID(session_id)
     )
+    assert row is not None
+    return row["agent_version"] or ("draft", row["draft_version"])
 
 
 async def hung_up(db: asyncpg.Connection, human: Human, joined: rtc.RemoteParticipant) -> None:
@@ -101,7 +104,7 @@ async def test_calls_run_the_version_they_were_dispatched_with(
         spawned, human, joined = await call(http, platform, agent, "draft")
         assert spawned["version"] == "draft"
         await hears(human, joined, GREETING.format("two"))
-        assert await session_version(db, joined) is None  # the draft has no version number
+        assert await session_version(db, joined) == ("draft", draft.version)
         await hung_up(db, human, joined)
 
         # A plain call runs the published version 1, and keeps it through a publish.

@@ -233,6 +233,13 @@ begin
 end
 $$;
 
+-- A test call of the working draft records which draft it ran: the draft's row version
+-- (`agents.version`); its `agent_version` stays NULL (it ran no published version).
+alter table public.call_sessions
+  add column draft_version integer check (draft_version >= 1),
+  add constraint call_sessions_one_version_check
+    check (agent_version is null or draft_version is null);
+
 -- Back-fill: every active agent's current config is its version 1, and published.
 insert into public.agent_versions (agent_id, version, config, draft_version, published_by, note)
   select a.id, 1, public.agent_runnable(a), a.version, 'platform', 'the config when versions began'

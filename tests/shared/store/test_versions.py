@@ -176,5 +176,26 @@ async def test_sessions_record_the_version_they_ran(store: AgentStore) -> None:
             agent_version=1,
         )
     )
-    assert session.agent_version == 1
+    assert session.agent_version == 1 and session.draft_version is None
     assert (await store.get_session(session.id)).agent_version == 1
+    draft_call = await store.start_session(
+        NewCallSession(
+            agent_id=agent.id,
+            room_name="r2",
+            kind=SessionKind.TEST,
+            deployment="dev",
+            draft_version=agent.version,
+        )
+    )
+    assert (draft_call.agent_version, draft_call.draft_version) == (None, agent.version)
+    with pytest.raises(InvalidInput):  # a call runs one or the other
+        await store.start_session(
+            NewCallSession(
+                agent_id=agent.id,
+                room_name="r3",
+                kind=SessionKind.TEST,
+                deployment="dev",
+                agent_version=1,
+                draft_version=1,
+            )
+        )
