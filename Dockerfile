@@ -46,6 +46,7 @@ COPY shared ./shared
 COPY backend ./backend
 COPY voxie ./voxie
 COPY spawner ./spawner
+COPY voxiectl ./voxiectl
 COPY deploy/supabase/migrations ./deploy/supabase/migrations
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --python /usr/local/bin/python

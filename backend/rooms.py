@@ -117,6 +117,12 @@ class LiveKitRooms:
         response = await self._call(lambda: self._api.room.list_rooms(api.ListRoomsRequest()))
         return list(response.rooms)
 
+    async def room(self, name: str) -> models.Room | None:
+        """One room by name (None when LiveKit does not list it)."""
+        request = api.ListRoomsRequest(names=[name])
+        response = await self._call(lambda: self._api.room.list_rooms(request))
+        return response.rooms[0] if response.rooms else None
+
     async def participants(self, room: str) -> list[models.ParticipantInfo]:
         request = api.ListParticipantsRequest(room=room)
         response = await self._call(lambda: self._api.room.list_participants(request))

@@ -57,10 +57,12 @@ def _redact(mapping: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
 
 
 def configure_logging(
-    level: str = "info", fmt: Literal["auto", "json", "console"] = "auto"
+    level: str = "info", fmt: Literal["auto", "json", "console"] = "auto", *, stderr: bool = False
 ) -> None:
-    """Call once at the entry point; calling again replaces the configuration."""
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
+    """Call once at the entry point; calling again replaces the configuration. `stderr`: log
+    there instead of stdout (a command-line tool whose stdout is its answer)."""
+    stream = sys.stderr if stderr else sys.stdout
+    use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
 
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -72,7 +74,7 @@ def configure_logging(
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     structlog.configure(
         processors=[
@@ -94,7 +96,7 @@ def configure_logging(
             renderer,
         ],
     )
-    handler = _StdoutHandler()
+    handler: logging.Handler = logging.StreamHandler(sys.stderr) if stderr else _StdoutHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -26,6 +26,9 @@ from uuid import UUID
 
 VOXIE_ROOM_PREFIX = "voxie-creation-"
 AGENT_ROOM_PREFIX = "agent-"
+# The operator doctor's probe rooms (`shared.contracts.probe`): not a platform room, so the
+# reconciler, the API's room lists and the webhook pass them over.
+PROBE_ROOM_PREFIX = "platform-probe-"
 SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 SUFFIX_LENGTH = 12  # 36**12 ≈ 4.7e18: collisions are not a concern
 SLUG_MAX_LENGTH = 63
@@ -34,6 +37,7 @@ _SUFFIX = r"[a-z0-9]{8,64}"
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _VOXIE_ROOM = re.compile(rf"voxie-creation-(?P<suffix>{_SUFFIX})")
 _AGENT_ROOM = re.compile(rf"agent-(?P<agent_id>{_UUID})-(?P<suffix>{_SUFFIX})")
+_PROBE_ROOM = re.compile(rf"platform-probe-{_SUFFIX}")
 # Lowercase words joined by single hyphens: slugs, and PLATFORM_ENV / the dispatch's deployment.
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # The slug rules as JSON Schema patterns (a search, so anchored) for the API's document: the
@@ -101,6 +105,14 @@ def agent_id_from_room(name: str) -> UUID | None:
 
 def is_platform_room(name: str) -> bool:
     return parse_room_name(name) is not None
+
+
+def probe_room_name(suffix: str | None = None) -> str:
+    return f"{PROBE_ROOM_PREFIX}{_checked_suffix(suffix)}"
+
+
+def is_probe_room(name: str) -> bool:
+    return _PROBE_ROOM.fullmatch(name) is not None
 
 
 def _checked_suffix(suffix: str | None) -> str:

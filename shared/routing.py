@@ -3,6 +3,9 @@
 LiveKit offers a job to a worker registered under the job's agent name; the worker decides.
 The rule, in order (the first that fails decides):
 
+0. The operator doctor's probe (`platform-probe-*`, `shared.contracts.probe`) is answered, never
+   run: the worker appends who it is to the room's metadata and refuses with `terminate=False`,
+   so LiveKit asks every worker of the name in turn.
 1. The room kind is the worker's: Voxie takes `voxie-creation-*`, the spawner `agent-{id}-*`.
    Anything else is refused with `terminate=True`: no worker of this name should run it.
 2. The dispatch metadata, when present, parses and names this deployment. Another deployment's
@@ -27,7 +30,7 @@ from uuid import UUID
 
 from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKind
 from shared.logging import get_logger
-from shared.naming import RoomKind, WorkerRole, parse_room_name
+from shared.naming import RoomKind, WorkerRole, is_probe_room, parse_room_name
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -38,6 +41,7 @@ log = get_logger(__name__)
 
 class Verdict(StrEnum):
     ACCEPT = "accepted"
+    PROBE = "probe"
     WRONG_ROOM = "wrong_room"
     MALFORMED_METADATA = "malformed_metadata"
     MISSING_METADATA = "missing_metadata"
@@ -87,6 +91,8 @@ def route(
     require_metadata: bool = False,
 ) -> Decision:
     """Decides one job offer; see the module docstring for the rule."""
+    if is_probe_room(offer.room_name):
+        return Decision(Verdict.PROBE, "the operator doctor's probe", terminate=False)
     room = parse_room_name(offer.room_name)
     if room is None or room.kind.role is not role:
         kind = next(kind for kind in RoomKind if kind.role is role)

@@ -199,6 +199,8 @@ class Settings(BaseSettings):
     backend_host: str = "127.0.0.1"
     backend_port: Annotated[int, Field(ge=1, le=65535)] = 8000
     backend_admin_token: SecretStr | None = None
+    # Where operators' tools (voxiectl) reach the API; unset: BACKEND_HOST:BACKEND_PORT.
+    backend_url: str | None = None
     # Dashboard origins allowed by CORS (exact origins, e.g. ["https://app.example.com"]).
     backend_cors_origins: list[str] = Field(default_factory=list)
     # Largest request body the API reads; bigger ones get 413 before any work is done.

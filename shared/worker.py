@@ -14,11 +14,16 @@ its module shaped like LiveKit's examples:
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import Callable
 
-from livekit.agents import AgentServer, JobExecutorType, JobProcess
+from livekit import api
+from livekit.agents import AgentServer, JobExecutorType, JobProcess, JobRequest
 
+from shared.contracts.probe import ProbeAnswer, ProbeAnswers
 from shared.logging import get_logger
+from shared.naming import WorkerRole
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.store import StoreError
@@ -86,3 +91,40 @@ def _replayer_ended(task: asyncio.Task[None]) -> None:
     _replayers.discard(task)
     if not task.cancelled() and (exc := task.exception()) is not None:
         log.error("spool_replayer_stopped", error=repr(exc))
+
+
+async def answer_probe(
+    request: JobRequest, settings: Settings, *, role: WorkerRole, worker_id: str
+) -> None:
+    """Answers the operator doctor's probe (`shared.contracts.probe`): appends who this worker is
+    to the probe room's metadata, then refuses with `terminate=False` so LiveKit asks the next
+    worker of this agent name. The server waits for this answer before it asks the next one,
+    so reading the metadata fresh and writing it back never loses another worker's answer.
+    A failed write is logged; the refusal goes out regardless, within LIVEKIT_API_TIMEOUT_S."""
+    room = request.room.name
+    answer = ProbeAnswer(
+        worker_id=worker_id,
+        agent_name=request.agent_name,
+        role=role,
+        deployment=settings.platform_env,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+    )
+    try:
+        async with api.LiveKitAPI(
+            settings.livekit_url,
+            settings.livekit_api_key,
+            settings.livekit_api_secret.get_secret_value(),
+        ) as lkapi:
+            async with asyncio.timeout(settings.livekit_api_timeout_s):
+                listed = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room]))
+                current = listed.rooms[0].metadata if listed.rooms else ""
+                answers = ProbeAnswers.parse(current).with_answer(answer)
+                await lkapi.room.update_room_metadata(
+                    api.UpdateRoomMetadataRequest(room=room, metadata=answers.text())
+                )
+        log.info("probe_answered", room=room, job_id=request.id, deployment=answer.deployment)
+    except Exception as exc:
+        log.warning("probe_not_answered", room=room, job_id=request.id, error=repr(exc))
+    finally:
+        await request.reject(terminate=False)

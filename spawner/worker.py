@@ -15,10 +15,10 @@ from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.logging import bind_log_context, configure_logging, get_logger
 from shared.naming import WorkerRole
-from shared.routing import JobOffer, route
+from shared.routing import JobOffer, Verdict, route
 from shared.runtime import Runtime
 from shared.settings import Settings
-from shared.worker import agent_server, start_spool_replayer
+from shared.worker import agent_server, answer_probe, start_spool_replayer
 from spawner import metrics
 from spawner.call import Call
 from spawner.loader import process_loader
@@ -67,6 +67,9 @@ async def on_request(request: JobRequest) -> None:
         at_capacity=at_capacity,
     )
     metrics.JOBS.labels(verdict=decision.verdict).inc()
+    if decision.verdict is Verdict.PROBE:
+        await answer_probe(request, settings, role=WorkerRole.SPAWNER, worker_id=server.id)
+        return
     with bind_log_context(room=request.room.name, job_id=request.id, agent_id=decision.agent_id):
         if not decision.accepted:
             log.info("job_rejected", verdict=decision.verdict, terminate=decision.terminate)

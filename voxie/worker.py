@@ -28,11 +28,11 @@ from shared.logging import bind_log_context, configure_logging, get_logger
 from shared.naming import WorkerRole
 from shared.presence import agents_ahead_in_room
 from shared.recording import SessionRecorder, call_end
-from shared.routing import JobOffer, console_metadata, route
+from shared.routing import JobOffer, Verdict, console_metadata, route
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.store import StoreError
-from shared.worker import agent_server, start_spool_replayer
+from shared.worker import agent_server, answer_probe, start_spool_replayer
 from voxie.admission import Refusal, admit, end_reason_of
 from voxie.agent import ROOM_OPTIONS, VoxieAgent, voxie_llm
 from voxie.draft import Draft, owner_id_from
@@ -89,6 +89,9 @@ async def on_request(request: JobRequest) -> None:
         at_capacity=len(server.active_jobs) >= settings.worker_max_sessions,
         require_metadata=True,
     )
+    if decision.verdict is Verdict.PROBE:
+        await answer_probe(request, settings, role=WorkerRole.VOXIE, worker_id=server.id)
+        return
     if not decision.accepted:
         await request.reject(terminate=decision.terminate)
         return

@@ -11,8 +11,10 @@ from shared.naming import (
     agent_id_from_room,
     agent_room_name,
     closest_slugs,
+    is_probe_room,
     normalize_slug,
     parse_room_name,
+    probe_room_name,
     slug_from,
     validate_slug,
     voxie_room_name,
@@ -139,3 +141,12 @@ def test_a_slug_made_of_hex_digits_but_no_uuid_is_fine() -> None:
     assert validate_slug(AGENT_ID.hex[:31]) == AGENT_ID.hex[:31]
     with pytest.raises(InvalidSlug, match="UUID"):
         slug_from(AGENT_ID.hex.upper())
+
+
+def test_probe_rooms_are_recognised_and_are_not_platform_rooms() -> None:
+    probe = probe_room_name("doctorprobe1")
+    assert probe == "platform-probe-doctorprobe1" and is_probe_room(probe)
+    assert parse_room_name(probe) is None  # the reconciler and the API pass it over
+    assert is_probe_room(probe_room_name())
+    for other in (voxie_room_name(), agent_room_name(AGENT_ID), "platform-probe-", probe + "\n"):
+        assert not is_probe_room(other)

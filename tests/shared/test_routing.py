@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from shared.contracts import DispatchMetadata, SessionKind
-from shared.naming import WorkerRole, agent_room_name, voxie_room_name
+from shared.naming import WorkerRole, agent_room_name, probe_room_name, voxie_room_name
 from shared.routing import JobOffer, Verdict, route
 
 AGENT = uuid4()
@@ -105,3 +105,16 @@ def test_voxie_can_require_metadata_and_keeps_the_edit_agent_id() -> None:
         require_metadata=True,
     )
     assert edit.accepted and edit.agent_id == AGENT
+
+
+@pytest.mark.parametrize("role", list(WorkerRole))
+@pytest.mark.parametrize("at_capacity", [False, True])
+def test_the_doctors_probe_is_answered_and_passed_on_by_every_worker(
+    role: WorkerRole, at_capacity: bool
+) -> None:
+    """Another deployment's metadata, a full replica: every worker still answers a probe, and
+    passes it on (`terminate=False`) so LiveKit asks the next worker of the name."""
+    offer = JobOffer("AJ_p", probe_room_name(), dispatch_metadata=metadata("elsewhere"))
+    decision = route(offer, role=role, deployment="test", at_capacity=at_capacity)
+    assert decision.verdict is Verdict.PROBE and not decision.terminate
+    assert not decision.accepted

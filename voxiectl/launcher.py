@@ -1,4 +1,4 @@
-"""`python -m backend.launcher` — what `scripts/start` runs: the whole platform on one machine.
+"""`voxiectl start` — what `scripts/start` runs: the whole platform on one machine.
 
 In order: the database (`python -m shared.db up`: the local embedded Postgres by default, which
 stays up; with DATABASE_URL or SUPABASE_URL it migrates or checks and exits), LiveKit (with no

@@ -1,0 +1,113 @@
+"""The command line itself: `--help` that reads well, `--json` documents of a stable shape, exit
+codes, and the store-backed commands (`agents`, `migrate`) on the real test database, each run
+as its own `python -m voxiectl` process."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from shared.store.postgres import PostgresStore
+from tests.backend.test_agents import insert_poisoned
+from tests.spawner.conftest import new_agent
+from tests.voxiectl.conftest import voxiectl
+from voxiectl.cli import app
+
+COMMANDS = ("start", "migrate", "agents", "rooms", "gc", "doctor")
+
+
+def test_help_lists_every_command_with_what_it_does() -> None:
+    runner = CliRunner()
+    top = runner.invoke(app, ["--help"], env={"COLUMNS": "120"})
+    assert top.exit_code == 0
+    for command in COMMANDS:
+        assert f" {command} " in top.output
+    assert "--json" in top.output and "doctor" in top.output
+    agents = runner.invoke(app, ["agents", "--help"], env={"COLUMNS": "120"})
+    assert agents.exit_code == 0
+    assert all(f" {sub} " in agents.output for sub in ("list", "show", "find"))
+    doctor = runner.invoke(app, ["doctor", "--help"], env={"COLUMNS": "120"})
+    assert "one-line fix" in doctor.output and "--probe-timeout" in doctor.output
+    # No command: the help, not a traceback.
+    bare = runner.invoke(app, [])
+    assert "Usage" in bare.output and "Traceback" not in bare.output
+
+
+@pytest.fixture
+def env(database_url: str) -> dict[str, str]:
+    return {"DATABASE_URL": database_url, "PLATFORM_ENV": "test"}
+
+
+async def test_agents_find_any_spelling_and_did_you_mean(
+    store: PostgresStore, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The seeds' `clarence_coherence`: the underscore spelling finds `clarence-coherence`, a
+    typo answers with the slug that was meant (exit 1), as JSON and as text."""
+    tag = uuid.uuid4().hex[:6]
+    slug = f"clarence-coherence-{tag}"
+    agent = await store.create_agent(new_agent(slug=slug))
+    found = await voxiectl(
+        "--json", "agents", "find", f"clarence_coherence_{tag}", env=env, cwd=tmp_path
+    )
+    assert found.code == 0, found.stderr
+    document = found.json()
+    assert set(document) == {"query", "slug", "agents", "did_you_mean"}
+    assert document["slug"] == slug and document["did_you_mean"] == []
+    [row] = document["agents"]
+    assert set(row) == {"id", "slug", "name", "owner_id", "status", "version", "updated_at"}
+    assert row["id"] == str(agent.id) and row["status"] == "active"
+
+    typo = await voxiectl(
+        "--json", "agents", "find", f"clarence-coherance-{tag}", env=env, cwd=tmp_path
+    )
+    assert typo.code == 1
+    assert typo.json()["agents"] == [] and typo.json()["did_you_mean"][0] == slug
+
+    text = await voxiectl("agents", "find", f"Clarence Coherance {tag}", env=env, cwd=tmp_path)
+    assert text.code == 1
+    # Its nearest match first (other tests' agents may follow).
+    assert f"hint: did you mean '{slug}'" in text.stderr and "Traceback" not in text.stderr
+
+    shown = await voxiectl(
+        "--json", "agents", "show", f"clarence_coherence_{tag}", env=env, cwd=tmp_path
+    )
+    assert shown.code == 0 and shown.json()["agent"]["id"] == str(agent.id)
+    assert shown.json()["valid"] is True
+
+
+async def test_agents_list_and_show_name_a_row_that_fails_the_contract(
+    store: PostgresStore, env: dict[str, str], tmp_path: Path
+) -> None:
+    good = await store.create_agent(new_agent())
+    bad = await insert_poisoned(env["DATABASE_URL"], owner=uuid.uuid4())
+    listed = await voxiectl("--json", "agents", "list", env=env, cwd=tmp_path)
+    assert listed.code == 0, listed.stderr
+    assert str(good.id) in [a["id"] for a in listed.json()["agents"]]
+    assert str(bad) in listed.json()["unreadable"]
+    shown = await voxiectl("--json", "agents", "show", str(bad), env=env, cwd=tmp_path)
+    assert shown.code == 0
+    assert shown.json()["valid"] is False and shown.json()["agent"]["slug"] == "poisoned"
+    assert shown.json()["problem"]
+    missing = await voxiectl("--json", "agents", "show", str(uuid.uuid4()), env=env, cwd=tmp_path)
+    assert missing.code == 1 and "error" in missing.json()
+
+
+async def test_migrate_reports_what_it_applied(env: dict[str, str], tmp_path: Path) -> None:
+    ran = await voxiectl("--json", "migrate", env=env, cwd=tmp_path)
+    assert ran.code == 0, ran.stderr
+    assert ran.json() == {"database": "DATABASE_URL", "applied": []}  # the fixture migrated
+
+
+async def test_bad_settings_exit_2_with_the_variable_named(tmp_path: Path) -> None:
+    ran = await voxiectl(
+        "--json", "agents", "list", env={"PLATFORM_ENV": "Not A Slug"}, cwd=tmp_path
+    )
+    assert ran.code == 2 and "PLATFORM_ENV" in ran.json()["error"]
+    doctor = await voxiectl("--json", "doctor", env={"PLATFORM_ENV": "Not A Slug"}, cwd=tmp_path)
+    assert doctor.code == 1
+    [settings] = doctor.json()["checks"]
+    assert settings["name"] == "settings" and settings["status"] == "fail"
+    assert "PLATFORM_ENV" in settings["detail"] and settings["fix"]

@@ -1,0 +1,5 @@
+"""`python -m voxiectl …`: the same as the `voxiectl` console script."""
+
+from voxiectl.cli import main
+
+main()
