@@ -21,6 +21,13 @@ Example config (JSON is YAML, so no YAML writer is needed)::
      "keys": {"APIxxxx": "<48 characters>"},
      "webhook": {"api_key": "APIxxxx", "urls": ["http://127.0.0.1:8000/api/livekit/webhook"]},
      "logging": {"level": "info"}}
+
+Several nodes (the path past one node's capacity): every node gets the same keys and
+`"redis": {"address": "127.0.0.1:6379"}`, and its own HTTP and UDP ports when they share a
+host. The nodes then route through Redis: a room lives on one node, a client or worker
+connected to any node reaches it, and a worker registered on one node gets the jobs of rooms
+on the others. `ServerConfig(..., redis_address=...)` writes that key; the ports come from
+`on_free_ports`, one set per node.
 """
 
 from __future__ import annotations
@@ -120,6 +127,8 @@ class ServerConfig:
     udp_port: int
     webhook_urls: Sequence[str] = ()
     log_level: str = "info"
+    # host:port of the Redis the nodes of a multi-node deployment share; None: one node.
+    redis_address: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -156,6 +165,8 @@ class ServerConfig:
                 "api_key": self.credentials.api_key,
                 "urls": list(self.webhook_urls),
             }
+        if self.redis_address:
+            config["redis"] = {"address": self.redis_address}
         return config | dict(self.extra)
 
     def text(self) -> str:

@@ -174,7 +174,8 @@ class Settings(BaseSettings):
     # on smaller machines).
     worker_max_sessions: Annotated[int, Field(ge=1, le=1000)] = 16
     worker_load_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
-    # The load is sessions / WORKER_MAX_SESSIONS, or the CPU use if higher (unless this is off).
+    # The load is threshold * sessions / WORKER_MAX_SESSIONS (shared.worker.session_load), or the
+    # CPU use if higher (unless this is off).
     worker_load_cpu: bool = True
     worker_drain_timeout_s: Annotated[int, Field(ge=0, le=86_400)] = 600
     # Health server (`GET /`, `GET /worker`); 0 picks a free port (tests, several replicas).

@@ -59,6 +59,18 @@ def agent_server(
     )
 
 
+def session_load(active: int, settings: Settings) -> float:
+    """The load `active` calls put on a worker: WORKER_LOAD_THRESHOLD at WORKER_MAX_SESSIONS,
+    in proportion below it, so a replica takes exactly WORKER_MAX_SESSIONS calls.
+
+    livekit-agents stops offering a worker jobs once its load reaches the threshold; counted as
+    active / max, a replica was full at threshold * max (12 of 16 calls at 0.7), not at the
+    maximum it is configured for. A self-hosted livekit-server also stops routing jobs to
+    workers whose load reaches its `agents.target_load` (0.7 unless set): keep the threshold at
+    or below it (tests/e2e/test_scaling.py runs the fleet up to the bound)."""
+    return settings.worker_load_threshold * min(1.0, active / settings.worker_max_sessions)
+
+
 def start_spool_replayer(
     settings: Settings,
     *,

@@ -18,7 +18,7 @@ from shared.naming import WorkerRole
 from shared.routing import JobOffer, Verdict, route
 from shared.runtime import Runtime
 from shared.settings import Settings
-from shared.worker import agent_server, answer_probe, start_spool_replayer
+from shared.worker import agent_server, answer_probe, session_load, start_spool_replayer
 from spawner import metrics
 from spawner.call import Call
 from spawner.loader import process_loader
@@ -35,7 +35,7 @@ AGENT_NAME = settings.worker_agent_name(WorkerRole.SPAWNER)
 def current_load(server: AgentServer) -> float:
     """Sessions against the configured maximum, or the CPU, whichever is fuller. Unlike Voxie
     (sessions only), a call can do audio work here (noise cancellation, a pipeline's plugins)."""
-    sessions = len(server.active_jobs) / settings.worker_max_sessions
+    sessions = session_load(len(server.active_jobs), settings)
     cpu = psutil.cpu_percent(interval=None) / 100 if settings.worker_load_cpu else 0.0
     return min(1.0, max(sessions, cpu))
 

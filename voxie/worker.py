@@ -32,7 +32,7 @@ from shared.routing import JobOffer, Verdict, console_metadata, route
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.store import StoreError
-from shared.worker import agent_server, answer_probe, start_spool_replayer
+from shared.worker import agent_server, answer_probe, session_load, start_spool_replayer
 from voxie.admission import Refusal, admit, end_reason_of
 from voxie.agent import ROOM_OPTIONS, VoxieAgent, voxie_llm
 from voxie.draft import Draft, owner_id_from
@@ -53,7 +53,7 @@ CONSOLE_OWNER = UUID("00000000-0000-4000-8000-00000000c0de")
 
 def _load(server: AgentServer) -> float:
     # Sessions are network-bound (the model runs remotely): count them, not CPU.
-    return min(1.0, len(server.active_jobs) / settings.worker_max_sessions)
+    return session_load(len(server.active_jobs), settings)
 
 
 def prewarm(proc: JobProcess) -> None:

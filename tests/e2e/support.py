@@ -1,10 +1,12 @@
 """Steps of the e2e tests on real processes: waiting on their JSON log events and the backend's
-health, starting a backend with a spawner, spawning through the API."""
+health, starting a backend with a spawner, spawning through the API, opening calls that silent
+humans join, and finding the replica that runs a room."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -12,11 +14,13 @@ from livekit import api
 from livekit.protocol import models
 
 from shared.contracts.lifecycle import PREFIX
+from tests.support.human import Human
 from tests.support.platform import OPERATOR, Platform
 from tests.support.processes import ServiceProcess
 
-REGISTERED = "registered worker"
-STATE = f"{PREFIX}state"  # livekit-agents' own log line once the server took the worker
+REGISTERED = "registered worker"  # livekit-agents' own log line once the server took the worker
+STATE = f"{PREFIX}state"  # the platform's lifecycle attribute on the agent participant
+SESSION_ID = f"{PREFIX}session_id"
 
 
 async def eventually(
@@ -96,3 +100,69 @@ async def spawn(
     assert response.status_code == 201, response.text
     spawned: dict[str, Any] = response.json()
     return spawned
+
+
+def runner(replicas: Sequence[ServiceProcess], room: str) -> ServiceProcess:
+    """The one replica that accepted the job of `room`."""
+    [found] = [p for p in replicas if p.events("job_accepted", room=room)]
+    return found
+
+
+@dataclass
+class OpenCall:
+    """A spawned call a silent human joined and one agent serves."""
+
+    room: str
+    human: Human
+    agent: str  # the agent participant's identity
+    session_id: str
+    opened_s: float  # POST /spawn → the agent active, as the human sees it
+
+
+async def open_call(
+    http: httpx.AsyncClient, api_base: str, agent_id: object, *, within: float = 90.0
+) -> OpenCall:
+    """Spawns through the API; a human who neither speaks nor listens joins; returns once the
+    one agent in the room is active (the call's session started and recorded)."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    spawned = await spawn(http, api_base, agent_id)
+    human = await Human.join(spawned["livekit_url"], spawned["token"], listen=False)
+    try:
+        agent = await human.agent_attribute(STATE, "active", within=within)
+    except BaseException:
+        await human.leave()
+        raise
+    opened = loop.time() - began
+    session_id = agent.attributes[SESSION_ID]
+    return OpenCall(spawned["room_name"], human, agent.identity, session_id, opened)
+
+
+async def open_calls(
+    http: httpx.AsyncClient,
+    api_base: str,
+    agent_id: object,
+    count: int,
+    *,
+    into: list[OpenCall],
+    at_once: int = 2,
+) -> list[OpenCall]:
+    """`count` calls, `at_once` of them being opened at a time. At most WORKER_IDLE_PROCESSES
+    (2 in the tests' platform) by default: an idle replica takes that many offers at once
+    (livekit-agents counts each pending job as threshold / idle of its load), so a burst past
+    it, when one fresh replica is the only one with room, finds no worker, and the call waits
+    for the reconciler's re-dispatch. Each call is added to `into` as soon as it is open, so
+    the test's cleanup hangs up every one if another fails."""
+    gate = asyncio.Semaphore(at_once)
+    opened: list[OpenCall] = []
+
+    async def one() -> None:
+        async with gate:
+            call = await open_call(http, api_base, agent_id)
+        into.append(call)
+        opened.append(call)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(count):
+            group.create_task(one())
+    return opened

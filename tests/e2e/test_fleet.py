@@ -13,20 +13,14 @@ import httpx
 from shared.contracts.lifecycle import PREFIX
 from shared.livekit_local import LiveKitServer
 from shared.store.postgres import PostgresStore
-from tests.e2e.support import eventually, healthy, registered, room_exists, spawn
+from tests.e2e.support import eventually, healthy, registered, room_exists, runner, spawn
 from tests.spawner.conftest import new_agent
 from tests.support.human import Human
 from tests.support.livekit_server import api_client
 from tests.support.platform import Platform
-from tests.support.processes import ServiceProcess
 
 STATE = f"{PREFIX}state"
 GRACE_S = "3"
-
-
-def runner(replicas: list[ServiceProcess], room: str) -> ServiceProcess:
-    [found] = [p for p in replicas if p.events("job_accepted", room=room)]
-    return found
 
 
 async def sessions(database_url: str, room: str) -> list[asyncpg.Record]:

@@ -14,7 +14,7 @@ from shared.contracts import EndReason, NewCallSession, SessionKind
 from shared.recording import CallEnd, SessionRecorder
 from shared.runtime import Runtime
 from shared.store.postgres import PostgresStore
-from shared.worker import agent_server, start_spool_replayer
+from shared.worker import agent_server, session_load, start_spool_replayer
 from tests.conftest import make_settings
 from tests.support.tcp_proxy import TcpProxy, via
 
@@ -48,6 +48,16 @@ def test_the_server_is_built_from_the_settings() -> None:
     assert server._ws_url == "ws://livekit.test:7880"
     assert (server._api_key, server._api_secret) == ("APIkey", "secret-value")
     assert server._load_fnc is load and server._setup_fnc is setup
+
+
+def test_a_replica_is_full_at_exactly_its_maximum_sessions() -> None:
+    settings = make_settings(worker_max_sessions=16, worker_load_threshold=0.7)
+    # LiveKit offers a worker jobs while its load is below the threshold: 15 calls, not 16.
+    assert session_load(15, settings) < 0.7
+    assert session_load(16, settings) == 0.7
+    assert session_load(40, settings) == 0.7
+    assert session_load(0, settings) == 0.0
+    assert session_load(8, settings) == 0.35
 
 
 async def test_the_replayer_writes_what_an_outage_spooled_once_the_store_is_back(

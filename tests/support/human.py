@@ -86,11 +86,16 @@ class Human:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
-    async def join(cls, url: str, token: str, *, text_topics: tuple[str, ...] = ()) -> Human:
+    async def join(
+        cls, url: str, token: str, *, text_topics: tuple[str, ...] = (), listen: bool = True
+    ) -> Human:
+        """Connects to the room; with `listen=False` the human takes no one's tracks (a silent
+        caller that decodes nothing: the fleet tests open dozens of calls from one process)."""
         room = rtc.Room()
         human = cls(identity="", room=room)
         human._listen(text_topics)
-        await asyncio.wait_for(room.connect(url, token), WAIT_TIMEOUT_S)
+        options = rtc.RoomOptions(auto_subscribe=listen)
+        await asyncio.wait_for(room.connect(url, token, options), WAIT_TIMEOUT_S)
         human.identity = room.local_participant.identity
         return human
 

@@ -23,10 +23,19 @@ def binary() -> Path:
 
 @contextlib.contextmanager
 def livekit_server(
-    directory: Path, *, webhook_urls: Sequence[str] = (), log_level: str = "info"
+    directory: Path,
+    *,
+    webhook_urls: Sequence[str] = (),
+    log_level: str = "info",
+    credentials: Credentials | None = None,
+    redis_address: str | None = None,
 ) -> Iterator[LiveKitServer]:
+    """One node; the nodes of a multi-node server share `credentials` and `redis_address`."""
     config = ServerConfig.on_free_ports(
-        Credentials.generate(), webhook_urls=tuple(webhook_urls), log_level=log_level
+        credentials or Credentials.generate(),
+        webhook_urls=tuple(webhook_urls),
+        log_level=log_level,
+        redis_address=redis_address,
     )
     server = LiveKitServer(config, directory, binary=binary())
     with server:

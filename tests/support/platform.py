@@ -69,14 +69,10 @@ class Platform:
         self.processes.append(process)
         return process
 
-    def backend(self, **extra: str) -> ServiceProcess:
-        return self.start(
-            ["-m", "backend"],
-            "backend",
-            BACKEND_PORT=str(self.port),
-            BACKEND_ADMIN_TOKEN=ADMIN_TOKEN,
-            **extra,
-        )
+    def backend(self, label: str = "backend", **extra: str) -> ServiceProcess:
+        """A backend on the platform's port (another replica: pass its own BACKEND_PORT)."""
+        env = {"BACKEND_PORT": str(self.port), "BACKEND_ADMIN_TOKEN": ADMIN_TOKEN, **extra}
+        return self.start(["-m", "backend"], label, **env)
 
     def spawner(self, label: str = "spawner", **extra: str) -> ServiceProcess:
         return self.start(["-m", "spawner", "start"], label, **extra)
