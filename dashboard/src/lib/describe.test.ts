@@ -28,6 +28,16 @@ describe('error mapping', () => {
     expect(describeApiError(problem(409, 'agent-not-active', 'agent x is a draft')).message).toMatch(/still a draft/)
   })
 
+  it('says why a publish was refused', () => {
+    expect(describeApiError(problem(409, 'nothing-to-publish', 'nothing to publish: the draft is what version 2 runs', { published_version: 2 })).message).toBe(
+      'Nothing to publish: the draft is the same as version 2, which calls already run.',
+    )
+    expect(describeApiError(problem(409, 'draft-invalid', 'the draft cannot be published: instructions: an active agent needs instructions')).message).toBe(
+      'The draft cannot be published yet: instructions: an active agent needs instructions',
+    )
+    expect(describeApiError(problem(409, 'agent-not-published', 'agent x has no published version')).message).toMatch(/no published version/)
+  })
+
   it('maps statuses without a known code', () => {
     expect(describeApiError(new ApiError(401, {})).action).toBe('sign-in')
     expect(describeApiError(new ApiError(404, { detail: 'no agent clarance; did you mean clarence?' })).message).toBe('No agent clarance; did you mean clarence?')

@@ -33,6 +33,14 @@ export function describeApiError(error: ApiError): Failure {
       return failure('This agent is archived, so it cannot take calls any more.')
     case 'agent-not-active':
       return failure('This agent is still a draft. Set its status to active before testing it.')
+    case 'agent-not-published':
+      return failure('This agent has no published version yet. Publish it (or test the draft) first.')
+    case 'nothing-to-publish': {
+      const live = error.problem.published_version
+      return failure(`Nothing to publish: the draft is the same as ${typeof live === 'number' ? `version ${live}` : 'the live version'}, which calls already run.`)
+    }
+    case 'draft-invalid':
+      return failure(`The draft cannot be published yet: ${detail.replace(/^the draft cannot be published: /, '') || 'it would not run.'}`)
     case 'agent-unreadable':
       return failure('This agent is stored in a form the platform cannot read; the operator has to repair or archive it.')
     case 'invalid-combination':

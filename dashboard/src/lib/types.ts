@@ -34,7 +34,12 @@ export interface Agent {
   pipeline: 'realtime' | 'stt-llm-tts'
   summarize: boolean
   status: AgentStatus
+  /** The draft's row version (optimistic locking), not a published version. */
   version: number
+  /** The published version plain calls run; null until the agent is first published. */
+  published_version: number | null
+  /** The draft differs from the published version (waits to be published). */
+  has_unpublished_changes: boolean
   created_at: string
   updated_at: string
   /** Added to list items only. */
@@ -91,8 +96,69 @@ export interface RoomGrant {
   livekit_url: string
 }
 
+/** What a call runs: a published version number, or the working draft. */
+export type RunTarget = number | 'draft'
+
 export interface SpawnGrant extends RoomGrant {
   agent: Agent
+  version: RunTarget
+}
+
+/** shared/contracts/versions.py AgentVersion: one immutable published snapshot. */
+export interface AgentVersion {
+  agent_id: string
+  version: number
+  config: Record<string, unknown>
+  draft_version: number
+  published_by: string
+  published_at: string
+  note: string
+}
+
+/** backend/routes/versions.py VersionDiff: the runnable fields that differ between a and b. */
+export interface VersionDiff {
+  agent_id: string
+  a: RunTarget
+  b: RunTarget
+  changes: { field: string; a: unknown; b: unknown }[]
+}
+
+/** shared/contracts/analytics.py ModelTokens. */
+export interface ModelTokens extends TokenUsage {
+  cost_usd: number | null
+}
+
+/** shared/contracts/analytics.py CallFigures: one group of calls (or the whole window). */
+export interface CallFigures {
+  key: string | null
+  version: number | null
+  day: string | null
+  calls: number
+  completed: number
+  errored: number
+  abandoned: number
+  active: number
+  grace_expiries: number
+  median_duration_s: number | null
+  p90_duration_s: number | null
+  tool_calls: number
+  tool_errors: number
+  tool_error_rate: number | null
+  tokens: ModelTokens[]
+  cost_usd: number | null
+}
+
+export type GroupBy = 'version' | 'day'
+
+/** `GET /api/agents/{id}/analytics`. */
+export interface CallAnalytics {
+  agent_id: string
+  from: string
+  to: string
+  group_by: GroupBy
+  priced: boolean
+  groups: CallFigures[]
+  total: CallFigures
 }
 
 export interface RoomView {

@@ -13,6 +13,8 @@ import { ApiError } from '../lib/problem'
 import type { Agent, Paged, CallSession } from '../lib/types'
 import { SessionsTable } from './CallsPage'
 import { useTitle } from '../components/useTitle'
+import { AnalyticsSection } from './agent/AnalyticsSection'
+import { VersionsSection } from './agent/VersionsSection'
 
 export function AgentPage() {
   const { agentId = '' } = useParams()
@@ -87,6 +89,8 @@ export function AgentPage() {
         <ConfigView agent={agent} />
       )}
       <ActionsView agent={agent} />
+      <VersionsSection agent={agent} onChanged={reload} />
+      <AnalyticsSection agentId={agent.id} />
       <AgentCalls agentId={agent.id} />
       <ConfirmDialog
         open={archiving}
@@ -111,7 +115,8 @@ function ConfigView({ agent }: { agent: Agent }) {
         <div><dt>Language</dt><dd>{agent.language}</dd></div>
         <div><dt>Pipeline</dt><dd>{agent.pipeline === 'realtime' ? 'Realtime speech model' : 'Speech-to-text, LLM, text-to-speech'}</dd></div>
         <div><dt>Call summaries</dt><dd>{agent.summarize ? 'On' : 'Off'}</dd></div>
-        <div><dt>Version</dt><dd>{agent.version}, updated {formatDateTime(agent.updated_at)}</dd></div>
+        <div><dt>Live version</dt><dd>{agent.published_version === null ? 'Not published yet' : `v${agent.published_version}`}{agent.has_unpublished_changes && ', draft has unpublished changes'}</dd></div>
+        <div><dt>Draft</dt><dd>Revision {agent.version}, updated {formatDateTime(agent.updated_at)}</dd></div>
       </dl>
       <h3>Greeting</h3>
       <p className="prewrap">{agent.greeting || <span className="muted">No greeting: the agent waits for the caller.</span>}</p>

@@ -110,6 +110,7 @@ export function AgentsPage() {
                     </th>
                     <td data-label="Status">
                       <StatusBadge status={agent.status} />
+                      <LiveVersion agent={agent} />
                     </td>
                     <td data-label="Voice">{agent.voice}</td>
                     <td data-label="Last call">{formatRelative(agent.last_call_at ?? null)}</td>
@@ -149,6 +150,16 @@ export function AgentsPage() {
         onConfirm={() => archiving && void archive(archiving)}
         onCancel={() => setArchiving(null)}
       />
+    </>
+  )
+}
+
+/** The live version and whether the draft waits to be published (issue 17). */
+function LiveVersion({ agent }: { agent: Agent }) {
+  return (
+    <>
+      {agent.published_version !== null && <span className="live-version"> v{agent.published_version} live</span>}
+      {agent.has_unpublished_changes && agent.status !== 'archived' && <span className="badge badge-unpublished">Unpublished changes</span>}
     </>
   )
 }

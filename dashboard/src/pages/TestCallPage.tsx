@@ -1,12 +1,13 @@
-import { useEffect, useRef } from 'react'
-import { Link, useLocation, useParams } from 'react-router-dom'
+import { useEffect, useRef, useState } from 'react'
+import { Link, useLocation, useParams, useSearchParams } from 'react-router-dom'
 import { useAuth } from '../auth'
 import { CallPanel } from '../call/CallPanel'
 import { useCallRoom } from '../call/useCallRoom'
 import { FailureNotice, Notice } from '../components/Notice'
 import { useLoad } from '../components/useApi'
-import { api } from '../lib/api'
-import type { Agent, SpawnGrant } from '../lib/types'
+import { api, query } from '../lib/api'
+import type { Agent, RunTarget, SpawnGrant } from '../lib/types'
+import { parseTarget, runningLabel } from '../lib/versions'
 import { useTitle } from '../components/useTitle'
 
 export function TestCallPage() {
@@ -20,7 +21,17 @@ export function TestCallPage() {
   const name = agent?.name ?? state.name ?? 'the agent'
   useTitle(`Test ${name}`)
 
-  const start = () => call.start(() => api.post<SpawnGrant>(`/api/agents/${encodeURIComponent(agentId)}/spawn`))
+  // `?version=3|draft` (the agent page's "Test this version"): what the spawn runs; none is the
+  // published version. What runs is what the spawn answers.
+  const [params] = useSearchParams()
+  const asked = parseTarget(params.get('version'))
+  const [running, setRunning] = useState<RunTarget | null>(null)
+  const start = () =>
+    call.start(async () => {
+      const grant = await api.post<SpawnGrant>(`/api/agents/${encodeURIComponent(agentId)}/spawn${query({ version: asked })}`)
+      setRunning(grant.version)
+      return grant
+    })
   const started = useRef(false)
   useEffect(() => {
     if (state.autostart && !started.current) {
@@ -47,6 +58,11 @@ export function TestCallPage() {
         )}
       </div>
       {call.phase === 'idle' && <p className="lead">Talk to {name} as a caller would. The call is recorded in Calls.</p>}
+      {running !== null && (
+        <p className="running-version" role="status">
+          {runningLabel(running)}
+        </p>
+      )}
       {call.failure && <FailureNotice failure={call.failure} onRetry={() => void start()} />}
       {call.phase === 'ended' && call.endedNote && (
         <Notice kind="info">

@@ -8,6 +8,7 @@ import { useLoad } from '../components/useApi'
 import { api } from '../lib/api'
 import { changedFields, parseAgentSaved, parseDraft, summarizeTools, type AgentSaved, type Draft, type DraftField } from '../lib/draft'
 import type { Agent, RoomGrant } from '../lib/types'
+import { liveLabel, parseAgentVersion, type AgentVersionMessage } from '../lib/versions'
 import { useTitle } from '../components/useTitle'
 
 export function VoxiePage() {
@@ -16,6 +17,7 @@ export function VoxiePage() {
   const [draft, setDraft] = useState<Draft | null>(null)
   const [changed, setChanged] = useState<DraftField[]>([])
   const [saved, setSaved] = useState<AgentSaved | null>(null)
+  const [live, setLive] = useState<AgentVersionMessage | null>(null)
   const draftRef = useRef<Draft | null>(null)
   const topics = useMemo(
     () => ({
@@ -29,6 +31,10 @@ export function VoxiePage() {
       'voxie.agent_saved': (payload: string) => {
         const value = parseAgentSaved(payload)
         if (value) setSaved(value)
+      },
+      'voxie.agent_version': (payload: string) => {
+        const value = parseAgentVersion(payload)
+        if (value) setLive(value)
       },
     }),
     [],
@@ -44,6 +50,7 @@ export function VoxiePage() {
     setDraft(null)
     setChanged([])
     setSaved(null)
+    setLive(null)
     return call.start(() => api.post<RoomGrant>('/api/voxie/sessions', agentId ? { agent_id: agentId } : {}))
   }
 
@@ -71,6 +78,7 @@ export function VoxiePage() {
           <p className="saved-line">
             <strong>Saved.</strong> “{saved.name}” is ready.
           </p>
+          {live && live.agentId === saved.agentId && <VersionLine live={live} />}
           <div className="button-row">
             <Link className="button button-primary" to={`/agents/${saved.agentId}/test`} state={{ autostart: true, name: saved.name }} onClick={() => void call.end()}>
               Test it now
@@ -85,7 +93,7 @@ export function VoxiePage() {
         <CallPanel call={call} agentName="Voxie">
           <ChatBox call={call} label="Type to Voxie" />
         </CallPanel>
-        <DraftCard draft={draft} changed={changed} editing={editing ?? null} />
+        <DraftCard draft={draft} changed={changed} editing={editing ?? null} live={live} />
       </div>
     </>
   )
@@ -99,7 +107,17 @@ const CARD_FIELDS: { key: DraftField; label: string }[] = [
   { key: 'instructions', label: 'Instructions' },
 ]
 
-function DraftCard({ draft, changed, editing }: { draft: Draft | null; changed: DraftField[]; editing: Agent | null }) {
+/** Which version calls run and whether the saved draft waits to be published. */
+function VersionLine({ live }: { live: AgentVersionMessage }) {
+  return (
+    <p className="version-state" role="status">
+      <span className="badge badge-live">{liveLabel(live.publishedVersion)}</span>
+      {live.hasUnpublishedChanges && <span className="badge badge-unpublished">Unpublished changes</span>}
+    </p>
+  )
+}
+
+function DraftCard({ draft, changed, editing, live }: { draft: Draft | null; changed: DraftField[]; editing: Agent | null; live: AgentVersionMessage | null }) {
   const fields: Partial<Record<DraftField, unknown>> = draft?.fields ?? (editing ? { ...editing } : {})
   const missing = new Set(draft?.missing ?? [])
   return (
@@ -108,6 +126,11 @@ function DraftCard({ draft, changed, editing }: { draft: Draft | null; changed: 
         <h2 id="draft-title">Draft</h2>
         {draft && <span className={`badge badge-${draft.status}`}>{draft.status === 'active' ? 'Active' : 'Draft'}</span>}
       </div>
+      {live ? (
+        <VersionLine live={live} />
+      ) : (
+        editing && <VersionLine live={{ agentId: editing.id, publishedVersion: editing.published_version, hasUnpublishedChanges: editing.has_unpublished_changes }} />
+      )}
       {!draft && !editing && <p className="muted">The draft fills in here as you talk to Voxie.</p>}
       <dl className="draft-fields" aria-live="polite">
         {CARD_FIELDS.map(({ key, label }) => {
