@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
@@ -364,3 +365,87 @@ async def test_dev_sign_in_is_refused_outside_dev_on_loopback(
         await visit.check("refused")
         await visit.close()
     backend.stop()
+
+
+# --- 5. versions: unpublished changes, publish with a note, diff, roll back, analytics ---------
+
+NEW_GREETING = "Hello from Vera's friendlier front desk!"
+
+
+async def test_publish_diff_and_roll_back_a_version_and_see_its_analytics(
+    dashboard: Dashboard,
+) -> None:
+    agent = await create_agent(dashboard, "user", slug="versioned-vera", name="Versioned Vera")
+    assert agent["published_version"] == 1  # activating published version 1
+    async with httpx.AsyncClient(timeout=10) as http:
+        edited = await http.patch(
+            f"{dashboard.url}/api/agents/{agent['id']}",
+            json={"greeting": NEW_GREETING, "version": agent["version"]},
+            headers=await api_token(dashboard, "user"),
+        )
+    assert edited.status_code == 200, edited.text
+    # Calls of version 1 for the analytics, recorded as the platform records them (no LiveKit).
+    conn = await asyncpg.connect(dashboard.database_url)
+    try:
+        await conn.execute(
+            """insert into public.call_sessions (agent_id, owner_id, room_name, kind, deployment,
+                   status, started_at, ended_at, end_reason, agent_version)
+               select $1, $2, 'vera-' || n, 'test', 'dev', s, now() - interval '1 hour',
+                      now() - interval '1 hour' + make_interval(secs => 60 * n), r, 1
+               from (values (1, 'ended', 'user_hangup'), (2, 'ended', 'end_call'),
+                            (3, 'failed', 'error')) as calls(n, s, r)""",
+            uuid.UUID(agent["id"]),
+            uuid.UUID(agent["owner_id"]),
+        )
+    finally:
+        await conn.close()
+
+    async with browsing(dashboard, "versions") as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        row = page.get_by_role("row", name=re.compile("Versioned Vera"))
+        await expect(row).to_contain_text("Unpublished changes")
+        await expect(row).to_contain_text("v1 live")
+        await visit.check("agents-unpublished")
+
+        await row.get_by_role("link", name="Versioned Vera", exact=True).click()
+        versions = page.get_by_role("region", name="Versions")
+        await expect(versions.get_by_text("Unpublished changes")).to_be_visible()
+        await versions.get_by_label("Note for this version").fill("friendlier greeting")
+        await versions.get_by_role("button", name="Publish draft").click()
+        await expect(versions.get_by_text("Published version 2")).to_be_visible()
+        v2 = versions.locator('tr[data-version="2"]')
+        await expect(v2).to_have_attribute("data-live", "true")
+        await expect(v2).to_contain_text("friendlier greeting")
+        await expect(versions.get_by_text("Live version v2")).to_be_visible()
+        await expect(versions.get_by_text("Unpublished changes")).to_have_count(0)
+
+        await versions.get_by_label("Compare").select_option("1")
+        await versions.get_by_label("with", exact=True).select_option("2")
+        changed = versions.locator('.diff-table tr[data-field="greeting"]')
+        await expect(changed.locator(".diff-before")).to_have_text(GREETING)
+        await expect(changed.locator(".diff-after")).to_have_text(NEW_GREETING)
+        await expect(versions.locator(".diff-table tbody tr")).to_have_count(1)
+        await visit.check("versions-published-diff")
+
+        await versions.get_by_role("button", name="Roll back to v1").click()
+        dialog = page.get_by_role("dialog")
+        await expect(dialog).to_contain_text("The next call runs version 1 instead of version 2")
+        await visit.check("versions-rollback-confirm")
+        await dialog.get_by_role("button", name="Roll back to v1").click()
+        await expect(versions.locator('tr[data-version="1"]')).to_have_attribute(
+            "data-live", "true"
+        )
+        await expect(versions.get_by_text("Live version v1")).to_be_visible()
+        # The draft (v2's greeting) now differs from what runs again.
+        await expect(versions.get_by_text("Unpublished changes")).to_be_visible()
+
+        analytics = page.get_by_role("region", name="Analytics")
+        figures = analytics.get_by_role("row", name=re.compile(r"^v1 "))
+        await expect(figures.get_by_role("cell").nth(0)).to_have_text("3")  # calls
+        await expect(
+            analytics.get_by_role("img", name=re.compile("Calls per version"))
+        ).to_be_visible()
+        await analytics.get_by_label("By day").check()
+        await expect(analytics.get_by_role("img", name=re.compile("Calls per day"))).to_be_visible()
+        await visit.check("versions-rolled-back-analytics")

@@ -72,7 +72,7 @@ export function VersionsSection({ agent, onChanged }: { agent: Agent; onChanged:
       </div>
       {done && <Notice kind="success">{done}</Notice>}
       {actionFailure && <FailureNotice failure={actionFailure} />}
-      <form className="form publish-form" onSubmit={publish}>
+      <form className="publish-form" onSubmit={publish}>
         <div className="field">
           <label htmlFor="publish-note">Note for this version</label>
           <input id="publish-note" type="text" maxLength={500} value={note} onChange={(e) => setNote(e.target.value)} placeholder="What changed, e.g. friendlier greeting" />
@@ -170,7 +170,7 @@ function DiffView({ base, versions, agent }: { base: string; versions: AgentVers
     </div>
   )
   return (
-    <div className="diff" aria-labelledby="diff-title">
+    <div className="diff">
       <h3 id="diff-title">Compare versions</h3>
       <div className="toolbar">
         {select('diff-a', 'Compare', a, setA)}
