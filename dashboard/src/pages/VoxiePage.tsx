@@ -78,7 +78,6 @@ export function VoxiePage() {
           <p className="saved-line">
             <strong>Saved.</strong> “{saved.name}” is ready.
           </p>
-          {live && live.agentId === saved.agentId && <VersionLine live={live} />}
           <div className="button-row">
             <Link className="button button-primary" to={`/agents/${saved.agentId}/test`} state={{ autostart: true, name: saved.name }} onClick={() => void call.end()}>
               Test it now

@@ -191,6 +191,8 @@ async def test_create_an_agent_with_voxie_test_it_and_see_the_call(dashboard: Da
                 await visit.check("voxie-drafting")
         await expect(page.get_by_text("Saved.", exact=True)).to_be_visible()
         await expect(page.get_by_role("link", name="Test it now")).to_be_visible()
+        # voxie.agent_version: saving an active agent published version 1, which calls run.
+        await expect(page.locator(".draft").get_by_text("Live version v1")).to_be_visible()
         await visit.check("voxie-saved")
 
         # The agent is listed; leaving the page ends the Voxie session.
@@ -213,6 +215,7 @@ async def test_create_an_agent_with_voxie_test_it_and_see_the_call(dashboard: Da
         await sign_in(visit)
         await page.get_by_role("button", name="Test Clarence Dental").click()
         await expect(page.get_by_role("heading", name="Test Clarence Dental")).to_be_visible()
+        await expect(page.get_by_text("Running version 1")).to_be_visible()  # the spawn's answer
         await expect(transcript(page)).to_contain_text(GREETING, timeout=90_000)
         await agent_state(page, "listening")
         await visit.check("test-call-greeted")
