@@ -23,6 +23,7 @@ from backend.rooms import NewRoom
 from backend.services import Services
 from shared.contracts import AgentConfig
 from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKind
+from shared.contracts.versions import RunTarget
 from shared.logging import get_logger
 from shared.naming import RoomKind, agent_room_name, voxie_room_name
 from shared.settings import Settings
@@ -129,9 +130,11 @@ async def create_room(
     admission: Admission,
     *,
     requested_by: str | None = None,
+    version: RunTarget | None = None,
 ) -> RoomGrant:
     """The admitted room in LiveKit with its one dispatch, and the caller's join token.
-    `requested_by` defaults to the caller (see DispatchMetadata for what it means)."""
+    `requested_by` defaults to the caller; `version` is what an agent's call runs (see
+    DispatchMetadata for both)."""
     settings, metrics = services.settings, services.metrics
     name, kind, agent = admission.name, admission.kind, admission.agent
     agent_id = agent.id if agent is not None else None
@@ -144,6 +147,7 @@ async def create_room(
         agent_version=agent.version
         if agent is not None and kind is not SessionKind.CREATION
         else None,
+        version=version,
     )
     try:
         await services.rooms.create(
@@ -170,6 +174,7 @@ async def create_room(
         agent_id=str(agent_id) if agent_id else None,
         kind=kind.value,
         requested_by=dispatch.requested_by,
+        version=version,
     )
     return RoomGrant(
         room_name=name,
@@ -185,10 +190,13 @@ async def open_room(
     agent: AgentConfig | None = None,
     *,
     requested_by: str | None = None,
+    version: RunTarget | None = None,
 ) -> RoomGrant:
     """Admission, then the room: what both room endpoints do."""
     admission = await admit(services, principal, kind, agent)
-    return await create_room(services, principal, admission, requested_by=requested_by)
+    return await create_room(
+        services, principal, admission, requested_by=requested_by, version=version
+    )
 
 
 def slot_ttl_s(settings: Settings) -> float:

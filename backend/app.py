@@ -33,7 +33,17 @@ from backend.operations import Operation, openapi_document, routes
 from backend.problems import Problem, problem_response
 from backend.reconciler import Reconciler
 from backend.rooms import LiveKitRefused, LiveKitRooms, LiveKitUnavailable, RoomGone, Rooms
-from backend.routes import agents, me, rooms, sessions, system, voxie, webhook
+from backend.routes import (
+    agents,
+    analytics,
+    me,
+    rooms,
+    sessions,
+    system,
+    versions,
+    voxie,
+    webhook,
+)
 from backend.services import Services
 from shared.addresses import Resolver, system_resolver
 from shared.logging import bind_log_context, get_logger
@@ -56,10 +66,12 @@ OPERATIONS: list[Operation] = [
     *dashboard.operations,
     *me.operations,
     *agents.operations,
+    *versions.operations,
     *voxie.operations,
     *webhook.operations,
     *rooms.operations,
     *sessions.operations,
+    *analytics.operations,
 ]
 
 

@@ -21,6 +21,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts import AgentConfig, CallSession, TokenUsage
+from shared.contracts.versions import RunTarget
 from shared.naming import RoomKind
 from shared.store import CallStats, Page
 
@@ -85,7 +86,10 @@ class RoomGrantBody(Body):
 
 
 class SpawnGrant(RoomGrantBody):
-    agent: AgentConfig
+    agent: AgentConfig = Field(description="the agent as stored: its working draft")
+    version: RunTarget = Field(
+        description="what the call runs: a published version number, or `draft`"
+    )
 
 
 class RawAgent(Body):

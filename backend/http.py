@@ -23,6 +23,7 @@ from backend.operations import Access
 from backend.problems import Problem, bad_request, unprocessable
 from backend.services import Services
 from shared import portable_json
+from shared.contracts.versions import DRAFT, MAX_VERSION, RunTarget, VersionNumber
 from shared.store.base import MAX_PAGE_OFFSET, MAX_PAGE_SIZE
 from shared.validation import describe_validation_error, excerpt
 
@@ -117,7 +118,8 @@ def query(request: Request, model: type[M]) -> M:
     """The query string validated by `model` (the operation's declared query parameters);
     unknown parameters are ignored, a declared one given twice is refused."""
     values: dict[str, str] = {}
-    for name in model.model_fields:
+    for field_name, field in model.model_fields.items():
+        name = field.alias or field_name  # `from` is a keyword: its field has an alias
         given = request.query_params.getlist(name)
         if len(given) > 1:
             raise bad_request(f"query parameter {name} is given more than once")
@@ -174,6 +176,24 @@ UuidParam = Annotated[
 # its JSON Schema: only decimal digits count as an integer ("1.0", "1_000", " 1" do not).
 INTEGER_TEXT = BeforeValidator(_integer_text)
 BoolParam = Annotated[bool, BeforeValidator(_boolean_text)]
+
+
+def _target_text(value: object) -> object:
+    if isinstance(value, str) and value != DRAFT and not _DIGITS.fullmatch(value):
+        raise ValueError(f"'{excerpt(value)}' is not a version number or 'draft'")
+    return value
+
+
+_DIGITS = re.compile(r"[0-9]+")
+_VERSION_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}
+# An agent version in a path or query: a number from 1 (`VersionParam`), or that or `draft`
+# (`TargetParam`: what a test call runs, one side of a diff).
+VersionParam = Annotated[VersionNumber, INTEGER_TEXT]
+TargetParam = Annotated[
+    RunTarget,
+    BeforeValidator(_target_text),
+    WithJsonSchema({"anyOf": [_VERSION_SCHEMA, {"type": "string", "enum": [DRAFT]}]}),
+]
 
 
 def _whole_number(value: object) -> object:

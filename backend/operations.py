@@ -244,6 +244,7 @@ def _parameters(model: type[BaseModel] | None, where: str) -> list[dict[str, Any
         return []
     schema = model.model_json_schema()
     required = set(schema.get("required", ()))
+    fields = {field.alias or name: field for name, field in model.model_fields.items()}
     found = []
     for name, prop in schema.get("properties", {}).items():
         prop = {k: v for k, v in prop.items() if k not in ("title", "description")}
@@ -254,7 +255,7 @@ def _parameters(model: type[BaseModel] | None, where: str) -> list[dict[str, Any
             "required": where == "path" or name in required,
             "schema": prop,
         }
-        description = model.model_fields[name].description
+        description = fields[name].description
         if description:
             parameter["description"] = description
         found.append(parameter)

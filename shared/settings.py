@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.catalog import SUPPORTED_MODELS, SUPPORTED_VOICES, check_supported
 from shared.naming import WorkerRole, has_slug_shape
+from shared.pricing import ModelPrice
 from shared.validation import describe_validation_error
 
 # LiveKit's well-known credentials of `livekit-server --dev`: anyone can mint tokens with them.
@@ -236,6 +237,9 @@ class Settings(BaseSettings):
     # The built dashboard (Vite's output) the backend serves at `/`; default dashboard/dist
     # beside the backend package.
     dashboard_dist_dir: Path | None = None
+    # Prices per model (USD per 1M tokens) for the cost in call analytics (shared.pricing);
+    # empty: analytics show tokens without costs.
+    model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
     # Logging
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -287,7 +291,9 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
-    @field_validator("tool_http_allowlist", "tool_secrets", "backend_cors_origins", mode="before")
+    @field_validator(
+        "tool_http_allowlist", "tool_secrets", "backend_cors_origins", "model_prices", mode="before"
+    )
     @classmethod
     def _json_text(cls, value: object) -> object:
         # The environment gives JSON (pydantic-settings decodes it); a .env or a caller may

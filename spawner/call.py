@@ -21,6 +21,7 @@ import httpx
 from livekit import api, rtc
 from livekit.agents import AgentSession, CloseEvent, JobContext, llm
 from livekit.agents.job import DEFAULT_PARTICIPANT_KINDS
+from pydantic import ValidationError
 
 from shared.addresses import AddressGuard
 from shared.contracts import (
@@ -35,6 +36,7 @@ from shared.contracts import (
 from shared.contracts.agent_config import NotRunnable, check_runnable
 from shared.contracts.lifecycle import LifecycleState
 from shared.contracts.room_messages import SpawnerErrorCode
+from shared.contracts.versions import DRAFT, RunTarget, with_version
 from shared.logging import bind_log_context, get_logger
 from shared.naming import WorkerRole
 from shared.presence import agents_ahead_in_room
@@ -99,13 +101,17 @@ def tool_context(settings: Settings, client: httpx.AsyncClient) -> ToolContext:
     )
 
 
-def runnable(config: AgentConfig) -> AgentConfig:
-    """`check_runnable` as the spawner refuses it: with the code the room is told."""
+def runnable(config: AgentConfig, version: RunTarget | None) -> RunTarget:
+    """`check_runnable` as the spawner refuses it: what runs, or the code the room is told."""
     try:
-        return check_runnable(config)
+        return check_runnable(config, version)
     except NotRunnable as exc:
-        archived = exc.status is AgentStatus.ARCHIVED
-        code = SpawnerErrorCode.AGENT_ARCHIVED if archived else SpawnerErrorCode.AGENT_NOT_ACTIVE
+        if exc.unpublished:
+            code = SpawnerErrorCode.AGENT_NOT_PUBLISHED
+        elif exc.status is AgentStatus.ARCHIVED:
+            code = SpawnerErrorCode.AGENT_ARCHIVED
+        else:
+            code = SpawnerErrorCode.AGENT_NOT_ACTIVE
         raise AgentRefused(code, str(exc)) from exc
 
 
@@ -173,7 +179,7 @@ class Call:
         assert self._agent_id is not None
         try:
             self._mark("listed")
-            config = runnable(await self._load(self._agent_id))
+            config, version = await self._load(self._agent_id)
             if not self.settings.openai_api_key.get_secret_value():
                 # A dev platform started without a model: say so instead of a silent agent.
                 raise AgentRefused(
@@ -183,12 +189,39 @@ class Call:
         except AgentRefused as refused:
             await self._refuse(refused)
             return
-        session_id = await self.runtime.call(self.runtime.recorder.start(self._new_session(config)))
+        new = self._new_session(config, ran=version)
+        session_id = await self.runtime.call(self.runtime.recorder.start(new))
         self._mark("recorded")
         async with httpx.AsyncClient(follow_redirects=False, verify=tls_context()) as client:
             await self._converse(config, session_id, client)
 
-    async def _load(self, agent_id: UUID) -> AgentConfig:
+    async def _load(self, agent_id: UUID) -> tuple[AgentConfig, RunTarget]:
+        """What this call runs — the version the dispatch names (the published one if it names
+        none) or the working draft — and which of them it is."""
+        row = await self._load_row(agent_id)
+        target = runnable(row, self._metadata.version if self._metadata else None)
+        if target == DRAFT:
+            log.info("running_draft", draft_version=row.version)
+            return row, DRAFT
+        assert isinstance(target, int)
+        loader = process_loader(self.runtime)
+        try:
+            snapshot = loader.cached_version(agent_id, target)
+            if snapshot is None:
+                snapshot = await self.runtime.call(loader.version(agent_id, target))
+            config = with_version(row, snapshot)
+        except NotFound as exc:
+            raise AgentRefused(SpawnerErrorCode.VERSION_NOT_FOUND, str(exc)) from exc
+        except (InvalidInput, ValidationError) as exc:
+            raise AgentRefused(SpawnerErrorCode.INVALID_CONFIG, str(exc)) from exc
+        except StoreUnavailable as exc:
+            raise AgentRefused(SpawnerErrorCode.STORE_UNAVAILABLE, str(exc)) from exc
+        log.info("running_version", version=target)
+        return config, target
+
+    async def _load_row(self, agent_id: UUID) -> AgentConfig:
+        """The agent row: its status, its published version, its draft. At least as new as
+        the backend saw it when it created the room (`agent_version`)."""
         version = self._metadata.agent_version if self._metadata else None
         loader = process_loader(self.runtime)
         if (config := loader.cached(agent_id, min_version=version)) is not None:
@@ -231,7 +264,11 @@ class Call:
         )
 
     def _new_session(
-        self, config: AgentConfig | None, *, agent_id: UUID | None = None
+        self,
+        config: AgentConfig | None,
+        *,
+        agent_id: UUID | None = None,
+        ran: RunTarget | None = None,
     ) -> NewCallSession:
         return NewCallSession(
             id=uuid4(),
@@ -242,6 +279,8 @@ class Call:
             deployment=self.settings.platform_env,
             participant_identity=self._metadata.requested_by if self._metadata else None,
             job_id=self.ctx.job.id,
+            agent_version=ran if isinstance(ran, int) else None,
+            draft_version=config.version if config is not None and ran == DRAFT else None,
         )
 
     async def _converse(

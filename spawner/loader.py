@@ -9,6 +9,10 @@
   (with a warning and a metric) rather than failing a call that could run.
 
 Unknown and invalid agents are not cached: the next call asks the store again.
+
+Published versions (`version`) are immutable, so each is cached by (agent, version) for the
+life of the process (bounded, oldest out first), with the same single flight; the agent row
+above still says whether the agent may run at all (an archived agent never does).
 `get` runs on one event loop (the process runtime's); only `cached` may be called from others.
 `process_loader(runtime)` is the process's one loader, over the runtime's store.
 """
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from shared.contracts import AgentConfig
+from shared.contracts.versions import AgentVersion
 from shared.logging import get_logger
 from shared.runtime import Runtime
 from shared.store import AgentStore, NotFound, StoreError, StoreUnavailable
@@ -57,6 +62,35 @@ class ConfigLoader:
         self._clock = clock
         self._cache: dict[UUID, _Entry] = {}
         self._inflight: dict[UUID, asyncio.Future[AgentConfig]] = {}
+        self._versions: dict[tuple[UUID, int], AgentVersion] = {}
+        self._version_flights: dict[tuple[UUID, int], asyncio.Future[AgentVersion]] = {}
+
+    def cached_version(self, agent_id: UUID, version: int) -> AgentVersion | None:
+        """The cached snapshot, or None; safe from any thread, like `cached`."""
+        found = self._versions.get((agent_id, version))
+        if found is not None:
+            metrics.CONFIG_LOADS.labels(result="cached").inc()
+        return found
+
+    async def version(self, agent_id: UUID, version: int) -> AgentVersion:
+        """The published snapshot; raises NotFound, InvalidInput or StoreUnavailable."""
+        if (found := self.cached_version(agent_id, version)) is not None:
+            return found
+        key = (agent_id, version)
+        flight = self._version_flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._load_version(key))
+            self._version_flights[key] = flight
+            flight.add_done_callback(lambda _: self._version_flights.pop(key, None))
+        return await asyncio.shield(flight)
+
+    async def _load_version(self, key: tuple[UUID, int]) -> AgentVersion:
+        loaded = await self._store.get_version(*key)
+        if len(self._versions) >= MAX_ENTRIES:
+            self._versions.pop(next(iter(self._versions)))
+        self._versions[key] = loaded
+        metrics.CONFIG_LOADS.labels(result="loaded").inc()
+        return loaded
 
     def cached(self, agent_id: UUID, *, min_version: int | None = None) -> AgentConfig | None:
         """The fresh cached config, or None. Safe from any thread (one dict read of an immutable

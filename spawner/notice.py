@@ -24,6 +24,9 @@ MESSAGES: dict[SpawnerErrorCode, str] = {
     SpawnerErrorCode.AGENT_NOT_FOUND: "This agent does not exist. It may have been deleted.",
     SpawnerErrorCode.AGENT_ARCHIVED: "This agent was archived and can no longer be run.",
     SpawnerErrorCode.AGENT_NOT_ACTIVE: "This agent is still a draft; activate it to take calls.",
+    SpawnerErrorCode.AGENT_NOT_PUBLISHED: "This agent has no published version yet; publish it "
+    "to take calls.",
+    SpawnerErrorCode.VERSION_NOT_FOUND: "The agent version this call asked for does not exist.",
     SpawnerErrorCode.INVALID_CONFIG: (
         "This agent's configuration is not valid. Open it in the editor and save it again."
     ),

@@ -63,8 +63,8 @@ def voxie_instructions(draft: Draft | None = None, path: Path = INSTRUCTIONS_FIL
             "\n\n# You are editing an existing agent\n\n"
             "The user wants to change the agent below. Change only what they ask for, with the "
             "same tools; the other fields stay as they are. When they are done, call "
-            "`review_draft`, read the changes back, and `save_agent` after they confirm.\n\n"
-            + draft.summary()
+            "`review_draft`, read the changes back, and `save_agent` after they confirm; then ask "
+            "whether to publish them now (`publish_agent`).\n\n" + draft.summary()
         )
     return text
 
@@ -256,11 +256,34 @@ class VoxieAgent(Agent):
             saved = await self.draft.save()
         except DraftRefused as exc:
             raise ToolError(exc.message) from None
+        agent = saved.agent
         if saved.already:
-            return f"'{saved.agent.name}' was already saved; nothing changed since."
+            return f"'{agent.name}' was already saved; nothing changed since."
+        if agent.has_unpublished_changes and agent.published_version is not None:
+            return (
+                f"Saved the changes to the draft of '{agent.name}'. Calls still run version "
+                f"{agent.published_version} until the draft is published. Ask the user whether "
+                "to publish the changes now (publish_agent) or keep them as a draft to test "
+                "first from the dashboard."
+            )
         return (
-            f"Saved '{saved.agent.name}' (web address {saved.agent.slug}). The user can test it "
-            "now from the dashboard."
+            f"Saved '{agent.name}' (web address {agent.slug}); calls run version "
+            f"{agent.published_version}. The user can test it now from the dashboard."
+        )
+
+    @function_tool
+    async def publish_agent(self, note: str = "") -> str:
+        """Publishes the saved changes as the agent's next version, so every new call runs
+        them. Call it only after `save_agent`, and only when the user said yes to publishing
+        now. `note`: a few words on what changed, in the user's terms (e.g. "friendlier
+        greeting")."""
+        try:
+            published = await self.draft.publish(note)
+        except DraftRefused as exc:
+            raise ToolError(exc.message) from None
+        return (
+            f"Published version {published.version}: new calls run it from now on; calls "
+            "already in progress finish on the version they started with."
         )
 
     @function_tool

@@ -6,9 +6,11 @@ nothing. `save()` marks it `active` once every required field is set and the use
 read-back (`review()` after the last change). Saving again changes nothing: one agent, ever.
 
 Edit (the dispatch carries an `agent_id` of the caller's): the agent is loaded. A `draft` row is
-written through as above; an `active` agent keeps running unchanged while the user talks, and
-`save()` applies exactly the fields they changed in one version-checked update — a concurrent
-edit elsewhere is reported (`DraftRefused`), never overwritten.
+written through as above; an `active` agent's row is its working draft: `save()` applies exactly
+the fields the user changed to it in one version-checked update — a concurrent edit elsewhere
+is reported (`DraftRefused`), never overwritten. Calls keep running the published version until
+`publish()` makes the saved draft the next version (a new agent's first save, which activates
+it, publishes version 1). After each save and publish the browser is told which version is live.
 
 The owner is fixed when the draft is opened (from the dispatch metadata), never by the model.
 Every refusal is a `DraftRefused` whose message tells the model what to ask the user next.
@@ -26,11 +28,13 @@ from pydantic import ValidationError
 
 from shared.catalog import SUPPORTED_VOICES
 from shared.contracts import AgentConfig, AgentPatch, AgentStatus, NewAgent
-from shared.contracts.dispatch import user_id_of
-from shared.contracts.room_messages import AgentSaved, DraftUpdate
+from shared.contracts.dispatch import user_id_of, user_identity
+from shared.contracts.room_messages import AgentSaved, DraftUpdate, LiveVersion
+from shared.contracts.versions import AgentVersion
 from shared.logging import get_logger
 from shared.naming import SLUG_MAX_LENGTH, InvalidSlug, slug_from
 from shared.store import AgentStore, Conflict, InvalidInput, NotFound, StoreUnavailable
+from shared.store.errors import NothingToPublish
 from shared.validation import describe_validation_error, excerpt
 from voxie.messages import DraftSender
 
@@ -240,7 +244,52 @@ class Draft:
         log.info("agent_saved", agent_id=str(row.id), slug=row.slug, version=row.version)
         await self._sender.agent_saved(AgentSaved(agent_id=row.id, slug=row.slug, name=row.name))
         await self._announce()
+        await self._announce_version()
         return Saved(row, already=False)
+
+    async def publish(self, note: str = "") -> AgentVersion:
+        """Publishes the saved draft as the agent's next version: calls run it from now on."""
+        async with self._lock:
+            row = self._row
+            if row is None or row.status is not AgentStatus.ACTIVE:
+                raise DraftRefused("the agent is not saved yet: save it first (save_agent)")
+            if self._pending:
+                raise DraftRefused(
+                    f"these changes are not saved yet: {', '.join(self.unsaved)}. Review and "
+                    "save them first (review_draft, then save_agent), then publish."
+                )
+            try:
+                published = await self._store.publish_version(
+                    row.id,
+                    published_by=user_identity(self.owner_id),
+                    note=note,
+                    owner_id=self.owner_id,
+                )
+            except NothingToPublish:
+                raise DraftRefused(
+                    f"nothing to publish: calls already run exactly the saved agent (version "
+                    f"{row.published_version})"
+                ) from None
+            except Conflict:
+                raise DraftRefused(
+                    "the agent was changed elsewhere meanwhile; nothing was published. Tell the "
+                    "user; reload_agent takes the stored version."
+                ) from None
+            except NotFound:
+                raise DraftRefused("the agent was deleted or archived meanwhile") from None
+            except StoreUnavailable:
+                raise DraftRefused(
+                    "the database is unreachable right now; nothing was published. Tell the "
+                    "user and try publish_agent again in a moment."
+                ) from None
+            except InvalidInput as exc:
+                raise DraftRefused(str(exc)) from None
+            self._row = row.model_copy(
+                update={"published_version": published.version, "has_unpublished_changes": False}
+            )
+        log.info("agent_published", agent_id=str(row.id), version=published.version)
+        await self._announce_version()
+        return published
 
     async def reload(self) -> None:
         """Drops unsaved edits and takes the stored agent as it is now (after a conflict)."""
@@ -339,6 +388,18 @@ class Draft:
         self._values = row.model_dump(mode="json", include=set(FIELDS))
         self._pending.clear()
         self._slug_follows_name = False
+
+    async def _announce_version(self) -> None:
+        row = self._row
+        if row is None:
+            return
+        await self._sender.agent_version(
+            LiveVersion(
+                agent_id=row.id,
+                published_version=row.published_version,
+                has_unpublished_changes=row.has_unpublished_changes,
+            )
+        )
 
     async def _announce(self) -> None:
         row = self._row

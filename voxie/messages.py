@@ -1,4 +1,5 @@
-"""What Voxie tells the browser while it builds an agent: `voxie.draft` and `voxie.agent_saved`.
+"""What Voxie tells the browser while it builds an agent: `voxie.draft`, `voxie.agent_saved` and
+`voxie.agent_version`.
 
 The payloads and topics are the contract in `shared.contracts.room_messages`. The draft logic
 talks to a `DraftSender`; in a room that is `RoomSender` (LiveKit text streams), in tests a
@@ -11,7 +12,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from shared.contracts.room_messages import VOXIE_AGENT_SAVED, VOXIE_DRAFT, AgentSaved, DraftUpdate
+from shared.contracts.room_messages import (
+    VOXIE_AGENT_SAVED,
+    VOXIE_AGENT_VERSION,
+    VOXIE_DRAFT,
+    AgentSaved,
+    DraftUpdate,
+    LiveVersion,
+)
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -23,6 +31,9 @@ class DraftSender(Protocol):
 
     async def agent_saved(self, saved: AgentSaved) -> None:
         """The agent was saved active: the dashboard can offer "Test it now"."""
+
+    async def agent_version(self, live: LiveVersion) -> None:
+        """Which version calls run, after a save or a publish."""
 
 
 class TextStreamWriter(Protocol):
@@ -45,6 +56,9 @@ class RoomSender:
 
     async def agent_saved(self, saved: AgentSaved) -> None:
         await self._send(VOXIE_AGENT_SAVED, saved.to_json())
+
+    async def agent_version(self, live: LiveVersion) -> None:
+        await self._send(VOXIE_AGENT_VERSION, live.to_json())
 
     async def _send(self, topic: str, payload: str) -> None:
         try:

@@ -26,6 +26,7 @@ from backend.http import (
     WHOLE_NUMBER,
     BoolParam,
     PageQuery,
+    TargetParam,
     UuidParam,
     authenticated,
     json_response,
@@ -39,7 +40,8 @@ from backend.problems import Problem, not_found
 from shared.contracts import AgentConfig, AgentFields, AgentPatch, AgentStatus, NewAgent
 from shared.contracts.agent_config import NotRunnable, check_runnable
 from shared.contracts.dispatch import SessionKind
-from shared.store import UnreadableAgent
+from shared.contracts.versions import RunTarget
+from shared.store import NotFound, UnreadableAgent
 from shared.validation import describe_validation_error
 
 
@@ -84,6 +86,16 @@ class SpawnRequest(BaseModel):
     """`POST /api/agents/{agent_id}/spawn`: no fields yet (an empty body or `{}`)."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class SpawnQuery(BaseModel):
+    version: Annotated[
+        TargetParam | None,
+        Field(
+            description="a test call of this version number, or of the working `draft`; left "
+            "out, the call runs the published version"
+        ),
+    ] = None
 
 
 class AgentListQuery(PageQuery):
@@ -220,12 +232,17 @@ async def delete_agent_raw(request: Request, principal: Principal) -> Response:
     return Response(status_code=204)
 
 
-def runnable(agent: AgentConfig) -> AgentConfig:
-    """`check_runnable` as the API answers it: 409 with the reason."""
+def runnable(agent: AgentConfig, version: RunTarget | None = None) -> RunTarget:
+    """`check_runnable` as the API answers it: what the call runs, or 409 with the reason."""
     try:
-        return check_runnable(agent)
+        return check_runnable(agent, version)
     except NotRunnable as exc:
-        code = "agent-archived" if exc.status is AgentStatus.ARCHIVED else "agent-not-active"
+        if exc.unpublished:
+            code = "agent-not-published"
+        elif exc.status is AgentStatus.ARCHIVED:
+            code = "agent-archived"
+        else:
+            code = "agent-not-active"
         raise Problem(409, code, str(exc)) from exc
 
 
@@ -233,11 +250,22 @@ def runnable(agent: AgentConfig) -> AgentConfig:
 async def spawn_agent(request: Request, principal: Principal) -> Response:
     svc = services(request)
     ref = path(request, AgentRef).agent_id
+    asked = query(request, SpawnQuery)
     await read_model(request, SpawnRequest, optional=True)  # no fields yet; still checked
-    agent = runnable(await find_agent(svc, principal, ref))
-    grant = await open_room(svc, principal, SessionKind.TEST, agent)
+    agent = await find_agent(svc, principal, ref)
+    target = runnable(agent, asked.version)
+    if isinstance(target, int) and target != agent.published_version:
+        try:
+            await svc.store.get_version(agent.id, target)
+        except NotFound:
+            raise not_found(f"agent {agent.slug} has no version {target}") from None
+    grant = await open_room(svc, principal, SessionKind.TEST, agent, version=target)
     body = SpawnGrant(
-        room_name=grant.room_name, token=grant.token, livekit_url=grant.livekit_url, agent=agent
+        room_name=grant.room_name,
+        token=grant.token,
+        livekit_url=grant.livekit_url,
+        agent=agent,
+        version=target,
     )
     return json_response(body, 201)
 
@@ -249,6 +277,15 @@ _AGENT_LINKS = {
         "parameters": {"agent_id": "$response.body#/id"},
     },
     "SpawnAgent": {"operationId": "spawn_agent", "parameters": {"agent_id": "$response.body#/id"}},
+    "ListVersions": {
+        "operationId": "list_versions",
+        "parameters": {"agent_id": "$response.body#/id"},
+    },
+    "PublishVersion": {
+        "operationId": "publish_version",
+        "parameters": {"agent_id": "$response.body#/id"},
+    },
+    "Rollback": {"operationId": "rollback_agent", "parameters": {"agent_id": "$response.body#/id"}},
 }
 
 operations = [
@@ -317,9 +354,14 @@ operations = [
         ok=201,
         response=SpawnGrant,
         path_params=AgentRef,
+        query=SpawnQuery,
         body=SpawnRequest,
         body_required=False,
         problems=(404, 409, 429, 502),
+        description="The call runs the published version, or (a test of a change before it is "
+        "published) the version or `draft` named by `version`; the answer's `version` says which. "
+        "409 when the agent is archived, not active, or has nothing published; 404 when the "
+        "version does not exist.",
     ),
     Operation(
         "GET",

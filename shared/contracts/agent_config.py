@@ -30,6 +30,8 @@ Example (as stored in `agents`, as returned by the API):
       "summarize": true,
       "status": "active",
       "version": 3,
+      "published_version": 2,
+      "has_unpublished_changes": true,
       "created_at": "2026-11-21T09:00:00Z",
       "updated_at": "2026-11-21T09:05:00Z"
     }
@@ -310,6 +312,10 @@ class AgentConfig(AgentFields):
     version: Annotated[int, Field(ge=1)]
     created_at: datetime
     updated_at: datetime
+    # Which `agent_versions` snapshot a plain call runs (None: nothing published yet), and
+    # whether the draft differs from it; both kept by the database (the versions migration).
+    published_version: Annotated[int, Field(ge=1)] | None = None
+    has_unpublished_changes: bool = True
 
     def with_changes(self, patch: AgentPatch) -> AgentConfig:
         """The config after `patch`, validated as a whole (e.g. activating needs instructions)."""
@@ -321,23 +327,36 @@ class AgentConfig(AgentFields):
 
 
 class NotRunnable(ValueError):
-    """The agent may not run a call; `status` is why (archived, or still a draft)."""
+    """The agent may not run a call; `status` is why (archived, still a draft, or active with
+    nothing published: `unpublished`)."""
 
     def __init__(self, agent: AgentConfig) -> None:
+        self.unpublished = False
         if agent.status is AgentStatus.ARCHIVED:
             message = f"agent {agent.slug} is archived and cannot run"
-        else:
+        elif agent.status is not AgentStatus.ACTIVE:
             message = (
                 f"agent {agent.slug} is a {agent.status.value}; set its status to active to run it"
             )
+        else:
+            self.unpublished = True
+            message = f"agent {agent.slug} has no published version; publish it to run it"
         super().__init__(message)
         self.status = agent.status
 
 
-def check_runnable(agent: AgentConfig) -> AgentConfig:
-    """The one rule of which agents run a call (the backend before it opens a room, the
-    spawner before it runs one): only an active agent. An archived agent never runs; a draft
-    does not yet — a test call of a draft arrives with agent versions, and is decided here."""
+def check_runnable(
+    agent: AgentConfig, version: int | Literal["draft"] | None = None
+) -> int | Literal["draft"]:
+    """The one rule of which agents run a call, and what they run (the backend before it opens
+    a room, the spawner before it runs one). Only an active agent runs; an archived one never,
+    a draft-status one not yet. `version` is what a test call asked for — a version number or
+    `"draft"` (the working draft, heard before it is published) — and is what runs; a plain call
+    (None) runs the published version, which an active agent needs. Returns what runs."""
     if agent.status is not AgentStatus.ACTIVE:
         raise NotRunnable(agent)
-    return agent
+    if version is not None:
+        return version
+    if agent.published_version is None:
+        raise NotRunnable(agent)
+    return agent.published_version

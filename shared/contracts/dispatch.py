@@ -7,11 +7,19 @@ which agent, for whom), the reconciler when it re-dispatches.
 DispatchMetadata example (JSON in the dispatch's metadata):
 
     {"agent_id": "3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44", "deployment": "prod",
-     "kind": "test", "requested_by": "user:9b1d2c3e-0000-4000-8000-00000000a11c"}
+     "kind": "test", "requested_by": "user:9b1d2c3e-0000-4000-8000-00000000a11c",
+     "version": 3, "agent_version": 12}
+
+    a test call of the working draft: {..., "version": "draft", "agent_version": 12}
 
 `agent_id` is null for a Voxie creation session and set for a Voxie edit session.
-`agent_version` (optional) is the agent's version when the room was created: a spawner whose
-cached config is older reloads it, so a call never runs the config from before an edit.
+`version` (agent rooms) is exactly what the call runs, fixed when the room was created: a
+published version number (the published one for a plain call, any existing one for a test
+call), or `"draft"` — the working draft. A publish or rollback after that never changes a call
+already dispatched. Left out (a dispatch from before versions): the published version.
+`agent_version` is the draft's row version (`agents.version`) when the room was created: a
+spawner whose cached row is older reloads it, so a draft call never runs the draft from before
+an edit (and the agent's status is never older than the backend's check).
 
 `requested_by` is who the session is for. In a Voxie session it is always `user:<uuid>`: the
 user who will own what the session creates (the Supabase user who asked; for the operator token
@@ -37,6 +45,7 @@ from pydantic import (
     ValidationError,
 )
 
+from shared.contracts.versions import RunTarget
 from shared.logging import get_logger
 from shared.naming import RoomKind, has_slug_shape
 from shared.validation import describe_validation_error
@@ -87,6 +96,7 @@ class DispatchMetadata(BaseModel):
     kind: SessionKind
     requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     agent_version: Annotated[int, Field(ge=1)] | None = None
+    version: RunTarget | None = None
 
     def to_json(self) -> str:
         return self.model_dump_json()

@@ -1,6 +1,7 @@
 """Room messages: what the agents tell the browser, as LiveKit text streams on fixed topics.
 
-Writers: the spawner (`spawner.error`) and Voxie (`voxie.draft`, `voxie.agent_saved`), through
+Writers: the spawner (`spawner.error`) and Voxie (`voxie.draft`, `voxie.agent_saved`,
+`voxie.agent_version`), through
 `room.local_participant.send_text(json, topic=...)`. Reader: the dashboard, which registers a
 text stream handler per topic. Each payload is one JSON object. A spawner job that fails
 before its agent joins the room (unknown or archived agent, invalid config, store down) sends
@@ -20,6 +21,11 @@ Examples:
 
     topic "voxie.agent_saved":
       {"agent_id": "3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44", "slug": "clarence", "name": "Clarence"}
+
+    topic "voxie.agent_version" (after every save and publish: which version calls run, and
+    whether the saved draft differs from it, i.e. waits to be published):
+      {"agent_id": "3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44", "published_version": 3,
+       "has_unpublished_changes": true}
 
 One message comes from the backend, which has no participant in the room: it sends it with
 RoomService `SendData` (a reliable data packet with that topic, not a text stream), just before
@@ -41,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 SPAWNER_ERROR = "spawner.error"
 VOXIE_DRAFT = "voxie.draft"
 VOXIE_AGENT_SAVED = "voxie.agent_saved"
+VOXIE_AGENT_VERSION = "voxie.agent_version"
 PLATFORM_ROOM_CLOSED = "platform.room_closed"
 
 
@@ -48,6 +55,10 @@ class SpawnerErrorCode(StrEnum):
     AGENT_NOT_FOUND = "agent_not_found"
     AGENT_ARCHIVED = "agent_archived"
     AGENT_NOT_ACTIVE = "agent_not_active"
+    # Active, but nothing published yet (a plain call runs the published version).
+    AGENT_NOT_PUBLISHED = "agent_not_published"
+    # The version the call was dispatched with does not exist.
+    VERSION_NOT_FOUND = "version_not_found"
     INVALID_CONFIG = "invalid_config"
     STORE_UNAVAILABLE = "store_unavailable"
     # No model endpoint is configured (no OPENAI_API_KEY): a dev platform started without one.
@@ -84,6 +95,13 @@ class AgentSaved(_Message):
     agent_id: UUID
     slug: str
     name: str
+
+
+class LiveVersion(_Message):
+    agent_id: UUID
+    # None: nothing is published yet (the agent is still a draft).
+    published_version: int | None
+    has_unpublished_changes: bool
 
 
 class RoomClosedCode(StrEnum):

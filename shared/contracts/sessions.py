@@ -10,8 +10,9 @@ Example session (the `call_sessions` row):
      "owner_id": "9b1d2c3e-0000-4000-8000-00000000a11c",
      "room_name": "agent-3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44-p9s8d7f6g5h4",
      "kind": "test", "deployment": "prod", "participant_identity": "user:9b1d2c3e-...",
-     "job_id": "AJ_xK2...", "status": "ended", "started_at": "2026-11-21T09:00:00Z",
-     "ended_at": "2026-11-21T09:03:12Z", "duration_s": 192.0, "end_reason": "grace_expired"}
+     "job_id": "AJ_xK2...", "agent_version": 3, "draft_version": null, "status": "ended",
+     "started_at": "2026-11-21T09:00:00Z", "ended_at": "2026-11-21T09:03:12Z",
+     "duration_s": 192.0, "end_reason": "grace_expired", "tool_calls": 2, "tool_errors": 0}
 
 Example usage row: {"model": "gpt-realtime", "input_tokens": 5120, "output_tokens": 830,
 "input_audio_tokens": 4100, "output_audio_tokens": 700, "audio_seconds": 181.5}
@@ -74,9 +75,11 @@ class NewCallSession(BaseModel):
     deployment: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     participant_identity: Annotated[str, StringConstraints(max_length=256)] | None = None
     job_id: Annotated[str, StringConstraints(max_length=128)] | None = None
-    # The agent version the call ran (migration 20261202000100); None: the working draft, or
-    # recorded before versions. Declared so rows carrying the column read back.
+    # The agent version the call ran (migration 20261202000100), written by the spawner when
+    # the session opens; None: the working draft (a test call), or recorded before versions.
     agent_version: Annotated[int, Field(ge=1)] | None = None
+    # A test call of the working draft: the draft's row version it ran (agent_version is None).
+    draft_version: Annotated[int, Field(ge=1)] | None = None
 
 
 class CallSession(NewCallSession):
@@ -87,6 +90,10 @@ class CallSession(NewCallSession):
     duration_s: float | None = None
     end_reason: EndReason | None = None
     error: str | None = None
+    # Counted from the transcript when it is written (a database trigger): `function_call`
+    # items, and `function_call_output` items with `is_error`.
+    tool_calls: Annotated[int, Field(ge=0)] = 0
+    tool_errors: Annotated[int, Field(ge=0)] = 0
 
 
 class TokenUsage(BaseModel):

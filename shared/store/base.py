@@ -29,6 +29,8 @@ from shared.contracts import (
     SessionStatus,
     TokenUsage,
 )
+from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
+from shared.contracts.versions import AgentVersion
 from shared.logging import get_logger
 from shared.naming import InvalidSlug, closest_slugs, normalize_slug, validate_slug
 from shared.store.errors import Conflict, InvalidInput, NotFound, UnreadableAgent
@@ -121,6 +123,46 @@ class AgentStore(Protocol):
     async def delete_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> None:
         """Removes the row; its sessions keep their records with agent_id unset."""
 
+    # agent versions (deploy/.../*_agent_versions.sql; shared/store/versions.py)
+    async def publish_version(
+        self,
+        agent_id: UUID | str,
+        *,
+        published_by: str,
+        note: str = "",
+        owner_id: UUID | None = None,
+    ) -> AgentVersion:
+        """Snapshots the draft as the agent's next version and publishes it. DraftNotPublishable
+        if the draft would not run, NothingToPublish if it equals the published version,
+        Conflict if it changed while being checked, NotFound if missing, foreign or archived."""
+
+    async def list_versions(
+        self,
+        agent_id: UUID | str,
+        *,
+        owner_id: UUID | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page[AgentVersion]:
+        """Newest first."""
+
+    async def get_version(
+        self, agent_id: UUID | str, version: int, *, owner_id: UUID | None = None
+    ) -> AgentVersion:
+        """NotFound if the agent (the owner's) has no such version."""
+
+    async def rollback_version(
+        self,
+        agent_id: UUID | str,
+        version: int,
+        *,
+        rolled_back_by: str,
+        owner_id: UUID | None = None,
+    ) -> AgentConfig:
+        """Points the agent's `published_version` at its existing `version` (one row changed,
+        logged in `agent_rollbacks` with who and when); the agent after. NotFound if the agent
+        or the version is missing, or the agent is archived."""
+
     # sessions
     async def start_session(self, new: NewCallSession) -> CallSession:
         """Records a started call; a repeated start with the same id returns the existing row."""
@@ -163,6 +205,11 @@ class AgentStore(Protocol):
     ) -> tuple[list[dict[str, Any]], str | None]: ...
 
     async def get_usage(self, session_id: UUID | str) -> list[TokenUsage]: ...
+
+    # analytics (shared/store/analytics.py, the SQL function `agent_call_analytics`)
+    async def call_analytics(self, agent_id: UUID, window: AnalyticsWindow) -> CallAnalytics:
+        """The agent's calls started in the window, grouped as it asks; costs unset (the
+        caller prices them: `shared.pricing`). An agent without calls has empty groups."""
 
     # leases (singleton background work)
     async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:

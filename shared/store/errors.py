@@ -52,3 +52,11 @@ class StoreUnavailable(StoreError):
 
 class StoreTimedOut(StoreUnavailable):
     """The database did not answer in time (frozen, overloaded, a network that drops packets)."""
+
+
+class NothingToPublish(Conflict):
+    """A publish of a draft that equals the published version: there is nothing new to run."""
+
+
+class DraftNotPublishable(InvalidInput):
+    """The draft would not run (no instructions, …): it cannot be published."""

@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -28,8 +28,10 @@ from shared.contracts import (
     TokenUsage,
     Transcript,
 )
+from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
 from shared.contracts.sessions import INFERRED_ENDS, end_replaces
 from shared.logging import get_logger
+from shared.store import analytics
 from shared.store.base import (
     AGENT_COLUMNS,
     CallStats,
@@ -60,15 +62,14 @@ from shared.store.errors import (
     StoreUnavailable,
 )
 from shared.store.guard import StoreGuard
+from shared.store.postgres_versions import PostgresVersions
 
 log = get_logger(__name__)
 
 T = TypeVar("T")
 
 if TYPE_CHECKING:
-    from asyncpg.pool import PoolConnectionProxy
-
-    Conn: TypeAlias = PoolConnectionProxy[asyncpg.Record]
+    from shared.store.postgres_versions import Conn
 
 # Column names come from the contract (never from input), so the SQL is built once here.
 _INSERT_AGENT = (
@@ -95,7 +96,7 @@ _TRANSIENT = (
 )
 
 
-class PostgresStore:
+class PostgresStore(PostgresVersions):
     def __init__(self, pool: asyncpg.Pool, *, attempts: int = 3, guard: StoreGuard) -> None:
         self._pool = pool
         self._attempts = attempts
@@ -326,8 +327,9 @@ class PostgresStore:
             lambda c: c.fetchrow(
                 "with inserted as ("
                 " insert into public.call_sessions (id, agent_id, owner_id, room_name, kind,"
-                " deployment, participant_identity, job_id)"
-                " values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (id) do nothing returning *)"
+                " deployment, participant_identity, job_id, agent_version, draft_version)"
+                " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                " on conflict (id) do nothing returning *)"
                 " select * from inserted union all"
                 " select * from public.call_sessions where id = $1 limit 1",
                 session_id,
@@ -338,6 +340,8 @@ class PostgresStore:
                 new.deployment,
                 new.participant_identity,
                 new.job_id,
+                new.agent_version,
+                new.draft_version,
             )
         )
         assert row is not None
@@ -490,6 +494,15 @@ class PostgresStore:
             )
         )
         return [TokenUsage.model_validate(dict(r)) for r in rows]
+
+    # --- analytics -----------------------------------------------------------------------------
+
+    async def call_analytics(self, agent_id: UUID, window: AnalyticsWindow) -> CallAnalytics:
+        args = analytics.arguments(agent_id, window)
+        answer = await self._run(
+            lambda c: c.fetchval(analytics.CALL_SQL, *(args[a] for a in analytics.ARGUMENTS))
+        )
+        return analytics.report(agent_id, window, answer)
 
     # --- leases --------------------------------------------------------------------------------
 

@@ -32,7 +32,9 @@ from shared.contracts import (
     TokenUsage,
     Transcript,
 )
+from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
 from shared.contracts.sessions import end_replaces
+from shared.store import analytics
 from shared.store.base import (
     AGENT_COLUMNS,
     CallStats,
@@ -63,6 +65,7 @@ from shared.store.errors import (
     StoreUnavailable,
 )
 from shared.store.guard import StoreGuard
+from shared.store.supabase_versions import RangeNotSatisfiable, SupabaseVersions
 
 T = TypeVar("T")
 
@@ -79,7 +82,7 @@ _INVALID_CODES = {
 }
 
 
-class SupabaseStore:
+class SupabaseStore(SupabaseVersions):
     def __init__(self, client: AsyncClient, *, attempts: int = 3, guard: StoreGuard) -> None:
         self._client = client
         self._attempts = attempts
@@ -153,7 +156,7 @@ class SupabaseStore:
                 .offset(offset)
                 .execute
             )
-        except _RangeNotSatisfiable:
+        except RangeNotSatisfiable:
             # PostgREST answers 416 for an offset past the end, without the count: ask for it.
             response = await self._run(query("id").limit(1).execute)
             return [], response.count or 0
@@ -445,6 +448,13 @@ class SupabaseStore:
         )
         return [TokenUsage.model_validate(r) for r in rows]
 
+    # --- analytics -----------------------------------------------------------------------------
+
+    async def call_analytics(self, agent_id: UUID, window: AnalyticsWindow) -> CallAnalytics:
+        params = analytics.json_arguments(agent_id, window)
+        response = await self._run(self._client.rpc(analytics.FUNCTION, params).execute)
+        return analytics.report(agent_id, window, response.data)
+
     # --- leases --------------------------------------------------------------------------------
 
     async def _lease_call(self, fn: str, params: dict[str, Any]) -> bool:
@@ -484,10 +494,6 @@ class SupabaseStore:
         return released if isinstance(released, int) else 0
 
 
-class _RangeNotSatisfiable(InvalidInput):
-    """PGRST103: the requested page starts past the last row."""
-
-
 def _translate(exc: APIError) -> StoreError:
     """Maps PostgREST's error answers (Postgres SQLSTATEs and PGRST codes) onto domain errors."""
     code = exc.code or ""
@@ -497,7 +503,7 @@ def _translate(exc: APIError) -> StoreError:
     if code == "23503":
         return NotFound(f"a referenced row does not exist: {detail}")
     if code == "PGRST103":
-        return _RangeNotSatisfiable(detail)
+        return RangeNotSatisfiable(detail)
     if code == "PGRST116":
         return NotFound(detail)
     if code in _INVALID_CODES:

@@ -10,6 +10,11 @@ tests of its own in tests/backend/test_agents.py and tests/shared/contracts):
 - no string holds U+0000 (Postgres cannot store it): the document says so on every typed
   string, but free-form values (a tool's `parameters`) have no schema to say it in.
 
+One rule of a query cannot be stated either: an analytics window (`from`, `to`) ends after it
+starts and spans at most 366 days. A valid case that breaks it gets `to` one day after `from`
+(or `from` one day before `to`), so the case still reaches the query (tests/backend/
+test_analytics.py tests the refusals).
+
 Nothing else is filtered: every other disagreement between document and API fails the run.
 """
 
@@ -17,15 +22,19 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import schemathesis
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from pydantic import ValidationError
 
+from backend.routes.analytics import AnalyticsQuery
 from shared.addresses import is_internal
 from shared.contracts.agent_config import MAX_TOOL_SCHEMA_BYTES
+from shared.contracts.analytics import AnalyticsWindow
 
 
 def _breaks_an_unstatable_rule(tools: list[Any]) -> bool:
@@ -64,3 +73,25 @@ def filter_case(context: schemathesis.HookContext, case: schemathesis.Case[Any])
     if isinstance(tools, list):
         return not _breaks_an_unstatable_rule(tools)
     return True
+
+
+@schemathesis.hook
+def map_case(context: schemathesis.HookContext, case: schemathesis.Case[Any]) -> Any:
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return case
+    if not case.operation.path.endswith("/analytics") or not isinstance(case.query, dict):
+        return case
+    try:
+        asked = AnalyticsQuery.model_validate(case.query)
+    except ValidationError:
+        return case  # a value the document allows and the API refuses: let the run say so
+    try:
+        AnalyticsWindow.ending(asked.end, asked.start, asked.group_by)
+    except ValidationError:
+        window = AnalyticsWindow.ending(asked.end, None, asked.group_by)
+        if asked.start is not None and asked.start.year < 9999:
+            case.query["to"] = (asked.start + timedelta(days=1)).isoformat()
+        else:
+            case.query["from"] = window.start.isoformat()
+    return case

@@ -72,7 +72,9 @@ async def test_spawn_creates_one_room_with_one_dispatch_and_a_one_room_token(
         kind="test",
         requested_by=f"user:{ALICE}",
         agent_version=agent.version,
+        version=1,  # a plain call runs the published version, fixed here
     )
+    assert body["version"] == 1
 
     # The token: this caller, this room, join/publish/subscribe/data, short-lived, nothing else.
     claims = api.TokenVerifier(livekit.api_key, livekit.api_secret).verify(body["token"])

@@ -88,9 +88,15 @@ async def serving(platform: Platform, http: httpx.AsyncClient, **env: str) -> Se
     return spawner
 
 
-async def spawn(http: httpx.AsyncClient, api_base: str, agent_id: object) -> dict[str, Any]:
-    """`POST /api/agents/{id}/spawn` as the operator: the 201 body (room, token, URL)."""
-    response = await http.post(f"{api_base}/api/agents/{agent_id}/spawn", headers=OPERATOR)
+async def spawn(
+    http: httpx.AsyncClient, api_base: str, agent_id: object, *, version: object = None
+) -> dict[str, Any]:
+    """`POST /api/agents/{id}/spawn[?version=…]` as the operator: the 201 body (room, token,
+    URL, the version the call runs)."""
+    params = {"version": str(version)} if version is not None else None
+    response = await http.post(
+        f"{api_base}/api/agents/{agent_id}/spawn", headers=OPERATOR, params=params
+    )
     assert response.status_code == 201, response.text
     spawned: dict[str, Any] = response.json()
     return spawned

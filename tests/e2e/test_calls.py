@@ -25,7 +25,12 @@ from livekit import rtc
 
 from shared.contracts import AgentConfig
 from shared.contracts.lifecycle import PREFIX
-from shared.contracts.room_messages import SPAWNER_ERROR, VOXIE_AGENT_SAVED, VOXIE_DRAFT
+from shared.contracts.room_messages import (
+    SPAWNER_ERROR,
+    VOXIE_AGENT_SAVED,
+    VOXIE_AGENT_VERSION,
+    VOXIE_DRAFT,
+)
 from shared.livekit_local import LiveKitServer
 from shared.store.postgres import PostgresStore
 from tests.e2e.support import eventually, healthy, registered, spawn
@@ -42,7 +47,7 @@ pytestmark = pytest.mark.timeout(240)
 
 TRANSCRIPTION = "lk.transcription"
 AGENT_STATE = "lk.agent.state"
-TOPICS = (TRANSCRIPTION, SPAWNER_ERROR, VOXIE_DRAFT, VOXIE_AGENT_SAVED)
+TOPICS = (TRANSCRIPTION, SPAWNER_ERROR, VOXIE_DRAFT, VOXIE_AGENT_SAVED, VOXIE_AGENT_VERSION)
 GRACE_S = "2"
 ALLOW_LOCAL = json.dumps(["127.0.0.1"])
 # The booking call of flows 1 and 5: what the caller says, the model answers and summarises.
@@ -587,7 +592,9 @@ async def test_voxie_edits_a_live_agent_a_running_call_keeps_its_version_the_nex
             Turn(calls=[ToolCall("review_draft", {})]),
             "Here is the agent.",
             Turn(calls=[ToolCall("save_agent", {})]),
-            "Saved.",
+            "Saved. Publish it now?",
+            Turn(calls=[ToolCall("publish_agent", {"note": "new greeting"})]),
+            "Published.",
         )
         response = await http.post(
             f"{calls.platform.api}/api/voxie/sessions",
@@ -601,7 +608,8 @@ async def test_voxie_edits_a_live_agent_a_running_call_keeps_its_version_the_nex
             for line, reply in (
                 (f"Change the greeting to: {new_greeting}", "Greeting changed."),
                 ("Read it back.", "Here is the agent."),
-                ("Save it.", "Saved."),
+                ("Save it.", "Saved. Publish it now?"),
+                ("Yes, publish it.", "Published."),
             ):
                 await listening(editor, voxie)
                 await editor.type(line)
@@ -612,6 +620,13 @@ async def test_voxie_edits_a_live_agent_a_running_call_keeps_its_version_the_nex
         assert json.loads(saved)["agent_id"] == str(config.id)
         edited = await store.get_agent(config.id)
         assert edited.greeting == new_greeting and edited.version > config.version
+        assert edited.published_version == 2 and not edited.has_unpublished_changes
+        [live] = [json.loads(m) for m in editor.read(VOXIE_AGENT_VERSION, voxie.identity)][-1:]
+        assert live == {
+            "agent_id": str(config.id),
+            "published_version": 2,
+            "has_unpublished_changes": False,
+        }
         assert (edited.name, edited.instructions, edited.voice) == (
             config.name,
             config.instructions,
@@ -628,8 +643,11 @@ async def test_voxie_edits_a_live_agent_a_running_call_keeps_its_version_the_nex
         await caller.leave()
     assert (await ended(db, session_id))["end_reason"] == "grace_expired"
     double.assert_consumed()
-    # The next call runs the new version.
+    # The next call runs the new version: its model is asked to greet with the new words.
+    seen = len(double.realtime)
     await short_call(calls, http, db, config.id, new_greeting)
+    [greet] = new_conversation(double, seen).responses[:1]
+    assert greet.instructions is not None and new_greeting in greet.instructions
 
 
 # --- 5. a pipeline agent ----------------------------------------------------------------------

@@ -106,15 +106,19 @@ async def test_agents_the_spawner_cannot_run_end_cleanly_and_tell_the_room(
         await conn.close()
     # A draft is refused by the rule the backend applies too (shared `check_runnable`).
     draft = await store.create_agent(new_agent(status="draft"))
+    # Dispatched with a version it does not have (published: 1 only).
+    unversioned = await store.create_agent(new_agent())
     unknown = uuid.uuid4()
     cases = [
         (unknown, "agent_not_found", None),
         (archived.id, "agent_archived", archived.id),
         (draft.id, "agent_not_active", draft.id),
         (invalid.id, "invalid_config", invalid.id),
+        (unversioned.id, "version_not_found", unversioned.id),
     ]
+    metadata = {unversioned.id: dispatch_metadata(unversioned.id, version=7)}
     await registered(spawner)
-    joined = [await _agent_room(lk, agent_id) for agent_id, _, _ in cases]
+    joined = [await _agent_room(lk, agent_id, metadata.get(agent_id)) for agent_id, _, _ in cases]
     try:
         for (room, human), (agent_id, code, stored_agent) in zip(joined, cases, strict=True):
             await human.until(functools.partial(_told, human), what=f"a spawner.error in {room}")

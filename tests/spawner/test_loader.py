@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from shared.contracts import AgentConfig, AgentPatch
+from shared.contracts.versions import AgentVersion
 from shared.store import NotFound, StoreUnavailable
 from shared.store.postgres import PostgresStore
 from spawner.loader import ConfigLoader
@@ -27,6 +28,10 @@ class CountingStore:
     async def get_agent(self, agent_id: UUID | str, **kwargs: Any) -> AgentConfig:
         self.reads += 1
         return await self.store.get_agent(agent_id, **kwargs)
+
+    async def get_version(self, agent_id: UUID | str, version: int) -> AgentVersion:
+        self.reads += 1
+        return await self.store.get_version(agent_id, version)
 
 
 class Clock:
@@ -144,3 +149,27 @@ async def test_another_threads_job_reads_a_fresh_config_without_a_query(
     clock.t = 31
     assert await asyncio.to_thread(loader.cached, agent.id) is None
     assert proxied.reads == 1
+
+
+async def test_published_versions_are_cached_for_good_one_query_each(
+    store: PostgresStore, proxied: CountingStore
+) -> None:
+    agent = await store.create_agent(new_agent(status="active"))
+    edited = await store.update_agent(
+        agent.id, AgentPatch(greeting="Version two."), expected_version=agent.version
+    )
+    await store.publish_version(agent.id, published_by="operator")
+    clock = Clock()
+    loader = loader_for(proxied, clock)
+    ones = await asyncio.gather(*(loader.version(agent.id, 1) for _ in range(10)))
+    assert {v.config.greeting for v in ones} == {agent.greeting} and proxied.reads == 1
+    two = await loader.version(agent.id, 2)
+    assert two.config.greeting == edited.greeting and proxied.reads == 2
+    # Immutable: no TTL, no reload, and readable from any thread.
+    clock.t = 10_000.0
+    assert await loader.version(agent.id, 1) is ones[0]
+    assert await asyncio.to_thread(loader.cached_version, agent.id, 2) is two
+    assert proxied.reads == 2
+    with pytest.raises(NotFound):
+        await loader.version(agent.id, 3)
+    assert loader.cached_version(agent.id, 3) is None

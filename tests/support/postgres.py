@@ -50,7 +50,10 @@ async def create_database(server_dsn: str, prefix: str = "voxie_test") -> str:
     return with_database(server_dsn, name)
 
 
-PLATFORM_TABLES = "agents, call_sessions, call_transcripts, token_usage, leases, agent_slots"
+PLATFORM_TABLES = (
+    "agents, agent_versions, agent_rollbacks, call_sessions, call_transcripts, token_usage,"
+    " leases, agent_slots"
+)
 
 
 async def empty_platform_tables(dsn: str) -> None:

@@ -8,7 +8,14 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from shared.contracts.room_messages import VOXIE_AGENT_SAVED, VOXIE_DRAFT, AgentSaved, DraftUpdate
+from shared.contracts.room_messages import (
+    VOXIE_AGENT_SAVED,
+    VOXIE_AGENT_VERSION,
+    VOXIE_DRAFT,
+    AgentSaved,
+    DraftUpdate,
+    LiveVersion,
+)
 from shared.store.postgres import PostgresStore
 from voxie.draft import Draft
 
@@ -17,7 +24,7 @@ from voxie.draft import Draft
 class RecordingSender:
     """A `DraftSender` that keeps what the browser would have received, in order."""
 
-    sent: list[tuple[str, DraftUpdate | AgentSaved]] = field(default_factory=list)
+    sent: list[tuple[str, DraftUpdate | AgentSaved | LiveVersion]] = field(default_factory=list)
 
     async def draft(self, update: DraftUpdate) -> None:
         self.sent.append((VOXIE_DRAFT, update))
@@ -25,9 +32,16 @@ class RecordingSender:
     async def agent_saved(self, saved: AgentSaved) -> None:
         self.sent.append((VOXIE_AGENT_SAVED, saved))
 
+    async def agent_version(self, live: LiveVersion) -> None:
+        self.sent.append((VOXIE_AGENT_VERSION, live))
+
     @property
     def drafts(self) -> list[DraftUpdate]:
         return [m for topic, m in self.sent if topic == VOXIE_DRAFT and isinstance(m, DraftUpdate)]
+
+    @property
+    def live(self) -> list[LiveVersion]:
+        return [m for _, m in self.sent if isinstance(m, LiveVersion)]
 
     @property
     def saved(self) -> list[AgentSaved]:

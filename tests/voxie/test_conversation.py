@@ -9,7 +9,7 @@ import pytest
 
 from shared.contracts import AgentConfig, AgentPatch, AgentStatus, NewAgent, SecretRef
 from shared.contracts.agent_config import MAX_INSTRUCTIONS
-from shared.contracts.room_messages import VOXIE_AGENT_SAVED, VOXIE_DRAFT
+from shared.contracts.room_messages import VOXIE_AGENT_SAVED, VOXIE_AGENT_VERSION, VOXIE_DRAFT
 from shared.store import NotFound
 from shared.store.postgres import PostgresStore
 from tests.support.scripted_llm import Reply, ToolCall
@@ -147,10 +147,14 @@ async def test_a_full_creation_ends_in_one_active_agent_with_exactly_what_was_sa
     assert all(d.agent_id == agent.id for d in drafts)
     assert [d.version for d in drafts] == [1, 2, 3, 4, 5, 6]
     assert drafts[-1].status == "active" and drafts[-1].missing == []
-    assert [(topic, type(message).__name__) for topic, message in sender.sent[-2:]] == [
+    assert [(topic, type(message).__name__) for topic, message in sender.sent[-3:]] == [
         (VOXIE_AGENT_SAVED, "AgentSaved"),
         (VOXIE_DRAFT, "DraftUpdate"),
+        (VOXIE_AGENT_VERSION, "LiveVersion"),
     ]
+    # The first save activates the agent, which publishes it: version 1 is live.
+    assert sender.live[-1].published_version == 1 == agent.published_version
+    assert not sender.live[-1].has_unpublished_changes
     [announced] = sender.saved
     assert (announced.agent_id, announced.slug, announced.name) == (
         agent.id,
@@ -245,7 +249,7 @@ async def test_saving_before_everything_is_set_and_read_back_is_refused(
         assert not (await talk.tool("save_agent")).is_error
     agent = await only_agent(store, owner)
     assert (agent.status, agent.greeting) == (AgentStatus.ACTIVE, "Hello, Coherence Dental!")
-    assert sender.saved and all(t == VOXIE_DRAFT for t, _ in sender.sent[:-2])
+    assert sender.saved and all(t == VOXIE_DRAFT for t, _ in sender.sent[:-3])
 
 
 async def test_saving_twice_keeps_one_agent(
@@ -488,3 +492,40 @@ async def test_actions_added_in_one_turn_are_all_kept(
         assert [o.is_error for o in tool_outputs(result)] == [False] * 4
     stored_names = [t.name for t in (await only_agent(store, owner)).http_tools]
     assert sorted(stored_names) == sorted(names)
+
+
+# --- versions ------------------------------------------------------------------------------------
+
+
+async def test_an_edit_is_saved_to_the_draft_and_published_when_the_user_says_so(
+    store: PostgresStore, owner: UUID, sender: RecordingSender
+) -> None:
+    before, draft = await editing(store, sender, owner)
+    assert before.published_version == 1
+    async with conversation(draft) as talk:
+        refused = await talk.tool("publish_agent")
+        assert refused.is_error and "nothing to publish" in refused.output
+        await talk.tool("set_greeting", greeting="Good morning, Coherence Dental!")
+        early = await talk.tool("publish_agent")
+        assert early.is_error and "not saved yet: greeting" in early.output
+        await talk.tool("review_draft")
+        saved = await talk.tool("save_agent")
+        assert "Calls still run version 1" in saved.output and "publish_agent" in saved.output
+        # Saved to the draft only: calls still run version 1, and the browser is told so.
+        stored_agent = await store.get_agent(before.id)
+        assert stored_agent.greeting == "Good morning, Coherence Dental!"
+        assert stored_agent.published_version == 1 and stored_agent.has_unpublished_changes
+        assert sender.live[-1].published_version == 1
+        assert sender.live[-1].has_unpublished_changes
+
+        published = await talk.tool("publish_agent", note="morning greeting")
+        assert not published.is_error and "Published version 2" in published.output
+    version = await store.get_version(before.id, 2)
+    assert version.note == "morning greeting" and version.published_by == f"user:{owner}"
+    assert version.config.greeting == "Good morning, Coherence Dental!"
+    assert (await store.get_agent(before.id)).published_version == 2
+    assert sender.live[-1].model_dump() == {
+        "agent_id": before.id,
+        "published_version": 2,
+        "has_unpublished_changes": False,
+    }

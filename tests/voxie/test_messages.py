@@ -8,7 +8,14 @@ from uuid import uuid4
 
 import pytest
 
-from shared.contracts.room_messages import VOXIE_AGENT_SAVED, VOXIE_DRAFT, AgentSaved, DraftUpdate
+from shared.contracts.room_messages import (
+    VOXIE_AGENT_SAVED,
+    VOXIE_AGENT_VERSION,
+    VOXIE_DRAFT,
+    AgentSaved,
+    DraftUpdate,
+    LiveVersion,
+)
 from voxie.messages import DraftSender, RoomSender
 
 
@@ -35,11 +42,20 @@ async def test_each_message_is_one_text_stream_on_its_topic() -> None:
     update = DraftUpdate(agent_id=agent_id, version=2, fields={"name": "Clarence"}, missing=[])
     await sender.draft(update)
     await sender.agent_saved(AgentSaved(agent_id=agent_id, slug="clarence", name="Clarence"))
+    live = LiveVersion(agent_id=agent_id, published_version=3, has_unpublished_changes=True)
+    await sender.agent_version(live)
 
-    (draft_topic, draft_text), (saved_topic, saved_text) = participant.streams
-    assert (draft_topic, saved_topic) == (VOXIE_DRAFT, VOXIE_AGENT_SAVED)
+    (draft_topic, draft_text), (saved_topic, saved_text), (live_topic, live_text) = (
+        participant.streams
+    )
+    assert (draft_topic, saved_topic, live_topic) == (
+        VOXIE_DRAFT,
+        VOXIE_AGENT_SAVED,
+        VOXIE_AGENT_VERSION,
+    )
     assert DraftUpdate.model_validate_json(draft_text) == update
     assert AgentSaved.model_validate_json(saved_text).agent_id == agent_id
+    assert LiveVersion.model_validate_json(live_text) == live
 
 
 async def test_a_failed_send_is_logged_not_raised() -> None:

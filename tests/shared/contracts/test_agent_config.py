@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import uuid4
 
 import pytest
@@ -158,10 +158,20 @@ def test_patch_is_validated_on_the_merged_result() -> None:
         AgentPatch(voice="robot")
 
 
-def test_only_an_active_agent_runs() -> None:
-    active = stored_agent(status="active")
-    assert check_runnable(active) is active
+def test_only_an_active_agent_runs_and_a_plain_call_runs_the_published_version() -> None:
+    active = stored_agent(status="active").model_copy(update={"published_version": 3})
+    assert check_runnable(active) == 3
+    # A test call runs what it names: an older version, or the working draft.
+    assert check_runnable(active, 1) == 1
+    assert check_runnable(active, "draft") == "draft"
     for status in (AgentStatus.DRAFT, AgentStatus.ARCHIVED):
-        with pytest.raises(NotRunnable, match=f"agent {active.slug} is") as refused:
-            check_runnable(active.model_copy(update={"status": status}))
-        assert refused.value.status is status
+        versions: tuple[int | Literal["draft"] | None, ...] = (None, 1, "draft")
+        for version in versions:
+            with pytest.raises(NotRunnable, match=f"agent {active.slug} is") as refused:
+                check_runnable(active.model_copy(update={"status": status}), version)
+            assert refused.value.status is status and not refused.value.unpublished
+    unpublished = active.model_copy(update={"published_version": None})
+    with pytest.raises(NotRunnable, match="no published version") as refused:
+        check_runnable(unpublished)
+    assert refused.value.unpublished
+    assert check_runnable(unpublished, "draft") == "draft"

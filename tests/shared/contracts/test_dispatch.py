@@ -19,6 +19,19 @@ def test_dispatch_metadata_round_trips() -> None:
     assert json.loads(meta.to_json())["kind"] == "test"
 
 
+def test_the_version_a_call_runs_round_trips_and_anything_else_is_malformed() -> None:
+    base = {"agent_id": str(uuid4()), "deployment": "prod", "kind": "test", "requested_by": "u"}
+    for version in (3, "draft"):
+        meta = DispatchMetadata.parse(json.dumps({**base, "version": version, "agent_version": 7}))
+        assert meta is not None and (meta.version, meta.agent_version) == (version, 7)
+        assert DispatchMetadata.parse(meta.to_json()) == meta
+    # Left out (a dispatch from before versions): the spawner runs the published version.
+    legacy = DispatchMetadata.parse(json.dumps(base))
+    assert legacy is not None and legacy.version is None
+    for bad in (0, -1, "latest", 1.5, 2**31):
+        assert DispatchMetadata.parse(json.dumps({**base, "version": bad})) is None, bad
+
+
 def test_voxie_creation_metadata_has_no_agent() -> None:
     raw = '{"agent_id": null, "deployment": "dev", "kind": "creation", "requested_by": "u"}'
     meta = DispatchMetadata.parse(raw)

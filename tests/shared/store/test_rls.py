@@ -154,3 +154,48 @@ async def test_leases_and_anonymous_access_are_closed(
     with pytest.raises(APIError) as caught:
         await anon.table("agents").select("*").execute()
     assert caught.value.code == "42501"
+
+
+async def test_owners_read_only_their_own_versions_and_cannot_write_any(
+    client_for: Client, postgres_store: AgentStore
+) -> None:
+    mine = await postgres_store.create_agent(new_agent(owner=OWNER, slug="mine", status="active"))
+    theirs = await postgres_store.create_agent(
+        new_agent(owner=OTHER, slug="theirs", status="active")
+    )
+    await postgres_store.rollback_version(theirs.id, 1, rolled_back_by="operator")
+    alice = await client_for(OWNER)
+
+    visible = rows(await alice.table("agent_versions").select("agent_id,version").execute())
+    assert visible == [{"agent_id": str(mine.id), "version": 1}]
+    assert rows(await alice.table("agent_rollbacks").select("*").execute()) == []
+
+    with pytest.raises(APIError) as caught:
+        await (
+            alice.table("agent_versions")
+            .insert({**visible[0], "config": {}, "draft_version": 1, "published_by": "me"})
+            .execute()
+        )
+    assert caught.value.code == "42501"
+    with pytest.raises(APIError) as caught:
+        await alice.table("agent_versions").update({"note": "x"}).eq("version", 1).execute()
+    assert caught.value.code == "42501"
+    # Which version is live changes only through publish and rollback (logged), not by hand.
+    with pytest.raises(APIError) as caught:
+        await (
+            alice.table("agents").update({"published_version": 1}).eq("id", str(mine.id)).execute()
+        )
+    assert caught.value.code == "42501"
+    with pytest.raises(APIError) as caught:
+        await alice.rpc(
+            "rollback_agent_version",
+            {"p_agent": str(mine.id), "p_owner": None, "p_version": 1, "p_by": "me"},
+        ).execute()
+    assert caught.value.code == "42501"
+
+    # Editing the draft through REST still works, and activating publishes (the trigger may).
+    draft = await postgres_store.create_agent(new_agent(owner=OWNER, slug="draft"))
+    activated = rows(
+        await alice.table("agents").update({"status": "active"}).eq("id", str(draft.id)).execute()
+    )
+    assert activated[0]["published_version"] == 1
