@@ -11,10 +11,29 @@
 # Layers, from the least to the most often changed: the Python base (pinned by version; pin it
 # by digest too with --build-arg PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:...), the
 # dependencies from uv.lock (rebuilt only when the lock changes), plugin model files, and the
-# project itself. No secret is read at build time: every credential is an environment variable
-# given at run time (.env.example lists them).
+# project itself; the dashboard is built in a Node.js stage of its own. No secret is read at
+# build time: every credential is an environment variable given at run time (.env.example).
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+# The Node.js that builds the dashboard (pinned by version; by digest too, like the Python base).
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+# --- dashboard: the web app's static files in /dashboard/dist ----------------------------------
+FROM ${NODE_IMAGE} AS dashboard
+
+WORKDIR /dashboard
+
+# Dependencies exactly as the committed lock pins them (npm ci never re-resolves); this layer
+# changes only when the lock does.
+COPY dashboard/package.json dashboard/package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --no-audit --no-fund --loglevel=error
+
+# The sources by name (never node_modules or a local dist/), then the type check and the build.
+COPY dashboard/index.html dashboard/vite.config.ts dashboard/eslint.config.js \
+     dashboard/tsconfig.json dashboard/tsconfig.app.json dashboard/tsconfig.node.json ./
+COPY dashboard/src ./src
+RUN npm run build
 
 # --- build: a virtual environment in /app/.venv ------------------------------------------------
 FROM ${PYTHON_IMAGE} AS build
@@ -74,9 +93,10 @@ COPY --from=build /app/.venv /app/.venv
 COPY --from=build /app/models /app/models
 COPY deploy/docker/entrypoint.sh deploy/docker/healthcheck.py /app/bin/
 
-# DASHBOARD: the dashboard (issue 15) does not exist yet. Its built files (`npm run build`,
-# a dist/ folder) belong in a `dashboard` build stage copied here, for the backend to serve:
-#   COPY --from=dashboard /dashboard/dist /app/dashboard
+# The dashboard's built files, served by the backend at `/` from DASHBOARD_DIST_DIR (below):
+# the backend is installed as a wheel, so its default (dashboard/dist beside the source tree)
+# does not exist here.
+COPY --from=dashboard /dashboard/dist /app/dashboard
 
 # The spool (session records kept while the store is down) is the one directory the workers
 # write; mount a volume here so it outlives the container (Compose and Helm do).
@@ -94,6 +114,7 @@ ENV PATH=/app/.venv/bin:$PATH \
     BACKEND_PORT=8000 \
     WORKER_HTTP_PORT=8081 \
     SPOOL_DIR=/var/lib/voxie/spool \
+    DASHBOARD_DIST_DIR=/app/dashboard \
     LOG_FORMAT=json
 
 WORKDIR /app

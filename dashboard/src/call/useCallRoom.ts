@@ -7,7 +7,7 @@
 
 import { ParticipantKind, Room, RoomEvent, type RemoteParticipant } from 'livekit-client'
 import { useCallback, useEffect, useRef, useState } from 'react'
-import { agentTimeoutMessage, describeCallError, describeRoomMessage, type Failure } from '../lib/describe'
+import { agentTimeoutMessage, describeCallError, roomMessageFailure, type Failure } from '../lib/describe'
 import type { RoomGrant } from '../lib/types'
 import {
   addTyped,
@@ -19,7 +19,8 @@ import {
   type Transcript,
 } from '../lib/transcript'
 
-export type CallPhase = 'idle' | 'requesting' | 'connecting' | 'waiting-for-agent' | 'live' | 'ended' | 'failed'
+export type { Phase as CallPhase } from '../lib/callView'
+import type { Phase as CallPhase } from '../lib/callView'
 
 const SPAWNER_ERROR = 'spawner.error'
 const ROOM_CLOSED = 'platform.room_closed'
@@ -40,6 +41,8 @@ export interface CallRoom {
   room: Room
   phase: CallPhase
   failure: Failure | null
+  /** The phase the call was in when it failed: `requesting` means it was refused before a room. */
+  failedIn: CallPhase | null
   transcript: Transcript
   /** Why the call ended when nobody failed (the person hung up, the agent ended it). */
   endedNote: string | null
@@ -56,6 +59,7 @@ export function useCallRoom(options: CallOptions = {}): CallRoom {
   const [room] = useState(() => new Room({ adaptiveStream: true, dynacast: true }))
   const [phase, setPhase] = useState<CallPhase>('idle')
   const [failure, setFailure] = useState<Failure | null>(null)
+  const [failedIn, setFailedIn] = useState<CallPhase | null>(null)
   const [transcript, setTranscript] = useState<Transcript>(emptyTranscript)
   const [endedNote, setEndedNote] = useState<string | null>(null)
   const phaseRef = useRef<CallPhase>('idle')
@@ -74,6 +78,7 @@ export function useCallRoom(options: CallOptions = {}): CallRoom {
       window.clearTimeout(agentTimer.current)
       if (phaseRef.current === 'failed') return // the first reason is the real one
       setFailure(why)
+      setFailedIn(phaseRef.current)
       move('failed')
       void room.disconnect()
     },
@@ -99,7 +104,7 @@ export function useCallRoom(options: CallOptions = {}): CallRoom {
     const onData = (payload: Uint8Array, _participant?: RemoteParticipant, _kind?: unknown, topic?: string) => {
       if (topic !== SPAWNER_ERROR && topic !== ROOM_CLOSED) return
       const text = new TextDecoder().decode(payload)
-      fail({ message: describeRoomMessage(topic, text), retryAfterS: null, action: 'retry' })
+      fail(roomMessageFailure(topic, text))
     }
     const onDisconnected = () => {
       window.clearTimeout(agentTimer.current)
@@ -131,9 +136,7 @@ export function useCallRoom(options: CallOptions = {}): CallRoom {
       })()
     })
     room.registerTextStreamHandler(SPAWNER_ERROR, (reader) => {
-      void reader.readAll().then((text) =>
-        fail({ message: describeRoomMessage(SPAWNER_ERROR, text), retryAfterS: null, action: 'retry' }),
-      )
+      void reader.readAll().then((text) => fail(roomMessageFailure(SPAWNER_ERROR, text)))
     })
     const pageTopics = Object.keys(options.topics ?? {})
     for (const topic of pageTopics) {
@@ -164,6 +167,7 @@ export function useCallRoom(options: CallOptions = {}): CallRoom {
   const start = useCallback(
     async (grant: () => Promise<RoomGrant>) => {
       setFailure(null)
+      setFailedIn(null)
       setEndedNote(null)
       setTranscript(emptyTranscript)
       move('requesting')
@@ -203,5 +207,5 @@ export function useCallRoom(options: CallOptions = {}): CallRoom {
     [room],
   )
 
-  return { room, phase, failure, transcript, endedNote, start, end, sendText }
+  return { room, phase, failure, failedIn, transcript, endedNote, start, end, sendText }
 }

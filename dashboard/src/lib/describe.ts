@@ -111,18 +111,7 @@ const SPAWNER_FALLBACKS: Record<string, string> = {
  * the message is written for people, so it is shown as is; the code's sentence stands in when it
  * is missing. */
 export function describeRoomMessage(topic: 'spawner.error' | 'platform.room_closed', payload: string): string {
-  let code = ''
-  let message = ''
-  try {
-    const value: unknown = JSON.parse(payload)
-    if (value !== null && typeof value === 'object') {
-      const record = value as Record<string, unknown>
-      code = typeof record.code === 'string' ? record.code : ''
-      message = typeof record.message === 'string' ? record.message.trim() : ''
-    }
-  } catch {
-    // an unreadable message still ends the call; say so in general terms below
-  }
+  const { code, message } = readRoomMessage(payload)
   if (message) return message
   if (topic === 'platform.room_closed') {
     if (code === 'closed_by_operator') return 'This call was ended by the platform operator.'
@@ -130,6 +119,31 @@ export function describeRoomMessage(topic: 'spawner.error' | 'platform.room_clos
     return 'The platform closed this call.'
   }
   return SPAWNER_FALLBACKS[code] ?? 'The agent could not be started for this call.'
+}
+
+function readRoomMessage(payload: string): { code: string; message: string } {
+  try {
+    const value: unknown = JSON.parse(payload)
+    if (value !== null && typeof value === 'object') {
+      const record = value as Record<string, unknown>
+      return {
+        code: typeof record.code === 'string' ? record.code : '',
+        message: typeof record.message === 'string' ? record.message.trim() : '',
+      }
+    }
+  } catch {
+    // an unreadable message still ends the call; it is said in general terms
+  }
+  return { code: '', message: '' }
+}
+
+/** `spawner.error` codes about the agent itself: calling it again meets the same refusal. */
+const AGENT_REFUSALS = new Set(['agent_not_found', 'agent_archived', 'agent_not_active', 'invalid_config'])
+
+/** A room message as the failure that ends the call: "Try again" only where retrying can help. */
+export function roomMessageFailure(topic: 'spawner.error' | 'platform.room_closed', payload: string): Failure {
+  const hopeless = topic === 'spawner.error' && AGENT_REFUSALS.has(readRoomMessage(payload).code)
+  return failure(describeRoomMessage(topic, payload), hopeless ? null : 'retry')
 }
 
 export function agentTimeoutMessage(seconds: number): string {

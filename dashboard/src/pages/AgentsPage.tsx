@@ -1,5 +1,6 @@
 import { useMemo, useState } from 'react'
 import { Link, useNavigate } from 'react-router-dom'
+import { useAuth } from '../auth'
 import { ConfirmDialog } from '../components/Confirm'
 import { FailureNotice, Notice } from '../components/Notice'
 import { StatusBadge } from '../components/StatusBadge'
@@ -23,13 +24,16 @@ export function AgentsPage() {
   const [archived, setArchived] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const navigate = useNavigate()
+  // The operator sees every owner's agents, so the list says whose each one is.
+  const { account } = useAuth()
+  const operator = account?.operator === true
 
   const agents = useMemo(() => {
     const needle = search.trim().toLowerCase()
     const items = data?.items ?? []
     if (!needle) return items
-    return items.filter((a) => [a.name, a.slug, a.voice, a.status].some((v) => v.toLowerCase().includes(needle)))
-  }, [data, search])
+    return items.filter((a) => [a.name, a.slug, a.voice, a.status, ...(operator ? [a.owner_id] : [])].some((v) => v.toLowerCase().includes(needle)))
+  }, [data, search, operator])
 
   async function archive(agent: Agent) {
     setBusy(true)
@@ -46,7 +50,14 @@ export function AgentsPage() {
     }
   }
 
+  // No agent in use: the invitation to create one, but archived agents stay one click away.
   const none = data !== null && data.items.length === 0 && !showArchived
+  const archivedToggle = (
+    <label className="check">
+      <input type="checkbox" checked={showArchived} onChange={(e) => setShowArchived(e.target.checked)} />
+      Show archived
+    </label>
+  )
   return (
     <>
       <div className="page-head">
@@ -65,27 +76,26 @@ export function AgentsPage() {
           <Link className="button button-primary" to="/voxie">
             Create your first agent
           </Link>
+          <div className="toolbar">{archivedToggle}</div>
         </section>
       ) : (
         <>
           <div className="toolbar">
             <div className="field field-inline">
               <label htmlFor="agent-search">Search agents</label>
-              <input id="agent-search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="Name, slug, voice or status" />
+              <input id="agent-search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder={operator ? 'Name, slug, voice, status or owner' : 'Name, slug, voice or status'} />
             </div>
-            <label className="check">
-              <input type="checkbox" checked={showArchived} onChange={(e) => setShowArchived(e.target.checked)} />
-              Show archived
-            </label>
+            {archivedToggle}
           </div>
           {loading && !data && <p role="status">Loading agents…</p>}
-          {data && agents.length === 0 && <p role="status">No agent matches “{search}”.</p>}
+          {data && agents.length === 0 && <p role="status">{search.trim() ? `No agent matches “${search}”.` : 'No agents, archived or not.'}</p>}
           {agents.length > 0 && (
             <table className="table table-cards">
               <caption className="visually-hidden">Your agents</caption>
               <thead>
                 <tr>
                   <th scope="col">Name</th>
+                  {operator && <th scope="col">Owner</th>}
                   <th scope="col">Status</th>
                   <th scope="col">Voice</th>
                   <th scope="col">Last call</th>
@@ -108,6 +118,11 @@ export function AgentsPage() {
                       )}
                       <span className="slug">{agent.slug}</span>
                     </th>
+                    {operator && (
+                      <td data-label="Owner">
+                        {agent.owner_id === account?.userId ? 'You' : <code className="owner">{agent.owner_id}</code>}
+                      </td>
+                    )}
                     <td data-label="Status">
                       <StatusBadge status={agent.status} />
                       <LiveVersion agent={agent} />

@@ -6,6 +6,7 @@ import { toFailure } from '../components/useApi'
 import { api } from '../lib/api'
 import type { Failure } from '../lib/describe'
 import { formatDuration } from '../lib/format'
+import { plural } from '../lib/plural'
 import { formatCountdown } from '../lib/retryAfter'
 import type { Agent, Paged, PassReport, RoomView, Stats } from '../lib/types'
 import { useLoad } from '../components/useApi'
@@ -100,8 +101,8 @@ export function OperationsPage() {
       {note && <Notice kind="success">{note}</Notice>}
       {report && (
         <Notice kind="success">
-          GC pass done: {report.rooms} rooms and {report.open_sessions} open sessions checked,{' '}
-          {report.actions.length === 0 ? 'nothing to do.' : `${report.actions.length} actions:`}
+          GC pass done: {plural(report.rooms, 'room')} and {plural(report.open_sessions, 'open session')} checked,{' '}
+          {report.actions.length === 0 ? 'nothing to do.' : `${plural(report.actions.length, 'action')}:`}
           {report.actions.length > 0 && (
             <ul>
               {report.actions.map((a, i) => (
@@ -131,12 +132,12 @@ export function OperationsPage() {
         <div className="stat card">
           <h2 className="stat-label">Rooms</h2>
           <p className="stat-value">{snapshot ? snapshot.stats.rooms.agent + snapshot.stats.rooms.creation : '—'}</p>
-          <p className="muted">{snapshot ? `${snapshot.stats.rooms.agent} agent, ${snapshot.stats.rooms.creation} Voxie` : ''}</p>
+          <p className="muted">{snapshot ? `${plural(snapshot.stats.rooms.agent, 'agent room')}, ${plural(snapshot.stats.rooms.creation, 'Voxie room')}` : ''}</p>
         </div>
         <div className="stat card">
           <h2 className="stat-label">People in calls</h2>
           <p className="stat-value">{snapshot?.stats.humans ?? '—'}</p>
-          <p className="muted">{snapshot ? `${snapshot.stats.agents_running} agents running` : ''}</p>
+          <p className="muted">{snapshot ? `${plural(snapshot.stats.agents_running, 'agent')} running` : ''}</p>
         </div>
       </section>
       <section aria-labelledby="rooms-title">

@@ -3,6 +3,7 @@ import { Link, useLocation, useParams, useSearchParams } from 'react-router-dom'
 import { useAuth } from '../auth'
 import { CallPanel } from '../call/CallPanel'
 import { useCallRoom } from '../call/useCallRoom'
+import { callView } from '../lib/callView'
 import { FailureNotice, Notice } from '../components/Notice'
 import { useLoad } from '../components/useApi'
 import { api, query } from '../lib/api'
@@ -41,7 +42,7 @@ export function TestCallPage() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [])
 
-  const idle = call.phase === 'idle' || call.phase === 'ended' || call.phase === 'failed'
+  const view = callView(call.phase, call.failure, call.failedIn)
   return (
     <>
       <div className="page-head">
@@ -51,9 +52,9 @@ export function TestCallPage() {
           </p>
           <h1>Test {name}</h1>
         </div>
-        {idle && !call.failure && (
+        {view.start && (
           <button type="button" className="button button-primary" onClick={() => void start()}>
-            {call.phase === 'idle' ? 'Start test call' : 'Call again'}
+            {view.start === 'first' ? 'Start test call' : 'Call again'}
           </button>
         )}
       </div>
@@ -69,7 +70,7 @@ export function TestCallPage() {
           {call.endedNote} <Link to={`/calls?agent=${agent?.id ?? agentId}`}>See it in Calls</Link>.
         </Notice>
       )}
-      <CallPanel call={call} agentName={name} />
+      {view.panel && <CallPanel call={call} agentName={name} />}
     </>
   )
 }

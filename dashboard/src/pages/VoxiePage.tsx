@@ -3,6 +3,7 @@ import { Link, useParams } from 'react-router-dom'
 import { useAuth } from '../auth'
 import { CallPanel, ChatBox } from '../call/CallPanel'
 import { useCallRoom } from '../call/useCallRoom'
+import { callView } from '../lib/callView'
 import { FailureNotice, Notice } from '../components/Notice'
 import { useLoad } from '../components/useApi'
 import { api } from '../lib/api'
@@ -56,14 +57,14 @@ export function VoxiePage() {
 
   const title = agentId ? `Edit ${editing?.name ?? 'agent'} with Voxie` : 'Create an agent with Voxie'
   useTitle(title)
-  const idle = call.phase === 'idle' || call.phase === 'ended' || call.phase === 'failed'
+  const view = callView(call.phase, call.failure, call.failedIn)
   return (
     <>
       <div className="page-head">
         <h1>{title}</h1>
-        {idle && !call.failure && (
+        {view.start && (
           <button type="button" className="button button-primary" onClick={() => void start()}>
-            {call.phase === 'idle' ? 'Start talking to Voxie' : 'Talk to Voxie again'}
+            {view.start === 'first' ? 'Start talking to Voxie' : 'Talk to Voxie again'}
           </button>
         )}
       </div>

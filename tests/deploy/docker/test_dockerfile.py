@@ -1,7 +1,8 @@
 """The image's policy, read from the Dockerfile itself (no container engine runs here): hadolint
 clean, a pinned Python 3.11 slim base, dependencies from the lock only and in their own layer,
-no development dependencies, no remote ADD, no secret, a non-root user, health checks and the
-role entry point. `.dockerignore` keeps secrets and local state out of the build context."""
+no development dependencies, no remote ADD, no secret, a non-root user, health checks, the
+role entry point and the dashboard built from its lock into the directory the backend serves.
+`.dockerignore` keeps secrets and local state out of the build context."""
 
 from __future__ import annotations
 
@@ -91,20 +92,69 @@ def test_hadolint_finds_nothing() -> None:
 
 def test_the_parser_sees_the_whole_file() -> None:
     # Guards the checks below against a parser that silently drops instructions.
-    assert [i.keyword for i in INSTRUCTIONS][:2] == ["ARG", "FROM"]
+    assert [i.keyword for i in INSTRUCTIONS][:3] == ["ARG", "ARG", "FROM"]
     assert INSTRUCTIONS[-1].keyword == "CMD"
-    assert set(STAGES) == {"build", "runtime"}
+    assert set(STAGES) == {"dashboard", "build", "runtime"}
 
 
-def test_every_stage_starts_from_python_3_11_slim_pinned_by_version_or_digest() -> None:
+def base_image(stage: str) -> str:
+    """The stage's FROM image, global ARGs substituted."""
     args = global_args()
-    for instruction in of("FROM"):
-        image = instruction.arguments.split(" AS ")[0].strip()
-        image = re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], image)
+    image = STAGES[stage][0].arguments.split(" AS ")[0].strip()
+    return re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], image)
+
+
+def test_the_python_stages_start_from_python_3_11_slim_pinned_by_version_or_digest() -> None:
+    for stage in ("build", "runtime"):
+        image = base_image(stage)
         name, _, tag = image.partition("@")[0].partition(":")
         assert name == "python", image
         pinned = "@sha256:" in image or re.fullmatch(r"3\.11\.\d+-slim(-\w+)?", tag)
         assert pinned, f"{image}: pin a full version (3.11.N-slim) or a digest, never a moving tag"
+
+
+def test_the_dashboard_stage_builds_from_the_lock_on_a_pinned_node_20_slim() -> None:
+    image = base_image("dashboard")
+    name, _, tag = image.partition("@")[0].partition(":")
+    assert name == "node", image
+    pinned = "@sha256:" in image or re.fullmatch(r"20\.\d+\.\d+-(bookworm-)?slim", tag)
+    assert pinned, f"{image}: pin a full version (20.N.N-slim) or a digest, never a moving tag"
+    dashboard = STAGES["dashboard"]
+    runs = [i.arguments for i in of("RUN", dashboard)]
+    installs = [r for r in runs if re.search(r"\bnpm (ci|install|i)\b", r)]
+    assert len(installs) == 1 and "npm ci" in installs[0], installs
+    # The lock is in the context before npm ci runs, and only the manifest and the lock: the
+    # dependency layer changes only when they do.
+    [install] = [i for i in of("RUN", dashboard) if "npm ci" in i.arguments]
+    copies_before = [i for i in of("COPY", dashboard) if i.line < install.line]
+    assert [c.arguments for c in copies_before] == [
+        "dashboard/package.json dashboard/package-lock.json ./"
+    ]
+    assert (REPO_ROOT / "dashboard/package-lock.json").is_file()
+    builds = [i for i in of("RUN", dashboard) if "npm run build" in i.arguments]
+    assert builds and builds[0].line > install.line
+
+
+def test_the_runtime_holds_the_built_dashboard_where_the_backend_serves_it() -> None:
+    from backend.dashboard import dist_dir
+    from shared.settings import Settings
+
+    env = " ".join(i.arguments for i in of("ENV", RUNTIME))
+    configured = re.search(r"\bDASHBOARD_DIST_DIR=(\S+)", env)
+    assert configured is not None, "the runtime does not tell the backend where the dashboard is"
+    # The backend reads that variable as the directory it serves (Settings' own parsing).
+    served = dist_dir(Settings(_env_file=None, dashboard_dist_dir=configured[1]))
+    workdir = [i.arguments for i in of("WORKDIR", STAGES["dashboard"])][-1]
+    copies = [
+        c.arguments.split()
+        for c in of("COPY", RUNTIME)
+        if c.arguments.startswith("--from=dashboard ")
+    ]
+    assert copies, "the runtime stage copies nothing from the dashboard stage"
+    [[_from, source, destination]] = copies
+    # Vite's output directory (its default, dist/) of the stage's working directory.
+    assert Path(source) == Path(workdir) / "dist"
+    assert Path(destination) == served
 
 
 def test_dependencies_come_from_the_lock_without_dev_in_a_layer_of_their_own() -> None:
@@ -190,10 +240,6 @@ def test_the_spool_is_a_volume_the_user_owns() -> None:
     assert any(spool[1] in r.arguments and "chown" in r.arguments for r in of("RUN", RUNTIME))
 
 
-def test_a_place_is_kept_for_the_dashboard() -> None:
-    assert "# DASHBOARD:" in DOCKERFILE.read_text()
-
-
 # --- .dockerignore ------------------------------------------------------------------------------
 
 
@@ -234,6 +280,8 @@ PATTERNS = [
         "tests/conftest.py",
         "shared/__pycache__/settings.cpython-311.pyc",
         "deploy/helm/x",
+        "dashboard/node_modules/react/package.json",
+        "dashboard/dist/index.html",
     ],
 )
 def test_dockerignore_keeps_secrets_and_local_state_out(path: str) -> None:

@@ -136,6 +136,18 @@ async def create_agent(dashboard: Dashboard, as_who: str, **fields: Any) -> dict
     return created
 
 
+async def archive_all_agents(dashboard: Dashboard, as_who: str) -> None:
+    """Every agent of the account archived (through the API: the page is not under test here)."""
+    headers = await api_token(dashboard, as_who)
+    async with httpx.AsyncClient(timeout=10) as http:
+        listed = await http.get(f"{dashboard.url}/api/agents?limit=200", headers=headers)
+        assert listed.status_code == 200, listed.text
+        for agent in listed.json()["items"]:
+            url = f"{dashboard.url}/api/agents/{agent['id']}"
+            archived = await http.delete(url, headers=headers)
+            assert archived.status_code == 200, archived.text
+
+
 async def no_agent_rooms(dashboard: Dashboard) -> None:
     """Every agent room of an earlier test is gone (the platform holds one at a time)."""
 
@@ -280,12 +292,23 @@ async def test_a_bad_value_is_shown_on_its_field_and_an_archived_agent_cannot_be
         await visit.check("agent-archive-confirm")
         await dialog.get_by_role("button", name="Archive").click()
 
+        # With every agent archived the page invites a new one, and the archived stay reachable.
+        await archive_all_agents(dashboard, "user")
         await visit.goto("/agents")
+        await page.reload()  # the archive left the page on /agents: load the list afresh
+        await expect(page.get_by_role("heading", name="No agents yet")).to_be_visible()
         await page.get_by_label("Show archived").check()
+        # Only the operator's list names owners.
+        await expect(page.get_by_role("button", name="Test Molar Mike")).to_be_visible()
+        await expect(page.get_by_role("columnheader", name="Owner")).to_have_count(0)
         visit.allow(REFUSED_LOAD.format(404))  # the archived agent's page
         visit.allow(REFUSED_LOAD.format(409))  # its refused spawn
         await page.get_by_role("button", name="Test Molar Mike").click()
         await expect(page.get_by_role("alert")).to_contain_text("archived")
+        # The refusal alone: no call panel, and nothing offered that would meet it again.
+        await expect(transcript(page)).to_have_count(0)
+        for offer in ("Call again", "Try again", "Start test call"):
+            await expect(page.get_by_role("button", name=offer)).to_have_count(0)
         await visit.check("test-archived")
 
 
@@ -304,6 +327,7 @@ async def test_the_operator_sees_the_grace_countdown_and_closes_the_room(
     async with browsing(dashboard, "operator") as (_, visit):
         page = visit.page
         await sign_in(visit, "operator")
+        await expect(page.get_by_role("columnheader", name="Owner")).to_be_visible()
         await visit.check("agents-operator")
         await page.get_by_label("Search agents").fill(slug)
         await page.get_by_role("button", name="Test Grace Gary").click()
@@ -317,6 +341,8 @@ async def test_the_operator_sees_the_grace_countdown_and_closes_the_room(
         alert = page.get_by_role("alert")
         await expect(alert).to_contain_text("agent place")
         await expect(page.get_by_test_id("retry-countdown")).to_contain_text("Try again in")
+        await expect(alert.get_by_role("button", name="Try again")).to_be_visible()
+        await expect(transcript(page)).to_have_count(0)  # a refusal, not a failed call
         await visit.check("test-at-capacity")
 
         await page.get_by_role("link", name="Operations").click()
