@@ -41,6 +41,7 @@ from shared.logging import bind_log_context, get_logger
 from shared.naming import WorkerRole
 from shared.presence import agents_ahead_in_room
 from shared.recording import CallEnd, call_end
+from shared.room_notice import tell_room
 from shared.routing import Decision, JobOffer, Verdict, console_metadata, route
 from shared.runtime import Runtime
 from shared.settings import Settings
@@ -48,7 +49,6 @@ from shared.store import InvalidInput, NotFound, StoreUnavailable
 from spawner import factory, metrics
 from spawner.lifecycle import Lifecycle
 from spawner.loader import process_loader
-from spawner.notice import tell_room
 from spawner.summary import summarize
 from spawner.tools import ToolContext, tls_context
 

@@ -24,10 +24,12 @@ from livekit.agents.voice.events import CloseEvent
 from shared.contracts import DispatchMetadata, EndReason, NewCallSession, SessionKind
 from shared.contracts.dispatch import DEV_USER_ID, user_identity
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
+from shared.contracts.room_messages import SpawnerErrorCode
 from shared.logging import bind_log_context, configure_logging, get_logger
 from shared.naming import WorkerRole
 from shared.presence import agents_ahead_in_room
 from shared.recording import SessionRecorder, call_end
+from shared.room_notice import tell_room
 from shared.routing import JobOffer, Verdict, console_metadata, route
 from shared.runtime import Runtime
 from shared.settings import Settings
@@ -181,6 +183,22 @@ async def _run(
     )
     call = CreationCall(recorder, session_id)
     ctx.add_shutdown_callback(call.close)
+    if not settings.openai_api_key.get_secret_value():
+        # A dev platform started without a model: tell the browser why, as the spawner does,
+        # instead of a Voxie that never joins (the model client would refuse to start).
+        code = SpawnerErrorCode.NO_MODEL_CONFIGURED
+        log.warning("agent_refused", code=code)
+        call.end(EndReason.ERROR, f"{code}: OPENAI_API_KEY is not set")
+        await tell_room(
+            ctx.api,
+            ctx.room,
+            room_name,
+            code,
+            metadata.agent_id,
+            timeout_s=settings.livekit_api_timeout_s,
+        )
+        ctx.shutdown("no model configured")
+        return
     try:
         await ctx.connect()
     except Exception as exc:

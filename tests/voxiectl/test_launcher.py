@@ -134,8 +134,8 @@ async def test_the_start_command_runs_the_platform_on_a_local_livekit_and_ctrl_c
     database_url: str, store: PostgresStore, tmp_path: Path
 ) -> None:
     """`scripts/start` with no LIVEKIT_URL and no OPENAI_API_KEY: a local livekit-server, the
-    backend and both workers; a spawned call tells the human in the room that no model is
-    configured; one Ctrl-C stops everything."""
+    backend and both workers; a spawned call and a Voxie session each tell the human in the
+    room that no model is configured; one Ctrl-C stops everything."""
     port, livekit_port = free_port(), free_port()
     launcher = ServiceProcess(
         ["-m", "voxiectl", "start"],
@@ -175,20 +175,26 @@ async def test_the_start_command_runs_the_platform_on_a_local_livekit_and_ctrl_c
                 await asyncio.sleep(0.1)
             assert launcher.output().count("registered worker") == 2, launcher.output()
             agent = await store.create_agent(new_agent())
-            spawned = await client.post(
-                f"/api/agents/{agent.id}/spawn", headers={"Authorization": f"Bearer {token}"}
-            )
-            assert spawned.status_code == 201, spawned.text
-            body = spawned.json()
-            assert body["livekit_url"] == f"ws://127.0.0.1:{livekit_port}"
-            human = await Human.join(body["livekit_url"], body["token"])
-            try:
-                await human.until(lambda: human.data, what="spawner.error", within=60)
-            finally:
-                await human.leave()
-            [(topic, payload)] = human.data
-            assert topic == SPAWNER_ERROR
-            assert json.loads(payload)["code"] == "no_model_configured"
+            auth = {"Authorization": f"Bearer {token}"}
+
+            # A spawned call, and Voxie too, say why instead of never joining (the browser
+            # waits for them).
+            async def told(grant: dict[str, str]) -> list[tuple[str, bytes]]:
+                human = await Human.join(grant["livekit_url"], grant["token"])
+                try:
+                    await human.until(lambda: human.data, what="the refusal", within=60)
+                finally:
+                    await human.leave()
+                return human.data
+
+            for opening in (f"/api/agents/{agent.id}/spawn", "/api/voxie/sessions"):
+                opened = await client.post(opening, headers=auth)
+                assert opened.status_code == 201, opened.text
+                body = opened.json()
+                assert body["livekit_url"] == f"ws://127.0.0.1:{livekit_port}"
+                [(topic, payload)] = await told(body)
+                assert topic == SPAWNER_ERROR
+                assert json.loads(payload)["code"] == "no_model_configured"
         launcher.signal(signal.SIGINT)
         assert launcher.stop(timeout=60) == 0, launcher.output()
     finally:

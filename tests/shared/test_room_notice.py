@@ -6,7 +6,7 @@ import pytest
 from livekit import api, rtc
 
 from shared.contracts.room_messages import SpawnerErrorCode
-from spawner.notice import tell_room
+from shared.room_notice import tell_room
 from tests.support.tcp_proxy import BlackHole
 
 

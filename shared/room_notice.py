@@ -1,5 +1,8 @@
 """Telling the room why its agent cannot run (topic `spawner.error`, see room_messages).
 
+Both workers use it: the spawner for every refusal, Voxie when no model is configured — the
+dashboard shows the same sentence on either page.
+
 Once the agent is in the room the message is a text stream from its participant; before that
 (the usual case: the config fails to load before `ctx.connect()`) the agent never joins, and the
 message goes as a reliable data packet on the same topic through the server API, so a failing
