@@ -30,8 +30,9 @@ describe('callView', () => {
 })
 
 describe('roomMessageFailure', () => {
-  it('offers no retry when the agent itself is the reason', () => {
-    for (const code of ['agent_archived', 'agent_not_found', 'agent_not_active', 'invalid_config']) {
+  it("offers no retry when the agent (or the platform's missing model) is the reason", () => {
+    const hopeless = ['agent_archived', 'agent_not_found', 'agent_not_active', 'agent_not_published', 'version_not_found', 'invalid_config', 'no_model_configured']
+    for (const code of hopeless) {
       expect(roomMessageFailure('spawner.error', JSON.stringify({ code, message: '' })).action).toBeNull()
     }
   })

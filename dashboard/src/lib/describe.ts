@@ -100,6 +100,8 @@ const SPAWNER_FALLBACKS: Record<string, string> = {
   agent_not_found: 'This agent no longer exists, so the call could not start.',
   agent_archived: 'This agent was archived and can no longer be run.',
   agent_not_active: 'This agent is not active yet, so it cannot take calls.',
+  agent_not_published: 'This agent has no published version yet; publish it to take calls.',
+  version_not_found: 'The agent version this call asked for does not exist.',
   invalid_config: "This agent's configuration is invalid, so it could not be started. Edit it and try again.",
   store_unavailable: "The platform database was unavailable, so the agent could not load. Try again shortly.",
   no_model_configured: 'No AI model is configured on this platform, so the agent cannot speak. The operator needs to set OPENAI_API_KEY.',
@@ -137,8 +139,17 @@ function readRoomMessage(payload: string): { code: string; message: string } {
   return { code: '', message: '' }
 }
 
-/** `spawner.error` codes about the agent itself: calling it again meets the same refusal. */
-const AGENT_REFUSALS = new Set(['agent_not_found', 'agent_archived', 'agent_not_active', 'invalid_config'])
+/** `spawner.error` codes that calling again meets unchanged, until someone changes the agent
+ * (or, for a missing model, the platform's settings). */
+const AGENT_REFUSALS = new Set([
+  'agent_not_found',
+  'agent_archived',
+  'agent_not_active',
+  'agent_not_published',
+  'version_not_found',
+  'invalid_config',
+  'no_model_configured',
+])
 
 /** A room message as the failure that ends the call: "Try again" only where retrying can help. */
 export function roomMessageFailure(topic: 'spawner.error' | 'platform.room_closed', payload: string): Failure {
