@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from uuid import UUID
@@ -29,9 +30,9 @@ T = TypeVar("T")
 
 
 class PostgresVersions(VersionWrites):
-    # Provided by PostgresStore.
+    @abstractmethod
     async def _run(self, op: Callable[[Conn], Awaitable[T]]) -> T:
-        raise NotImplementedError
+        """PostgresStore's: one round trip under its deadline and breaker."""
 
     async def _version_call(self, function: str, params: dict[str, Any]) -> Any:
         # Named arguments: the names are the functions' own (never input).

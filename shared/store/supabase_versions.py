@@ -3,6 +3,7 @@ versions migration's SQL functions called by RPC; see `shared.store.versions`.""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from uuid import UUID
@@ -32,12 +33,13 @@ class RangeNotSatisfiable(InvalidInput):
 class SupabaseVersions(VersionWrites):
     _client: AsyncClient
 
-    # Provided by SupabaseStore.
+    @abstractmethod
     async def _run(self, request: Callable[[], Awaitable[T]]) -> T:
-        raise NotImplementedError
+        """SupabaseStore's: one request under its deadline and breaker."""
 
+    @abstractmethod
     async def _rows(self, request: Callable[[], Awaitable[Any]]) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """SupabaseStore's: a request's rows."""
 
     async def _version_call(self, function: str, params: dict[str, Any]) -> Any:
         async def request() -> Any:

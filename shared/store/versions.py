@@ -8,6 +8,7 @@ and the primary key (agent_id, version) refuses a duplicate number should anythi
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 from uuid import UUID
 
@@ -81,16 +82,17 @@ def publish_params(
     }
 
 
-class VersionWrites:
+class VersionWrites(ABC):
     """Publish and rollback, the same on both stores: the checks made here, then the versions
     migration's function through the store's `_version_call`."""
 
-    # Provided by each store.
-    async def _version_call(self, function: str, params: dict[str, Any]) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    async def _version_call(self, function: str, params: dict[str, Any]) -> Any: ...
 
-    async def get_agent(self, agent_id: UUID | str, *, owner_id: UUID | None = None) -> AgentConfig:
-        raise NotImplementedError
+    @abstractmethod
+    async def get_agent(
+        self, agent_id: UUID | str, *, owner_id: UUID | None = None
+    ) -> AgentConfig: ...
 
     async def publish_version(
         self,
