@@ -112,12 +112,54 @@ class Credentials:
         return made
 
 
+# Where the kernel picks the local ports of outgoing connections (and of binds to port 0).
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LINUX_DEFAULT_EPHEMERAL = (32768, 60999)
+_LOWEST = 10_000  # below this live the well-known services of a developer machine
+_handed_out: set[int] = set()
+
+
+def _ports_to_choose_from() -> range:
+    try:
+        low, high = (int(value) for value in _EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        low, high = _LINUX_DEFAULT_EPHEMERAL
+    if low - _LOWEST >= 4096:
+        return range(_LOWEST, low)
+    return range(high + 1, 65536)
+
+
+def _bindable(port: int, kind: int) -> bool:
+    # The wildcard address, dual-stack where IPv6 exists: the livekit-agents health server binds
+    # "::", which collides with a socket on any address, loopback included.
+    family, address = (
+        (socket.AF_INET6, "::") if socket.has_ipv6 else (socket.AF_INET, "0.0.0.0")  # noqa: S104
+    )
+    try:
+        with socket.socket(family, kind) as probe:
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            probe.bind((address, port))
+    except OSError:
+        return False
+    return True
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port free on loopback right now (TCP or UDP)."""
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A port free on every address right now that stays free until its user binds it.
+
+    Asking the kernel for port 0 is not enough: that port comes from the ephemeral range, the
+    same range every outgoing connection takes its local port from, so between the probe and
+    the real bind a connection can take it (a worker then dies on "address already in use").
+    The port is therefore chosen outside that range, never handed out twice by this process.
+    """
+    choices = _ports_to_choose_from()
+    for _ in range(1000):
+        port = secrets.choice(choices)
+        if port not in _handed_out and _bindable(port, kind):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port between {choices.start} and {choices.stop - 1}")
 
 
 @dataclass(frozen=True)

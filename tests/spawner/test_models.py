@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from livekit.agents import AgentSession, CloseEvent, CloseReason
 from livekit.agents.voice.run_result import RunResult
 
 from shared.contracts import AgentConfig, Pipeline
+from shared.livekit_local import free_port
 from shared.recording import usage_from
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
@@ -167,12 +167,6 @@ async def test_a_pipeline_agent_and_the_summary_run_on_chat_completions(
     openai_double.assert_consumed()
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def ended_with_error(closed: asyncio.Future[CloseEvent]) -> CloseEvent:
     """The session closes by itself, with the error (no hang). The deadline is generous: the
     plugin retries with backoff first."""
@@ -185,7 +179,7 @@ async def test_an_unreachable_model_endpoint_ends_the_session_with_an_error(
     store: PostgresStore, clinic: str, http: httpx.AsyncClient
 ) -> None:
     config = await stored(store, clinic)
-    settings = settings_at(f"http://127.0.0.1:{closed_port()}/v1")
+    settings = settings_at(f"http://127.0.0.1:{free_port()}/v1")
     session, closed = await started_as_the_call_starts_it(config, settings, http)
     async with running(session):
         end = await ended_with_error(closed)

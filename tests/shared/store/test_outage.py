@@ -4,7 +4,6 @@ database that never answers costs one deadline, then calls fail fast."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from uuid import uuid4
 
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from shared.contracts import NewCallSession
+from shared.livekit_local import free_port
 from shared.store import AgentStore, StoreUnavailable
 from shared.store.errors import StoreTimedOut
 from shared.store.guard import StoreGuard
@@ -23,15 +23,9 @@ from tests.support.postgrest import PostgrestDouble
 from tests.support.tcp_proxy import BlackHole
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_postgres_store_comes_up_while_the_database_is_down() -> None:
     store = await PostgresStore.connect(
-        f"postgresql://postgres@127.0.0.1:{closed_port()}/voxie", attempts=2
+        f"postgresql://postgres@127.0.0.1:{free_port()}/voxie", attempts=2
     )
     try:
         with pytest.raises(StoreUnavailable, match="unreachable") as down:
@@ -85,7 +79,7 @@ async def test_supabase_store_outage_is_store_unavailable(
 
 async def test_supabase_store_unreachable_is_store_unavailable(service_role_key: str) -> None:
     store = await SupabaseStore.connect(
-        f"http://127.0.0.1:{closed_port()}", service_role_key, attempts=2, client_retry=False
+        f"http://127.0.0.1:{free_port()}", service_role_key, attempts=2, client_retry=False
     )
     try:
         with pytest.raises(StoreUnavailable, match="unreachable") as down:
