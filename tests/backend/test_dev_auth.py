@@ -81,11 +81,7 @@ async def test_a_dev_user_signs_in_and_the_token_is_theirs(
             "owner_id": str(DEV_USER_ID),
         }
         # The dev user is a user like any other: it creates and lists its own agents.
-        created = await http.post(
-            "/api/agents",
-            headers=bearer(session["access_token"]),
-            json={"slug": "dev-agent", "name": "Dev Agent", "instructions": "Be brief."},
-        )
+        created = await create_agent(http, session["access_token"], "dev-agent")
         assert created.status_code == 201, created.text
         assert created.json()["owner_id"] == str(DEV_USER_ID)
         listed = await http.get("/api/agents", headers=bearer(session["access_token"]))
@@ -93,6 +89,11 @@ async def test_a_dev_user_signs_in_and_the_token_is_theirs(
         # The operator's endpoints stay the operator's.
         rooms = await http.post("/api/gc", headers=bearer(session["access_token"]))
         assert rooms.status_code == 403
+
+
+async def create_agent(http: httpx.AsyncClient, token: str, slug: str) -> httpx.Response:
+    body = {"slug": slug, "name": slug.replace("-", " ").title(), "instructions": "Be brief."}
+    return await http.post("/api/agents", headers=bearer(token), json=body)
 
 
 async def test_the_operator_signs_in_as_the_operator(
@@ -109,11 +110,7 @@ async def test_the_operator_signs_in_as_the_operator(
             "owner_id": str(OPERATOR_OWNER_ID),
         }
         # The agents the operator creates are theirs in the list too.
-        created = await http.post(
-            "/api/agents",
-            headers=bearer(session["access_token"]),
-            json={"slug": "ops-agent", "name": "Ops Agent", "instructions": "Be brief."},
-        )
+        created = await create_agent(http, session["access_token"], "ops-agent")
         assert created.json()["owner_id"] == me.json()["owner_id"]
         rooms = await http.get("/api/stats", headers=bearer(session["access_token"]))
         assert rooms.status_code == 200 and rooms.json()["capacity"] is not None
