@@ -87,8 +87,11 @@ class AgentStore(Protocol):
         limit: int = 50,
         offset: int = 0,
         include_archived: bool = False,
+        search: str | None = None,
     ) -> Page[AgentConfig]:
-        """Newest first; `owner_id=None` lists every owner's (operators)."""
+        """Newest first; `owner_id=None` lists every owner's (operators). `search` keeps the
+        agents it matches (`shared.store.search`: name, slug or voice, and with `owner_id=None`
+        an owner-id prefix) and `total` counts them; InvalidInput if it is too long."""
 
     async def agent_call_stats(self, agent_ids: Sequence[UUID]) -> dict[UUID, CallStats]:
         """Each agent's last call and its calls in the last 7 days, for a whole page in one

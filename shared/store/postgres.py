@@ -63,6 +63,7 @@ from shared.store.errors import (
 )
 from shared.store.guard import StoreGuard
 from shared.store.postgres_versions import PostgresVersions
+from shared.store.search import SEARCHED_COLUMNS, agent_search
 
 log = get_logger(__name__)
 
@@ -80,6 +81,13 @@ _UPDATE_AGENT = (
     "update public.agents set "  # noqa: S608
     + ", ".join(f"{column} = ${i}" for i, column in enumerate(AGENT_COLUMNS, 2))
     + " where id = $1 returning *"
+)
+# `list_agents`: $1 owner (null: every owner), $2 include archived, $3 the search pattern (null:
+# no search; shared.store.search), $4..$5 the owner ids the search also matches (null: none).
+_AGENTS_LISTED = (
+    "($1::uuid is null or owner_id = $1) and ($2 or status <> 'archived') and ($3::text is null or "
+    + " or ".join(f"{column} ~* $3" for column in SEARCHED_COLUMNS)
+    + " or owner_id between $4::uuid and $5::uuid)"
 )
 _TRANSIENT = (
     OSError,  # refused, reset, DNS: includes ConnectionError
@@ -190,24 +198,31 @@ class PostgresStore(PostgresVersions):
         limit: int = 50,
         offset: int = 0,
         include_archived: bool = False,
+        search: str | None = None,
     ) -> Page[AgentConfig]:
         check_page(limit, offset)
-        where = "($1::uuid is null or owner_id = $1) and ($2 or status <> 'archived')"
+        found = agent_search(search, every_owner=owner_id is None)
+        owner_ids = found.owner_ids if found else None
+        args = (
+            owner_id,
+            include_archived,
+            found.pattern if found else None,
+            owner_ids[0] if owner_ids else None,
+            owner_ids[1] if owner_ids else None,
+        )
 
         async def op(c: Conn) -> tuple[list[asyncpg.Record], int]:
             async with c.transaction(readonly=True, isolation="repeatable_read"):
                 rows = await c.fetch(
-                    f"select * from public.agents where {where}"  # noqa: S608 - constant text
-                    " order by updated_at desc, id limit $3 offset $4",
-                    owner_id,
-                    include_archived,
+                    f"select * from public.agents where {_AGENTS_LISTED}"  # noqa: S608
+                    " order by updated_at desc, id limit $6 offset $7",
+                    *args,
                     limit,
                     offset,
                 )
                 total = await c.fetchval(
-                    f"select count(*) from public.agents where {where}",  # noqa: S608
-                    owner_id,
-                    include_archived,
+                    f"select count(*) from public.agents where {_AGENTS_LISTED}",  # noqa: S608
+                    *args,
                 )
             return rows, int(total)
 

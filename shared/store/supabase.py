@@ -65,6 +65,7 @@ from shared.store.errors import (
     StoreUnavailable,
 )
 from shared.store.guard import StoreGuard
+from shared.store.search import SEARCHED_COLUMNS, AgentSearch, agent_search
 from shared.store.supabase_versions import RangeNotSatisfiable, SupabaseVersions
 
 T = TypeVar("T")
@@ -216,8 +217,10 @@ class SupabaseStore(SupabaseVersions):
         limit: int = 50,
         offset: int = 0,
         include_archived: bool = False,
+        search: str | None = None,
     ) -> Page[AgentConfig]:
         check_page(limit, offset)
+        found = agent_search(search, every_owner=owner_id is None)
 
         def query(columns: str) -> Any:
             q = self._table("agents").select(columns, count="exact")
@@ -225,6 +228,8 @@ class SupabaseStore(SupabaseVersions):
                 q = q.eq("owner_id", str(owner_id))
             if not include_archived:
                 q = q.neq("status", AgentStatus.ARCHIVED.value)
+            if found is not None:
+                q = q.or_(_search_tree(found))
             return q
 
         rows, total = await self._page(query, "updated_at", limit, offset)
@@ -492,6 +497,22 @@ class SupabaseStore(SupabaseVersions):
         response = await self._run(self._client.rpc("release_agent_slots_except", params).execute)
         released = response.data
         return released if isinstance(released, int) else 0
+
+
+def _search_tree(search: AgentSearch) -> str:
+    """The search as the members of a PostgREST `or=(…)` tree (shared.store.search)."""
+    pattern = _quoted(search.pattern)
+    members = [f"{column}.imatch.{pattern}" for column in SEARCHED_COLUMNS]
+    if search.owner_ids is not None:
+        low, high = search.owner_ids
+        members.append(f"and(owner_id.gte.{low},owner_id.lte.{high})")
+    return ",".join(members)
+
+
+def _quoted(value: str) -> str:
+    """`value` double-quoted for a logic tree, where `,` `.` `(` `)` `:` would be syntax; inside
+    the quotes a backslash escapes the next character (PostgREST's `pQuotedValue`)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _translate(exc: APIError) -> StoreError:

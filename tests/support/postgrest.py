@@ -15,7 +15,9 @@ Emulated (as PostgREST 12 does it, to the extent supabase-py 2.34 can observe):
   GET/HEAD run read-only.
 - Filters `eq neq gt gte lt lte like ilike match imatch in is isdistinct cs cd ov sl sr nxl nxr
   adj fts plfts phfts wfts`, the `not.` prefix and the `(any)`/`(all)` modifiers, ANDed.
-  Values reach Postgres as text parameters cast to the column's type.
+  Values reach Postgres as text parameters cast to the column's type. Logic trees `or=(…)`,
+  `and=(…)`, `not.or=`, `not.and=` on the root table, nested, with its value syntax (a value
+  ends at `,` or `)` unless double-quoted with backslash escapes, or a `{…}` array).
 - `select=` with columns, `*` and `alias:column`; `order=`; `limit`, `offset`, `Range` header.
 - `Accept: application/vnd.pgrst.object+json` (406 `PGRST116` unless exactly one row) and
   `nulls=stripped`; `Prefer: return=, count=, resolution=, missing=default`; `columns=` and
@@ -25,9 +27,10 @@ Emulated (as PostgREST 12 does it, to the extent supabase-py 2.34 can observe):
   301, 000).
 - Supabase's `safeupdate`: PATCH and DELETE without a filter fail with `21000`.
 
-Refused rather than answered wrongly: resource embedding (`select=*,other(*)`), `or=`/`and=`
-trees, JSON paths and casts in `select`, limit/offset on PATCH/DELETE and non-object RPC bodies
-(400 `PGRST100`); CSV and plan output (406 `PGRST107`); PUT (405 `PGRST117`).
+Refused rather than answered wrongly: resource embedding (`select=*,other(*)`), filters and
+logic trees on embedded resources (`other.or=`), JSON paths and casts in `select`, limit/offset
+on PATCH/DELETE and non-object RPC bodies (400 `PGRST100`); CSV and plan output (406
+`PGRST107`); PUT (405 `PGRST117`).
 
 Not emulated at all: `Prefer: tx=`/`handling=`/`max-affected=`/`params=single-object`, unnamed
 and variadic RPC arguments, the OpenAPI root, `jwt-aud` checks, per-role statement timeouts and
@@ -448,9 +451,26 @@ class _SelectItem:
 
 
 @dataclass(frozen=True)
+class _Logic:
+    """An `or=(…)`/`and=(…)` tree: its members joined by `operator`, the whole maybe negated."""
+
+    operator: Literal["AND", "OR"]
+    negated: bool
+    members: tuple[_Filter | _Logic, ...]
+
+    def leaves(self) -> Iterator[_Filter]:
+        for member in self.members:
+            if isinstance(member, _Logic):
+                yield from member.leaves()
+            else:
+                yield member
+
+
+@dataclass(frozen=True)
 class _Query:
     select: tuple[_SelectItem, ...]
     filters: tuple[_Filter, ...]
+    logic: tuple[_Logic, ...]
     order: tuple[_Order, ...]
     offset: int
     limit: int | None
@@ -473,6 +493,161 @@ def _parse_filter(column: str, expression: str) -> _Filter:
     if not dot or match is None:
         raise _parse_error(f"failed to parse filter ({expression})")
     return _Filter(_unquote(column), match["op"], match["modifier"], value, negated)
+
+
+class _TreeSyntax(Exception):
+    """The text at the parser's position is not what it tried; it backtracks or gives up."""
+
+
+class _TreeParser:
+    """PostgREST's logic tree grammar (`pLogicTree`): members separated by commas, each either a
+    filter `column.operator.value` or a nested `[not.]and(…)`/`[not.]or(…)`. A value ends at the
+    first `,` or `)` unless double-quoted (a backslash escapes the next character inside the
+    quotes) or a `{…}` array literal; spaces and tabs around columns and separators are skipped."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def tree(self, operator: str, negated: bool) -> _Logic:
+        """The members after the `or`/`and` key: `(member,member,…)` and nothing after."""
+        logic = self._members(operator, negated)
+        if self.pos != len(self.text):
+            raise _TreeSyntax
+        return logic
+
+    def _peek(self) -> str:
+        return self.text[self.pos : self.pos + 1]
+
+    def _skip_blanks(self) -> None:
+        while self._peek() and self._peek() in " \t":
+            self.pos += 1
+
+    def _at_value_end(self) -> bool:
+        """At a `,` or `)`, or past the end (where the closing `)` is then missing)."""
+        return self.pos >= len(self.text) or self.text[self.pos] in ",)"
+
+    def _take(self, literal: str) -> bool:
+        if self.text.startswith(literal, self.pos):
+            self.pos += len(literal)
+            return True
+        return False
+
+    def _expect(self, literal: str) -> None:
+        if not self._take(literal):
+            raise _TreeSyntax
+
+    def _members(self, operator: str, negated: bool) -> _Logic:
+        self._skip_blanks()
+        self._expect("(")
+        members = [self._member()]
+        self._skip_blanks()
+        while self._take(","):
+            members.append(self._member())
+            self._skip_blanks()
+        self._expect(")")
+        self._skip_blanks()
+        return _Logic("AND" if operator == "and" else "OR", negated, tuple(members))
+
+    def _member(self) -> _Filter | _Logic:
+        start = self.pos
+        try:
+            return self._filter()
+        except _TreeSyntax:
+            self.pos = start
+        self._skip_blanks()
+        negated = self._take("not.")
+        for operator in ("and", "or"):
+            if self._take(operator):
+                return self._members(operator, negated)
+        raise _TreeSyntax
+
+    def _filter(self) -> _Filter:
+        self._skip_blanks()
+        column = self._column()
+        self._skip_blanks()
+        self._expect(".")
+        negated = self._take("not.")
+        match = _OPERATOR.match(self.text, self.pos)
+        if match is None or not self.text.startswith(".", match.end()):
+            raise _TreeSyntax
+        self.pos = match.end() + 1
+        operator = match["op"]
+        value = self._list() if operator == "in" else self._value()
+        return _Filter(column, operator, match["modifier"], value, negated)
+
+    def _column(self) -> str:
+        if self._peek() == '"':
+            return self._quoted()
+        match = _TREE_COLUMN.match(self.text, self.pos)
+        if match is None:
+            raise _TreeSyntax
+        self.pos = match.end()
+        return match.group().strip()
+
+    def _quoted(self) -> str:
+        """A double-quoted text, unescaped."""
+        self._expect('"')
+        chars: list[str] = []
+        while (char := self._peek()) != '"':
+            if not char:
+                raise _TreeSyntax
+            if char == "\\":
+                self.pos += 1
+                char = self._peek()
+                if not char:
+                    raise _TreeSyntax
+            chars.append(char)
+            self.pos += 1
+        self.pos += 1
+        return "".join(chars)
+
+    def _value(self) -> str:
+        start = self.pos
+        if self._peek() == '"':
+            try:
+                value = self._quoted()
+                if self._at_value_end():
+                    return value
+            except _TreeSyntax:
+                pass
+            self.pos = start
+        if self._peek() == "{":
+            end = self.text.find("}", self.pos)
+            inner = self.text[self.pos + 1 : end]
+            if end != -1 and "{" not in inner:
+                self.pos = end + 1
+                return self.text[start : self.pos]
+        while not self._at_value_end():
+            self.pos += 1
+        return self.text[start : self.pos]
+
+    def _list(self) -> str:
+        """An `in` list, kept as its text `(a,"b,c")` for `_condition` to split."""
+        start = self.pos
+        self._skip_blanks()
+        self._expect("(")
+        while True:
+            if self._peek() == '"':
+                self._quoted()
+            while not self._at_value_end():
+                self.pos += 1
+            if not self._take(","):
+                break
+        self._expect(")")
+        return self.text[start : self.pos].strip(" \t")
+
+
+# `pFieldName`: identifiers of letters, digits, `_`, `$` and spaces, joined by single dashes.
+_TREE_COLUMN = re.compile(r"[\w $]+(?:-(?!>)[\w $]+)*")
+
+
+def _parse_logic(key: str, value: str) -> _Logic:
+    negated, _, operator = key.rpartition(".")
+    try:
+        return _TreeParser(value).tree(operator, bool(negated))
+    except _TreeSyntax:
+        raise _parse_error(f"failed to parse logic tree ({value})") from None
 
 
 def _parse_select(text: str) -> tuple[_SelectItem, ...]:
@@ -530,6 +705,7 @@ def _parse_query(
 ) -> _Query:
     select: tuple[_SelectItem, ...] = (_SelectItem(None),)
     filters: list[_Filter] = []
+    logic: list[_Logic] = []
     order: tuple[_Order, ...] = ()
     offset = 0
     limit: int | None = None
@@ -550,8 +726,10 @@ def _parse_query(
             columns = _name_list(value)
         elif key == "on_conflict":
             on_conflict = _name_list(value)
-        elif key in ("or", "and", "not.or", "not.and") or "." in _unquote(key):
-            raise _unsupported(f"the query parameter {key!r} (logic trees, embedded filters)")
+        elif key in ("or", "and", "not.or", "not.and"):
+            logic.append(_parse_logic(key, value))
+        elif "." in _unquote(key):
+            raise _unsupported(f"the query parameter {key!r} (embedded filters and logic trees)")
         else:
             filters.append(_parse_filter(key, value))
     if range_header:
@@ -564,7 +742,7 @@ def _parse_query(
         offset = max(offset, header_lower)
         uppers = [upper for upper in (query_upper, header_upper) if upper is not None]
         limit = max(min(uppers) - offset + 1, 0) if uppers else None
-    return _Query(select, tuple(filters), order, offset, limit, columns, on_conflict)
+    return _Query(select, tuple(filters), tuple(logic), order, offset, limit, columns, on_conflict)
 
 
 @dataclass(frozen=True)
@@ -733,8 +911,22 @@ def _condition(source: _Source, condition: _Filter, statement: _Statement) -> st
     return f"NOT ({sql})" if condition.negated else sql
 
 
-def _where(source: _Source, filters: Sequence[_Filter], statement: _Statement) -> str:
-    return " AND ".join(_condition(source, f, statement) for f in filters) or "TRUE"
+def _where(source: _Source, query: _Query, statement: _Statement) -> str:
+    """The filters and the logic trees, ANDed."""
+    conditions = [_condition(source, f, statement) for f in query.filters]
+    conditions += [_logic_condition(source, tree, statement) for tree in query.logic]
+    return " AND ".join(conditions) or "TRUE"
+
+
+def _logic_condition(source: _Source, tree: _Logic, statement: _Statement) -> str:
+    members = [
+        _logic_condition(source, m, statement)
+        if isinstance(m, _Logic)
+        else f"({_condition(source, m, statement)})"
+        for m in tree.members
+    ]
+    sql = f"({f' {tree.operator} '.join(members)})"
+    return f"NOT {sql}" if tree.negated else sql
 
 
 def _select_list(source: _Source, items: Sequence[_SelectItem]) -> str:
@@ -771,7 +963,7 @@ def _aggregate(page_sql: str, total_sql: str, *, strip_nulls: bool) -> str:
 
 def _read_sql(source: _Source, query: _Query, statement: _Statement, ctx: _Context) -> str:
     select = _select_list(source, query.select)
-    where = _where(source, query.filters, statement)
+    where = _where(source, query, statement)
     page = f"SELECT {select} FROM {source.from_sql} WHERE {where}{_order_by(source, query.order)}"
     if query.limit is not None:
         page += f" LIMIT {statement.param(query.limit, 'bigint')}"
@@ -841,7 +1033,7 @@ def _insert_sql(table: _Table, query: _Query, ctx: _Context, statement: _Stateme
 def _require_filters(query: _Query, verb: str) -> None:
     if query.limit is not None or query.offset:
         raise _unsupported(f"limit/offset on {verb}")
-    if not query.filters:
+    if not query.filters and not query.logic:
         # Supabase loads the safeupdate extension for API requests.
         raise PostgrestError(400, "21000", f"{verb} requires a WHERE clause")
 
@@ -856,7 +1048,7 @@ def _update_sql(table: _Table, query: _Query, ctx: _Context, statement: _Stateme
         f"{_ident(table.body_column(name))} = pgrst_body.{_ident(name)}" for name in ctx.body
     )
     payload = statement.param(json.dumps(ctx.body), "json")
-    where = _where(table.source(), query.filters, statement)
+    where = _where(table.source(), query, statement)
     return (
         f"UPDATE {table.ref} SET {assignments} FROM (SELECT * FROM "
         f"json_populate_record(NULL::{table.ref}, {payload})) AS pgrst_body WHERE {where}"
@@ -865,7 +1057,7 @@ def _update_sql(table: _Table, query: _Query, ctx: _Context, statement: _Stateme
 
 def _delete_sql(table: _Table, query: _Query, statement: _Statement) -> str:
     _require_filters(query, "DELETE")
-    return f"DELETE FROM {table.ref} WHERE {_where(table.source(), query.filters, statement)}"
+    return f"DELETE FROM {table.ref} WHERE {_where(table.source(), query, statement)}"
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -1180,7 +1372,7 @@ class _Api:
             statement = _Statement()
             source = _call_source(function, arguments, statement)
             if function.returns != "rows":
-                for condition in query.filters:
+                for condition in (*query.filters, *(f for t in query.logic for f in t.leaves())):
                     source.column(condition.column)  # A scalar has no columns to filter on.
             await self._assume_role(connection, ctx)
             if function.returns == "void":

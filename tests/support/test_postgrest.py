@@ -137,12 +137,84 @@ def titles(response: APIResponse) -> list[str]:
             id="and",
         ),
         pytest.param(lambda q: q.contains("meta", {"tag": "x"}), ["alpha"], id="jsonb-contains"),
+        pytest.param(
+            lambda q: q.or_("title.eq.alpha,position.gt.2"), ["alpha", "gamma, delta"], id="or"
+        ),
+        pytest.param(lambda q: q.not_.or_("title.eq.alpha,position.gt.2"), ["Beta"], id="not-or"),
+        pytest.param(
+            lambda q: q.or_("title.eq.alpha,and(position.gte.2,label.is.null)"),
+            ["alpha", "gamma, delta"],
+            id="or-and",
+        ),
+        pytest.param(
+            lambda q: q.or_("position.eq.1,not.and(done.is.false,due_at.is.null)").eq(
+                "done", False
+            ),
+            ["Beta"],
+            id="or-not-and-then-filter",
+        ),
+        pytest.param(
+            lambda q: q.or_(' title.eq."gamma, delta", slug.in.(beta,"x,y") '),
+            ["Beta", "gamma, delta"],
+            id="or-quoted-and-in",
+        ),
+        pytest.param(
+            lambda q: q.or_("title.ilike.b*,slug.not.in.(alpha,beta)"),
+            ["Beta", "gamma, delta"],
+            id="or-pattern-and-not",
+        ),
         pytest.param(lambda q: q.eq("owner", OWNER_B), [], id="none"),
     ],
 )
 async def test_filters(service: AsyncClient, apply: Query, expected: list[str]) -> None:
     response = await apply(seeded(service)).execute()
     assert sorted(titles(response)) == expected
+
+
+async def test_logic_tree_values_are_data(service: AsyncClient) -> None:
+    """In a tree a value ends at `,` or `)` unless double-quoted, and inside the quotes a
+    backslash escapes the next character, as PostgREST parses it (`pLogicSingleVal`)."""
+    hostile = ["a,b)", 'say "hi"', "back\\slash", "x.y:z", "(paren", "{1,2}"]
+    notes = service.table("notes")
+    await notes.insert(
+        [{"owner": OWNER_B, "title": t, "slug": f"tree-{i}"} for i, t in enumerate(hostile)]
+    ).execute()
+
+    def quoted(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    for title in hostile:
+        found = await notes.select("title").or_(f"title.eq.{quoted(title)},slug.eq.none").execute()
+        assert titles(found) == [title]
+    # Unquoted, a dot is data too, and an array literal keeps its commas.
+    dotted = await notes.select("title").or_("title.eq.x.y:z").execute()
+    assert titles(dotted) == ["x.y:z"]
+    array = await notes.select("title").or_("title.eq.{1,2},title.eq.nope").execute()
+    assert titles(array) == ["{1,2}"]
+    # A tree is a WHERE clause for Supabase's safeupdate.
+    updated = await notes.update({"done": True}).or_("slug.eq.tree-0,slug.eq.tree-1").execute()
+    assert sorted(r["title"] for r in rows(updated)) == ["a,b)", 'say "hi"']
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        "()",
+        "(title.eq.alpha",
+        "(title.eq.alpha,)",
+        "(title.eq.alpha))",
+        "(xor(title.eq.a))",
+        "(title.nope.x)",
+        "(title.in.a,b)",
+        "title.eq.alpha",
+    ],
+)
+async def test_malformed_logic_trees_are_refused(service: AsyncClient, tree: str) -> None:
+    request = seeded(service)
+    request.request.params = request.request.params.add("or", tree)
+    with pytest.raises(APIError) as caught:
+        await request.execute()
+    assert caught.value.code == "PGRST100"
 
 
 async def test_select_order_and_paging(service: AsyncClient) -> None:

@@ -21,6 +21,7 @@ from shared.contracts import (
 )
 from shared.contracts.agent_config import MAX_INSTRUCTIONS
 from shared.store import AgentStore, Conflict, InvalidInput, NotFound
+from shared.store.search import MAX_SEARCH_LENGTH
 
 OWNER = UUID("9b1d2c3e-0000-4000-8000-00000000a11c")
 OTHER = UUID("9b1d2c3e-0000-4000-8000-0000000000b0")
@@ -237,6 +238,95 @@ async def test_list_pages_newest_first_per_owner(store: AgentStore) -> None:
         await store.list_agents(OWNER, limit=0)
     with pytest.raises(InvalidInput):
         await store.list_agents(OWNER, offset=-1)
+
+
+async def test_search_matches_name_slug_or_voice_in_any_case(store: AgentStore) -> None:
+    clarence = await store.create_agent(new_agent())  # voice cedar
+    farah = await store.create_agent(
+        new_agent(slug="farah", name="Front Desk", voice="marin", instructions="Coherence.")
+    )
+    theirs = await store.create_agent(new_agent(owner=OTHER, slug="coherent", name="Theirs"))
+    old = await store.create_agent(new_agent(slug="old-coherence", name="Old"))
+    await store.archive_agent(old.id)
+
+    async def found(owner: UUID | None, search: str | None, **kw: Any) -> list[UUID]:
+        page = await store.list_agents(owner, search=search, **kw)
+        assert page.total == len(page.items)
+        return [a.id for a in page.items]
+
+    assert await found(OWNER, "COHER") == [clarence.id]  # not by instructions, not archived
+    assert await found(OWNER, "coher", include_archived=True) == [old.id, clarence.id]
+    assert await found(OWNER, "  front desk ") == [farah.id]  # the name, trimmed
+    assert await found(OWNER, "FaRaH") == [farah.id]  # the slug
+    assert await found(OWNER, "marin") == [farah.id]  # the voice
+    assert await found(OWNER, "nobody") == []
+    for nothing in (None, "", "   "):
+        assert await found(OWNER, nothing) == [farah.id, clarence.id]
+    # The operator's search spans every owner; `total` counts the matches, not the page.
+    assert await found(None, "coher") == [theirs.id, clarence.id]
+    first = await store.list_agents(None, search="coher", limit=1)
+    second = await store.list_agents(None, search="coher", limit=1, offset=1)
+    assert (first.total, second.total) == (2, 2)
+    assert [a.id for a in first.items + second.items] == [theirs.id, clarence.id]
+
+
+async def test_the_operators_search_matches_an_owner_id_prefix(store: AgentStore) -> None:
+    mine = await store.create_agent(new_agent())
+    theirs = await store.create_agent(new_agent(owner=OTHER, slug="theirs", name="Theirs"))
+    both = [theirs.id, mine.id]
+
+    async def found(owner: UUID | None, search: str) -> list[UUID]:
+        return [a.id for a in (await store.list_agents(owner, search=search)).items]
+
+    assert await found(None, "9b1d2c3e") == both  # both owners' ids start so
+    assert await found(None, "9B1D2C3E-0000-4000-8000-00000000A") == [mine.id]
+    assert await found(None, str(OTHER)) == [theirs.id]
+    assert await found(None, "9b1d2c3e-0000-4000-8000-00000000a11c0") == []  # longer than an id
+    assert await found(None, "9b1d2c3e0000") == []  # not the canonical spelling
+    assert await found(None, "9b1g") == []
+    # A user's listing is theirs already: an owner id is not something to search it by.
+    assert await found(OWNER, "9b1d2c3e") == []
+
+
+# Each is a name whose characters mean something to LIKE, regular expressions, PostgREST's
+# logic trees or a URL; each finds exactly itself, and the decoy it would find if its
+# characters were syntax (`%` and `*` as wildcards, `+` as a space, `|` as "or") stays out.
+HOSTILE = [
+    ("50%_off", "50 and off"),
+    ("a,b)", "a b"),
+    ("x*y", "xzzy"),
+    ("back\\slash", "backslash"),
+    ('say "hi"', "say hi"),
+    ("it's", "its"),
+    ("v1.2:beta", "v1x2 beta"),
+    ("(paren", "paren"),
+    ("[br]", "b r"),
+    ("^$|.{2}", "an empty match"),
+    ("c++", "c  d"),
+    ("Zoë & Ünal", "Zoe & Unal"),
+]
+
+
+async def test_a_search_is_data_never_syntax(store: AgentStore) -> None:
+    ids = {}
+    for i, (name, decoy) in enumerate(HOSTILE):
+        ids[name] = (await store.create_agent(new_agent(slug=f"hostile-{i}", name=name))).id
+        await store.create_agent(new_agent(slug=f"decoy-{i}", name=decoy))
+    for name, _ in HOSTILE:
+        for scope in (OWNER, None):
+            page = await store.list_agents(scope, search=name)
+            assert [a.id for a in page.items] == [ids[name]], name
+            assert page.total == 1, name
+
+
+async def test_a_search_is_bounded(store: AgentStore) -> None:
+    await store.create_agent(new_agent())
+    longest = await store.list_agents(OWNER, search="x" * MAX_SEARCH_LENGTH)
+    assert (longest.items, longest.total) == ([], 0)
+    with pytest.raises(InvalidInput, match="at most 100"):
+        await store.list_agents(OWNER, search="x" * (MAX_SEARCH_LENGTH + 1))
+    with pytest.raises(InvalidInput, match="NUL"):
+        await store.list_agents(None, search="a\x00b")
 
 
 async def test_archive_is_idempotent_and_delete_keeps_sessions(store: AgentStore) -> None:
