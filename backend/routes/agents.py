@@ -14,7 +14,15 @@ import contextlib
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -42,6 +50,7 @@ from shared.contracts.agent_config import NotRunnable, check_runnable
 from shared.contracts.dispatch import SessionKind
 from shared.contracts.versions import RunTarget
 from shared.store import NotFound, UnreadableAgent
+from shared.store.search import MAX_SEARCH_LENGTH, search_error
 from shared.validation import describe_validation_error
 
 
@@ -98,9 +107,26 @@ class SpawnQuery(BaseModel):
     ] = None
 
 
+def _search_text(value: str) -> str:
+    if (reason := search_error(value)) is not None:
+        raise ValueError(reason)
+    return value
+
+
 class AgentListQuery(PageQuery):
     include_archived: BoolParam = False
     owner_id: Annotated[UuidParam | None, Field(description="operator: one owner's agents")] = None
+    q: Annotated[
+        str | None,
+        AfterValidator(_search_text),
+        Field(
+            description="keep the agents whose name, slug or voice contains this text, in any "
+            "case (every character is itself: `%`, `_` and `*` are no wildcards); the "
+            "operator's search also matches the agents of owners whose id starts with it. "
+            "`total` counts the matches",
+            json_schema_extra={"maxLength": MAX_SEARCH_LENGTH, "pattern": "^[^\\u0000]*$"},
+        ),
+    ] = None
 
 
 class OwnerQuery(BaseModel):
@@ -131,6 +157,7 @@ async def list_agents(request: Request, principal: Principal) -> Response:
         limit=asked.limit,
         offset=asked.offset,
         include_archived=asked.include_archived,
+        search=asked.q,
     )
     stats = await svc.store.agent_call_stats([agent.id for agent in page.items])
     return json_response(AgentPage.of(with_call_stats(counted(svc, page), stats)))

@@ -130,6 +130,53 @@ async def test_the_operator_sees_every_owner_and_creates_for_any(
     assert for_bob.status_code == 201 and for_bob.json()["owner_id"] == str(BOB)
 
 
+async def test_the_list_searches_in_the_database_within_the_callers_scope(
+    client: httpx.AsyncClient, make_agent: AgentFactory
+) -> None:
+    # The oldest agent, so 200 newer ones push it off the first page of the list.
+    needle = await make_agent(ALICE, name="50%_off Clarence")
+    for i in range(200):
+        await make_agent(ALICE, name=f"Hay {i}")
+    bobs = await make_agent(BOB, name="Bob's 50%_off")
+    await make_agent(BOB, name="50 and off")  # what `%_` as wildcards would find
+
+    async def search(headers: dict[str, str], q: str, **params: Any) -> tuple[list[str], int]:
+        found = await client.get("/api/agents", params={"q": q, **params}, headers=headers)
+        assert found.status_code == 200, found.text
+        return [item["id"] for item in found.json()["items"]], found.json()["total"]
+
+    alice = as_user(ALICE)
+    first_page = (await client.get("/api/agents?limit=200", headers=alice)).json()
+    assert first_page["total"] == 201 and str(needle.id) not in json.dumps(first_page)
+    assert await search(alice, "50%_OFF") == ([str(needle.id)], 1)
+    # A user's search stays in their own agents, whatever it says.
+    assert await search(alice, str(BOB)[:8]) == ([], 0)
+    assert await search(as_user(BOB), "clarence") == ([], 0)
+    # The operator's spans every owner and also matches an owner id's beginning.
+    assert await search(OPERATOR, "50%_off") == ([str(bobs.id), str(needle.id)], 2)
+    assert await search(OPERATOR, "50%_off", limit=1, offset=1) == ([str(needle.id)], 2)
+    by_owner, total = await search(OPERATOR, str(BOB)[:8].upper())
+    assert total == 2 and str(bobs.id) in by_owner
+    assert await search(OPERATOR, "hay 19", owner_id=str(BOB)) == ([], 0)
+    assert (await search(OPERATOR, "hay 19", owner_id=str(ALICE)))[1] == 1 + 10  # 19, 190..199
+
+
+@pytest.mark.parametrize(
+    ("q", "reason"),
+    [("x" * 101, "a search is at most 100 characters"), ("a\x00b", "cannot contain a NUL")],
+)
+async def test_a_search_too_long_or_with_a_nul_is_refused_naming_q(
+    client: httpx.AsyncClient, q: str, reason: str
+) -> None:
+    refused = await client.get("/api/agents", params={"q": q}, headers=as_user(ALICE))
+    assert refused.status_code == 400
+    problem = refused.json()
+    assert problem["type"] == "urn:voxie:problem:invalid-parameter"
+    assert problem["detail"].startswith("query parameter q: ") and reason in problem["detail"]
+    fits = await client.get("/api/agents", params={"q": "x" * 100}, headers=as_user(ALICE))
+    assert fits.status_code == 200 and fits.json()["total"] == 0
+
+
 async def test_a_user_cannot_create_for_someone_else_or_list_their_agents(
     client: httpx.AsyncClient,
 ) -> None:
