@@ -42,14 +42,21 @@ class SlugMatch:
         return "did you mean " + " or ".join(f"'{s}'" for s in self.suggestions) + "?"
 
 
-async def fleet(store: AgentStore, *, include_archived: bool = True) -> Fleet:
-    """Every owner's agents, page by page (newest first)."""
+async def fleet(
+    store: AgentStore, *, include_archived: bool = True, search: str | None = None
+) -> Fleet:
+    """Every owner's agents, page by page (newest first); with `search`, those it matches
+    (`shared.store.search`: name, slug or voice, or an owner-id prefix), found by the database."""
     agents: list[AgentConfig] = []
     unreadable: list[UUID] = []
     offset = 0
     while True:
         page = await store.list_agents(
-            None, limit=MAX_PAGE_SIZE, offset=offset, include_archived=include_archived
+            None,
+            limit=MAX_PAGE_SIZE,
+            offset=offset,
+            include_archived=include_archived,
+            search=search,
         )
         agents += page.items
         unreadable += page.unreadable

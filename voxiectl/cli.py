@@ -28,7 +28,7 @@ from rich.table import Table
 
 from shared.logging import configure_logging
 from shared.settings import ConfigError, Settings
-from shared.store import AgentStore, NotFound, StoreError, open_store
+from shared.store import AgentStore, InvalidInput, NotFound, StoreError, open_store
 from voxiectl import doctor as doctor_module
 from voxiectl.agents import find_slug, fleet, summary
 from voxiectl.api import ApiError, Backend
@@ -181,12 +181,26 @@ def agents_list(
     include_archived: Annotated[
         bool, typer.Option("--include-archived", help="Also list archived agents.")
     ] = False,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            "--search",
+            help="Only agents whose name, slug or voice contains this text (any case), or "
+            "whose owner id starts with it.",
+        ),
+    ] = None,
 ) -> None:
     """Every owner's agents, newest first; rows that fail the contract are named at the end."""
     out = _output(ctx)
     settings = _settings(out)
     try:
-        found = _run(_with_store(settings, lambda s: fleet(s, include_archived=include_archived)))
+        found = _run(
+            _with_store(
+                settings, lambda s: fleet(s, include_archived=include_archived, search=search)
+            )
+        )
+    except InvalidInput as exc:
+        out.fail(f"--search: {exc}", code=2)
     except StoreError as exc:
         out.fail(f"the store is not reachable: {exc}")
     rows = [summary(a) for a in found.agents]

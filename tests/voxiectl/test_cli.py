@@ -95,6 +95,26 @@ async def test_agents_list_and_show_name_a_row_that_fails_the_contract(
     assert missing.code == 1 and "error" in missing.json()
 
 
+async def test_agents_list_search_is_the_stores_search(
+    store: PostgresStore, env: dict[str, str], tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    owner = uuid.uuid4()
+    named = await store.create_agent(new_agent(name=f"Needle {tag.upper()} 50%_off"))
+    owned = await store.create_agent(new_agent(owner_id=owner))
+    await store.create_agent(new_agent(name=f"Needle {tag} 50 and off"))
+
+    async def listed(search: str) -> list[str]:
+        ran = await voxiectl("--json", "agents", "list", "--search", search, env=env, cwd=tmp_path)
+        assert ran.code == 0, ran.stderr
+        return [a["id"] for a in ran.json()["agents"]]
+
+    assert await listed(f"{tag} 50%_OFF") == [str(named.id)]
+    assert await listed(str(owner)[:13]) == [str(owned.id)]  # an owner id's beginning
+    too_long = await voxiectl("agents", "list", "--search", "x" * 101, env=env, cwd=tmp_path)
+    assert too_long.code == 2 and "at most 100 characters" in too_long.stderr
+
+
 async def test_migrate_reports_what_it_applied(env: dict[str, str], tmp_path: Path) -> None:
     ran = await voxiectl("--json", "migrate", env=env, cwd=tmp_path)
     assert ran.code == 0, ran.stderr
