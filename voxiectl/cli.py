@@ -28,7 +28,8 @@ from rich.table import Table
 
 from shared.logging import configure_logging
 from shared.settings import ConfigError, Settings
-from shared.store import AgentStore, InvalidInput, NotFound, StoreError, open_store
+from shared.store import AgentStore, NotFound, StoreError, open_store
+from shared.store.search import search_error
 from voxiectl import doctor as doctor_module
 from voxiectl.agents import find_slug, fleet, summary
 from voxiectl.api import ApiError, Backend
@@ -175,6 +176,13 @@ def _agents_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _search_option(value: str | None) -> str | None:
+    # A usage error (exit 2, like an unknown option), before any store is opened.
+    if value is not None and (reason := search_error(value)) is not None:
+        raise typer.BadParameter(reason)
+    return value
+
+
 @agents_app.command("list")
 def agents_list(
     ctx: typer.Context,
@@ -187,6 +195,7 @@ def agents_list(
             "--search",
             help="Only agents whose name, slug or voice contains this text (any case), or "
             "whose owner id starts with it.",
+            callback=_search_option,
         ),
     ] = None,
 ) -> None:
@@ -199,8 +208,6 @@ def agents_list(
                 settings, lambda s: fleet(s, include_archived=include_archived, search=search)
             )
         )
-    except InvalidInput as exc:
-        out.fail(f"--search: {exc}", code=2)
     except StoreError as exc:
         out.fail(f"the store is not reachable: {exc}")
     rows = [summary(a) for a in found.agents]
