@@ -1,24 +1,52 @@
-import { useMemo, useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { Link, useNavigate } from 'react-router-dom'
 import { useAuth } from '../auth'
 import { ConfirmDialog } from '../components/Confirm'
 import { FailureNotice, Notice } from '../components/Notice'
 import { StatusBadge } from '../components/StatusBadge'
 import { toFailure, useLoad } from '../components/useApi'
+import { useDebounced } from '../components/useDebounced'
 import { api, query } from '../lib/api'
 import type { Failure } from '../lib/describe'
 import { formatRelative } from '../lib/format'
+import { appendPage, hasMore, nextOffset } from '../lib/pages'
+import { plural } from '../lib/plural'
 import type { Agent, Paged } from '../lib/types'
 import { useTitle } from '../components/useTitle'
+
+const PAGE_SIZE = 50
+// Typing sends one search per pause, not one per key.
+const SEARCH_DELAY_MS = 250
+// The API's bound on a search (MAX_SEARCH_LENGTH in shared/store/search.py).
+const SEARCH_MAX_LENGTH = 100
+
+/** A list as the API answered it, and what it was asked: an answer to an earlier search must
+ * not be taken for one to the current (a cleared search still showing "no match", say). */
+interface Listing {
+  search: string
+  archived: boolean
+  page: Paged<Agent>
+}
+
+function agentsPath(search: string, archived: boolean, offset: number): string {
+  return `/api/agents${query({ limit: PAGE_SIZE, offset: offset || null, include_archived: archived || null, q: search })}`
+}
 
 export function AgentsPage() {
   useTitle('Agents')
   const [showArchived, setShowArchived] = useState(false)
-  const { data, failure, loading, reload } = useLoad(
-    (signal) => api.get<Paged<Agent>>(`/api/agents${query({ limit: 200, include_archived: showArchived || null })}`, signal),
-    [showArchived],
-  )
   const [search, setSearch] = useState('')
+  // The database searches (every owner's agents, for the operator, not only a first page).
+  const searched = useDebounced(search.trim(), SEARCH_DELAY_MS)
+  const { data, setData, failure, loading, reload } = useLoad<Listing>(
+    async (signal) => ({ search: searched, archived: showArchived, page: await api.get<Paged<Agent>>(agentsPath(searched, showArchived, 0), signal) }),
+    [showArchived, searched],
+  )
+  const [loadingMore, setLoadingMore] = useState(false)
+  const [moreFailure, setMoreFailure] = useState<Failure | null>(null)
+  const moreRequest = useRef<AbortController | null>(null)
+  // A new search (or leaving the page) drops the next page still on its way for the old one.
+  useEffect(() => () => moreRequest.current?.abort(), [showArchived, searched])
   const [archiving, setArchiving] = useState<Agent | null>(null)
   const [archiveFailure, setArchiveFailure] = useState<Failure | null>(null)
   const [archived, setArchived] = useState<string | null>(null)
@@ -28,12 +56,25 @@ export function AgentsPage() {
   const { account } = useAuth()
   const operator = account?.operator === true
 
-  const agents = useMemo(() => {
-    const needle = search.trim().toLowerCase()
-    const items = data?.items ?? []
-    if (!needle) return items
-    return items.filter((a) => [a.name, a.slug, a.voice, a.status, ...(operator ? [a.owner_id] : [])].some((v) => v.toLowerCase().includes(needle)))
-  }, [data, search, operator])
+  async function loadMore(shown: Listing) {
+    moreRequest.current?.abort()
+    const controller = new AbortController()
+    moreRequest.current = controller
+    setLoadingMore(true)
+    setMoreFailure(null)
+    try {
+      const next = await api.get<Paged<Agent>>(agentsPath(shown.search, shown.archived, nextOffset(shown.page)), controller.signal)
+      // Appended only to the list it continues: a reload meanwhile replaced that list.
+      setData((current) => (current === shown ? { ...shown, page: appendPage(shown.page, next) } : current))
+    } catch (error) {
+      if (!controller.signal.aborted) setMoreFailure(toFailure(error))
+    } finally {
+      if (moreRequest.current === controller) {
+        moreRequest.current = null
+        setLoadingMore(false)
+      }
+    }
+  }
 
   async function archive(agent: Agent) {
     setBusy(true)
@@ -50,8 +91,11 @@ export function AgentsPage() {
     }
   }
 
+  const agents = data?.page.items ?? []
+  const total = data?.page.total ?? 0
   // No agent in use: the invitation to create one, but archived agents stay one click away.
-  const none = data !== null && data.items.length === 0 && !showArchived
+  // Not when a search finds nothing: that is "no match", with the search box still there.
+  const none = data !== null && total === 0 && data.search === '' && !data.archived
   const archivedToggle = (
     <label className="check">
       <input type="checkbox" checked={showArchived} onChange={(e) => setShowArchived(e.target.checked)} />
@@ -83,12 +127,23 @@ export function AgentsPage() {
           <div className="toolbar">
             <div className="field field-inline">
               <label htmlFor="agent-search">Search agents</label>
-              <input id="agent-search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder={operator ? 'Name, slug, voice, status or owner' : 'Name, slug, voice or status'} />
+              <input
+                id="agent-search"
+                type="search"
+                value={search}
+                maxLength={SEARCH_MAX_LENGTH}
+                onChange={(e) => setSearch(e.target.value)}
+                placeholder={operator ? 'Name, slug, voice or owner id' : 'Name, slug or voice'}
+              />
             </div>
             {archivedToggle}
           </div>
           {loading && !data && <p role="status">Loading agents…</p>}
-          {data && agents.length === 0 && <p role="status">{search.trim() ? `No agent matches “${search}”.` : 'No agents, archived or not.'}</p>}
+          {data && (
+            <p role="status" className="list-count">
+              {loading ? (searched === data.search ? 'Loading…' : 'Searching…') : listed(data)}
+            </p>
+          )}
           {agents.length > 0 && (
             <table className="table table-cards">
               <caption className="visually-hidden">Your agents</caption>
@@ -154,6 +209,14 @@ export function AgentsPage() {
               </tbody>
             </table>
           )}
+          {moreFailure && <FailureNotice failure={{ ...moreFailure, action: 'retry' }} onRetry={() => data && void loadMore(data)} />}
+          {data && hasMore(data.page) && (
+            <div className="list-more">
+              <button type="button" className="button" disabled={loadingMore || loading} onClick={() => void loadMore(data)}>
+                {loadingMore ? 'Loading…' : 'Load more'}
+              </button>
+            </div>
+          )}
         </>
       )}
       <ConfirmDialog
@@ -167,6 +230,13 @@ export function AgentsPage() {
       />
     </>
   )
+}
+
+/** What the list shows, in words: how many of how many, or why nothing. */
+function listed({ search, page }: Listing): string {
+  if (page.total === 0) return search ? `No agent matches “${search}”.` : 'No agents, archived or not.'
+  const matching = search ? ` matching “${search}”` : ''
+  return `Showing ${page.items.length.toLocaleString()} of ${plural(page.total, 'agent')}${matching}`
 }
 
 /** The live version and whether the draft waits to be published (issue 17). */

@@ -480,3 +480,46 @@ async def test_publish_diff_and_roll_back_a_version_and_see_its_analytics(
         await analytics.get_by_label("By day").check()
         await expect(analytics.get_by_role("img", name=re.compile("Calls per day"))).to_be_visible()
         await visit.check("versions-rolled-back-analytics")
+
+
+# --- 6. the agents list: the database searches, and pages past the first ----------------------
+
+
+async def test_the_agents_list_searches_the_database_and_loads_more(dashboard: Dashboard) -> None:
+    """More agents than a page: "Load more" appends the rest; the search box finds an agent
+    that is not on the first page, and a search that finds nothing says so, the box still there."""
+    await archive_all_agents(dashboard, "user")
+    headers = await api_token(dashboard, "user")
+    async with httpx.AsyncClient(timeout=10) as http:
+        # The oldest, so the 54 newer ones put it on the second page (the list is newest first).
+        names = ["Needle 50%_off"] + [f"Hay {i}" for i in range(54)]
+        for i, name in enumerate(names):
+            body = {"slug": f"listed-{i}", "name": name, "instructions": INSTRUCTIONS}
+            created = await http.post(f"{dashboard.url}/api/agents", json=body, headers=headers)
+            assert created.status_code == 201, created.text
+    async with browsing(dashboard, "agents-list") as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        rows = page.locator("table tbody tr")
+        count = page.locator(".list-count")
+        await expect(count).to_have_text("Showing 50 of 55 agents")
+        await expect(rows).to_have_count(50)
+        await expect(page.get_by_role("link", name="Needle 50%_off", exact=True)).to_have_count(0)
+        await page.get_by_role("button", name="Load more").click()
+        await expect(count).to_have_text("Showing 55 of 55 agents")
+        await expect(rows).to_have_count(55)
+        await expect(page.get_by_role("button", name="Load more")).to_have_count(0)
+        await visit.check("agents-all-loaded")
+
+        search = page.get_by_label("Search agents")
+        await search.fill("needle 50%_")
+        await expect(count).to_have_text("Showing 1 of 1 agent matching “needle 50%_”")
+        await expect(rows).to_have_count(1)
+        await expect(page.get_by_role("link", name="Needle 50%_off", exact=True)).to_be_visible()
+        await search.fill("zebra")
+        await expect(count).to_have_text("No agent matches “zebra”.")
+        await expect(rows).to_have_count(0)
+        await expect(search).to_be_visible()
+        await visit.check("agents-no-match")
+        await search.fill("")
+        await expect(count).to_have_text("Showing 50 of 55 agents")
