@@ -91,7 +91,8 @@ class AgentStore(Protocol):
     ) -> Page[AgentConfig]:
         """Newest first; `owner_id=None` lists every owner's (operators). `search` keeps the
         agents it matches (`shared.store.search`: name, slug or voice, and with `owner_id=None`
-        an owner-id prefix) and `total` counts them; InvalidInput if it is too long."""
+        an owner-id prefix) and `total` counts them; InvalidInput if it is over
+        MAX_SEARCH_LENGTH or holds a NUL."""
 
     async def agent_call_stats(self, agent_ids: Sequence[UUID]) -> dict[UUID, CallStats]:
         """Each agent's last call and its calls in the last 7 days, for a whole page in one
