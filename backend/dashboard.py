@@ -5,6 +5,10 @@ The app is the router's fallback, so every API route, and the API's own 404/405 
 - `/api/…` (and anything but GET/HEAD) is never the app: an unknown API path stays a 404 problem;
 - a file of the build is served as is: `assets/` (names carry a content hash) cached for a year,
   everything else (`index.html` first) revalidated on every load, so a new build shows at once;
+- but not the build's own records: Vite's `.vite/` (the manifest bench.dashboard_bundle reads)
+  is never served, and source maps (`*.map`, the full sources) only in `dev`/`test` — the
+  production build has none (dashboard/vite.config.ts), a development-mode build copied to a
+  server must not publish them either;
 - any other path without a file extension is a client route: `index.html` (the app routes it);
 - with no build there, `/` and every client route answer a page naming the cause (no Node.js
   → install Node.js 20 and run scripts/bootstrap), never a blank page.
@@ -40,6 +44,8 @@ DEFAULT_DIST = Path(__file__).resolve().parents[1] / "dashboard" / "dist"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 HASHED_DIR = "assets/"
+BUILD_RECORDS = ".vite/"
+SOURCE_MAP = ".map"
 
 
 def dist_dir(settings: Settings) -> Path:
@@ -105,7 +111,16 @@ operations = [
 
 
 class _Build(StaticFiles):
+    def __init__(self, directory: Path, *, source_maps: bool) -> None:
+        super().__init__(directory=directory, html=True, check_dir=False)
+        self.source_maps = source_maps
+
     async def get_response(self, path: str, scope: Scope) -> Response:
+        hidden = path.startswith(BUILD_RECORDS) or (
+            path.endswith(SOURCE_MAP) and not self.source_maps
+        )
+        if hidden:
+            raise HTTPException(404)  # as if absent: a missing file stays a 404
         try:
             response = await super().get_response(path, scope)
         except HTTPException as exc:
@@ -121,10 +136,10 @@ class _Build(StaticFiles):
 class Dashboard:
     """The router's fallback: the built app for what no API route matched, else `not_found`."""
 
-    def __init__(self, directory: Path, not_found: ASGIApp) -> None:
+    def __init__(self, directory: Path, not_found: ASGIApp, *, source_maps: bool) -> None:
         self.directory = directory
         self.not_found = not_found
-        self.files = _Build(directory=directory, html=True, check_dir=False)
+        self.files = _Build(directory, source_maps=source_maps)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")

@@ -85,6 +85,28 @@ async def test_the_api_keeps_its_own_answers(
         assert (await http.get("/healthz")).json() == {"status": "ok"}
 
 
+@pytest.mark.parametrize(("platform_env", "maps_served"), [("dev", True), ("staging", False)])
+async def test_source_maps_only_in_development_and_never_the_build_records(
+    livekit: LiveKitDouble, database_url: str, dist: Path, platform_env: str, maps_served: bool
+) -> None:
+    (dist / "assets" / "index-3f2b8c1e.js.map").write_text('{"sourcesContent": ["secret"]}')
+    (dist / ".vite").mkdir()
+    (dist / ".vite" / "manifest.json").write_text('{"index.html": {}}')
+    production = {"livekit_api_key": "staging-key", "livekit_api_secret": "s" * 40}
+    values = {} if platform_env == "dev" else production
+    app = app_with(
+        livekit, database_url, dashboard_dist_dir=dist, platform_env=platform_env, **values
+    )
+    async with serving(app) as http:
+        source_map = await http.get("/assets/index-3f2b8c1e.js.map")
+        assert source_map.status_code == (200 if maps_served else 404)
+        for hidden in ("/.vite/manifest.json", "/assets/../.vite/manifest.json", "/.vite/"):
+            response = await http.get(hidden)
+            assert response.status_code == 404, hidden
+            assert response.headers["content-type"] == "application/problem+json", hidden
+        assert (await http.get("/assets/index-3f2b8c1e.js")).text == SCRIPT
+
+
 @pytest.mark.parametrize("node", [True, False])
 async def test_without_a_build_a_page_says_why(
     livekit: LiveKitDouble,
