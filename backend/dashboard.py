@@ -10,6 +10,9 @@ The app is the router's fallback, so every API route, and the API's own 404/405 
   production build has none (dashboard/vite.config.ts), a development-mode build copied to a
   server must not publish them either;
 - any other path without a file extension is a client route: `index.html` (the app routes it);
+- the build's files go gzip-compressed to a browser that accepts it (the JavaScript shrinks
+  about 3.5 times); the API's answers do not: they carry tokens next to text a caller chose, the
+  mix that compression turns into a side channel (BREACH), and they are small;
 - with no build there, `/` and every client route answer a page naming the cause (no Node.js
   → install Node.js 20 and run scripts/bootstrap), never a blank page.
 
@@ -28,6 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -46,6 +50,9 @@ REVALIDATE = "no-cache"
 HASHED_DIR = "assets/"
 BUILD_RECORDS = ".vite/"
 SOURCE_MAP = ".map"
+# Smaller files gain little and cost a compression each; the level trades CPU for ~5% of size.
+GZIP_MIN_BYTES = 1024
+GZIP_LEVEL = 6
 
 
 def dist_dir(settings: Settings) -> Path:
@@ -139,7 +146,11 @@ class Dashboard:
     def __init__(self, directory: Path, not_found: ASGIApp, *, source_maps: bool) -> None:
         self.directory = directory
         self.not_found = not_found
-        self.files = _Build(directory, source_maps=source_maps)
+        self.files = GZipMiddleware(
+            _Build(directory, source_maps=source_maps),
+            minimum_size=GZIP_MIN_BYTES,
+            compresslevel=GZIP_LEVEL,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")

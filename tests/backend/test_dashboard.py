@@ -12,7 +12,7 @@ import pytest
 
 from backend.app import create_app
 from backend.dashboard import IMMUTABLE, REVALIDATE
-from tests.backend.conftest import backend_settings, serving
+from tests.backend.conftest import OPERATOR, backend_settings, serving
 from tests.support.livekit import LiveKitDouble
 
 INDEX = "<!doctype html><html><head><script src='/assets/index-3f2b8c1e.js'></script></head></html>"
@@ -59,6 +59,32 @@ async def test_the_app_its_assets_and_client_routes(
             response = await http.get(missing)
             assert response.status_code == 404, missing
             assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_build_goes_compressed_and_the_api_does_not(
+    livekit: LiveKitDouble, database_url: str, dist: Path
+) -> None:
+    script = "export const voxie = 'a voice agent platform';\n" * 200
+    (dist / "assets" / "vendor-9a8b7c6d.js").write_text(script)
+    async with serving(app_with(livekit, database_url, dashboard_dist_dir=dist)) as http:
+        gzip_ok = {"Accept-Encoding": "gzip"}
+        asset = await http.get("/assets/vendor-9a8b7c6d.js", headers=gzip_ok)
+        assert asset.headers["content-encoding"] == "gzip"
+        assert asset.text == script  # httpx decoded it: the same bytes
+        assert int(asset.headers["content-length"]) < len(script) / 10
+        assert asset.headers["cache-control"] == IMMUTABLE
+        assert "accept-encoding" in asset.headers["vary"].lower()
+        # A client that does not accept gzip gets the file as is.
+        plain = await http.get(
+            "/assets/vendor-9a8b7c6d.js", headers={"Accept-Encoding": "identity"}
+        )
+        assert "content-encoding" not in plain.headers and plain.text == script
+        # The API never: its answers mix tokens with caller-chosen text (BREACH).
+        document = await http.get("/openapi.json", headers={**gzip_ok, **OPERATOR})
+        assert document.status_code == 200 and len(document.content) > 10_000
+        assert "content-encoding" not in document.headers
+        config = await http.get("/dashboard-config.json", headers=gzip_ok)
+        assert config.status_code == 200 and "content-encoding" not in config.headers
 
 
 async def test_the_api_keeps_its_own_answers(
