@@ -82,10 +82,12 @@ def call_end(
     status: SessionStatus | None = None,
     error: str | None = None,
     summary: str | None = None,
+    ended_at: datetime | None = None,
 ) -> CallEnd:
     """What is recorded when a call ends: its transcript and token usage if a session got that
     far, and the summary if one was written. The status is `failed` for an error end unless the
-    caller knows better (a session that closed itself ends with `error` but `ended`)."""
+    caller knows better (a session that closed itself ends with `error` but `ended`). `ended_at`
+    defaults to now; a caller that knows when the conversation ended says so."""
     if status is None:
         status = SessionStatus.FAILED if reason is EndReason.ERROR else SessionStatus.ENDED
     return CallEnd(
@@ -96,6 +98,7 @@ def call_end(
         transcript=transcript_from(session.history) if session else (),
         summary=summary,
         usage=usage_from(session.usage) if session else (),
+        ended_at=ended_at or datetime.now(UTC),
     )
 
 

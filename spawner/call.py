@@ -14,6 +14,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -336,7 +337,8 @@ class Call:
         finally:
             if self._drain_watch is not None:
                 self._drain_watch.cancel()
-            await self._finish(session_id, session, config, reason, status, error)
+            ended_at = lifecycle.ended_at or datetime.now(UTC)  # not closed: it ends now
+            await self._finish(session_id, session, config, reason, status, error, ended_at)
 
     def _mark(self, step: str) -> None:
         self._marks[f"{step}_ms"] = round((time.monotonic() - self._started) * 1000, 2)
@@ -451,13 +453,22 @@ class Call:
         reason: EndReason,
         status: SessionStatus,
         error: str | None,
+        ended_at: datetime,
     ) -> None:
         # The records below matter more than a clean close: a failing close is logged, not fatal.
         await best_effort("session_not_closed", session.aclose())
         summary = (
             await summarize(self._summary_model(), session.history) if config.summarize else None
         )
-        end = call_end(session_id, reason, session, status=status, error=error, summary=summary)
+        end = call_end(
+            session_id,
+            reason,
+            session,
+            status=status,
+            error=error,
+            summary=summary,
+            ended_at=ended_at,
+        )
         await self.runtime.call(self.runtime.recorder.finish(end))
         metrics.SESSIONS_ENDED.labels(reason=reason, status=status).inc()
         metrics.SESSION_SECONDS.observe(time.monotonic() - self._started)

@@ -9,6 +9,8 @@ The seeds' agent-manager rules, done per job instead of by a central manager:
 - `grace`: the last human left; a timer runs for `GRACE_PERIOD_S`. A human rejoining cancels it
   (back to `active`); on expiry the call closes with `grace_expired`.
 - `closing`: terminal; the first reason wins (end_call, max duration, shutdown, error, ...).
+  `ended_at` says when the conversation ended: the moment the last human left for a call that
+  closes in grace, otherwise the moment it closed.
 
 The machine is pure: it holds no tasks and reads time only through the injected clock, so tests
 drive it with a fake one. `spawner.call.Call` wires it to room events and timers and publishes
@@ -51,7 +53,11 @@ class Lifecycle:
     end_reason: EndReason | None = field(default=None, init=False)
     humans: set[str] = field(default_factory=set, init=False)
     grace_deadline: float | None = field(default=None, init=False)
+    # When the conversation ended: set on closing. A call that closes in grace ended when the
+    # last human left, not when the grace period ran out (the recorded duration is talk time).
+    ended_at: datetime | None = field(default=None, init=False)
     _started: float = field(default=0.0, init=False)
+    _last_left_at: datetime | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self._started = self.clock.monotonic()
@@ -86,6 +92,8 @@ class Lifecycle:
         """Ends the call for `reason`, unless it already ends for another (first reason wins)."""
         if self.state is not LifecycleState.CLOSING:
             self.end_reason = reason
+            in_grace = self.state is LifecycleState.GRACE
+            self.ended_at = self._last_left_at if in_grace else self.clock.now()
             self._enter(LifecycleState.CLOSING)
         return self.state
 
@@ -130,6 +138,7 @@ class Lifecycle:
         self.state = state
         if state is LifecycleState.GRACE:
             self.grace_deadline = self.clock.monotonic() + self.grace_period_s
+            self._last_left_at = self.clock.now()
         elif state is not LifecycleState.EMPTY:
             self.grace_deadline = None
         if self.on_change is not None:

@@ -14,7 +14,8 @@ import type { DashboardConfig, DevSignIn, Me } from './lib/types'
 
 export interface Account {
   email: string
-  userId: string | null
+  /** Whose agents are the caller's own (the operator's too): from `GET /api/me`. */
+  ownerId: string
   operator: boolean
 }
 
@@ -98,7 +99,7 @@ export function AuthProvider({ config, children }: { config: DashboardConfig; ch
 
   const loadAccount = useCallback(async (email: string): Promise<void> => {
     const me = await request<Me>('/api/me')
-    setAccount({ email, userId: me.user_id, operator: me.operator })
+    setAccount({ email, ownerId: me.owner_id, operator: me.operator })
     setNotice(null)
   }, [])
 
@@ -147,8 +148,7 @@ export function AuthProvider({ config, children }: { config: DashboardConfig; ch
         const answer = await request<DevSignIn>('/api/dev/sign-in', { method: 'POST', body: { as }, anonymous: true })
         devSession.current = { token: answer.access_token, expiresAt: answer.expires_at, email: answer.user.email }
         localStorage.setItem(DEV_KEY, JSON.stringify(devSession.current))
-        setAccount({ email: answer.user.email, userId: answer.user.id, operator: answer.user.operator })
-        setNotice(null)
+        await loadAccount(answer.user.email)
       },
       signInPassword: async (email, password) => {
         if (!supabase) throw new Error('Supabase sign-in is not configured')

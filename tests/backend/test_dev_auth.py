@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from backend.app import create_app
 from backend.auth import DEV_ISSUER
 from backend.dev_auth import DEV_TOKEN_TTL_S, mint
-from shared.contracts.dispatch import DEV_USER_ID
+from shared.contracts.dispatch import DEV_USER_ID, OPERATOR_OWNER_ID
 from shared.settings import Settings
 from tests.backend.conftest import ALICE, OPERATOR, as_user, backend_settings, bearer
 from tests.support.livekit import LiveKitDouble
@@ -75,13 +75,13 @@ async def test_a_dev_user_signs_in_and_the_token_is_theirs(
         assert claims["exp"] == session["expires_at"] and claims["iss"] == DEV_ISSUER
 
         me = await http.get("/api/me", headers=bearer(session["access_token"]))
-        assert me.json() == {"user_id": str(DEV_USER_ID), "operator": False}
+        assert me.json() == {
+            "user_id": str(DEV_USER_ID),
+            "operator": False,
+            "owner_id": str(DEV_USER_ID),
+        }
         # The dev user is a user like any other: it creates and lists its own agents.
-        created = await http.post(
-            "/api/agents",
-            headers=bearer(session["access_token"]),
-            json={"slug": "dev-agent", "name": "Dev Agent", "instructions": "Be brief."},
-        )
+        created = await create_agent(http, session["access_token"], "dev-agent")
         assert created.status_code == 201, created.text
         assert created.json()["owner_id"] == str(DEV_USER_ID)
         listed = await http.get("/api/agents", headers=bearer(session["access_token"]))
@@ -89,6 +89,11 @@ async def test_a_dev_user_signs_in_and_the_token_is_theirs(
         # The operator's endpoints stay the operator's.
         rooms = await http.post("/api/gc", headers=bearer(session["access_token"]))
         assert rooms.status_code == 403
+
+
+async def create_agent(http: httpx.AsyncClient, token: str, slug: str) -> httpx.Response:
+    body = {"slug": slug, "name": slug.replace("-", " ").title(), "instructions": "Be brief."}
+    return await http.post("/api/agents", headers=bearer(token), json=body)
 
 
 async def test_the_operator_signs_in_as_the_operator(
@@ -99,7 +104,14 @@ async def test_the_operator_signs_in_as_the_operator(
         session = (await http.post(SIGN_IN, json={"as": "operator"})).json()
         assert session["user"] == {"id": None, "email": "operator@localhost", "operator": True}
         me = await http.get("/api/me", headers=bearer(session["access_token"]))
-        assert me.json() == {"user_id": None, "operator": True}
+        assert me.json() == {
+            "user_id": None,
+            "operator": True,
+            "owner_id": str(OPERATOR_OWNER_ID),
+        }
+        # The agents the operator creates are theirs in the list too.
+        created = await create_agent(http, session["access_token"], "ops-agent")
+        assert created.json()["owner_id"] == me.json()["owner_id"]
         rooms = await http.get("/api/stats", headers=bearer(session["access_token"]))
         assert rooms.status_code == 200 and rooms.json()["capacity"] is not None
 
@@ -162,9 +174,11 @@ async def test_me_for_supabase_users_and_the_operator_token(client: httpx.AsyncC
     assert (await client.get("/api/me", headers=as_user(ALICE))).json() == {
         "user_id": str(ALICE),
         "operator": False,
+        "owner_id": str(ALICE),
     }
     assert (await client.get("/api/me", headers=OPERATOR)).json() == {
         "user_id": None,
         "operator": True,
+        "owner_id": str(OPERATOR_OWNER_ID),
     }
     assert (await client.get("/api/me")).status_code == 401

@@ -17,6 +17,7 @@ from backend.admission import MAX_PARTICIPANTS, departure_timeout_s
 from backend.app import create_app
 from shared.contracts import AgentStatus
 from shared.contracts.dispatch import OPERATOR_OWNER_ID, DispatchMetadata, RoomMetadata
+from shared.livekit_local import free_port
 from shared.naming import parse_room_name
 from shared.settings import Settings
 from tests.backend.conftest import (
@@ -30,7 +31,6 @@ from tests.backend.conftest import (
     backend_settings,
     serving,
 )
-from tests.shared.store.test_outage import closed_port
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit.errors import JoinRefused
 from tests.support.tcp_proxy import BlackHole
@@ -203,7 +203,7 @@ async def test_livekit_outage_is_a_503_problem(
 
 
 async def test_store_outage_is_a_503_problem(livekit: LiveKitDouble) -> None:
-    down = f"postgresql://postgres@127.0.0.1:{closed_port()}/voxie"
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/voxie"
     settings = backend_settings(livekit, down)
     async with serving(create_app(settings, reconcile=False)) as client:
         for method, path in [

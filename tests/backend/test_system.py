@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from backend.app import create_app
+from shared.livekit_local import free_port
 from shared.settings import Settings
 from tests.backend.conftest import OPERATOR, backend_settings, serving
-from tests.shared.store.test_outage import closed_port
 from tests.support.livekit import LiveKitDouble
 from tests.support.tcp_proxy import BlackHole
 
@@ -33,7 +33,7 @@ async def test_not_ready_while_livekit_is_down(
 
 
 async def test_not_ready_while_the_store_is_down(livekit: LiveKitDouble) -> None:
-    settings = backend_settings(livekit, f"postgresql://postgres@127.0.0.1:{closed_port()}/x")
+    settings = backend_settings(livekit, f"postgresql://postgres@127.0.0.1:{free_port()}/x")
     async with serving(create_app(settings, reconcile=False)) as client:
         response = await client.get("/readyz")
         assert response.status_code == 503

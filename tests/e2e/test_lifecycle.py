@@ -5,6 +5,7 @@ driven by real humans leaving and rejoining, and its end deletes the room and cl
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -55,6 +56,7 @@ async def test_grace_rejoin_and_expiry(
         await eventually(
             lambda: room_exists(lkapi, room, expected=False), what="the room to be deleted"
         )
+        deleted_seen_at = datetime.now(UTC)
     db = await asyncpg.connect(database_url)
     try:
         row = await eventually(
@@ -66,6 +68,9 @@ async def test_grace_rejoin_and_expiry(
     finally:
         await db.close()
     assert row["end_reason"] == "grace_expired"
+    # The call ended when the human left, not when the grace period ran out: the room is deleted
+    # a whole grace period after the spawner saw the leave, so the recorded end comes before.
+    assert row["ended_at"] <= deleted_seen_at - timedelta(seconds=float(GRACE_S))
 
 
 async def test_one_of_two_humans_leaving_starts_no_grace(

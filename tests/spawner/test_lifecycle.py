@@ -91,6 +91,43 @@ def test_leave_then_expiry_closes_the_call_as_grace_expired() -> None:
     assert seen[-1] is CLOSING
 
 
+def test_a_call_closing_in_grace_ended_when_the_last_human_left() -> None:
+    clock = FakeClock()
+    lifecycle, _ = in_call(clock)
+    clock.advance(30)
+    left_at = clock.wall
+    lifecycle.human_left("user:1")
+    clock.advance(GRACE)
+    lifecycle.tick()
+    assert lifecycle.end_reason is EndReason.GRACE_EXPIRED
+    assert lifecycle.ended_at == left_at  # talk time, not talk time plus the grace period
+
+
+def test_a_call_closing_in_grace_for_another_reason_also_ended_when_the_human_left() -> None:
+    clock = FakeClock()
+    lifecycle, _ = in_call(clock)
+    left_at = clock.wall
+    lifecycle.human_left("user:1")
+    clock.advance(GRACE / 2)
+    lifecycle.close(EndReason.SHUTDOWN)
+    assert lifecycle.ended_at == left_at
+
+
+def test_a_call_closing_with_humans_present_ends_when_it_closes() -> None:
+    clock = FakeClock()
+    lifecycle, _ = in_call(clock)
+    lifecycle.human_left("user:1")
+    clock.advance(GRACE / 2)
+    lifecycle.human_joined("user:1")  # back: the earlier leave is not the end
+    clock.advance(10)
+    lifecycle.close(EndReason.END_CALL)
+    closed_at = clock.wall
+    assert lifecycle.ended_at == closed_at
+    clock.advance(5)
+    lifecycle.close(EndReason.SHUTDOWN)
+    assert lifecycle.ended_at == closed_at  # the first close decides
+
+
 def test_the_grace_timer_starts_only_when_the_last_human_leaves() -> None:
     clock = FakeClock()
     lifecycle, _ = in_call(clock)

@@ -192,6 +192,8 @@ export interface PassReport {
 export interface Me {
   user_id: string | null
   operator: boolean
+  /** The owner of the agents this caller creates (the operator has one too). */
+  owner_id: string
 }
 
 export interface DashboardConfig {

@@ -120,7 +120,7 @@ export function AgentsPage() {
                     </th>
                     {operator && (
                       <td data-label="Owner">
-                        {agent.owner_id === account?.userId ? 'You' : <code className="owner">{agent.owner_id}</code>}
+                        {agent.owner_id === account?.ownerId ? 'You' : <code className="owner">{agent.owner_id}</code>}
                       </td>
                     )}
                     <td data-label="Status">

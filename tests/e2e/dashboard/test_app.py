@@ -330,6 +330,8 @@ async def test_the_operator_sees_the_grace_countdown_and_closes_the_room(
         await expect(page.get_by_role("columnheader", name="Owner")).to_be_visible()
         await visit.check("agents-operator")
         await page.get_by_label("Search agents").fill(slug)
+        # The agents the operator made are "You", like a user's own, not a nil id.
+        await expect(page.locator('td[data-label="Owner"]')).to_have_text(["You"])
         await page.get_by_role("button", name="Test Grace Gary").click()
         await expect(transcript(page)).to_contain_text(GREETING, timeout=90_000)
         await page.get_by_role("button", name="End call").click()
