@@ -29,7 +29,9 @@ COPY dashboard/package.json dashboard/package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund --loglevel=error
 
-# The sources by name (never node_modules or a local dist/), then the type check and the build.
+# The sources by name (never node_modules or a local dist/), then the type check and the build:
+# the production build, which makes no source maps (dashboard/vite.config.ts: they would publish
+# the full sources), so none reach the image (tests/deploy/docker checks it).
 COPY dashboard/index.html dashboard/vite.config.ts dashboard/eslint.config.js \
      dashboard/tsconfig.json dashboard/tsconfig.app.json dashboard/tsconfig.node.json ./
 COPY dashboard/src ./src

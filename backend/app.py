@@ -170,7 +170,9 @@ def create_app(
         lifespan=lifespan,
     )
     # What no API route matches is the dashboard's (or the API's usual 404 under /api/).
-    app.router.default = dashboard.Dashboard(dist, app.router.default)
+    app.router.default = dashboard.Dashboard(
+        dist, app.router.default, source_maps=settings.is_development
+    )
     app.state.openapi = openapi_document(operations)
     return app
 

@@ -5,7 +5,14 @@ The app is the router's fallback, so every API route, and the API's own 404/405 
 - `/api/…` (and anything but GET/HEAD) is never the app: an unknown API path stays a 404 problem;
 - a file of the build is served as is: `assets/` (names carry a content hash) cached for a year,
   everything else (`index.html` first) revalidated on every load, so a new build shows at once;
+- but not the build's own records: Vite's `.vite/` (the manifest bench.dashboard_bundle reads)
+  is never served, and source maps (`*.map`, the full sources) only in `dev`/`test` — the
+  production build has none (dashboard/vite.config.ts), a development-mode build copied to a
+  server must not publish them either;
 - any other path without a file extension is a client route: `index.html` (the app routes it);
+- the build's files go gzip-compressed to a browser that accepts it (the JavaScript shrinks
+  about 3.5 times); the API's answers do not: they carry tokens next to text a caller chose, the
+  mix that compression turns into a side channel (BREACH), and they are small;
 - with no build there, `/` and every client route answer a page naming the cause (no Node.js
   → install Node.js 20 and run scripts/bootstrap), never a blank page.
 
@@ -24,6 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -40,6 +48,11 @@ DEFAULT_DIST = Path(__file__).resolve().parents[1] / "dashboard" / "dist"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 HASHED_DIR = "assets/"
+BUILD_RECORDS = ".vite/"
+SOURCE_MAP = ".map"
+# Smaller files gain little and cost a compression each; the level trades CPU for ~5% of size.
+GZIP_MIN_BYTES = 1024
+GZIP_LEVEL = 6
 
 
 def dist_dir(settings: Settings) -> Path:
@@ -105,7 +118,16 @@ operations = [
 
 
 class _Build(StaticFiles):
+    def __init__(self, directory: Path, *, source_maps: bool) -> None:
+        super().__init__(directory=directory, html=True, check_dir=False)
+        self.source_maps = source_maps
+
     async def get_response(self, path: str, scope: Scope) -> Response:
+        hidden = path.startswith(BUILD_RECORDS) or (
+            path.endswith(SOURCE_MAP) and not self.source_maps
+        )
+        if hidden:
+            raise HTTPException(404)  # as if absent: a missing file stays a 404
         try:
             response = await super().get_response(path, scope)
         except HTTPException as exc:
@@ -121,10 +143,14 @@ class _Build(StaticFiles):
 class Dashboard:
     """The router's fallback: the built app for what no API route matched, else `not_found`."""
 
-    def __init__(self, directory: Path, not_found: ASGIApp) -> None:
+    def __init__(self, directory: Path, not_found: ASGIApp, *, source_maps: bool) -> None:
         self.directory = directory
         self.not_found = not_found
-        self.files = _Build(directory=directory, html=True, check_dir=False)
+        self.files = GZipMiddleware(
+            _Build(directory, source_maps=source_maps),
+            minimum_size=GZIP_MIN_BYTES,
+            compresslevel=GZIP_LEVEL,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")

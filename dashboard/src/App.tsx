@@ -2,16 +2,23 @@ import { useEffect, useState } from 'react'
 import { HashRouter, Navigate, NavLink, Route, Routes, useLocation } from 'react-router-dom'
 import { AuthProvider, loadConfig, useAuth } from './auth'
 import { FailureNotice } from './components/Notice'
+import { Loading, PageBoundary, lazyPage } from './components/PageBoundary'
 import { toFailure } from './components/useApi'
 import type { Failure } from './lib/describe'
 import type { DashboardConfig } from './lib/types'
-import { AgentPage } from './pages/AgentPage'
-import { AgentsPage } from './pages/AgentsPage'
-import { CallDetailPage, CallsPage } from './pages/CallsPage'
-import { OperationsPage } from './pages/OperationsPage'
 import { SignInPage } from './pages/SignInPage'
-import { TestCallPage } from './pages/TestCallPage'
-import { VoxiePage } from './pages/VoxiePage'
+
+// Each routed page is a chunk of its own, downloaded when first shown: the Agents list must not
+// wait for livekit-client and LiveKit's components, which only the two call pages use. The
+// sign-in page is not routed (it replaces the app until there is an account): it stays in the
+// entry. bench.dashboard_bundle prints what each page loads; tests/dashboard/ keeps it so.
+const AgentPage = lazyPage(() => import('./pages/AgentPage'), 'AgentPage')
+const AgentsPage = lazyPage(() => import('./pages/AgentsPage'), 'AgentsPage')
+const CallsPage = lazyPage(() => import('./pages/CallsPage'), 'CallsPage')
+const CallDetailPage = lazyPage(() => import('./pages/CallsPage'), 'CallDetailPage')
+const OperationsPage = lazyPage(() => import('./pages/OperationsPage'), 'OperationsPage')
+const TestCallPage = lazyPage(() => import('./pages/TestCallPage'), 'TestCallPage')
+const VoxiePage = lazyPage(() => import('./pages/VoxiePage'), 'VoxiePage')
 
 export function App() {
   const [config, setConfig] = useState<DashboardConfig | null>(null)
@@ -30,7 +37,7 @@ export function App() {
       </main>
     )
   }
-  if (!config) return <p className="splash" role="status">Loading…</p>
+  if (!config) return <Loading />
   return (
     <AuthProvider config={config}>
       <HashRouter>
@@ -86,18 +93,20 @@ function Shell() {
         </div>
       </header>
       <main id="main" className="page" tabIndex={-1}>
-        <Routes>
-          <Route path="/" element={<Navigate to="/agents" replace />} />
-          <Route path="/agents" element={<AgentsPage />} />
-          <Route path="/voxie" element={<VoxiePage />} />
-          <Route path="/agents/:agentId" element={<AgentPage />} />
-          <Route path="/agents/:agentId/voxie" element={<VoxiePage />} />
-          <Route path="/agents/:agentId/test" element={<TestCallPage />} />
-          <Route path="/calls" element={<CallsPage />} />
-          <Route path="/calls/:sessionId" element={<CallDetailPage />} />
-          <Route path="/operations" element={account.operator ? <OperationsPage /> : <NotAllowed />} />
-          <Route path="*" element={<NotFoundPage />} />
-        </Routes>
+        <PageBoundary path={pathname}>
+          <Routes>
+            <Route path="/" element={<Navigate to="/agents" replace />} />
+            <Route path="/agents" element={<AgentsPage />} />
+            <Route path="/voxie" element={<VoxiePage />} />
+            <Route path="/agents/:agentId" element={<AgentPage />} />
+            <Route path="/agents/:agentId/voxie" element={<VoxiePage />} />
+            <Route path="/agents/:agentId/test" element={<TestCallPage />} />
+            <Route path="/calls" element={<CallsPage />} />
+            <Route path="/calls/:sessionId" element={<CallDetailPage />} />
+            <Route path="/operations" element={account.operator ? <OperationsPage /> : <NotAllowed />} />
+            <Route path="*" element={<NotFoundPage />} />
+          </Routes>
+        </PageBoundary>
       </main>
     </>
   )

@@ -12,7 +12,7 @@ import pytest
 
 from backend.app import create_app
 from backend.dashboard import IMMUTABLE, REVALIDATE
-from tests.backend.conftest import backend_settings, serving
+from tests.backend.conftest import OPERATOR, backend_settings, serving
 from tests.support.livekit import LiveKitDouble
 
 INDEX = "<!doctype html><html><head><script src='/assets/index-3f2b8c1e.js'></script></head></html>"
@@ -61,6 +61,32 @@ async def test_the_app_its_assets_and_client_routes(
             assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_the_build_goes_compressed_and_the_api_does_not(
+    livekit: LiveKitDouble, database_url: str, dist: Path
+) -> None:
+    script = "export const voxie = 'a voice agent platform';\n" * 200
+    (dist / "assets" / "vendor-9a8b7c6d.js").write_text(script)
+    async with serving(app_with(livekit, database_url, dashboard_dist_dir=dist)) as http:
+        gzip_ok = {"Accept-Encoding": "gzip"}
+        asset = await http.get("/assets/vendor-9a8b7c6d.js", headers=gzip_ok)
+        assert asset.headers["content-encoding"] == "gzip"
+        assert asset.text == script  # httpx decoded it: the same bytes
+        assert int(asset.headers["content-length"]) < len(script) / 10
+        assert asset.headers["cache-control"] == IMMUTABLE
+        assert "accept-encoding" in asset.headers["vary"].lower()
+        # A client that does not accept gzip gets the file as is.
+        plain = await http.get(
+            "/assets/vendor-9a8b7c6d.js", headers={"Accept-Encoding": "identity"}
+        )
+        assert "content-encoding" not in plain.headers and plain.text == script
+        # The API never: its answers mix tokens with caller-chosen text (BREACH).
+        document = await http.get("/openapi.json", headers={**gzip_ok, **OPERATOR})
+        assert document.status_code == 200 and len(document.content) > 10_000
+        assert "content-encoding" not in document.headers
+        config = await http.get("/dashboard-config.json", headers=gzip_ok)
+        assert config.status_code == 200 and "content-encoding" not in config.headers
+
+
 async def test_the_api_keeps_its_own_answers(
     livekit: LiveKitDouble, database_url: str, dist: Path
 ) -> None:
@@ -83,6 +109,28 @@ async def test_the_api_keeps_its_own_answers(
         }
         assert (await http.get("/api/agents")).status_code == 401
         assert (await http.get("/healthz")).json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(("platform_env", "maps_served"), [("dev", True), ("staging", False)])
+async def test_source_maps_only_in_development_and_never_the_build_records(
+    livekit: LiveKitDouble, database_url: str, dist: Path, platform_env: str, maps_served: bool
+) -> None:
+    (dist / "assets" / "index-3f2b8c1e.js.map").write_text('{"sourcesContent": ["secret"]}')
+    (dist / ".vite").mkdir()
+    (dist / ".vite" / "manifest.json").write_text('{"index.html": {}}')
+    production = {"livekit_api_key": "staging-key", "livekit_api_secret": "s" * 40}
+    values = {} if platform_env == "dev" else production
+    app = app_with(
+        livekit, database_url, dashboard_dist_dir=dist, platform_env=platform_env, **values
+    )
+    async with serving(app) as http:
+        source_map = await http.get("/assets/index-3f2b8c1e.js.map")
+        assert source_map.status_code == (200 if maps_served else 404)
+        for hidden in ("/.vite/manifest.json", "/assets/../.vite/manifest.json", "/.vite/"):
+            response = await http.get(hidden)
+            assert response.status_code == 404, hidden
+            assert response.headers["content-type"] == "application/problem+json", hidden
+        assert (await http.get("/assets/index-3f2b8c1e.js")).text == SCRIPT
 
 
 @pytest.mark.parametrize("node", [True, False])

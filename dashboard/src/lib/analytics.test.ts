@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { chartLayout, costText, groupLabel, niceCeiling, ticks, tokensText } from './analytics'
+import { analyticsQuery, answeredDays, chartLayout, costText, groupLabel, labelEvery, niceCeiling, parseWindow, ticks, tokensText } from './analytics'
 import type { CallFigures } from './types'
 
 function figures(overrides: Partial<CallFigures>): CallFigures {
@@ -57,5 +57,44 @@ describe('analytics', () => {
     expect(costText(figures({ cost_usd: 22.7 }), true)).toBe('$22.70')
     expect(costText(figures({}), true)).toBe('not priced')
     expect(costText(figures({}), false)).toBe('—')
+  })
+
+  it('offers 7, 30 and 90 days, 30 unless one of them is chosen', () => {
+    expect(parseWindow('7')).toBe(7)
+    expect(parseWindow('90')).toBe(90)
+    for (const other of ['31', '', 'abc', null, undefined, '365', '-7']) expect(parseWindow(other)).toBe(30)
+  })
+
+  it('asks the API for the chosen window up to now, with the grouping', () => {
+    const now = new Date('2026-12-01T12:00:00Z')
+    expect(analyticsQuery(7, 'day', now)).toEqual({ from: '2026-11-24T12:00:00.000Z', to: '2026-12-01T12:00:00.000Z', group_by: 'day' })
+    expect(analyticsQuery(90, 'version', now)).toEqual({ from: '2026-09-02T12:00:00.000Z', to: '2026-12-01T12:00:00.000Z', group_by: 'version' })
+  })
+
+  it('names the window of the figures shown from the answer itself', () => {
+    expect(answeredDays({ from: '2026-11-24T12:00:00Z', to: '2026-12-01T12:00:00Z' })).toBe(7)
+    // The API answers with microseconds and a +00:00 zone.
+    expect(answeredDays({ from: '2026-09-02T12:00:00.123456+00:00', to: '2026-12-01T12:00:00.123456+00:00' })).toBe(90)
+  })
+
+  it('labels every few bars when the labels would overlap', () => {
+    expect(labelEvery(3, 100)).toBe(1) // "v12" in a wide slot
+    expect(labelEvery(10, 5.9)).toBe(13) // a date in each of 90 daily slots: every 13th
+    expect(labelEvery(10, 0)).toBe(1)
+    const days = Array.from({ length: 90 }, (_, i) => {
+      const day = new Date(Date.UTC(2026, 8, 3 + i)).toISOString().slice(0, 10)
+      return figures({ key: day, version: null, day, calls: 1, completed: 1 })
+    })
+    const bars = chartLayout(days, 'day', 528, 100).bars
+    const shown = bars.filter((b) => b.showLabel)
+    expect(shown[0]?.label).toBe('2026-09-03')
+    expect(shown.length).toBe(Math.ceil(90 / labelEvery(10, 528 / 90)))
+    // Shown labels are at least a label's width apart.
+    for (let i = 1; i < shown.length; i++) {
+      const [a, b] = [shown[i - 1], shown[i]]
+      if (!a || !b) throw new Error('bars expected')
+      expect(b.x - a.x).toBeGreaterThanOrEqual(10 * 6.5 + 8)
+    }
+    expect(chartLayout(days.slice(0, 5), 'day', 528, 100).bars.every((b) => b.showLabel)).toBe(true)
   })
 })

@@ -5,7 +5,7 @@
  */
 
 import { formatDuration } from './format'
-import type { CallFigures, GroupBy } from './types'
+import type { CallAnalytics, CallFigures, GroupBy } from './types'
 
 /** A group's name: "v3", "Draft" (calls that ran the draft or predate versions), or the day. */
 export function groupLabel(group: CallFigures, groupBy: GroupBy): string {
@@ -43,6 +43,8 @@ export interface Segment {
 
 export interface Bar {
   label: string
+  /** Whether the axis shows this bar's label: with many bars only every few, so none overlap. */
+  showLabel: boolean
   calls: number
   x: number
   width: number
@@ -55,13 +57,28 @@ export interface ChartLayout {
   bars: Bar[]
 }
 
+// The axis labels' font (11 px, styles.css .chart-label): about this wide per character, in
+// the chart's own units, plus a gap between neighbours.
+const LABEL_CHAR_WIDTH = 6.5
+const LABEL_GAP = 8
+
+/** Show every `n`th label so that labels of `chars` characters in slots `slot` wide do not
+ * overlap: 1 when each fits its slot. */
+export function labelEvery(chars: number, slot: number): number {
+  if (slot <= 0) return 1
+  return Math.max(1, Math.ceil((chars * LABEL_CHAR_WIDTH + LABEL_GAP) / slot))
+}
+
 /** Bars for `groups` in a `width` × `height` plot: one per group, its outcomes stacked from the
- * bottom (other = calls still active or ended otherwise), scaled to a nice top. */
+ * bottom (other = calls still active or ended otherwise), scaled to a nice top; 90 days of
+ * daily bars label only every few days. */
 export function chartLayout(groups: CallFigures[], groupBy: GroupBy, width: number, height: number): ChartLayout {
   const top = niceCeiling(Math.max(0, ...groups.map((g) => g.calls)))
   const scale = (n: number) => (n / top) * height
   const slot = groups.length > 0 ? width / groups.length : width
   const barWidth = Math.max(2, Math.min(48, slot * 0.6))
+  const labels = groups.map((group) => groupLabel(group, groupBy))
+  const every = labelEvery(Math.max(0, ...labels.map((l) => l.length)), slot)
   const bars = groups.map((group, i) => {
     const counts: Record<Outcome, number> = {
       completed: group.completed,
@@ -78,7 +95,8 @@ export function chartLayout(groups: CallFigures[], groupBy: GroupBy, width: numb
       base -= h
       segments.push({ outcome, count, y: base, height: h })
     }
-    return { label: groupLabel(group, groupBy), calls: group.calls, x: i * slot + (slot - barWidth) / 2, width: barWidth, segments }
+    const label = labels[i] ?? ''
+    return { label, showLabel: i % every === 0, calls: group.calls, x: i * slot + (slot - barWidth) / 2, width: barWidth, segments }
   })
   return { top, ticks: ticks(top).map((value) => ({ value, y: height - scale(value) })), bars }
 }
@@ -101,8 +119,32 @@ export function durationText(seconds: number | null): string {
   return seconds === null ? '—' : formatDuration(seconds)
 }
 
-/** The window's default: the `days` days up to `now`, as the API's `from` / `to`. */
+const DAY_MS = 86_400_000
+
+/** The windows the agent page offers, in days (the API takes up to a year). */
+export const WINDOWS = [7, 30, 90] as const
+export type WindowDays = (typeof WINDOWS)[number]
+export const DEFAULT_WINDOW: WindowDays = 30
+
+/** A chosen window (a `<select>`'s value) if it is one the page offers, else the default. */
+export function parseWindow(value: string | null | undefined): WindowDays {
+  const days = Number(value)
+  return WINDOWS.find((w) => w === days) ?? DEFAULT_WINDOW
+}
+
+/** The `days` days up to `now`, as the API's `from` / `to`. */
 export function lastDays(days: number, now: Date = new Date()): { from: string; to: string } {
-  const from = new Date(now.getTime() - days * 86_400_000)
+  const from = new Date(now.getTime() - days * DAY_MS)
   return { from: from.toISOString(), to: now.toISOString() }
+}
+
+/** The API's query for the last `days` days grouped by `groupBy`. */
+export function analyticsQuery(days: WindowDays, groupBy: GroupBy, now: Date = new Date()): { from: string; to: string; group_by: GroupBy } {
+  return { ...lastDays(days, now), group_by: groupBy }
+}
+
+/** The window an answer covers, in whole days, from its own `from` / `to`: what the figures on
+ * screen are of, even while the next window loads. */
+export function answeredDays(analytics: Pick<CallAnalytics, 'from' | 'to'>): number {
+  return Math.round((Date.parse(analytics.to) - Date.parse(analytics.from)) / DAY_MS)
 }

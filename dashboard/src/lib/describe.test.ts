@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { agentTimeoutMessage, describeApiError, describeCallError, describeRoomMessage } from './describe'
+import { agentTimeoutMessage, describeApiError, describeCallError, describePageError, describeRoomMessage } from './describe'
 import { ApiError, parseProblem } from './problem'
 
 const problem = (status: number, code: string, detail: string, extra: Record<string, unknown> = {}) =>
@@ -68,5 +68,22 @@ describe('error mapping', () => {
 
   it('says how long the agent was waited for', () => {
     expect(agentTimeoutMessage(45)).toMatch(/within 45 s/)
+  })
+
+  it('tells a page whose code could not be downloaded from one that failed, both with reload', () => {
+    for (const message of [
+      'Failed to fetch dynamically imported module: http://127.0.0.1:8000/assets/CallsPage-x1.js',
+      'error loading dynamically imported module: http://127.0.0.1:8000/assets/CallsPage-x1.js',
+      'Importing a module script failed.',
+      'Unable to preload CSS for /assets/CallsPage-x1.css',
+    ]) {
+      const failed = describePageError(new TypeError(message))
+      expect(failed.message, message).toMatch(/could not be downloaded.*updated since this tab opened/)
+      expect(failed.action).toBe('reload')
+    }
+    const broken = describePageError(new Error('x is undefined'))
+    expect(broken.message).toBe('Something went wrong showing this page (x is undefined). Reload to try again.')
+    expect(broken.action).toBe('reload')
+    expect(describePageError('thrown text').message).toMatch(/\(thrown text\)/)
   })
 })

@@ -209,3 +209,19 @@ function connectionSentence(error: unknown): string {
       return 'The call service (LiveKit) cannot be reached, so the call could not connect. Try again shortly.'
   }
 }
+
+// What browsers throw when a lazily loaded page's file cannot be fetched: Chromium, Firefox,
+// Safari; and Vite's preload helper when the page's CSS cannot be.
+const PAGE_DOWNLOAD = /dynamically imported module|importing a module script failed|unable to preload/i
+
+/** An error thrown while showing a page (its code failed to download, or it failed to render). */
+export function describePageError(error: unknown): Failure {
+  const text = error instanceof Error ? error.message : String(error)
+  if (PAGE_DOWNLOAD.test(text)) {
+    return failure(
+      'This page could not be downloaded: the connection may have dropped, or the dashboard was updated since this tab opened. Reload to get the current version.',
+      'reload',
+    )
+  }
+  return failure(`Something went wrong showing this page (${text || 'an unknown error'}). Reload to try again.`, 'reload')
+}

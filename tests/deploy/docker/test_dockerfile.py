@@ -7,6 +7,7 @@ role entry point and the dashboard built from its lock into the directory the ba
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import shlex
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.dashboard_bundle import DASHBOARD, DIST
 from tests.support.processes import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -155,6 +157,30 @@ def test_the_runtime_holds_the_built_dashboard_where_the_backend_serves_it() -> 
     # Vite's output directory (its default, dist/) of the stage's working directory.
     assert Path(source) == Path(workdir) / "dist"
     assert Path(destination) == served
+
+
+def test_the_image_builds_the_dashboard_without_source_maps() -> None:
+    # Source maps carry the full sources: the production build (`npm run build`, whose Vite
+    # config makes them only in development mode) is the only build the image runs.
+    builds = [i.arguments for i in of("RUN", STAGES["dashboard"]) if "build" in i.arguments]
+    assert builds == ["npm run build"], builds
+    script = json.loads((DASHBOARD / "package.json").read_text())["scripts"]["build"]
+    assert "vite build" in script, script
+    assert not re.search(r"--mode|--sourcemap|NODE_ENV", script), script
+
+
+def test_the_production_build_has_no_source_maps() -> None:
+    """What the image copies, as scripts/bootstrap builds it with the same command."""
+    if not (DIST / "index.html").is_file():
+        pytest.skip(f"the dashboard is not built ({DIST}): scripts/bootstrap builds it")
+    maps = [str(p.relative_to(DIST)) for p in DIST.rglob("*.map")]
+    assert not maps, f"{maps}: rebuild with npm run build (a development-mode build has maps)"
+    named = [
+        str(p.relative_to(DIST))
+        for p in DIST.rglob("*.js")
+        if b"sourceMappingURL" in p.read_bytes()
+    ]
+    assert not named, f"{named} point at source maps"
 
 
 def test_dependencies_come_from_the_lock_without_dev_in_a_layer_of_their_own() -> None:

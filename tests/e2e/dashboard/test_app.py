@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from shared.livekit_local import free_port
 from tests.e2e.dashboard.browser import Visit, chromium, microphone_wav
@@ -431,16 +431,20 @@ async def test_publish_diff_and_roll_back_a_version_and_see_its_analytics(
             headers=await api_token(dashboard, "user"),
         )
     assert edited.status_code == 200, edited.text
-    # Calls of version 1 for the analytics.
+    # Calls of version 1 for the analytics: three an hour ago, one 20 days ago (in the last 30
+    # days, not in the last 7).
     await record_calls(
         dashboard,
         agent,
         """insert into public.call_sessions (agent_id, owner_id, room_name, kind, deployment,
                status, started_at, ended_at, end_reason, agent_version)
-           select $1, $2, 'vera-' || n, 'test', 'dev', s, now() - interval '1 hour',
-                  now() - interval '1 hour' + make_interval(secs => 60 * n), r, 1
-           from (values (1, 'ended', 'user_hangup'), (2, 'ended', 'end_call'),
-                        (3, 'failed', 'error')) as calls(n, s, r)""",
+           select $1, $2, 'vera-' || n, 'test', 'dev', s, now() - age,
+                  now() - age + make_interval(secs => 60 * n), r, 1
+           from (values (1, 'ended', 'user_hangup', interval '1 hour'),
+                        (2, 'ended', 'end_call', interval '1 hour'),
+                        (3, 'failed', 'error', interval '1 hour'),
+                        (4, 'ended', 'user_hangup', interval '20 days'))
+                as calls(n, s, r, age)""",
     )
 
     async with browsing(dashboard, "versions") as (_, visit):
@@ -485,13 +489,46 @@ async def test_publish_diff_and_roll_back_a_version_and_see_its_analytics(
 
         analytics = page.get_by_role("region", name="Analytics")
         figures = analytics.get_by_role("row", name=re.compile(r"^v1 "))
-        await expect(figures.get_by_role("cell").nth(0)).to_have_text("3")  # calls
+        calls = figures.get_by_role("cell").nth(0)
+        await expect(
+            analytics.get_by_text("Calls of the last 30 days.", exact=True)
+        ).to_be_visible()
+        await expect(calls).to_have_text("4")
         await expect(
             analytics.get_by_role("img", name=re.compile("Calls per version"))
         ).to_be_visible()
+        # A shorter window asks the API again: the call of 20 days ago drops out.
+        period = analytics.get_by_label("Period")
+        await period.select_option("7")
+        await expect(analytics.get_by_text("Calls of the last 7 days.", exact=True)).to_be_visible()
+        await expect(calls).to_have_text("3")
         await analytics.get_by_label("By day").check()
         await expect(analytics.get_by_role("img", name=re.compile("Calls per day"))).to_be_visible()
+        all_calls = analytics.get_by_role("row", name=re.compile(r"^All ")).get_by_role("cell")
+        await expect(all_calls.nth(0)).to_have_text("3")
+        await period.select_option("90")  # by day still, now with the call of 20 days ago
+        await expect(
+            analytics.get_by_text("Calls of the last 90 days.", exact=True)
+        ).to_be_visible()
+        await expect(all_calls.nth(0)).to_have_text("4")
+        await expect(analytics.get_by_role("radio", name="By day")).to_be_checked()
         await visit.check("versions-rolled-back-analytics")
+
+        # Each page's code downloads when first shown: one that cannot be downloaded (offline, or
+        # its file replaced by a new deployment) is a sentence with Reload, not a blank app.
+        async def refuse(route: Route) -> None:
+            await route.abort()
+
+        await page.route(re.compile(r"/assets/VoxiePage-[\w-]+\.js$"), refuse)
+        visit.allow(r"Failed to load resource: net::ERR_FAILED")
+        visit.allow(r"Failed to fetch dynamically imported module")
+        await page.get_by_role("link", name="Create with Voxie").click()
+        failed = page.get_by_role("alert")
+        await expect(failed).to_contain_text("This page could not be downloaded")
+        await expect(failed.get_by_role("button", name="Reload")).to_be_visible()
+        await visit.check("page-not-downloaded")
+        await page.get_by_role("link", name="Agents", exact=True).click()
+        await expect(page.get_by_role("heading", name="Agents", exact=True)).to_be_visible()
 
 
 # --- 6. the call history: filtered by kind on the server, paged past its first page --------------

@@ -1,44 +1,80 @@
-import { useState } from 'react'
+import { useId, useState } from 'react'
 import { FailureNotice } from '../../components/Notice'
 import { useLoad } from '../../components/useApi'
 import { api, query } from '../../lib/api'
-import { OUTCOMES, chartLayout, costText, durationText, groupLabel, lastDays, tokensText, type Outcome } from '../../lib/analytics'
+import {
+  DEFAULT_WINDOW,
+  OUTCOMES,
+  WINDOWS,
+  analyticsQuery,
+  answeredDays,
+  chartLayout,
+  costText,
+  durationText,
+  groupLabel,
+  parseWindow,
+  tokensText,
+  type Outcome,
+  type WindowDays,
+} from '../../lib/analytics'
 import type { CallAnalytics, CallFigures, GroupBy } from '../../lib/types'
 
-const WINDOW_DAYS = 30
 const OUTCOME_LABELS: Record<Outcome, string> = { completed: 'Completed', errored: 'Errored', abandoned: 'Abandoned', other: 'Active or other' }
 
-/** The agent's calls of the last 30 days per version (or per day): a bar chart of calls by
- * outcome, and the table of every figure (the chart's accessible fallback). */
+/** The agent's calls of the last 7, 30 or 90 days per version (or per day): a bar chart of
+ * calls by outcome, and the table of every figure (the chart's accessible fallback). */
 export function AnalyticsSection({ agentId }: { agentId: string }) {
   const [groupBy, setGroupBy] = useState<GroupBy>('version')
-  const { data, failure, reload } = useLoad(
-    (signal) => api.get<CallAnalytics>(`/api/agents/${agentId}/analytics${query({ ...lastDays(WINDOW_DAYS), group_by: groupBy })}`, signal),
-    [agentId, groupBy],
+  const [days, setDays] = useState<WindowDays>(DEFAULT_WINDOW)
+  const windowId = useId()
+  const { data, failure, loading, reload } = useLoad(
+    (signal) => api.get<CallAnalytics>(`/api/agents/${agentId}/analytics${query(analyticsQuery(days, groupBy))}`, signal),
+    [agentId, groupBy, days],
   )
+  // Until the next answer arrives the figures shown are the previous window's: say which.
+  const shownDays = data ? answeredDays(data) : days
   return (
     <section className="card" aria-labelledby="analytics-title">
       <div className="section-head">
         <h2 id="analytics-title">Analytics</h2>
-        <fieldset className="segmented">
-          <legend className="visually-hidden">Group the calls by</legend>
-          {(['version', 'day'] as const).map((g) => (
-            <label key={g} className="check">
-              <input type="radio" name="analytics-group" value={g} checked={groupBy === g} onChange={() => setGroupBy(g)} />
-              By {g}
-            </label>
-          ))}
-        </fieldset>
+        <div className="analytics-controls">
+          <div className="inline-field">
+            <label htmlFor={windowId}>Period</label>
+            <select id={windowId} value={days} onChange={(e) => setDays(parseWindow(e.target.value))}>
+              {WINDOWS.map((d) => (
+                <option key={d} value={d}>
+                  Last {d} days
+                </option>
+              ))}
+            </select>
+          </div>
+          <fieldset className="segmented">
+            <legend className="visually-hidden">Group the calls by</legend>
+            {(['version', 'day'] as const).map((g) => (
+              <label key={g} className="check">
+                <input type="radio" name="analytics-group" value={g} checked={groupBy === g} onChange={() => setGroupBy(g)} />
+                By {g}
+              </label>
+            ))}
+          </fieldset>
+        </div>
       </div>
-      <p className="muted">Calls of the last {WINDOW_DAYS} days.</p>
-      {failure && <FailureNotice failure={failure} onRetry={reload} />}
-      {data && data.groups.length === 0 && <p role="status">No calls in the last {WINDOW_DAYS} days.</p>}
-      {data && data.groups.length > 0 && (
-        <>
-          <Chart analytics={data} />
-          <FiguresTable analytics={data} />
-        </>
+      {data && <p className="muted">Calls of the last {shownDays} days.</p>}
+      {loading && (
+        <p className="muted" role="status">
+          Loading the calls of the last {days} days…
+        </p>
       )}
+      {failure && <FailureNotice failure={failure} onRetry={reload} />}
+      <div aria-busy={loading}>
+        {data && data.groups.length === 0 && <p role="status">No calls in the last {shownDays} days.</p>}
+        {data && data.groups.length > 0 && (
+          <>
+            <Chart analytics={data} />
+            <FiguresTable analytics={data} />
+          </>
+        )}
+      </div>
     </section>
   )
 }
@@ -70,9 +106,11 @@ function Chart({ analytics }: { analytics: CallAnalytics }) {
               {bar.segments.map((s) => (
                 <rect key={s.outcome} className={`bar-${s.outcome}`} x={bar.x} y={s.y} width={bar.width} height={s.height} />
               ))}
-              <text className="chart-label" x={bar.x + bar.width / 2} y={HEIGHT + 18} textAnchor="middle">
-                {bar.label}
-              </text>
+              {bar.showLabel && (
+                <text className="chart-label" x={bar.x + bar.width / 2} y={HEIGHT + 18} textAnchor="middle">
+                  {bar.label}
+                </text>
+              )}
             </g>
           ))}
         </g>
