@@ -239,14 +239,33 @@ def _storable_strings(schema: Any) -> None:
             _storable_strings(item)
 
 
+def _inlined(schema: Any, definitions: dict[str, Any]) -> Any:
+    """`schema` with each `$ref` to the model's own `$defs` (an enum such as SessionKind)
+    replaced by the definition: a parameter's schema stands alone, and `#/$defs/...` would
+    point nowhere in the OpenAPI document."""
+    if isinstance(schema, list):
+        return [_inlined(item, definitions) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        target = definitions[ref.removeprefix("#/$defs/")]
+        target = {k: v for k, v in target.items() if k != "title"}
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        return _inlined({**target, **rest}, definitions)
+    return {key: _inlined(value, definitions) for key, value in schema.items()}
+
+
 def _parameters(model: type[BaseModel] | None, where: str) -> list[dict[str, Any]]:
     if model is None:
         return []
     schema = model.model_json_schema()
     required = set(schema.get("required", ()))
     fields = {field.alias or name: field for name, field in model.model_fields.items()}
+    definitions = schema.get("$defs", {})
     found = []
     for name, prop in schema.get("properties", {}).items():
+        prop = _inlined(prop, definitions)
         prop = {k: v for k, v in prop.items() if k not in ("title", "description")}
         without_null(prop)
         parameter: dict[str, Any] = {

@@ -26,8 +26,12 @@ from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.voice import room_io
 
 # Plugins register on import, which LiveKit allows on the main thread only: import them here.
-# (Not noise cancellation: see `room_options`.)
-from livekit.plugins import openai
+# Noise cancellation stays imported even where it is off (it then logs "not authorized" twice
+# per connection off LiveKit Cloud): without its filter loaded, livekit 1.1.21 under the thread
+# executor sometimes never answers one of two simultaneous room connects, and the FFI's panic
+# ("timed out waiting for ReadyForRoomEventRequest") takes the whole replica down. Measured:
+# tests/e2e/test_scaling.py failed in 5 of 5 runs on a loaded machine without it, 0 of 2 with it.
+from livekit.plugins import noise_cancellation, openai
 
 from shared.contracts import AgentConfig, Pipeline
 from shared.realtime_model import realtime_model
@@ -157,11 +161,5 @@ def noise_cancellation_enabled(settings: Settings) -> bool:
 def room_options(settings: Settings) -> room_io.RoomOptions:
     audio_input: room_io.AudioInputOptions | bool = True
     if noise_cancellation_enabled(settings):
-        # Imported only where it works: importing loads a native filter into the rtc SDK that
-        # asks the server to authorise it on every room connection, which only LiveKit Cloud
-        # does; anywhere else each connection would log two errors. It is no agents plugin, so
-        # a job process may import it.
-        from livekit.plugins import noise_cancellation
-
         audio_input = room_io.AudioInputOptions(noise_cancellation=noise_cancellation.BVC())
     return room_io.RoomOptions(audio_input=audio_input, close_on_disconnect=False)

@@ -1,5 +1,6 @@
-"""Call sessions: `GET /api/sessions` (filter by agent, paged) and `GET /api/sessions/{id}` with
-its transcript, summary and token usage. A user sees only sessions of their own agents."""
+"""Call sessions: `GET /api/sessions` (filtered by agent and kind, paged) and `GET
+/api/sessions/{id}` with its transcript, summary and token usage.
+A user sees only sessions of their own agents."""
 
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ from backend.bodies import SessionDetail, SessionPage
 from backend.http import PageQuery, UuidParam, authenticated, json_response, path, query, services
 from backend.operations import Operation
 from backend.problems import not_found
+from shared.contracts import SessionKind
 from shared.store import NotFound
 
 
 class SessionListQuery(PageQuery):
     agent_id: Annotated[UuidParam | None, Field(description="one agent's sessions")] = None
+    kind: Annotated[
+        SessionKind | None,
+        Field(description="one kind: test calls, live calls or Voxie (creation) sessions"),
+    ] = None
 
 
 class SessionId(BaseModel):
@@ -31,6 +37,7 @@ async def list_sessions(request: Request, principal: Principal) -> Response:
     page = await services(request).store.list_sessions(
         agent_id=asked.agent_id,
         owner_id=principal.owner_scope,
+        kind=asked.kind,
         limit=asked.limit,
         offset=asked.offset,
     )
@@ -62,6 +69,8 @@ operations = [
         "call sessions, newest first (a user: those of their own agents)",
         response=SessionPage,
         query=SessionListQuery,
+        description="The filters given all apply; `total` counts every session they match, "
+        "so `offset` pages through all of them.",
     ),
     Operation(
         "GET",

@@ -26,6 +26,7 @@ from shared.contracts import (
     EndReason,
     NewAgent,
     NewCallSession,
+    SessionKind,
     SessionStatus,
     TokenUsage,
 )
@@ -191,10 +192,13 @@ class AgentStore(Protocol):
         agent_id: UUID | None = None,
         owner_id: UUID | None = None,
         room_name: str | None = None,
+        kind: SessionKind | None = None,
         open_only: bool = False,
         limit: int = 50,
         offset: int = 0,
-    ) -> Page[CallSession]: ...
+    ) -> Page[CallSession]:
+        """Sessions newest first, every given filter applied (AND); `total` counts all the
+        matching rows, not just this page."""
 
     async def write_transcript(
         self, session_id: UUID | str, items: Sequence[dict[str, Any]], summary: str | None = None

@@ -24,6 +24,7 @@ from shared.contracts import (
     EndReason,
     NewAgent,
     NewCallSession,
+    SessionKind,
     SessionStatus,
     TokenUsage,
     Transcript,
@@ -404,6 +405,7 @@ class PostgresStore(PostgresVersions):
         agent_id: UUID | None = None,
         owner_id: UUID | None = None,
         room_name: str | None = None,
+        kind: SessionKind | None = None,
         open_only: bool = False,
         limit: int = 50,
         offset: int = 0,
@@ -411,15 +413,16 @@ class PostgresStore(PostgresVersions):
         check_page(limit, offset)
         where = (
             "($1::uuid is null or agent_id = $1) and ($2::uuid is null or owner_id = $2)"
-            " and ($3::text is null or room_name = $3) and (not $4 or status = 'active')"
+            " and ($3::text is null or room_name = $3) and ($4::text is null or kind = $4)"
+            " and (not $5 or status = 'active')"
         )
-        args = (agent_id, owner_id, room_name, open_only)
+        args = (agent_id, owner_id, room_name, kind, open_only)
 
         async def op(c: Conn) -> tuple[list[asyncpg.Record], int]:
             async with c.transaction(readonly=True, isolation="repeatable_read"):
                 rows = await c.fetch(
                     f"select * from public.call_sessions where {where}"  # noqa: S608
-                    " order by started_at desc, id limit $5 offset $6",
+                    " order by started_at desc, id limit $6 offset $7",
                     *args,
                     limit,
                     offset,

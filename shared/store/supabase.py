@@ -28,6 +28,7 @@ from shared.contracts import (
     EndReason,
     NewAgent,
     NewCallSession,
+    SessionKind,
     SessionStatus,
     TokenUsage,
     Transcript,
@@ -378,6 +379,7 @@ class SupabaseStore(SupabaseVersions):
         agent_id: UUID | None = None,
         owner_id: UUID | None = None,
         room_name: str | None = None,
+        kind: SessionKind | None = None,
         open_only: bool = False,
         limit: int = 50,
         offset: int = 0,
@@ -392,6 +394,8 @@ class SupabaseStore(SupabaseVersions):
                 q = q.eq("owner_id", str(owner_id))
             if room_name is not None:
                 q = q.eq("room_name", room_name)
+            if kind is not None:
+                q = q.eq("kind", kind.value)
             if open_only:
                 q = q.eq("status", SessionStatus.ACTIVE.value)
             return q

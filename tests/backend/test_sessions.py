@@ -1,12 +1,15 @@
-"""Call sessions over HTTP: lists filtered by agent and owner, one session with its records."""
+"""Call sessions over HTTP: lists filtered by agent, kind and owner, one session with its
+records."""
 
 from __future__ import annotations
 
-from uuid import uuid4
+from typing import Any
+from uuid import UUID, uuid4
 
 import httpx
+from starlette.applications import Starlette
 
-from shared.contracts import EndReason, NewCallSession, TokenUsage
+from shared.contracts import EndReason, NewCallSession, SessionKind, TokenUsage
 from shared.store.postgres import PostgresStore
 from tests.backend.conftest import ALICE, BOB, OPERATOR, AgentFactory, as_user
 
@@ -54,3 +57,62 @@ async def test_sessions_are_listed_by_agent_and_shown_with_their_records(
     assert (await client.get("/api/sessions/not-a-uuid", headers=OPERATOR)).status_code == 400
     assert (await client.get("/api/sessions?agent_id=x", headers=OPERATOR)).status_code == 400
     assert (await client.get("/api/sessions?limit=201", headers=OPERATOR)).status_code == 400
+
+
+async def test_sessions_are_filtered_by_kind_within_the_callers_own(
+    client: httpx.AsyncClient, store: PostgresStore, make_agent: AgentFactory
+) -> None:
+    alices, bobs = await make_agent(ALICE), await make_agent(BOB)
+
+    async def started(agent_id: UUID | None, owner: UUID, kind: SessionKind) -> str:
+        room = f"agent-{agent_id}-{uuid4().hex[:10]}" if agent_id else "voxie-creation-abcdefgh"
+        session = await store.start_session(
+            NewCallSession(
+                agent_id=agent_id, owner_id=owner, room_name=room, kind=kind, deployment="test"
+            )
+        )
+        return str(session.id)
+
+    alice_test = await started(alices.id, ALICE, SessionKind.TEST)
+    alice_lives = [await started(alices.id, ALICE, SessionKind.LIVE) for _ in range(3)]
+    alice_voxie = await started(None, ALICE, SessionKind.CREATION)
+    bob_test = await started(bobs.id, BOB, SessionKind.TEST)
+
+    async def listed(params: str, headers: dict[str, str]) -> tuple[list[str], int]:
+        answer = await client.get(f"/api/sessions?{params}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return [s["id"] for s in body["items"]], body["total"]
+
+    alice = as_user(ALICE)
+    # Owner scoping holds with a kind: Alice's test calls are hers only, Bob's are not counted.
+    assert await listed("kind=test", alice) == ([alice_test], 1)
+    assert await listed("kind=test", OPERATOR) == ([bob_test, alice_test], 2)
+    assert await listed(f"kind=test&agent_id={bobs.id}", alice) == ([], 0)
+    assert await listed("kind=creation", alice) == ([alice_voxie], 1)
+    assert await listed("kind=creation", as_user(BOB)) == ([], 0)
+    # Paged past the first page, the total still counts every live call (not the page).
+    newest_first = alice_lives[::-1]
+    assert await listed(f"kind=live&agent_id={alices.id}&limit=2", alice) == (newest_first[:2], 3)
+    assert await listed("kind=live&limit=2&offset=2", alice) == (newest_first[2:], 3)
+
+
+async def test_an_unknown_kind_is_a_problem_naming_the_parameter(
+    client: httpx.AsyncClient,
+) -> None:
+    for kind in ("bogus", "TEST", ""):
+        answer = await client.get(f"/api/sessions?kind={kind}", headers=OPERATOR)
+        assert answer.status_code == 400, (kind, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        problem = answer.json()
+        assert problem["type"] == "urn:voxie:problem:invalid-parameter"
+        assert "query parameter kind" in problem["detail"], problem
+        assert "'creation', 'test' or 'live'" in problem["detail"], problem
+
+
+def test_the_kind_parameter_is_documented(app: Starlette) -> None:
+    listing = app.state.openapi["paths"]["/api/sessions"]["get"]
+    kind = next(p for p in listing["parameters"] if p["name"] == "kind")
+    assert kind["in"] == "query" and not kind.get("required", False)
+    assert kind["schema"] == {"enum": ["creation", "test", "live"], "type": "string"}
+    assert kind["description"]

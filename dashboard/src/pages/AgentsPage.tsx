@@ -9,8 +9,7 @@ import { useDebounced } from '../components/useDebounced'
 import { api, query } from '../lib/api'
 import type { Failure } from '../lib/describe'
 import { formatRelative } from '../lib/format'
-import { appendPage, hasMore, nextOffset } from '../lib/pages'
-import { plural } from '../lib/plural'
+import { appendPage, firstPage, hasMore, showing, type Paging } from '../lib/paging'
 import type { Agent, Paged } from '../lib/types'
 import { useTitle } from '../components/useTitle'
 
@@ -25,7 +24,7 @@ const SEARCH_MAX_LENGTH = 100
 interface Listing {
   search: string
   archived: boolean
-  page: Paged<Agent>
+  list: Paging<Agent>
 }
 
 function agentsPath(search: string, archived: boolean, offset: number): string {
@@ -39,7 +38,7 @@ export function AgentsPage() {
   // The database searches (every owner's agents, for the operator, not only a first page).
   const searched = useDebounced(search.trim(), SEARCH_DELAY_MS)
   const { data, setData, failure, loading, reload } = useLoad<Listing>(
-    async (signal) => ({ search: searched, archived: showArchived, page: await api.get<Paged<Agent>>(agentsPath(searched, showArchived, 0), signal) }),
+    async (signal) => ({ search: searched, archived: showArchived, list: firstPage(await api.get<Paged<Agent>>(agentsPath(searched, showArchived, 0), signal)) }),
     [showArchived, searched],
   )
   const [loadingMore, setLoadingMore] = useState(false)
@@ -63,9 +62,9 @@ export function AgentsPage() {
     setLoadingMore(true)
     setMoreFailure(null)
     try {
-      const next = await api.get<Paged<Agent>>(agentsPath(shown.search, shown.archived, nextOffset(shown.page)), controller.signal)
+      const next = await api.get<Paged<Agent>>(agentsPath(shown.search, shown.archived, shown.list.nextOffset), controller.signal)
       // Appended only to the list it continues: a reload meanwhile replaced that list.
-      setData((current) => (current === shown ? { ...shown, page: appendPage(shown.page, next) } : current))
+      setData((current) => (current === shown ? { ...shown, list: appendPage(shown.list, next) } : current))
     } catch (error) {
       if (!controller.signal.aborted) setMoreFailure(toFailure(error))
     } finally {
@@ -91,8 +90,8 @@ export function AgentsPage() {
     }
   }
 
-  const agents = data?.page.items ?? []
-  const total = data?.page.total ?? 0
+  const agents = data?.list.items ?? []
+  const total = data?.list.total ?? 0
   // No agent in use: the invitation to create one, but archived agents stay one click away.
   // Not when a search finds nothing: that is "no match", with the search box still there.
   const none = data !== null && total === 0 && data.search === '' && !data.archived
@@ -210,7 +209,7 @@ export function AgentsPage() {
             </table>
           )}
           {moreFailure && <FailureNotice failure={{ ...moreFailure, action: 'retry' }} onRetry={() => data && void loadMore(data)} />}
-          {data && hasMore(data.page) && (
+          {data && hasMore(data.list) && (
             <div className="list-more">
               <button type="button" className="button" disabled={loadingMore || loading} onClick={() => void loadMore(data)}>
                 {loadingMore ? 'Loading…' : 'Load more'}
@@ -233,10 +232,9 @@ export function AgentsPage() {
 }
 
 /** What the list shows, in words: how many of how many, or why nothing. */
-function listed({ search, page }: Listing): string {
-  if (page.total === 0) return search ? `No agent matches “${search}”.` : 'No agents, archived or not.'
-  const matching = search ? ` matching “${search}”` : ''
-  return `Showing ${page.items.length.toLocaleString()} of ${plural(page.total, 'agent')}${matching}`
+function listed({ search, list }: Listing): string {
+  if (list.items.length === 0) return search ? `No agent matches “${search}”.` : 'No agents, archived or not.'
+  return search ? `${showing(list, 'agent')} matching “${search}”` : showing(list, 'agent')
 }
 
 /** The live version and whether the draft waits to be published (issue 17). */

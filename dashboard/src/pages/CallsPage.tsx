@@ -1,15 +1,25 @@
-import { useMemo } from 'react'
+import { useEffect, useMemo, useRef, useState } from 'react'
 import { Link, useParams, useSearchParams } from 'react-router-dom'
 import { FailureNotice } from '../components/Notice'
 import { StatusBadge } from '../components/StatusBadge'
-import { useLoad } from '../components/useApi'
+import { toFailure, useLoad } from '../components/useApi'
 import { api, query } from '../lib/api'
 import { toConversation } from '../lib/conversation'
+import type { Failure } from '../lib/describe'
 import { formatDateTime, formatDuration, formatEndReason, formatNumber } from '../lib/format'
+import { appendPage, firstPage, hasMore, showing, type Paging } from '../lib/paging'
 import type { Agent, CallSession, Paged, SessionDetail } from '../lib/types'
 import { useTitle } from '../components/useTitle'
 
 const KINDS: Record<string, string> = { test: 'Test call', live: 'Live call', creation: 'Voxie session' }
+const PAGE_SIZE = 50
+
+interface MoreState {
+  base: Paging<CallSession> | null
+  loading: boolean
+  failure: Failure | null
+}
+const IDLE: MoreState = { base: null, loading: false, failure: null }
 
 function useAgentNames() {
   const { data } = useLoad((signal) => api.get<Paged<Agent>>(`/api/agents${query({ limit: 200, include_archived: true })}`, signal), [])
@@ -19,18 +29,39 @@ function useAgentNames() {
   }, [data])
 }
 
+function sessionsPage(agentId: string, kind: string, offset: number, signal: AbortSignal) {
+  const params = query({ agent_id: agentId || null, kind: kind || null, limit: PAGE_SIZE, offset: offset || null })
+  return api.get<Paged<CallSession>>(`/api/sessions${params}`, signal)
+}
+
 export function CallsPage() {
   useTitle('Calls')
   const [params, setParams] = useSearchParams()
   const agentId = params.get('agent') ?? ''
   const kind = params.get('kind') ?? ''
   const { agents, names } = useAgentNames()
-  const { data, failure, loading, reload } = useLoad(
-    (signal) => api.get<Paged<CallSession>>(`/api/sessions${query({ agent_id: agentId || null, limit: 200 })}`, signal),
-    [agentId],
+  // The API filters (agent and kind) and pages; a filter change or a refresh starts again.
+  const { data, setData, failure, loading, reload } = useLoad(
+    async (signal) => firstPage(await sessionsPage(agentId, kind, 0, signal)),
+    [agentId, kind],
   )
-  // The API filters by agent; the kind is filtered here, over the newest 200.
-  const sessions = (data?.items ?? []).filter((s) => !kind || s.kind === kind)
+  // "Load more" continues the list it was pressed under; once that list is replaced (a filter, a
+  // refresh) or extended, the request is over and its state no longer shown.
+  const [more, setMore] = useState<MoreState>(IDLE)
+  const moreRequest = useRef<AbortController | null>(null)
+  useEffect(() => () => moreRequest.current?.abort(), [data])
+  const moreOfThis = data !== null && more.base === data ? more : IDLE
+  const loadMore = (base: Paging<CallSession>) => {
+    const controller = new AbortController()
+    moreRequest.current = controller
+    setMore({ base, loading: true, failure: null })
+    sessionsPage(agentId, kind, base.nextOffset, controller.signal)
+      .then((page) => setData((current) => (current === base ? appendPage(base, page) : current)))
+      .catch((error: unknown) => {
+        if (!controller.signal.aborted) setMore({ base, loading: false, failure: toFailure(error) })
+      })
+  }
+  const sessions = data?.items ?? []
   const setFilter = (key: string, value: string) => {
     const next = new URLSearchParams(params)
     if (value) next.set(key, value)
@@ -78,7 +109,22 @@ export function CallsPage() {
           <p>Test an agent from the Agents page; each call shows up here with its transcript.</p>
         </section>
       )}
-      {sessions.length > 0 && <SessionsTable sessions={sessions} agentNames={names} showAgent />}
+      {data && sessions.length > 0 && (
+        <>
+          <p className="muted list-count" role="status">
+            {showing(data, 'call')}
+          </p>
+          <SessionsTable sessions={sessions} agentNames={names} showAgent />
+          {moreOfThis.failure && <FailureNotice failure={{ ...moreOfThis.failure, action: 'retry' }} onRetry={() => loadMore(data)} />}
+          {hasMore(data) && !loading && !moreOfThis.failure && (
+            <div className="list-more">
+              <button type="button" className="button" onClick={() => loadMore(data)} disabled={moreOfThis.loading}>
+                {moreOfThis.loading ? 'Loading more…' : 'Load more'}
+              </button>
+            </div>
+          )}
+        </>
+      )}
     </>
   )
 }

@@ -2,7 +2,8 @@
 create an agent by talking to Voxie while the draft card fills in, test it with one click and
 hear it answer a spoken turn, find the call with its transcript; the agent page's validation
 errors; an archived agent's refused test; the capacity refusal's countdown; the operator's live
-room in its grace period, closed by hand; and no dev sign-in where it must not exist.
+room in its grace period, closed by hand; no dev sign-in where it must not exist; versions; and
+the call history filtered by kind on the server, paged with "Load more".
 
 Every page visited is checked the same way (browser.Visit.check): no console errors, no
 serious or critical axe-core violations, screenshots at desktop and phone width in
@@ -115,6 +116,16 @@ async def api_token(dashboard: Dashboard, as_who: str) -> dict[str, str]:
         response = await http.post(f"{dashboard.url}/api/dev/sign-in", json={"as": as_who})
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def record_calls(dashboard: Dashboard, agent: dict[str, Any], insert: str) -> None:
+    """Calls of `agent` recorded as the platform records them, without LiveKit: `insert` writes
+    call_sessions rows with the agent's id as $1 and its owner as $2."""
+    conn = await asyncpg.connect(dashboard.database_url)
+    try:
+        await conn.execute(insert, uuid.UUID(agent["id"]), uuid.UUID(agent["owner_id"]))
+    finally:
+        await conn.close()
 
 
 async def create_agent(dashboard: Dashboard, as_who: str, **fields: Any) -> dict[str, Any]:
@@ -252,6 +263,11 @@ async def test_create_an_agent_with_voxie_test_it_and_see_the_call(dashboard: Da
 
         await eventually(recorded, what="the call to be recorded", within=150)
         await visit.check("calls")
+        # Filtered by its kind on the server, the call stays listed; by another, it is not.
+        await page.get_by_label("Kind").select_option(label="Live call")
+        await expect(page.get_by_text("No calls match these filters")).to_be_visible()
+        await page.get_by_label("Kind").select_option(label="Test call")
+        await expect(page.get_by_text("Showing 1 of 1 call", exact=True)).to_be_visible()
         await page.get_by_role("link", name=re.compile("View call")).first.click()
         conversation = page.locator(".conversation")
         await expect(conversation).to_contain_text(GREETING)
@@ -415,25 +431,21 @@ async def test_publish_diff_and_roll_back_a_version_and_see_its_analytics(
             headers=await api_token(dashboard, "user"),
         )
     assert edited.status_code == 200, edited.text
-    # Calls of version 1 for the analytics, recorded as the platform records them (no LiveKit):
-    # three an hour ago, one 20 days ago (in the last 30 days, not in the last 7).
-    conn = await asyncpg.connect(dashboard.database_url)
-    try:
-        await conn.execute(
-            """insert into public.call_sessions (agent_id, owner_id, room_name, kind, deployment,
-                   status, started_at, ended_at, end_reason, agent_version)
-               select $1, $2, 'vera-' || n, 'test', 'dev', s, now() - age,
-                      now() - age + make_interval(secs => 60 * n), r, 1
-               from (values (1, 'ended', 'user_hangup', interval '1 hour'),
-                            (2, 'ended', 'end_call', interval '1 hour'),
-                            (3, 'failed', 'error', interval '1 hour'),
-                            (4, 'ended', 'user_hangup', interval '20 days'))
-                    as calls(n, s, r, age)""",
-            uuid.UUID(agent["id"]),
-            uuid.UUID(agent["owner_id"]),
-        )
-    finally:
-        await conn.close()
+    # Calls of version 1 for the analytics: three an hour ago, one 20 days ago (in the last 30
+    # days, not in the last 7).
+    await record_calls(
+        dashboard,
+        agent,
+        """insert into public.call_sessions (agent_id, owner_id, room_name, kind, deployment,
+               status, started_at, ended_at, end_reason, agent_version)
+           select $1, $2, 'vera-' || n, 'test', 'dev', s, now() - age,
+                  now() - age + make_interval(secs => 60 * n), r, 1
+           from (values (1, 'ended', 'user_hangup', interval '1 hour'),
+                        (2, 'ended', 'end_call', interval '1 hour'),
+                        (3, 'failed', 'error', interval '1 hour'),
+                        (4, 'ended', 'user_hangup', interval '20 days'))
+                as calls(n, s, r, age)""",
+    )
 
     async with browsing(dashboard, "versions") as (_, visit):
         page = visit.page
@@ -519,7 +531,61 @@ async def test_publish_diff_and_roll_back_a_version_and_see_its_analytics(
         await expect(page.get_by_role("heading", name="Agents", exact=True)).to_be_visible()
 
 
-# --- 6. the agents list: the database searches, and pages past the first ----------------------
+# --- 6. the call history: filtered by kind on the server, paged past its first page --------------
+
+
+async def test_calls_are_filtered_by_kind_past_the_newest_and_paged_with_load_more(
+    dashboard: Dashboard,
+) -> None:
+    agent = await create_agent(dashboard, "user", slug="paged-pam", name="Paged Pam")
+    # 205 live calls, and 3 test calls older than all of them: the page once read the newest 200
+    # and filtered the kind in the browser, so it found none of the test calls.
+    await record_calls(
+        dashboard,
+        agent,
+        """insert into public.call_sessions (agent_id, owner_id, room_name, kind, deployment,
+               status, started_at, ended_at, end_reason)
+           select $1, $2, 'pam-' || n, case when n <= 3 then 'test' else 'live' end, 'dev',
+                  'ended', now() - make_interval(mins => 1000 - n),
+                  now() - make_interval(mins => 1000 - n) + interval '30 seconds', 'user_hangup'
+           from generate_series(1, 208) as n""",
+    )
+
+    async with browsing(dashboard, "calls-paged") as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        await visit.goto(f"/calls?agent={agent['id']}")
+        calls = page.get_by_role("row").filter(
+            has=page.get_by_role("link", name=re.compile("View call"))
+        )
+        count = page.locator(".list-count")
+        await expect(count).to_have_text("Showing 50 of 208 calls")
+        await expect(calls).to_have_count(50)
+
+        await page.get_by_label("Kind").select_option(label="Test call")
+        await expect(count).to_have_text("Showing 3 of 3 calls")
+        await expect(calls).to_have_count(3)
+        await expect(page.get_by_role("button", name="Load more")).to_have_count(0)
+        await visit.check("calls-kind-older-than-200")
+
+        await page.get_by_label("Kind").select_option(label="Live call")
+        await expect(count).to_have_text("Showing 50 of 205 calls")
+        await page.get_by_role("button", name="Load more").click()
+        await expect(count).to_have_text("Showing 100 of 205 calls")
+        await expect(calls).to_have_count(100)
+        await visit.check("calls-load-more")
+        for shown in (150, 200, 205):
+            await page.get_by_role("button", name="Load more").click()
+            await expect(count).to_have_text(f"Showing {shown} of 205 calls")
+        await expect(calls).to_have_count(205)
+        await expect(page.get_by_role("button", name="Load more")).to_have_count(0)
+        # A filter change starts the list again from its first page.
+        await page.get_by_label("Kind").select_option(label="All kinds")
+        await expect(count).to_have_text("Showing 50 of 208 calls")
+        await expect(calls).to_have_count(50)
+
+
+# --- 7. the agents list: the database searches, and pages past the first ----------------------
 
 
 async def test_the_agents_list_searches_the_database_and_loads_more(dashboard: Dashboard) -> None:

@@ -513,6 +513,64 @@ async def test_list_sessions_filters(store: AgentStore) -> None:
     assert (await store.list_sessions()).total == 4
 
 
+async def test_list_sessions_filters_by_kind(store: AgentStore) -> None:
+    mine, theirs = await store.create_agent(new_agent()), await store.create_agent(new_agent(OTHER))
+
+    async def started(agent_id: UUID | None, owner: UUID, kind: SessionKind) -> UUID:
+        session = await store.start_session(
+            NewCallSession(
+                agent_id=agent_id,
+                owner_id=owner,
+                room_name=f"room-{uuid4().hex[:8]}",
+                kind=kind,
+                deployment="dev",
+            )
+        )
+        return session.id
+
+    test, live, creation = SessionKind.TEST, SessionKind.LIVE, SessionKind.CREATION
+    # Oldest first; each kind interleaved with the others so a page must skip rows to fill.
+    made = [
+        (await started(mine.id, OWNER, test), test, OWNER, mine.id),
+        (await started(mine.id, OWNER, live), live, OWNER, mine.id),
+        (await started(None, OWNER, creation), creation, OWNER, None),
+        (await started(theirs.id, OTHER, live), live, OTHER, theirs.id),
+        (await started(mine.id, OWNER, live), live, OWNER, mine.id),
+        (await started(theirs.id, OTHER, test), test, OTHER, theirs.id),
+        (await started(mine.id, OWNER, live), live, OWNER, mine.id),
+    ]
+
+    def expected(
+        kind: SessionKind, owner: UUID | None = None, agent: UUID | None = None
+    ) -> list[UUID]:
+        return [
+            sid
+            for sid, k, o, a in reversed(made)
+            if k is kind and owner in (None, o) and agent in (None, a)
+        ]
+
+    # Alone: every owner's sessions of that kind, newest first, the total over all of them.
+    lives = await store.list_sessions(kind=live)
+    assert [s.id for s in lives.items] == expected(live) and lives.total == 4
+    assert {s.kind for s in lives.items} == {live}
+    assert [s.id for s in (await store.list_sessions(kind=creation)).items] == expected(creation)
+    # With an agent, and within one owner's scope (what a user sees).
+    assert [s.id for s in (await store.list_sessions(kind=live, agent_id=mine.id)).items] == (
+        expected(live, agent=mine.id)
+    )
+    assert [s.id for s in (await store.list_sessions(kind=test, owner_id=OWNER)).items] == (
+        expected(test, owner=OWNER)
+    )
+    assert (await store.list_sessions(kind=creation, owner_id=OTHER)).total == 0
+    assert (await store.list_sessions(kind=test, agent_id=theirs.id, owner_id=OWNER)).total == 0
+    # Paged: the total counts the filtered rows, not the page and not the unfiltered ones.
+    second = await store.list_sessions(kind=live, owner_id=OWNER, limit=2, offset=2)
+    assert [s.id for s in second.items] == expected(live, owner=OWNER)[2:]
+    assert second.total == 3 and (await store.list_sessions(owner_id=OWNER)).total == 5
+    open_tests = await store.list_sessions(kind=test, open_only=True)
+    assert open_tests.total == 2
+
+
 # --- leases ------------------------------------------------------------------------------------
 
 

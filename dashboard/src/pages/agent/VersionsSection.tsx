@@ -7,6 +7,7 @@ import { api, query } from '../../lib/api'
 import type { Failure } from '../../lib/describe'
 import { formatDateTime } from '../../lib/format'
 import type { Agent, AgentVersion, Paged, RunTarget, VersionDiff } from '../../lib/types'
+import { useAuth } from '../../auth'
 import { DRAFT, actorLabel, diffRows, liveLabel, targetLabel } from '../../lib/versions'
 
 /** The agent's versions: which one is live, publishing the draft with a note, rolling back,
@@ -14,6 +15,7 @@ import { DRAFT, actorLabel, diffRows, liveLabel, targetLabel } from '../../lib/v
 export function VersionsSection({ agent, onChanged }: { agent: Agent; onChanged: () => void }) {
   const base = `/api/agents/${agent.id}`
   const navigate = useNavigate()
+  const { account } = useAuth()
   const { data, failure, reload } = useLoad(
     (signal) => api.get<Paged<AgentVersion>>(`${base}/versions${query({ limit: 50 })}`, signal),
     [base, agent.published_version, agent.version],
@@ -110,7 +112,7 @@ export function VersionsSection({ agent, onChanged }: { agent: Agent; onChanged:
                     v{v.version} {live && <span className="badge badge-active">Live</span>}
                   </th>
                   <td data-label="Published">
-                    {formatDateTime(v.published_at)} by {actorLabel(v.published_by)}
+                    {formatDateTime(v.published_at)} by {actorLabel(v.published_by, account)}
                   </td>
                   <td data-label="Note">{v.note || <span className="muted">No note</span>}</td>
                   <td className="row-actions">
