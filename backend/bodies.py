@@ -10,6 +10,13 @@ Example (`GET /api/agents`, an `AgentPage`):
     {"items": [{"id": "3f2b…", "slug": "clarence-coherence", …,
                 "last_call_at": "2026-12-01T09:30:00Z", "calls_7d": 4}],
      "total": 1, "limit": 50, "offset": 0}
+
+Example (`GET /api/sessions`, a `SessionPage`; `GET /api/sessions/{id}` has the same `session`):
+
+    {"items": [{"id": "6a0e…", "agent_id": "3f2b…", "kind": "test", "status": "ended", …,
+                "agent_name": "Clarence Coherence"},
+               {"id": "71c4…", "agent_id": null, "kind": "creation", …, "agent_name": null}],
+     "total": 2, "limit": 50, "offset": 0, "unreadable": []}
 """
 
 from __future__ import annotations
@@ -64,7 +71,20 @@ class AgentListItem(AgentConfig):
 
 
 AgentPage = Paged[AgentListItem]
-SessionPage = Paged[CallSession]
+
+
+class SessionItem(CallSession):
+    """A session as the API shows it: with its agent's name, so a list of calls names every
+    agent without the caller loading all of them."""
+
+    agent_name: str | None = Field(
+        description="the agent's name; null when the session has no agent (a Voxie session "
+        "about no agent) or its agent was deleted",
+        examples=["Clarence Coherence"],
+    )
+
+
+SessionPage = Paged[SessionItem]
 
 
 def with_call_stats(page: Page[AgentConfig], stats: dict[UUID, CallStats]) -> Page[AgentListItem]:
@@ -100,8 +120,18 @@ class RawAgent(Body):
     row: dict[str, Any] = Field(description="the row's columns as stored")
 
 
+def with_agent_names(sessions: list[CallSession], names: dict[UUID, str]) -> list[SessionItem]:
+    return [
+        SessionItem(
+            **dict(session),
+            agent_name=names.get(session.agent_id) if session.agent_id else None,
+        )
+        for session in sessions
+    ]
+
+
 class SessionDetail(Body):
-    session: CallSession
+    session: SessionItem
     transcript: list[dict[str, Any]]
     summary: str | None
     usage: list[TokenUsage]

@@ -100,6 +100,13 @@ class AgentStore(Protocol):
         query (the rule is the SQL function `agent_call_stats`); an agent without calls, or
         unknown, gets `CallStats()`."""
 
+    async def agent_names(
+        self, agent_ids: Sequence[UUID], *, owner_id: UUID | None = None
+    ) -> dict[UUID, str]:
+        """The names of the agents among `agent_ids` (archived ones too), for a whole page in
+        one query; an unknown id, or one `owner_id` (if given) does not own, is left out. The
+        name column alone is read, so an agent that fails the contract still has its name."""
+
     async def create_agent(self, new: NewAgent) -> AgentConfig:
         """Conflict when the owner already has a live agent with that slug."""
 

@@ -239,6 +239,21 @@ class PostgresStore(PostgresVersions):
         )
         return call_stats_from_rows(agent_ids, rows)
 
+    async def agent_names(
+        self, agent_ids: Sequence[UUID], *, owner_id: UUID | None = None
+    ) -> dict[UUID, str]:
+        if not agent_ids:
+            return {}
+        rows = await self._run(
+            lambda c: c.fetch(
+                "select id, name from public.agents"
+                " where id = any($1::uuid[]) and ($2::uuid is null or owner_id = $2)",
+                list(agent_ids),
+                owner_id,
+            )
+        )
+        return {row["id"]: row["name"] for row in rows}
+
     async def get_agent_row(
         self, agent_id: UUID | str, *, owner_id: UUID | None = None
     ) -> dict[str, Any]:

@@ -244,6 +244,17 @@ class SupabaseStore(SupabaseVersions):
         rows = await self._rows(self._client.rpc("agent_call_stats", params).execute)
         return call_stats_from_rows(agent_ids, rows)
 
+    async def agent_names(
+        self, agent_ids: Sequence[UUID], *, owner_id: UUID | None = None
+    ) -> dict[UUID, str]:
+        if not agent_ids:
+            return {}
+        query = self._table("agents").select("id,name").in_("id", [str(a) for a in agent_ids])
+        if owner_id is not None:
+            query = query.eq("owner_id", str(owner_id))
+        rows = await self._rows(query.execute)
+        return {UUID(row["id"]): row["name"] for row in rows}
+
     async def get_agent_row(
         self, agent_id: UUID | str, *, owner_id: UUID | None = None
     ) -> dict[str, Any]:

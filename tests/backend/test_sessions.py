@@ -116,3 +116,45 @@ def test_the_kind_parameter_is_documented(app: Starlette) -> None:
     assert kind["in"] == "query" and not kind.get("required", False)
     assert kind["schema"] == {"enum": ["creation", "test", "live"], "type": "string"}
     assert kind["description"]
+
+
+async def test_each_session_names_its_agent_past_the_first_200_and_only_the_callers_own(
+    client: httpx.AsyncClient, store: PostgresStore, make_agent: AgentFactory
+) -> None:
+    # The oldest of 201 agents: not on the first page of 200 the Agents list gives.
+    oldest = await make_agent(ALICE, name="The Oldest")
+    for _ in range(200):
+        await make_agent(ALICE)
+    deleted = await make_agent(ALICE, name="Gone Soon")
+    bobs = await make_agent(BOB, name="Bob's Secret")
+    alice = as_user(ALICE)
+    first_200 = (await client.get("/api/agents?limit=200", headers=alice)).json()["items"]
+    assert str(oldest.id) not in {a["id"] for a in first_200}
+
+    async def started(agent_id: UUID | None, kind: SessionKind = SessionKind.TEST) -> str:
+        room = f"agent-{agent_id}-{uuid4().hex[:10]}" if agent_id else "voxie-creation-abcdefgh"
+        session = await store.start_session(
+            NewCallSession(
+                agent_id=agent_id, owner_id=ALICE, room_name=room, kind=kind, deployment="test"
+            )
+        )
+        return str(session.id)
+
+    of_oldest = await started(oldest.id)
+    of_deleted = await started(deleted.id)
+    voxie = await started(None, SessionKind.CREATION)
+    # A row whose owner is Alice but whose agent is Bob's (bad data, or a hand-written row):
+    # it is listed for Alice, the name of Bob's agent is not.
+    of_bobs = await started(bobs.id)
+    await store.delete_agent(deleted.id)
+
+    listed = (await client.get("/api/sessions", headers=alice)).json()["items"]
+    names = {s["id"]: s["agent_name"] for s in listed}
+    assert names == {of_oldest: "The Oldest", of_deleted: None, voxie: None, of_bobs: None}
+    everyone = (await client.get("/api/sessions", headers=OPERATOR)).json()["items"]
+    assert {s["id"]: s["agent_name"] for s in everyone}[of_bobs] == "Bob's Secret"
+
+    shown = (await client.get(f"/api/sessions/{of_oldest}", headers=alice)).json()
+    assert shown["session"]["agent_name"] == "The Oldest"
+    foreign = (await client.get(f"/api/sessions/{of_bobs}", headers=alice)).json()
+    assert foreign["session"]["agent_name"] is None

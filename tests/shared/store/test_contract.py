@@ -381,6 +381,27 @@ async def test_call_stats_count_test_and_live_calls_of_the_last_7_days(
     assert await store.agent_call_stats([]) == {}
 
 
+async def test_agent_names_of_a_page_in_one_call_scoped_to_the_owner(store: AgentStore) -> None:
+    mine = await store.create_agent(new_agent(name="Clarence"))
+    archived = await store.create_agent(new_agent(slug="old", name="Old Clarence"))
+    await store.archive_agent(archived.id)
+    theirs = await store.create_agent(new_agent(OTHER, name="Not Yours"))
+    unknown = uuid4()
+    ids = [mine.id, archived.id, theirs.id, unknown]
+
+    assert await store.agent_names(ids) == {
+        mine.id: "Clarence",
+        archived.id: "Old Clarence",
+        theirs.id: "Not Yours",
+    }
+    # Scoped to one owner: another owner's agent is left out, as an unknown one is.
+    assert await store.agent_names(ids, owner_id=OWNER) == {
+        mine.id: "Clarence",
+        archived.id: "Old Clarence",
+    }
+    assert await store.agent_names([], owner_id=OWNER) == {}
+
+
 # --- sessions ----------------------------------------------------------------------------------
 
 
