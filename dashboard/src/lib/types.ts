@@ -72,6 +72,8 @@ export interface CallSession {
   duration_s: number | null
   end_reason: string | null
   error: string | null
+  /** Its agent's name; null for a Voxie session about no agent, or a deleted agent. */
+  agent_name: string | null
 }
 
 export interface TokenUsage {

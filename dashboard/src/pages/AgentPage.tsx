@@ -302,7 +302,7 @@ function AgentCalls({ agentId }: { agentId: string }) {
       </div>
       {failure && <FailureNotice failure={failure} />}
       {data && data.items.length === 0 && <p className="muted">No calls yet. Test the agent to make the first one.</p>}
-      {data && data.items.length > 0 && <SessionsTable sessions={data.items} agentNames={{}} showAgent={false} />}
+      {data && data.items.length > 0 && <SessionsTable sessions={data.items} showAgent={false} />}
     </section>
   )
 }

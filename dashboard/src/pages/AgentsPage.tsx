@@ -6,6 +6,7 @@ import { FailureNotice, Notice } from '../components/Notice'
 import { StatusBadge } from '../components/StatusBadge'
 import { toFailure, useLoad } from '../components/useApi'
 import { useDebounced } from '../components/useDebounced'
+import { SEARCH_DELAY_MS, SEARCH_MAX_LENGTH } from '../lib/agentPicker'
 import { api, query } from '../lib/api'
 import type { Failure } from '../lib/describe'
 import { formatRelative } from '../lib/format'
@@ -14,10 +15,6 @@ import type { Agent, Paged } from '../lib/types'
 import { useTitle } from '../components/useTitle'
 
 const PAGE_SIZE = 50
-// Typing sends one search per pause, not one per key.
-const SEARCH_DELAY_MS = 250
-// The API's bound on a search (MAX_SEARCH_LENGTH in shared/store/search.py).
-const SEARCH_MAX_LENGTH = 100
 
 /** A list as the API answered it, and what it was asked: an answer to an earlier search must
  * not be taken for one to the current (a cleared search still showing "no match", say). */

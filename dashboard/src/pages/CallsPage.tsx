@@ -1,14 +1,16 @@
-import { useEffect, useMemo, useRef, useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { Link, useParams, useSearchParams } from 'react-router-dom'
+import { AgentPicker } from '../components/AgentPicker'
 import { FailureNotice } from '../components/Notice'
 import { StatusBadge } from '../components/StatusBadge'
 import { toFailure, useLoad } from '../components/useApi'
+import { sessionAgentName } from '../lib/agentPicker'
 import { api, query } from '../lib/api'
 import { toConversation } from '../lib/conversation'
 import type { Failure } from '../lib/describe'
 import { formatDateTime, formatDuration, formatEndReason, formatNumber } from '../lib/format'
 import { appendPage, firstPage, hasMore, showing, type Paging } from '../lib/paging'
-import type { Agent, CallSession, Paged, SessionDetail } from '../lib/types'
+import type { CallSession, Paged, SessionDetail } from '../lib/types'
 import { useTitle } from '../components/useTitle'
 
 const KINDS: Record<string, string> = { test: 'Test call', live: 'Live call', creation: 'Voxie session' }
@@ -21,14 +23,6 @@ interface MoreState {
 }
 const IDLE: MoreState = { base: null, loading: false, failure: null }
 
-function useAgentNames() {
-  const { data } = useLoad((signal) => api.get<Paged<Agent>>(`/api/agents${query({ limit: 200, include_archived: true })}`, signal), [])
-  return useMemo(() => {
-    const agents = data?.items ?? []
-    return { agents, names: Object.fromEntries(agents.map((a) => [a.id, a.name])) as Record<string, string> }
-  }, [data])
-}
-
 function sessionsPage(agentId: string, kind: string, offset: number, signal: AbortSignal) {
   const params = query({ agent_id: agentId || null, kind: kind || null, limit: PAGE_SIZE, offset: offset || null })
   return api.get<Paged<CallSession>>(`/api/sessions${params}`, signal)
@@ -39,7 +33,6 @@ export function CallsPage() {
   const [params, setParams] = useSearchParams()
   const agentId = params.get('agent') ?? ''
   const kind = params.get('kind') ?? ''
-  const { agents, names } = useAgentNames()
   // The API filters (agent and kind) and pages; a filter change or a refresh starts again.
   const { data, setData, failure, loading, reload } = useLoad(
     async (signal) => firstPage(await sessionsPage(agentId, kind, 0, signal)),
@@ -79,15 +72,7 @@ export function CallsPage() {
       <div className="toolbar">
         <div className="field field-inline">
           <label htmlFor="filter-agent">Agent</label>
-          <select id="filter-agent" value={agentId} onChange={(e) => setFilter('agent', e.target.value)}>
-            <option value="">All agents</option>
-            {agents.map((a) => (
-              <option key={a.id} value={a.id}>
-                {a.name}
-                {a.status === 'archived' ? ' (archived)' : ''}
-              </option>
-            ))}
-          </select>
+          <AgentPicker id="filter-agent" agentId={agentId} onChange={(id) => setFilter('agent', id)} />
         </div>
         <div className="field field-inline">
           <label htmlFor="filter-kind">Kind</label>
@@ -114,7 +99,7 @@ export function CallsPage() {
           <p className="muted list-count" role="status">
             {showing(data, 'call')}
           </p>
-          <SessionsTable sessions={sessions} agentNames={names} showAgent />
+          <SessionsTable sessions={sessions} showAgent />
           {moreOfThis.failure && <FailureNotice failure={{ ...moreOfThis.failure, action: 'retry' }} onRetry={() => loadMore(data)} />}
           {hasMore(data) && !loading && !moreOfThis.failure && (
             <div className="list-more">
@@ -129,7 +114,7 @@ export function CallsPage() {
   )
 }
 
-export function SessionsTable({ sessions, agentNames, showAgent }: { sessions: CallSession[]; agentNames: Record<string, string>; showAgent: boolean }) {
+export function SessionsTable({ sessions, showAgent }: { sessions: CallSession[]; showAgent: boolean }) {
   return (
     <table className="table table-cards">
       <caption className="visually-hidden">Calls, newest first</caption>
@@ -145,7 +130,7 @@ export function SessionsTable({ sessions, agentNames, showAgent }: { sessions: C
       </thead>
       <tbody>
         {sessions.map((s) => {
-          const agent = s.agent_id ? (agentNames[s.agent_id] ?? 'Agent') : 'Voxie'
+          const agent = sessionAgentName(s, 'Agent')
           return (
             <tr key={s.id}>
               <th scope="row" data-label="Started">{formatDateTime(s.started_at)}</th>
@@ -169,7 +154,6 @@ export function SessionsTable({ sessions, agentNames, showAgent }: { sessions: C
 export function CallDetailPage() {
   const { sessionId = '' } = useParams()
   useTitle('Call')
-  const { names } = useAgentNames()
   const { data, failure, reload } = useLoad((signal) => api.get<SessionDetail>(`/api/sessions/${encodeURIComponent(sessionId)}`, signal), [sessionId])
   if (failure) {
     return (
@@ -181,7 +165,7 @@ export function CallDetailPage() {
   }
   if (!data) return <p role="status">Loading the call…</p>
   const { session, summary, usage } = data
-  const agent = session.agent_id ? (names[session.agent_id] ?? 'the agent') : 'Voxie'
+  const agent = sessionAgentName(session, 'the agent')
   const conversation = toConversation(data.transcript)
   return (
     <>

@@ -3,7 +3,8 @@ create an agent by talking to Voxie while the draft card fills in, test it with 
 hear it answer a spoken turn, find the call with its transcript; the agent page's validation
 errors; an archived agent's refused test; the capacity refusal's countdown; the operator's live
 room in its grace period, closed by hand; no dev sign-in where it must not exist; versions; and
-the call history filtered by kind on the server, paged with "Load more".
+the call history filtered by kind on the server, paged with "Load more", its agent filter a
+search of every agent, each call named by its agent.
 
 Every page visited is checked the same way (browser.Visit.check): no console errors, no
 serious or critical axe-core violations, screenshots at desktop and phone width in
@@ -562,6 +563,10 @@ async def test_calls_are_filtered_by_kind_past_the_newest_and_paged_with_load_mo
         await expect(count).to_have_text("Showing 50 of 208 calls")
         await expect(calls).to_have_count(50)
 
+        # Opened on a link's `?agent=`: the picker names the agent, each row too.
+        await expect(page.get_by_label("Agent")).to_have_value("Paged Pam")
+        await expect(calls.first.get_by_role("cell", name="Paged Pam", exact=True)).to_be_visible()
+
         await page.get_by_label("Kind").select_option(label="Test call")
         await expect(count).to_have_text("Showing 3 of 3 calls")
         await expect(calls).to_have_count(3)
@@ -590,16 +595,27 @@ async def test_calls_are_filtered_by_kind_past_the_newest_and_paged_with_load_mo
 
 async def test_the_agents_list_searches_the_database_and_loads_more(dashboard: Dashboard) -> None:
     """More agents than a page: "Load more" appends the rest; the search box finds an agent
-    that is not on the first page, and a search that finds nothing says so, the box still there."""
+    that is not on the first page, and a search that finds nothing says so, the box still there.
+    The Calls page's agent filter searches the same way, and its rows name every agent."""
     await archive_all_agents(dashboard, "user")
     headers = await api_token(dashboard, "user")
     async with httpx.AsyncClient(timeout=10) as http:
         # The oldest, so the 54 newer ones put it on the second page (the list is newest first).
         names = ["Needle 50%_off"] + [f"Hay {i}" for i in range(54)]
+        agents: dict[str, dict[str, Any]] = {}
         for i, name in enumerate(names):
             body = {"slug": f"listed-{i}", "name": name, "instructions": INSTRUCTIONS}
             created = await http.post(f"{dashboard.url}/api/agents", json=body, headers=headers)
             assert created.status_code == 201, created.text
+            agents[name] = created.json()
+    # A call each for the two oldest agents (past any first page of agents): the newest calls.
+    one_call = """insert into public.call_sessions (agent_id, owner_id, room_name, kind,
+                      deployment, status, started_at, ended_at, end_reason)
+                  values ($1, $2, 'listed-' || gen_random_uuid(), 'test', 'dev', 'ended',
+                          now() - interval '1 min', now() - interval '40 s',
+                          'user_hangup')"""
+    await record_calls(dashboard, agents["Needle 50%_off"], one_call)
+    await record_calls(dashboard, agents["Hay 0"], one_call)
     async with browsing(dashboard, "agents-list") as (_, visit):
         page = visit.page
         await sign_in(visit)
@@ -626,3 +642,42 @@ async def test_the_agents_list_searches_the_database_and_loads_more(dashboard: D
         await visit.check("agents-no-match")
         await search.fill("")
         await expect(count).to_have_text("Showing 50 of 55 agents")
+
+        # The Calls page: each row names its agent; the filter finds one by part of its name.
+        await page.get_by_role("link", name="Calls", exact=True).click()
+        await expect(page.get_by_role("heading", name="Calls", exact=True)).to_be_visible()
+        calls = page.get_by_role("row").filter(
+            has=page.get_by_role("link", name=re.compile("View call"))
+        )
+
+        def call_with(name: str) -> Any:
+            return calls.filter(has=page.get_by_role("cell", name=name, exact=True))
+
+        for name in ("Needle 50%_off", "Hay 0"):
+            await expect(call_with(name)).to_have_count(1)
+        picker = page.get_by_label("Agent")
+        await picker.fill("eedle 50")
+        needle = page.get_by_role("option", name=re.compile("Needle 50%_off"))
+        await expect(needle).to_be_visible()
+        await visit.check("calls-agent-picker")
+        await needle.click()
+        await expect(page).to_have_url(re.compile(f"agent={agents['Needle 50%_off']['id']}"))
+        await expect(picker).to_have_value("Needle 50%_off")
+        await expect(page.locator(".list-count")).to_have_text("Showing 1 of 1 call")
+        await expect(calls.get_by_role("cell", name="Needle 50%_off", exact=True)).to_be_visible()
+        # By keyboard alone: type, arrow down to the match, Enter.
+        await picker.fill("hay 0")
+        await expect(page.get_by_role("listbox").get_by_role("option")).to_have_text(
+            ["Hay 0 listed-1"]
+        )
+        await picker.press("ArrowDown")
+        await picker.press("Enter")
+        await expect(picker).to_have_value("Hay 0")
+        await expect(page).to_have_url(re.compile(f"agent={agents['Hay 0']['id']}"))
+        await expect(calls.get_by_role("cell", name="Hay 0", exact=True)).to_be_visible()
+        await expect(calls).to_have_count(1)
+        await page.get_by_role("button", name="All agents").click()
+        await expect(picker).to_have_value("")
+        await expect(page).not_to_have_url(re.compile("agent="))
+        await expect(call_with("Needle 50%_off")).to_have_count(1)
+        await visit.check("calls-every-agent-named")
