@@ -141,6 +141,11 @@ class RoomView(Body):
     name: str
     kind: RoomKind
     agent_id: UUID | None
+    agent_name: str | None = Field(
+        default=None,
+        description="the agent's name; null for Voxie's rooms, an agent that is gone, or while "
+        "the database cannot be read (the rooms are LiveKit's view and still listed)",
+    )
     humans: list[str]
     agent_present: bool
     agents: list[str]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from uuid import UUID
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -23,14 +24,19 @@ from backend.bodies import (
     RoomClosed,
     RoomCounts,
     RoomList,
+    RoomView,
     Stats,
 )
 from backend.http import authenticated, json_response, path, services
 from backend.operations import Operation
 from backend.problems import Problem, not_found, unavailable
 from shared.contracts.room_messages import RoomClosedCode
+from shared.logging import get_logger
 from shared.naming import RoomKind, parse_room_name
+from shared.store import AgentStore, StoreUnavailable
 from shared.validation import excerpt
+
+log = get_logger(__name__)
 
 CLOSED_BY_OPERATOR_MESSAGE = "This call was ended by the platform operator."
 
@@ -42,9 +48,31 @@ class RoomPath(BaseModel):
 @authenticated()
 async def list_rooms(request: Request, principal: Principal) -> Response:
     now = datetime.now(UTC)
-    states = await visible_rooms(services(request), principal)
+    svc = services(request)
+    states = await visible_rooms(svc, principal)
     rooms = sorted((s.view(now) for s in states), key=lambda r: r.created_at)
-    return json_response(RoomList(items=rooms, total=len(rooms)))
+    names = await agent_names(svc.store, rooms, principal)
+    named = [
+        room.model_copy(update={"agent_name": names.get(room.agent_id) if room.agent_id else None})
+        for room in rooms
+    ]
+    return json_response(RoomList(items=named, total=len(named)))
+
+
+async def agent_names(
+    store: AgentStore, rooms: list[RoomView], principal: Principal
+) -> dict[UUID, str]:
+    """The rooms' agents by name, in one store call. The rooms come from LiveKit: during a
+    database outage they are still listed (the operator needs them most then), unnamed."""
+    ids = sorted({room.agent_id for room in rooms if room.agent_id is not None})
+    if not ids:
+        return {}
+    try:
+        found = await store.agent_names(ids, owner_id=principal.owner_scope)
+    except StoreUnavailable as exc:
+        log.warning("room_agent_names_unavailable", error=repr(exc))
+        return {}
+    return found
 
 
 @authenticated()

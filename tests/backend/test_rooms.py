@@ -5,14 +5,27 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import httpx
 from livekit import api
 from starlette.applications import Starlette
 
+from backend.app import create_app
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED
-from tests.backend.conftest import ALICE, BOB, OPERATOR, AgentFactory, RecordingRooms, as_user
+from shared.livekit_local import free_port
+from shared.naming import agent_room_name
+from tests.backend.conftest import (
+    ALICE,
+    BOB,
+    OPERATOR,
+    AgentFactory,
+    RecordingRooms,
+    as_user,
+    backend_settings,
+    serving,
+)
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit.rooms import AGENT
 
@@ -64,6 +77,9 @@ async def test_rooms_show_who_is_there_and_the_agents_lifecycle(
     }
     grace = rooms[in_grace["room_name"]]
     assert grace["state"] == "grace" and grace["agent_present"] and grace["humans"] == []
+    # Named from the database in one read; Voxie's rooms have no agent to name.
+    assert grace["agent_name"] == agent.name
+    assert rooms[creation["room_name"]]["agent_name"] is None
     assert 30 < grace["grace_remaining_s"] <= 42 and grace["agent_id"] == str(agent.id)
     assert grace["kind"] == "agent" and grace["age_s"] >= 0
     assert rooms[starting["room_name"]]["state"] == "starting"
@@ -130,3 +146,18 @@ async def test_gc_runs_a_pass_and_reports_what_it_did(
     assert [(a["action"], a["room"]) for a in report["actions"]] == [("removed_extra_agent", room)]
     listed = await livekit_api.room.list_participants(api.ListParticipantsRequest(room=room))
     assert sorted(p.identity for p in listed.participants) == ["agent-a", "caller"]
+
+
+async def test_during_a_database_outage_the_rooms_are_still_listed_unnamed(
+    livekit: LiveKitDouble, livekit_api: api.LiveKitAPI
+) -> None:
+    room = agent_room_name(uuid4())
+    await livekit_api.room.create_room(api.CreateRoomRequest(name=room))
+    await livekit.join(room, "agent-1", kind=AGENT)
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/voxie"
+    async with serving(create_app(backend_settings(livekit, down), reconcile=False)) as client:
+        response = await client.get("/api/rooms", headers=OPERATOR)
+        assert response.status_code == 200, response.text
+        [listed] = response.json()["items"]
+        assert listed["name"] == room and listed["agent_present"]
+        assert listed["agent_name"] is None

@@ -167,6 +167,8 @@ export interface RoomView {
   name: string
   kind: 'agent' | 'creation' | string
   agent_id: string | null
+  /** Null for Voxie's rooms, an agent that is gone, or while the database is unreadable. */
+  agent_name: string | null
   humans: string[]
   agent_present: boolean
   agents: string[]

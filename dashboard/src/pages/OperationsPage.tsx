@@ -8,8 +8,7 @@ import type { Failure } from '../lib/describe'
 import { formatDuration } from '../lib/format'
 import { plural } from '../lib/plural'
 import { formatCountdown } from '../lib/retryAfter'
-import type { Agent, Paged, PassReport, RoomView, Stats } from '../lib/types'
-import { useLoad } from '../components/useApi'
+import type { PassReport, RoomView, Stats } from '../lib/types'
 import { useTitle } from '../components/useTitle'
 
 const REFRESH_MS = 3000
@@ -30,9 +29,6 @@ export function OperationsPage() {
   const [report, setReport] = useState<PassReport | null>(null)
   const [busy, setBusy] = useState(false)
   const [tick, setTick] = useState(0)
-  // The operator's agent list is everyone's: the rooms' agents by name.
-  const { data: agents } = useLoad((signal) => api.get<Paged<Agent>>('/api/agents?limit=200&include_archived=true', signal), [])
-  const names = Object.fromEntries((agents?.items ?? []).map((a) => [a.id, a.name]))
 
   useEffect(() => {
     let stopped = false
@@ -164,7 +160,7 @@ export function OperationsPage() {
                     <th scope="row" data-label="Room"><code className="room-name">{room.name}</code></th>
                     <td data-label="Kind">{room.kind === 'creation' ? 'Voxie' : 'Agent'}</td>
                     <td data-label="Agent">
-                      {room.agent_id ? <Link to={`/calls?agent=${room.agent_id}`}>{names[room.agent_id] ?? room.agent_id.slice(0, 8)}</Link> : 'Voxie'}
+                      {room.agent_id ? <Link to={`/calls?agent=${room.agent_id}`}>{room.agent_name ?? room.agent_id.slice(0, 8)}</Link> : 'Voxie'}
                       {!room.agent_present && <span className="muted"> (not joined yet)</span>}
                     </td>
                     <td data-label="Humans">{room.humans.length === 0 ? <span className="muted">none</span> : room.humans.join(', ')}</td>

@@ -368,6 +368,7 @@ async def test_the_operator_sees_the_grace_countdown_and_closes_the_room(
         room = page.locator("tr[data-room]").filter(has_text=agent["id"][:8])
         await expect(room).to_contain_text("grace", timeout=30_000)
         await expect(room).to_contain_text("closes in")
+        await expect(room).to_contain_text("Grace Gary")  # named by the API, not a list
         await visit.check("operations-grace")
         await room.get_by_role("button", name=re.compile("Close room")).click()
         await page.get_by_role("dialog").get_by_role("button", name="Close room").click()
