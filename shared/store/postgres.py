@@ -136,6 +136,33 @@ class PostgresStore(PostgresVersions):
     async def _run(self, op: Callable[[Conn], Awaitable[T]]) -> T:
         return await self._guard.run(lambda: self._attempt(op))
 
+    async def _page(
+        self,
+        table: str,
+        where: str,
+        order_by: str,
+        args: Sequence[Any],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[asyncpg.Record], int]:
+        """A page of `table`'s rows matching `where` (its $1.. are `args`), and how many match in
+        all: read in one snapshot, so the total agrees with the page. The table, condition and
+        order are this store's own SQL, never input."""
+        after = len(args)
+        rows_sql = (
+            f"select * from public.{table} where {where}"  # noqa: S608
+            f" order by {order_by} limit ${after + 1} offset ${after + 2}"
+        )
+        count_sql = f"select count(*) from public.{table} where {where}"  # noqa: S608
+
+        async def op(c: Conn) -> tuple[list[asyncpg.Record], int]:
+            async with c.transaction(readonly=True, isolation="repeatable_read"):
+                rows = await c.fetch(rows_sql, *args, limit, offset)
+                total = await c.fetchval(count_sql, *args)
+            return rows, int(total)
+
+        return await self._run(op)
+
     async def _attempt(self, op: Callable[[Conn], Awaitable[T]]) -> T:
         try:
             async for attempt in retrying(self._attempts, _retryable):
@@ -212,22 +239,9 @@ class PostgresStore(PostgresVersions):
             owner_ids[1] if owner_ids else None,
         )
 
-        async def op(c: Conn) -> tuple[list[asyncpg.Record], int]:
-            async with c.transaction(readonly=True, isolation="repeatable_read"):
-                rows = await c.fetch(
-                    f"select * from public.agents where {_AGENTS_LISTED}"  # noqa: S608
-                    " order by updated_at desc, id limit $6 offset $7",
-                    *args,
-                    limit,
-                    offset,
-                )
-                total = await c.fetchval(
-                    f"select count(*) from public.agents where {_AGENTS_LISTED}",  # noqa: S608
-                    *args,
-                )
-            return rows, int(total)
-
-        rows, total = await self._run(op)
+        rows, total = await self._page(
+            "agents", _AGENTS_LISTED, "updated_at desc, id", args, limit, offset
+        )
         agents, unreadable = readable_agents(rows)
         return Page(agents, total, limit, offset, unreadable)
 
@@ -433,22 +447,9 @@ class PostgresStore(PostgresVersions):
         )
         args = (agent_id, owner_id, room_name, kind, open_only)
 
-        async def op(c: Conn) -> tuple[list[asyncpg.Record], int]:
-            async with c.transaction(readonly=True, isolation="repeatable_read"):
-                rows = await c.fetch(
-                    f"select * from public.call_sessions where {where}"  # noqa: S608
-                    " order by started_at desc, id limit $6 offset $7",
-                    *args,
-                    limit,
-                    offset,
-                )
-                total = await c.fetchval(
-                    f"select count(*) from public.call_sessions where {where}",  # noqa: S608
-                    *args,
-                )
-            return rows, int(total)
-
-        rows, total = await self._run(op)
+        rows, total = await self._page(
+            "call_sessions", where, "started_at desc, id", args, limit, offset
+        )
         return Page([session_from_row(r) for r in rows], total, limit, offset)
 
     async def write_transcript(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from uuid import UUID
 
@@ -33,6 +33,18 @@ class PostgresVersions(VersionWrites):
     @abstractmethod
     async def _run(self, op: Callable[[Conn], Awaitable[T]]) -> T:
         """PostgresStore's: one round trip under its deadline and breaker."""
+
+    @abstractmethod
+    async def _page(
+        self,
+        table: str,
+        where: str,
+        order_by: str,
+        args: Sequence[Any],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[asyncpg.Record], int]:
+        """PostgresStore's: a page of rows and the total, in one snapshot."""
 
     async def _version_call(self, function: str, params: dict[str, Any]) -> Any:
         # Named arguments: the names are the functions' own (never input).
@@ -63,21 +75,9 @@ class PostgresVersions(VersionWrites):
         check_page(limit, offset)
         agent = await self.get_agent(agent_id, owner_id=owner_id)
 
-        async def op(c: Conn) -> tuple[list[asyncpg.Record], int]:
-            async with c.transaction(readonly=True, isolation="repeatable_read"):
-                rows = await c.fetch(
-                    "select * from public.agent_versions where agent_id = $1"
-                    " order by version desc limit $2 offset $3",
-                    agent.id,
-                    limit,
-                    offset,
-                )
-                total = await c.fetchval(
-                    "select count(*) from public.agent_versions where agent_id = $1", agent.id
-                )
-            return rows, int(total)
-
-        rows, total = await self._run(op)
+        rows, total = await self._page(
+            "agent_versions", "agent_id = $1", "version desc", (agent.id,), limit, offset
+        )
         return Page([version_from_row(r) for r in rows], total, limit, offset)
 
     async def get_version(
