@@ -5,6 +5,7 @@ untouched; a clear page instead of a blank one when there is no build; and the p
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -61,25 +62,33 @@ async def test_the_app_its_assets_and_client_routes(
             assert response.headers["content-type"] == "application/problem+json"
 
 
-async def test_the_build_goes_compressed_and_the_api_does_not(
+async def test_the_builds_gzipped_files_go_to_who_accepts_them_and_the_api_is_never_compressed(
     livekit: LiveKitDouble, database_url: str, dist: Path
 ) -> None:
     script = "export const voxie = 'a voice agent platform';\n" * 200
     (dist / "assets" / "vendor-9a8b7c6d.js").write_text(script)
+    # The build writes the twin (dashboard/vite.config.ts); the backend compresses nothing.
+    (dist / "assets" / "vendor-9a8b7c6d.js.gz").write_bytes(gzip.compress(script.encode()))
     async with serving(app_with(livekit, database_url, dashboard_dist_dir=dist)) as http:
-        gzip_ok = {"Accept-Encoding": "gzip"}
-        asset = await http.get("/assets/vendor-9a8b7c6d.js", headers=gzip_ok)
-        assert asset.headers["content-encoding"] == "gzip"
-        assert asset.text == script  # httpx decoded it: the same bytes
-        assert int(asset.headers["content-length"]) < len(script) / 10
-        assert asset.headers["cache-control"] == IMMUTABLE
-        assert "accept-encoding" in asset.headers["vary"].lower()
-        # A client that does not accept gzip gets the file as is.
-        plain = await http.get(
-            "/assets/vendor-9a8b7c6d.js", headers={"Accept-Encoding": "identity"}
-        )
-        assert "content-encoding" not in plain.headers and plain.text == script
+        url = "/assets/vendor-9a8b7c6d.js"
+        for accepting in ("gzip", "gzip, deflate, br, zstd", "br;q=1.0, gzip;q=0.8", "*"):
+            asset = await http.get(url, headers={"Accept-Encoding": accepting})
+            assert asset.headers.get("content-encoding") == "gzip", accepting
+            assert asset.text == script  # httpx decoded it: the same bytes
+            assert int(asset.headers["content-length"]) < len(script) / 10
+            assert asset.headers["cache-control"] == IMMUTABLE
+            assert "javascript" in asset.headers["content-type"]  # the file's type, not gzip's
+            assert "Accept-Encoding" in asset.headers["vary"]
+        # Who does not accept gzip (or refuses it, or says nonsense) gets the file as is.
+        for refusing in ("identity", "gzip;q=0", "*;q=0", "gzip;q=zero", "br"):
+            plain = await http.get(url, headers={"Accept-Encoding": refusing})
+            assert "content-encoding" not in plain.headers, refusing
+            assert plain.text == script and "Accept-Encoding" in plain.headers["vary"]
+        # A file without a twin goes as it is, to everyone.
+        index = await http.get("/assets/index-3f2b8c1e.js", headers={"Accept-Encoding": "gzip"})
+        assert "content-encoding" not in index.headers and index.text == SCRIPT
         # The API never: its answers mix tokens with caller-chosen text (BREACH).
+        gzip_ok = {"Accept-Encoding": "gzip"}
         document = await http.get("/openapi.json", headers={**gzip_ok, **OPERATOR})
         assert document.status_code == 200 and len(document.content) > 10_000
         assert "content-encoding" not in document.headers

@@ -6,6 +6,8 @@ prints the sizes."""
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from tests.support.dashboard_bundle import DIST, Bundle, pages
@@ -51,3 +53,14 @@ def test_the_agents_page_is_its_own_chunk_and_loads_a_fraction_of_the_build(
     everything = bundle.size(bundle.all_js())
     # Measured 44 % (482 of 1,108 KiB): livekit-client alone is about half of the build.
     assert agents.raw < 0.6 * everything.raw, (agents, everything)
+
+
+def test_every_script_and_style_of_the_build_has_its_gzipped_twin(bundle: Bundle) -> None:
+    # The backend sends the twin to browsers that accept gzip and compresses nothing itself.
+    texts = [p for p in (bundle.dist / "assets").iterdir() if p.suffix in (".js", ".css")]
+    worth_it = [p for p in texts if p.stat().st_size >= 1024]
+    assert worth_it, f"no script or style of 1 KiB or more in {bundle.dist}/assets"
+    for path in worth_it:
+        twin = path.with_name(path.name + ".gz")
+        assert twin.is_file(), f"{path.name} has no {twin.name}: dashboard/vite.config.ts writes it"
+        assert gzip.decompress(twin.read_bytes()) == path.read_bytes(), twin.name
