@@ -200,6 +200,40 @@ export interface Me {
   owner_id: string
 }
 
+/** Where a secret comes from: the owner stored it (`POST /api/secrets`), or it is one of the
+ * operator's TOOL_SECRETS in the server's environment (listed, never deletable). */
+export type SecretSource = 'stored' | 'environment'
+
+/** `GET /api/secrets` item and `POST /api/secrets`' answer: never the value. */
+export interface Secret {
+  name: string
+  /** Exact host names (or IP literals) and `*.suffix` patterns the value may be sent to. */
+  hosts: string[]
+  created_at: string | null
+  last_used_at: string | null
+  source: SecretSource
+}
+
+/** `GET /api/secrets` (sorted by name). */
+export interface SecretList {
+  items: Secret[]
+}
+
+/** `POST /api/secrets`' body; the value goes to the server and is never read back. */
+export interface SecretCreate {
+  name: string
+  value: string
+  hosts: string[]
+}
+
+/** `GET|PUT /api/owners/{owner_id}/egress` (operator): internal addresses one owner's tools
+ * may call (CIDR networks or host names). */
+export interface OwnerEgress {
+  owner_id: string
+  allow: string[]
+  updated_at: string | null
+}
+
 export interface DashboardConfig {
   auth: { mode: 'dev' | 'supabase'; supabase_url: string | null; supabase_anon_key: string | null }
   platform_env: string
