@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react'
 import { Link, useNavigate, useParams } from 'react-router-dom'
 import { ConfirmDialog } from '../components/Confirm'
+import { Field } from '../components/Field'
 import { FailureNotice, Notice } from '../components/Notice'
 import { StatusBadge } from '../components/StatusBadge'
 import { toFailure, useLoad } from '../components/useApi'
@@ -271,24 +272,6 @@ function EditForm({ agent, onSaved, onCancel, onReload }: { agent: Agent; onSave
         </div>
       </form>
     </section>
-  )
-}
-
-interface ControlProps {
-  id: string
-  'aria-invalid': boolean
-  'aria-describedby': string | undefined
-}
-
-function Field({ id, label, error, hint, wide, children }: { id: string; label: string; error?: string; hint?: string; wide?: boolean; children: (props: ControlProps) => React.ReactNode }) {
-  const describedBy = [error ? `${id}-error` : null, hint ? `${id}-hint` : null].filter(Boolean).join(' ') || undefined
-  return (
-    <div className={`field${wide ? ' wide' : ''}${error ? ' has-error' : ''}`}>
-      <label htmlFor={id}>{label}</label>
-      {children({ id, 'aria-invalid': Boolean(error), 'aria-describedby': describedBy })}
-      {hint && <p className="hint" id={`${id}-hint`}>{hint}</p>}
-      {error && <p className="field-error" id={`${id}-error`}>{error}</p>}
-    </div>
   )
 }
 
