@@ -17,6 +17,7 @@ const AgentsPage = lazyPage(() => import('./pages/AgentsPage'), 'AgentsPage')
 const CallsPage = lazyPage(() => import('./pages/CallsPage'), 'CallsPage')
 const CallDetailPage = lazyPage(() => import('./pages/CallsPage'), 'CallDetailPage')
 const OperationsPage = lazyPage(() => import('./pages/OperationsPage'), 'OperationsPage')
+const SecretsPage = lazyPage(() => import('./pages/SecretsPage'), 'SecretsPage')
 const TestCallPage = lazyPage(() => import('./pages/TestCallPage'), 'TestCallPage')
 const VoxiePage = lazyPage(() => import('./pages/VoxiePage'), 'VoxiePage')
 
@@ -78,6 +79,7 @@ function Shell() {
               <li><NavLink to="/agents" end>Agents</NavLink></li>
               <li><NavLink to="/voxie">Create with Voxie</NavLink></li>
               <li><NavLink to="/calls">Calls</NavLink></li>
+              <li><NavLink to="/secrets">Secrets</NavLink></li>
               {account.operator && <li><NavLink to="/operations">Operations</NavLink></li>}
             </ul>
           </nav>
@@ -103,6 +105,7 @@ function Shell() {
             <Route path="/agents/:agentId/test" element={<TestCallPage />} />
             <Route path="/calls" element={<CallsPage />} />
             <Route path="/calls/:sessionId" element={<CallDetailPage />} />
+            <Route path="/secrets" element={<SecretsPage />} />
             <Route path="/operations" element={account.operator ? <OperationsPage /> : <NotAllowed />} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>

@@ -6,8 +6,9 @@ export function toFailure(error: unknown): Failure {
   return error instanceof ApiError ? describeApiError(error) : describeCallError(error)
 }
 
-/** Loads `fetcher`'s data on mount and whenever `deps` change; `reload` loads again. */
-export function useLoad<T>(fetcher: (signal: AbortSignal) => Promise<T>, deps: readonly unknown[]) {
+/** Loads `fetcher`'s data on mount and whenever `deps` change; `reload` loads again. A failure is
+ * said by `describe` (a page whose API has failures of its own says them its way). */
+export function useLoad<T>(fetcher: (signal: AbortSignal) => Promise<T>, deps: readonly unknown[], describe: (error: unknown) => Failure = toFailure) {
   const [data, setData] = useState<T | null>(null)
   const [failure, setFailure] = useState<Failure | null>(null)
   const [loading, setLoading] = useState(true)
@@ -21,7 +22,7 @@ export function useLoad<T>(fetcher: (signal: AbortSignal) => Promise<T>, deps: r
         setFailure(null)
       })
       .catch((error: unknown) => {
-        if (!controller.signal.aborted) setFailure(toFailure(error))
+        if (!controller.signal.aborted) setFailure(describe(error))
       })
       .finally(() => {
         if (!controller.signal.aborted) setLoading(false)
