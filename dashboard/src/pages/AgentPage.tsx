@@ -15,6 +15,7 @@ import type { Agent, Paged, CallSession } from '../lib/types'
 import { SessionsTable } from './CallsPage'
 import { useTitle } from '../components/useTitle'
 import { AnalyticsSection } from './agent/AnalyticsSection'
+import { ToolSecretBindings, useAgentSecrets } from './agent/ToolSecrets'
 import { VersionsSection } from './agent/VersionsSection'
 
 export function AgentPage() {
@@ -89,7 +90,7 @@ export function AgentPage() {
       ) : (
         <ConfigView agent={agent} />
       )}
-      <ActionsView agent={agent} />
+      <ActionsView agent={agent} onSaved={setData} />
       <VersionsSection agent={agent} onChanged={reload} />
       <AnalyticsSection agentId={agent.id} />
       <AgentCalls agentId={agent.id} />
@@ -127,17 +128,23 @@ function ConfigView({ agent }: { agent: Agent }) {
   )
 }
 
-function ActionsView({ agent }: { agent: Agent }) {
+function ActionsView({ agent, onSaved }: { agent: Agent; onSaved: (agent: Agent) => void }) {
   const tools = summarizeTools(agent.tools)
+  const { secrets, failure, reload, foreign } = useAgentSecrets(agent)
+  const [switched, setSwitched] = useState<string | null>(null)
   return (
     <section className="card" aria-labelledby="actions-title">
       <h2 id="actions-title">Actions</h2>
+      {switched && <Notice kind="success">{switched}</Notice>}
+      {failure && (
+        <FailureNotice failure={{ ...failure, message: `The secrets these actions send could not be checked. ${failure.message}` }} onRetry={reload} />
+      )}
       {tools.length === 0 ? (
         <p className="muted">This agent calls no HTTP actions.</p>
       ) : (
         <ul className="actions">
           {tools.map((tool) => (
-            <li key={tool.name} className="action">
+            <li key={tool.name} className="action" data-tool={tool.name}>
               <p className="action-head">
                 <code>{tool.name}</code>
                 {tool.kind === 'builtin' ? <span className="muted">built in</span> : (
@@ -147,6 +154,15 @@ function ActionsView({ agent }: { agent: Agent }) {
               {tool.description && <p>{tool.description}</p>}
               {tool.parameters.length > 0 && <p className="muted">Parameters: {tool.parameters.join(', ')}</p>}
               {tool.headers.length > 0 && <p className="muted">Headers: {tool.headers.join(', ')}</p>}
+              {secrets && (
+                <ToolSecretBindings
+                  agent={agent}
+                  tool={tool.name}
+                  secrets={secrets}
+                  foreign={foreign}
+                  onSaved={(updated, sentence) => { onSaved(updated); setSwitched(sentence) }}
+                />
+              )}
             </li>
           ))}
         </ul>
