@@ -6,9 +6,11 @@ import {
   emptyFields,
   hasSecretHeaders,
   missingSecretWarning,
+  nameHosts,
   parseHosts,
   secretBindings,
   secretChoices,
+  switchRefusal,
   withSecret,
 } from './secrets'
 import type { HttpToolSpec, Secret, ToolSpec } from './types'
@@ -35,6 +37,16 @@ describe('the hosts textarea', () => {
   it('leaves the spelling to the server', () => {
     expect(parseHosts('API.Clinic.Example')).toEqual(['API.Clinic.Example'])
     expect(parseHosts('   \n ,')).toEqual([])
+  })
+})
+
+describe("the server's reasons about hosts", () => {
+  it('name each host by what was typed, not its place in the list', () => {
+    expect(nameHosts("0: 'Bad' is not a host name; 2: Too long", ['Bad', 'ok.example', 'x'.repeat(300)])).toBe(
+      `Bad: 'Bad' is not a host name; ${'x'.repeat(300)}: Too long`,
+    )
+    expect(nameHosts('7: Nope', ['a'])).toBe('Host 8: Nope')
+    expect(nameHosts('List should have at most 20 items', ['a'])).toBe('List should have at most 20 items')
   })
 })
 
@@ -95,6 +107,16 @@ describe('switching the secret a header sends', () => {
 
   it('adds no header the tool does not have', () => {
     expect(withSecret(tools, 'book', 'X-Other', 'NEW')).toEqual(tools)
+  })
+
+  it("says the server's refusal without the field path", () => {
+    expect(switchRefusal("tools.0.headers.Authorization: secret CRM_KEY may not be sent to api.clinic.example")).toBe(
+      'Not saved: secret CRM_KEY may not be sent to api.clinic.example.',
+    )
+    expect(switchRefusal("tool 'book' header 'Authorization': secret X is not bound to api.clinic.example.")).toBe(
+      "Not saved: tool 'book' header 'Authorization': secret X is not bound to api.clinic.example.",
+    )
+    expect(switchRefusal('')).toBe('Not saved: the server did not accept this secret for this action.')
   })
 
   it("offers the owner's secrets, and the saved one even when it does not exist", () => {

@@ -34,6 +34,15 @@ export function parseHosts(text: string): string[] {
   return hosts
 }
 
+/** A 422 reason of the hosts field names a host by its place in the list sent (`hosts.1: …`,
+ * which splitFieldErrors leaves as `1: …`): name it by what was typed instead. */
+export function nameHosts(reasons: string, hosts: readonly string[]): string {
+  return reasons.replace(/(^|; )(\d+): /g, (_, start: string, index: string) => {
+    const host = hosts[Number(index)]
+    return `${start}${host === undefined ? `Host ${Number(index) + 1}` : host}: `
+  })
+}
+
 /** The create form's obvious omissions, one sentence per empty field (none: send it). */
 export function emptyFields(form: { name: string; value: string; hosts: readonly string[] }): Partial<Record<SecretField, string>> {
   const missing: Partial<Record<SecretField, string>> = {}
@@ -116,6 +125,13 @@ export function withSecret(tools: readonly ToolSpec[], toolName: string, header:
 export function secretChoices(secrets: readonly Secret[], current: string): string[] {
   const names = secrets.map((s) => s.name)
   return names.includes(current) ? names : [current, ...names]
+}
+
+/** The server's 422 for a switched header, without the field path it may lead with
+ * (`tools.0.headers.Authorization: …`): the select it is shown beside says where. */
+export function switchRefusal(detail: string): string {
+  const reason = detail.trim().replace(/^tools(\.[\w\-[\]]+)*: /, '')
+  return reason ? `Not saved: ${reason.replace(/([^.!?])$/, '$1.')}` : 'Not saved: the server did not accept this secret for this action.'
 }
 
 // 503s whose sentence describe.ts already has; any other 503 of the secrets API (secrets not

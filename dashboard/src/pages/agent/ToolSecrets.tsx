@@ -13,6 +13,7 @@ import {
   missingSecretWarning,
   secretBindings,
   secretChoices,
+  switchRefusal,
   withSecret,
   type SecretBinding,
 } from '../../lib/secrets'
@@ -84,7 +85,7 @@ function SecretSwitch({ agent, binding, choices, onSaved }: { agent: Agent; bind
       onSaved(updated, `${binding.tool}’s ${binding.header} header now sends secret ${choice}. Publish the draft for calls to use it.`)
     } catch (error) {
       // The server refuses a secret not bound to the tool's host: its reason goes beside the select.
-      if (error instanceof ApiError && (error.status === 422 || error.status === 400)) setRefused(describeSecretsError(error).message)
+      if (error instanceof ApiError && (error.status === 422 || error.status === 400)) setRefused(switchRefusal(error.detail))
       else setFailure(describeSecretsError(error))
     } finally {
       setBusy(false)
