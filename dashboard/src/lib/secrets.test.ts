@@ -42,8 +42,11 @@ describe('the hosts textarea', () => {
 
 describe("the server's reasons about hosts", () => {
   it('name each host by what was typed, not its place in the list', () => {
-    expect(nameHosts("0: 'Bad' is not a host name; 2: Too long", ['Bad', 'ok.example', 'x'.repeat(300)])).toBe(
-      `Bad: 'Bad' is not a host name; ${'x'.repeat(300)}: Too long`,
+    expect(nameHosts('0: Not a host name; 2: Too long', ['Bad', 'ok.example', 'x'.repeat(300)])).toBe(
+      `Bad: Not a host name; ${'x'.repeat(300)}: Too long`,
+    )
+    expect(nameHosts("1: 'Bad Host' is not a host name or '*.suffix' (e.g. api.clinic.example, *.clinic.example)", ['ok.example', 'Bad Host'])).toBe(
+      "'Bad Host' is not a host name or '*.suffix' (e.g. api.clinic.example, *.clinic.example)",
     )
     expect(nameHosts('7: Nope', ['a'])).toBe('Host 8: Nope')
     expect(nameHosts('List should have at most 20 items', ['a'])).toBe('List should have at most 20 items')

@@ -35,11 +35,13 @@ export function parseHosts(text: string): string[] {
 }
 
 /** A 422 reason of the hosts field names a host by its place in the list sent (`hosts.1: …`,
- * which splitFieldErrors leaves as `1: …`): name it by what was typed instead. */
+ * which splitFieldErrors leaves as `1: …`): name it by what was typed instead, unless the
+ * reason already quotes it (`'Bad Host' is not a host name …`). */
 export function nameHosts(reasons: string, hosts: readonly string[]): string {
-  return reasons.replace(/(^|; )(\d+): /g, (_, start: string, index: string) => {
+  return reasons.replace(/(^|; )(\d+): (?=([^;]*))/g, (_, start: string, index: string, reason: string) => {
     const host = hosts[Number(index)]
-    return `${start}${host === undefined ? `Host ${Number(index) + 1}` : host}: `
+    if (host === undefined) return `${start}Host ${Number(index) + 1}: `
+    return reason.toLowerCase().includes(`'${host.slice(0, 80).toLowerCase()}'`) ? start : `${start}${host}: `
   })
 }
 
