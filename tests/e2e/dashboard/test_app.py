@@ -2,9 +2,10 @@
 create an agent by talking to Voxie while the draft card fills in, test it with one click and
 hear it answer a spoken turn, find the call with its transcript; the agent page's validation
 errors; an archived agent's refused test; the capacity refusal's countdown; the operator's live
-room in its grace period, closed by hand; no dev sign-in where it must not exist; versions; and
+room in its grace period, closed by hand; no dev sign-in where it must not exist; versions;
 the call history filtered by kind on the server, paged with "Load more", its agent filter a
-search of every agent, each call named by its agent.
+search of every agent, each call named by its agent; and tool secrets (issue 21), added on their
+page and never shown again, bound to their hosts on the agent page, and deleted.
 
 Every page visited is checked the same way (browser.Visit.check): no console errors, no
 serious or critical axe-core violations, screenshots at desktop and phone width in
@@ -24,6 +25,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
+from shared.contracts.dispatch import DEV_USER_ID
 from shared.livekit_local import free_port
 from tests.e2e.dashboard.browser import Visit, chromium, microphone_wav
 from tests.e2e.dashboard.conftest import Dashboard
@@ -682,3 +684,117 @@ async def test_the_agents_list_searches_the_database_and_loads_more(dashboard: D
         await expect(page).not_to_have_url(re.compile("agent="))
         await expect(call_with("Needle 50%_off")).to_have_count(1)
         await visit.check("calls-every-agent-named")
+
+
+# --- 8. tool secrets: created on the Secrets page, never shown, bound on the agent page ---------
+
+SECRET = "CLINIC_API_TOKEN"
+SECRET_HOSTS = ["api.clinic.example", "*.clinic.example"]
+
+
+async def delete_all_secrets(dashboard: Dashboard, as_who: str) -> None:
+    """Every stored secret of the account deleted (another run on the same database left some)."""
+    headers = await api_token(dashboard, as_who)
+    async with httpx.AsyncClient(timeout=10) as http:
+        listed = await http.get(f"{dashboard.url}/api/secrets", headers=headers)
+        assert listed.status_code == 200, listed.text
+        for secret in listed.json()["items"]:
+            if secret["source"] == "stored":
+                deleted = await http.delete(
+                    f"{dashboard.url}/api/secrets/{secret['name']}", headers=headers
+                )
+                assert deleted.status_code == 204, deleted.text
+
+
+async def set_egress(dashboard: Dashboard, owner_id: uuid.UUID, allow: list[str]) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        egress = await http.put(
+            f"{dashboard.url}/api/owners/{owner_id}/egress",
+            json={"allow": allow},
+            headers=await api_token(dashboard, "operator"),
+        )
+    assert egress.status_code == 200, egress.text
+
+
+async def test_a_secret_is_created_never_shown_bound_on_the_agent_page_and_deleted(
+    dashboard: Dashboard,
+) -> None:
+    """The dev user adds a secret on the Secrets page: listed with its hosts, its value nowhere
+    in the page; an agent whose tool sends it says which secret goes to which hosts; deleted,
+    the agent page warns that the tool will fail until it is created again."""
+    await delete_all_secrets(dashboard, "user")
+    value = f"Bearer sk_live_{uuid.uuid4().hex}"
+    async with browsing(dashboard, "secrets") as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        await page.get_by_role("link", name="Secrets", exact=True).click()
+        await expect(page.get_by_role("heading", name="Secrets", exact=True)).to_be_visible()
+        await expect(page.get_by_text("No secrets yet.")).to_be_visible()
+        await visit.check("secrets-empty")
+
+        # The server's 422 reasons beside their fields; the value is typed once and kept.
+        name, hosts = page.get_by_label("Name"), page.get_by_label("Hosts it may be sent to")
+        await name.fill("clinic token")
+        await page.get_by_label("Value").fill(value)
+        await hosts.fill("api.clinic.example\nnot_a_host!")
+        visit.allow(REFUSED_LOAD.format(422))
+        await page.get_by_role("button", name="Add secret").click()
+        await expect(name).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#secret-name-error")).to_be_visible()
+        await expect(page.locator("#secret-hosts-error")).to_contain_text("not_a_host!")
+        await visit.check("secrets-invalid")
+
+        await name.fill(SECRET)
+        await hosts.fill("\n".join(SECRET_HOSTS))
+        await page.get_by_role("button", name="Add secret").click()
+        await expect(page.get_by_text(f"Secret {SECRET} was saved.")).to_be_visible()
+        row = page.locator(f'tr[data-secret="{SECRET}"]')
+        for host in SECRET_HOSTS:
+            await expect(row).to_contain_text(host)
+        await expect(row.locator('td[data-label="Last used"]')).to_have_text("never")
+        await expect(page.get_by_label("Value")).to_have_value("")
+        assert value not in await page.content()
+        await page.reload()  # the list as the API answers it, afresh
+        await expect(row).to_be_visible()
+        assert value not in await page.content()
+        await visit.check("secrets-listed")
+
+        # An agent whose tool sends the secret; its host, which this machine cannot resolve, is
+        # exempt from the internal-address guard for the dev user (the operator's egress).
+        await set_egress(dashboard, DEV_USER_ID, ["api.clinic.example"])
+        tool = {
+            "type": "http",
+            "name": "book_cleaning",
+            "description": "Book a cleaning.",
+            "method": "POST",
+            "url": "https://api.clinic.example/bookings",
+            "headers": {"Authorization": {"secret": SECRET}, "Accept": "application/json"},
+        }
+        agent = await create_agent(
+            dashboard, "user", slug="secret-sue", name="Secret Sue", tools=[tool]
+        )
+        await visit.goto(f"/agents/{agent['id']}")
+        actions = page.get_by_role("region", name="Actions")
+        binding = f"Authorization ← secret {SECRET} ({', '.join(SECRET_HOSTS)})"
+        await expect(actions.locator(".binding-line")).to_have_text([binding])
+        await expect(actions.get_by_text("does not exist")).to_have_count(0)
+        await visit.check("agent-secret-bound")
+
+        # Deleted, after a confirmation: gone from the list, and the agent page warns.
+        await page.get_by_role("link", name="Secrets", exact=True).click()
+        await row.get_by_role("button", name=f"Delete {SECRET}").click()
+        dialog = page.get_by_role("dialog")
+        await expect(dialog).to_contain_text(f"Delete secret {SECRET}?")
+        await visit.check("secrets-delete-confirm")
+        await dialog.get_by_role("button", name="Delete").click()
+        await expect(page.get_by_text(f"Secret {SECRET} was deleted.")).to_be_visible()
+        await expect(row).to_have_count(0)
+        await visit.goto(f"/agents/{agent['id']}")
+        await expect(actions).to_contain_text(
+            f"Secret {SECRET} does not exist: the tool will fail until it is created."
+        )
+        await expect(
+            actions.get_by_role("link", name="Create it on the Secrets page.")
+        ).to_be_visible()
+        await visit.check("agent-secret-missing")
+    await set_egress(dashboard, DEV_USER_ID, [])
