@@ -17,8 +17,9 @@ from backend.problems import not_found, unprocessable
 from backend.room_states import RoomState, room_states
 from backend.services import Services
 from shared.addresses import AddressRefused, check_tool_destinations
-from shared.contracts import AgentConfig
+from shared.contracts import AgentConfig, HttpTool
 from shared.contracts.agent_config import ToolSpec
+from shared.contracts.secrets import binding_problems
 from shared.store import InvalidInput, Page, UnreadableAgent
 from shared.store.base import MAX_PAGE_SIZE, agent_from_row
 from shared.validation import excerpt
@@ -45,12 +46,18 @@ async def find_agent(
         raise not_found(detail) from None
 
 
-async def check_tools(services: Services, tools: Sequence[ToolSpec]) -> None:
-    """Voxie's save-time rule for tool URLs (same guard, same allowlist): refused with 422."""
+async def check_tools(services: Services, tools: Sequence[ToolSpec], owner_id: UUID) -> None:
+    """The save-time rules for an agent's tools, as Voxie checks them, for the agent's owner
+    (not the caller: the operator may save a user's agent): each secret a header references is
+    the owner's and bound to the tool's host, and each URL is public or exempt for this owner.
+    Refused with 422 naming every reference that fails, or the first URL."""
+    if not any(isinstance(tool, HttpTool) for tool in tools):
+        return
+    grants = await services.tools.grants(owner_id)
+    if problems := binding_problems(tools, grants.secrets):
+        raise unprocessable(f"tools: {'; '.join(problems)}")
     try:
-        await check_tool_destinations(
-            tools, allowlist=services.settings.tool_http_allowlist, resolve=services.resolve
-        )
+        await check_tool_destinations(tools, allowlist=grants.allow, resolve=services.resolve)
     except AddressRefused as exc:
         raise unprocessable(f"tools: {exc}") from None
 

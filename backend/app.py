@@ -38,6 +38,7 @@ from backend.routes import (
     analytics,
     me,
     rooms,
+    secrets,
     sessions,
     system,
     versions,
@@ -72,6 +73,7 @@ OPERATIONS: list[Operation] = [
     *rooms.operations,
     *sessions.operations,
     *analytics.operations,
+    *secrets.operations,
 ]
 
 

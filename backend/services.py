@@ -13,6 +13,7 @@ from backend.rooms import Rooms
 from shared.addresses import Resolver, system_resolver
 from shared.settings import Settings
 from shared.store import AgentStore
+from shared.tool_access import ToolAccess
 
 if TYPE_CHECKING:
     from backend.reconciler import Reconciler
@@ -31,6 +32,11 @@ class Services:
     reconciler: Reconciler | None
     # How tool URLs are resolved when a config is saved (tests give names addresses).
     resolve: Resolver = field(default=system_resolver)
+    # Whose secrets and exemptions a tool gets (shared.tool_access), over `store`.
+    tools: ToolAccess = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tools = ToolAccess(self.store, self.settings)
 
     @property
     def rooms(self) -> Rooms:

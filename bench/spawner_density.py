@@ -24,16 +24,19 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
 import psutil
 
 from bench.spawner_support import bench_agent, bench_database, spawner_env
+from shared.addresses import AddressGuard
 from shared.contracts import AgentConfig
 from shared.logging import configure_logging
+from shared.tool_access import BoundSecret
 from spawner import factory
-from spawner.call import tool_context
+from spawner.tools import ToolContext
 from tests.conftest import make_settings
 from tests.support.livekit import LiveKitDouble
 from tests.support.processes import ServiceProcess
@@ -71,6 +74,17 @@ async def replica_pss(dsn: str, executor: str, pool: int) -> float:
             process.stop()
 
 
+class NoGrants:
+    """The owner's grants for sessions that never call a tool (the scripted model only talks):
+    the calls measured here must not wait on a store living on another loop."""
+
+    async def guard(self) -> AddressGuard:
+        return AddressGuard()
+
+    async def secrets(self, names: Sequence[str]) -> Mapping[str, BoundSecret]:
+        return {}
+
+
 def reply(request: Request) -> str:
     said = [m.text_content for m in request.chat_ctx.messages() if m.role == "user"]
     return f"Happy to help with {said[-1] if said else 'that'}. Anything else?"
@@ -89,9 +103,8 @@ def host_sessions(
     def run() -> None:
         async def converse() -> None:
             async with httpx.AsyncClient() as client:
-                agent = factory.build_agent(
-                    config, tool_context(settings, client), on_end_call=lambda: None
-                )
+                tools = ToolContext(client=client, owner=NoGrants())
+                agent = factory.build_agent(config, tools, on_end_call=lambda: None)
                 model = factory.Models(llm=ScriptedLLM(reply))
                 async with factory.build_session(config, settings, models=model) as session:
                     await session.start(agent, capture_run=True)

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -27,8 +29,10 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.catalog import SUPPORTED_MODELS, SUPPORTED_VOICES, check_supported
+from shared.contracts.secrets import Hosts, SecretValue
 from shared.naming import WorkerRole, has_slug_shape
 from shared.pricing import ModelPrice
+from shared.secret_box import parse_key
 from shared.validation import describe_validation_error
 
 # LiveKit's well-known credentials of `livekit-server --dev`: anyone can mint tokens with them.
@@ -104,6 +108,26 @@ def is_loopback(host: str | None) -> bool:
 
 class ConfigError(ValueError):
     """A setting is missing or unsafe; the message names the variable(s) to fix."""
+
+
+class OperatorSecret(BaseModel):
+    """One of the operator's `TOOL_SECRETS`: a value, and the only hosts it is sent to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: SecretValue
+    hosts: Hosts
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bound(cls, data: object) -> object:
+        if isinstance(data, str):
+            # The form before secrets were bound to hosts: refused rather than sent anywhere.
+            raise ValueError(
+                'a secret is {"value": "...", "hosts": ["api.example.com"]}: it is sent only '
+                "to the hosts it names"
+            )
+        return data
 
 
 class StoreKind(StrEnum):
@@ -208,10 +232,15 @@ class Settings(BaseSettings):
     # Voxie's own realtime model and voice (one of SUPPORTED_MODELS / SUPPORTED_VOICES).
     voxie_model: str = "gpt-realtime"
     voxie_voice: str = "marin"
-    # HTTP tools: hosts or CIDRs exempt from the internal-address guard, and the secrets that
-    # header values reference by name ({"CLINIC_API_TOKEN": "..."}).
+    # The operator's own HTTP tools: hosts or CIDRs exempt from the internal-address guard, and
+    # secrets bound to hosts ({"CLINIC_API_TOKEN": {"value": "...", "hosts": ["api.x.com"]}}).
+    # Users' tools get neither: their secrets are their own (POST /api/secrets) and their
+    # exemptions the operator's per-owner egress (PUT /api/owners/{id}/egress).
     tool_http_allowlist: list[str] = Field(default_factory=list)
-    tool_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    tool_secrets: dict[str, OperatorSecret] = Field(default_factory=dict)
+    # Keys that encrypt owners' secrets at rest (shared.secret_box): base64 32-byte keys, the
+    # first seals, all open; `voxiectl secrets new-key` makes one. Unset: no secrets API.
+    secrets_keys: list[SecretStr] = Field(default_factory=list)
 
     # Backend
     backend_host: str = "127.0.0.1"
@@ -259,6 +288,13 @@ class Settings(BaseSettings):
             raise ValueError("PLATFORM_ENV must be lowercase letters, digits and single hyphens")
         return value
 
+    @field_validator("secrets_keys")
+    @classmethod
+    def _keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for key in keys:
+            parse_key(key.get_secret_value())
+        return keys
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -292,7 +328,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "tool_http_allowlist", "tool_secrets", "backend_cors_origins", "model_prices", mode="before"
+        "tool_http_allowlist",
+        "tool_secrets",
+        "secrets_keys",
+        "backend_cors_origins",
+        "model_prices",
+        mode="before",
     )
     @classmethod
     def _json_text(cls, value: object) -> object:

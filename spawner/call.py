@@ -24,7 +24,6 @@ from livekit.agents import AgentSession, CloseEvent, JobContext, llm
 from livekit.agents.job import DEFAULT_PARTICIPANT_KINDS
 from pydantic import ValidationError
 
-from shared.addresses import AddressGuard
 from shared.contracts import (
     AgentConfig,
     AgentStatus,
@@ -46,7 +45,8 @@ from shared.room_notice import tell_room
 from shared.routing import Decision, JobOffer, Verdict, console_metadata, route
 from shared.runtime import Runtime
 from shared.settings import Settings
-from shared.store import InvalidInput, NotFound, StoreUnavailable
+from shared.store import AgentStore, InvalidInput, NotFound, StoreUnavailable
+from shared.tool_access import OwnerTools, ToolAccess
 from spawner import factory, metrics
 from spawner.lifecycle import Lifecycle
 from spawner.loader import process_loader
@@ -94,12 +94,11 @@ class AgentRefused(Exception):
         self.code = code
 
 
-def tool_context(settings: Settings, client: httpx.AsyncClient) -> ToolContext:
-    return ToolContext(
-        client=client,
-        guard=AddressGuard(settings.tool_http_allowlist),
-        secrets=settings.tool_secrets,
-    )
+def tool_context(
+    settings: Settings, store: AgentStore, owner_id: UUID, client: httpx.AsyncClient
+) -> ToolContext:
+    """The call's tools act for the agent's owner: their secrets, their egress exemptions."""
+    return ToolContext(client=client, owner=OwnerTools(ToolAccess(store, settings), owner_id))
 
 
 def runnable(config: AgentConfig, version: RunTarget | None) -> RunTarget:
@@ -297,7 +296,7 @@ class Call:
         )
         agent = factory.build_agent(
             config,
-            tool_context(self.settings, client),
+            tool_context(self.settings, self.runtime.job_store(), config.owner_id, client),
             on_end_call=functools.partial(lifecycle.close, EndReason.END_CALL),
         )
         session = factory.build_session(config, self.settings)

@@ -1,11 +1,13 @@
 """The agent's tools, built from its config: declarative HTTP tools and the built-in `end_call`.
 
 An HTTP tool call, in order: the model's arguments are validated against the tool's JSON
-Schema; header values that reference a secret are filled from `TOOL_SECRETS` (never from the
-config, never logged); the host is resolved and *every* address checked by
-`shared.addresses.AddressGuard` (loopback, private, link-local and cloud metadata, unspecified,
-multicast, reserved, and their IPv6 and IPv4-mapped forms are refused unless
-`TOOL_HTTP_ALLOWLIST` names the host or a network holding the address); the request goes to the
+Schema; header values that reference a secret are filled from the agent *owner's* secrets, read
+now (never from the config, never logged), and only if the URL's host is in that secret's
+binding (`shared.contracts.secrets`) — otherwise nothing is sent; the host is resolved and
+*every* address checked by `shared.addresses.AddressGuard` (loopback, private, link-local and
+cloud metadata, unspecified, multicast, reserved, and their IPv6 and IPv4-mapped forms are
+refused unless the owner's egress exemptions name the host or a network holding the address;
+`shared.tool_access`); the request goes to the
 checked address (so a second DNS answer cannot swap in an internal one), with a timeout,
 redirects followed by hand and checked the same way, and the response read only up to a size
 cap. Every failure comes back to the model as a tool
@@ -19,20 +21,22 @@ import functools
 import json
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from jsonschema import Draft202012Validator
 from livekit.agents import llm
 from livekit.agents.llm import ToolError
 from livekit.agents.voice import RunContext
-from pydantic import SecretStr
 
 from shared.addresses import AddressGuard, InternalAddress, UnresolvableHost
-from shared.contracts import HttpTool, SecretRef
+from shared.contracts import HttpTool
+from shared.contracts.secrets import binding_problem, secret_refs
 from shared.logging import get_logger
+from shared.store import StoreError
+from shared.tool_access import BoundSecret
 from spawner import metrics
 
 log = get_logger(__name__)
@@ -54,13 +58,20 @@ class ToolRefused(ToolError):
     """The call was not made: the destination is internal or the URL is not allowed."""
 
 
+class OwnerGrants(Protocol):
+    """The agent owner's grants at call time (`shared.tool_access.OwnerTools` in a call)."""
+
+    async def guard(self) -> AddressGuard: ...
+
+    async def secrets(self, names: Sequence[str]) -> Mapping[str, BoundSecret]: ...
+
+
 @dataclass(frozen=True)
 class ToolContext:
     """What HTTP tools need at call time, built once per call by the factory's caller."""
 
     client: httpx.AsyncClient
-    guard: AddressGuard
-    secrets: Mapping[str, SecretStr]
+    owner: OwnerGrants
     max_response_bytes: int = MAX_RESPONSE_BYTES
 
 
@@ -118,7 +129,8 @@ async def _request(
 ) -> tuple[int, str]:
     url = httpx.URL(str(spec.url))
     method = spec.method
-    headers = _headers(spec, context.secrets)
+    headers = await _headers(spec, context.owner)
+    guard = await _owner_guard(spec, context.owner)
     query, body = _split_arguments(method, arguments)
     if query:
         url = url.copy_merge_params(query)
@@ -126,7 +138,7 @@ async def _request(
         if url.scheme not in ("http", "https"):
             raise ToolRefused(f"{spec.name} may only call http(s) URLs")
         port = url.port or (443 if url.scheme == "https" else 80)
-        address = await _checked_address(context.guard, url.host, port)
+        address = await _checked_address(guard, url.host, port)
         request = context.client.build_request(
             method,
             url.copy_with(host=address),
@@ -161,17 +173,37 @@ async def _checked_address(guard: AddressGuard, host: str, port: int) -> str:
         raise ToolError(f"the host '{host}' could not be resolved") from exc
 
 
-def _headers(spec: HttpTool, secrets: Mapping[str, SecretStr]) -> dict[str, str]:
+async def _owner_guard(spec: HttpTool, owner: OwnerGrants) -> AddressGuard:
+    try:
+        return await owner.guard()
+    except StoreError as exc:
+        log.warning("tool_egress_unreadable", tool=spec.name, error=type(exc).__name__)
+        raise ToolError(f"{spec.name} is unavailable right now; try again shortly") from exc
+
+
+async def _headers(spec: HttpTool, owner: OwnerGrants) -> dict[str, str]:
+    """The request's headers, each secret the owner's own and bound to the tool's host: the
+    binding is checked again here because the URL may have been edited since it was saved."""
     headers: dict[str, str] = {"Accept": "application/json"}
-    for name, value in spec.headers.items():
-        if isinstance(value, SecretRef):
-            secret = secrets.get(value.secret)
-            if secret is None:
-                log.error("tool_secret_missing", tool=spec.name, secret_name=value.secret)
-                raise ToolError(f"{spec.name} is not configured on this server (missing secret)")
-            headers[name] = secret.get_secret_value()
-        else:
-            headers[name] = value
+    headers.update((k, v) for k, v in spec.headers.items() if isinstance(v, str))
+    refs = list(secret_refs([spec]))
+    if not refs:
+        return headers
+    try:
+        found = await owner.secrets([secret for _, _, secret in refs])
+    except StoreError as exc:
+        log.warning("tool_secrets_unreadable", tool=spec.name, error=type(exc).__name__)
+        raise ToolError(f"{spec.name} is unavailable right now; try again shortly") from exc
+    for _, header, secret in refs:
+        bound = found.get(secret)
+        problem = binding_problem(spec, header, secret, bound.hosts if bound else None)
+        if problem is not None:
+            log.error("tool_secret_refused", tool=spec.name, secret_name=secret, reason=problem)
+            if bound is None:
+                raise ToolError(f"{spec.name} is not configured (a secret it needs is missing)")
+            raise ToolRefused(f"{spec.name} may not send its credentials to '{spec.url.host}'")
+        assert bound is not None
+        headers[header] = bound.value.get_secret_value()
     return headers
 
 

@@ -10,7 +10,7 @@ testable without a room.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,12 +27,15 @@ from shared.addresses import (
 )
 from shared.catalog import SUPPORTED_VOICES
 from shared.contracts import HttpTool
+from shared.contracts.secrets import binding_problems
 from shared.logging import get_logger
 from shared.naming import InvalidSlug, slug_from
 
 # The OpenAI plugin registers on import, on the main thread: this module is imported there.
 from shared.realtime_model import realtime_model
 from shared.settings import Settings
+from shared.store import StoreError
+from shared.tool_access import ToolAccess
 from shared.validation import describe_validation_error
 from voxie.draft import Draft, DraftRefused, ToolsEdit
 
@@ -88,13 +91,14 @@ class VoxieAgent(Agent):
         self,
         draft: Draft,
         *,
+        access: ToolAccess,
         instructions: str | None = None,
-        tool_allowlist: Sequence[str] = (),
         resolve: Resolver = system_resolver,
     ) -> None:
         super().__init__(instructions=instructions or voxie_instructions(draft))
         self.draft = draft
-        self._tool_allowlist = tuple(tool_allowlist)
+        # The owner's secrets and egress exemptions: what the API would accept on save.
+        self._access = access
         self._resolve = resolve
 
     async def on_enter(self) -> None:
@@ -188,8 +192,8 @@ class VoxieAgent(Agent):
             url: the full endpoint URL the user gave, e.g. https://api.example.com/bookings
             method: the HTTP method
             inputs: the values the agent sends (as JSON body, or query for GET)
-            secret_name: name of the operator-configured secret sent as the Authorization
-                header, e.g. CLINIC_API_TOKEN; empty when the endpoint needs none
+            secret_name: name of one of the user's secrets (see `list_secrets`) sent as the
+                Authorization header, e.g. CLINIC_API_TOKEN; empty when the endpoint needs none
         """
         spec: dict[str, Any] = {
             "name": name,
@@ -208,9 +212,20 @@ class VoxieAgent(Agent):
                 "check it (a URL looks like https://api.example.com/path)."
             ) from None
         try:
-            await check_tool_destinations(
-                [tool], allowlist=self._tool_allowlist, resolve=self._resolve
+            grants = await self._access.grants(self.draft.owner_id)
+        except StoreError:
+            raise ToolError(
+                "the action was not added: the platform could not check it just now. Tell the "
+                "user and try again in a moment."
+            ) from None
+        if problems := binding_problems([tool], grants.secrets):
+            raise ToolError(
+                f"the action was not added: {'; '.join(problems)}. The user's secrets are "
+                f"{_secrets_text(grants.secrets)}; a new one is added on the Secrets page of "
+                "the dashboard, bound to the endpoint's host."
             )
+        try:
+            await check_tool_destinations([tool], allowlist=grants.allow, resolve=self._resolve)
         except AddressRefused as exc:
             raise ToolError(
                 f"the action was not added: {exc}. Ask the user for the endpoint's public "
@@ -222,6 +237,17 @@ class VoxieAgent(Agent):
             return [*(t for t in tools if t.get("name") != tool.name), added]
 
         return await self._edit_tools(put)
+
+    @function_tool
+    async def list_secrets(self) -> str:
+        """Lists the names of the user's secrets (API keys kept on the platform) and the hosts
+        each may be sent to. Use it before adding an action whose endpoint needs a key, and let
+        the user pick one by name; never ask for the key itself."""
+        try:
+            grants = await self._access.grants(self.draft.owner_id, egress=False)
+        except StoreError:
+            raise ToolError("the secrets could not be read just now; try again") from None
+        return f"The user's secrets: {_secrets_text(grants.secrets)}."
 
     @function_tool
     async def remove_http_tool(self, name: str) -> str:
@@ -325,6 +351,12 @@ class VoxieAgent(Agent):
             state = "noted (the draft is saved once the agent has a name)"
         still = f" Still needed: {', '.join(missing)}." if missing else " Everything is set."
         return f"{done}: {state}.{still}"
+
+
+def _secrets_text(secrets: Mapping[str, Sequence[str]]) -> str:
+    if not secrets:
+        return "none yet"
+    return "; ".join(f"{name} (for {', '.join(hosts)})" for name, hosts in sorted(secrets.items()))
 
 
 def _schema(inputs: list[ToolInput]) -> dict[str, Any]:

@@ -97,6 +97,10 @@ class Draft:
         # The model may call several tools at once; each change must see the last version.
         self._lock = asyncio.Lock()
 
+    @property
+    def store(self) -> AgentStore:
+        return self._store
+
     @classmethod
     async def open(
         cls, store: AgentStore, sender: DraftSender, owner_id: UUID, agent_id: UUID | None

@@ -34,6 +34,7 @@ from shared.routing import JobOffer, Verdict, console_metadata, route
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.store import StoreError
+from shared.tool_access import ToolAccess
 from shared.worker import agent_server, answer_probe, session_load, start_spool_replayer
 from voxie.admission import Refusal, admit, end_reason_of
 from voxie.agent import ROOM_OPTIONS, VoxieAgent, voxie_llm
@@ -246,7 +247,7 @@ async def _converse(
         timer.cancel()
 
     ctx.add_shutdown_callback(stop_timer)
-    agent = VoxieAgent(draft, tool_allowlist=settings.tool_http_allowlist)
+    agent = VoxieAgent(draft, access=ToolAccess(draft.store, settings))
     await session.start(agent, room=ctx.room, room_options=ROOM_OPTIONS)
     lifecycle = AgentLifecycle(
         state=LifecycleState.ACTIVE,

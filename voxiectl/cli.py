@@ -6,6 +6,7 @@
     voxiectl rooms list|close      the live platform rooms (through the backend API)
     voxiectl gc                    one reconciler pass now (through the backend API)
     voxiectl doctor                check everything and say how to fix what fails
+    voxiectl secrets new-key|rotate  a key for SECRETS_KEYS; re-seal stored secrets under it
 
 Settings come from the environment and `.env`, as for every platform process. `--json` prints
 one JSON document on stdout for scripts; otherwise output is for people (coloured on a
@@ -51,8 +52,12 @@ agents_app = typer.Typer(
 rooms_app = typer.Typer(
     help="Live platform rooms, through the backend API (operator token).", no_args_is_help=True
 )
+secrets_app = typer.Typer(
+    help="Keys that seal owners' secrets (SECRETS_KEYS), and their rotation.", no_args_is_help=True
+)
 app.add_typer(agents_app, name="agents")
 app.add_typer(rooms_app, name="rooms")
+app.add_typer(secrets_app, name="secrets")
 
 
 class Output:
@@ -376,6 +381,56 @@ def gc(ctx: typer.Context) -> None:
         out.json(report)
     else:
         out.console.print_json(data=report)
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+
+@secrets_app.command("new-key")
+def secrets_new_key(ctx: typer.Context) -> None:
+    """Print a new key for SECRETS_KEYS (base64, 32 random bytes).
+
+    To rotate: put it first in SECRETS_KEYS on every backend and spawner, restart them, run
+    `voxiectl secrets rotate`, then remove the old key.
+    """
+    from shared.secret_box import new_key
+
+    out = _output(ctx)
+    key = new_key()
+    if out.as_json:
+        out.json({"key": key})
+    else:
+        out.console.print(key)
+
+
+@secrets_app.command("rotate")
+def secrets_rotate(ctx: typer.Context) -> None:
+    """Re-seal every stored secret under the first key of SECRETS_KEYS."""
+    from shared.secret_box import SecretBox
+    from voxiectl.secrets import rotate
+
+    out = _output(ctx)
+    settings = _settings(out)
+    if not settings.secrets_keys:
+        out.fail("SECRETS_KEYS is not set", code=2, hint="voxiectl secrets new-key makes a key")
+    box = SecretBox(settings.secrets_keys)
+    try:
+        done = _run(_with_store(settings, lambda store: rotate(store, box)))
+    except StoreError as exc:
+        out.fail(f"the store failed: {exc}")
+    if out.as_json:
+        out.json(vars(done))
+    else:
+        out.console.print(
+            f"re-sealed {done.resealed}, already current {done.current}, "
+            f"changed meanwhile {done.changed_meanwhile}"
+        )
+    if done.unreadable:
+        out.fail(
+            f"{len(done.unreadable)} secret(s) open with no listed key: "
+            + ", ".join(done.unreadable[:10]),
+            hint="add the key that sealed them back to SECRETS_KEYS and run rotate again",
+        )
 
 
 # --- doctor -------------------------------------------------------------------------------------

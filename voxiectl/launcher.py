@@ -19,6 +19,7 @@ last); a second Ctrl-C kills what is left. If any child dies, the others are sto
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import secrets
 import signal
@@ -36,6 +37,7 @@ from typing import IO
 from pydantic import SecretStr
 
 from shared import livekit_local
+from shared.secret_box import new_key
 from shared.settings import Component, ConfigError, Settings, StoreKind
 
 DATABASE_READY_PREFIX = "DATABASE_URL="
@@ -84,17 +86,27 @@ def has_entry_point(package: str, find_spec: FindSpec = importlib.util.find_spec
         return False
 
 
-def operator_token(path: Path) -> str:
-    """The dev operator token, made once and kept so restarts do not change it."""
+def kept(path: Path, make: Callable[[], str]) -> str:
+    """A dev credential, made once and kept (owner-only) so restarts do not change it."""
     if path.exists():
         token = path.read_text(encoding="utf-8").strip()
         if token:
             return token
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
+    token = make()
     path.write_text(token + "\n", encoding="utf-8")
     path.chmod(0o600)
     return token
+
+
+def operator_token(path: Path) -> str:
+    """The dev operator token."""
+    return kept(path, lambda: secrets.token_urlsafe(32))
+
+
+def secrets_key(path: Path) -> str:
+    """The dev key sealing owners' secrets (shared.secret_box)."""
+    return kept(path, new_key)
 
 
 def plan(
@@ -132,6 +144,10 @@ def plan(
     if settings.dev_sign_in and settings.dev_auth_secret is None:
         # Kept like the operator token, so a restart does not sign the dashboard out.
         result.env["DEV_AUTH_SECRET"] = operator_token(token_path.parent / "dev-auth-secret")
+    if not settings.secrets_keys and settings.is_development:
+        # Kept like the operator token: owners' stored secrets must open after a restart.
+        key = secrets_key(token_path.parent / "secrets-key")
+        result.env["SECRETS_KEYS"] = json.dumps([key])
     settings = _plan_livekit(settings, result, token_path.parent / "livekit", livekit_binary)
     if not settings.openai_api_key.get_secret_value() and settings.is_development:
         result.notes.append(

@@ -172,7 +172,7 @@ async def create_agent(request: Request, principal: Principal) -> Response:
     fields = body.model_dump(exclude={"owner_id"}, exclude_unset=True)
     new = NewAgent.model_validate({**fields, "owner_id": body.owner_id or principal.owner_id})
     svc = services(request)
-    await check_tools(svc, new.tools)
+    await check_tools(svc, new.tools, new.owner_id)
     agent = await svc.store.create_agent(new)
     return json_response(agent, 201, headers={"Location": f"/api/agents/{agent.id}"})
 
@@ -205,7 +205,7 @@ async def update_agent(request: Request, principal: Principal) -> Response:
             f"{describe_validation_error(exc)}",
         ) from None
     if patch.tools is not None:
-        await check_tools(svc, patch.tools)
+        await check_tools(svc, patch.tools, agent.owner_id)
     updated = await svc.store.update_agent(
         agent.id, patch, expected_version=body.version, owner_id=principal.owner_scope
     )

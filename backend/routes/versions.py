@@ -151,8 +151,8 @@ async def publish_version(request: Request, principal: Principal) -> Response:
     body = await read_model(request, PublishRequest, optional=True) or PublishRequest()
     svc = services(request)
     agent = await _agent(request, principal)
-    # The save-time rule for tool URLs holds for what goes live too (422 when refused).
-    await check_tools(svc, agent.tools)
+    # The save-time rules for tools hold for what goes live too (422 when refused).
+    await check_tools(svc, agent.tools, agent.owner_id)
     try:
         published = await svc.store.publish_version(
             agent.id,

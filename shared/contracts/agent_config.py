@@ -114,7 +114,7 @@ def _supported_model(value: str) -> str:
 
 
 # Not blank once stripped (pydantic strips Unicode White_Space): the schema form of min_length=1.
-_NOT_BLANK = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+NOT_BLANK = r"[^\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 # The JSON Schemas say what the validators check, for the API's document (`/openapi.json`).
 Slug = Annotated[
@@ -137,7 +137,7 @@ Model = Annotated[
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME),
-    Field(json_schema_extra={"pattern": _NOT_BLANK}),
+    Field(json_schema_extra={"pattern": NOT_BLANK}),
 ]
 Instructions = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_INSTRUCTIONS)]
 Greeting = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_GREETING)]
@@ -235,7 +235,7 @@ def _active_needs_instructions(schema: dict[str, Any]) -> None:
     # `_active_is_runnable` below, for the JSON Schema.
     schema["if"] = {"properties": {"status": {"const": "active"}}, "required": ["status"]}
     schema["then"] = {
-        "properties": {"instructions": {"pattern": _NOT_BLANK}},
+        "properties": {"instructions": {"pattern": NOT_BLANK}},
         "required": ["instructions"],
     }
 

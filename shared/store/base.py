@@ -31,6 +31,7 @@ from shared.contracts import (
     TokenUsage,
 )
 from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
+from shared.contracts.secrets import EgressPolicy, StoredSecret
 from shared.contracts.versions import AgentVersion
 from shared.logging import get_logger
 from shared.naming import InvalidSlug, closest_slugs, normalize_slug, validate_slug
@@ -249,6 +250,38 @@ class AgentStore(Protocol):
         """Frees the slots older than `older_than_s` of rooms not in `live`; how many."""
 
     # lifecycle
+    # owner secrets and egress (shared.contracts.secrets, shared.store.secrets): values are
+    # sealed by the caller (shared.secret_box) and stay sealed here.
+    async def create_secret(
+        self, owner_id: UUID, name: str, hosts: Sequence[str], ciphertext: str
+    ) -> StoredSecret:
+        """Conflict when the owner has a secret of that name; TooManySecrets (a Conflict) at
+        MAX_SECRETS_PER_OWNER."""
+
+    async def list_secrets(self, owner_id: UUID) -> list[StoredSecret]:
+        """The owner's secrets by name (sealed: the API shows only their `info()`)."""
+
+    async def delete_secret(self, owner_id: UUID, name: str) -> None:
+        """NotFound when the owner has no such secret."""
+
+    async def use_secrets(self, owner_id: UUID, names: Sequence[str]) -> list[StoredSecret]:
+        """The owner's secrets among `names` (a missing one is left out), marked used (at most
+        once a minute each): the spawner's read before a tool request."""
+
+    async def reseal_secret(self, owner_id: UUID, name: str, old: str, new: str) -> bool:
+        """Replaces the sealed value `old` by `new` (key rotation); False if it changed since."""
+
+    async def all_secrets(self) -> list[StoredSecret]:
+        """Every owner's secrets, sealed: for key rotation only."""
+
+    async def get_egress(self, owner_id: UUID) -> EgressPolicy:
+        """The owner's internal-address exemptions; none (`allow == []`) when never set."""
+
+    async def set_egress(
+        self, owner_id: UUID, allow: Sequence[str], *, updated_by: str
+    ) -> EgressPolicy:
+        """Replaces the owner's exemptions."""
+
     async def ping(self) -> None:
         """Raises StoreUnavailable unless the database answers."""
 

@@ -65,6 +65,7 @@ from shared.store.errors import (
 from shared.store.guard import StoreGuard
 from shared.store.postgres_versions import PostgresVersions
 from shared.store.search import SEARCHED_COLUMNS, agent_search
+from shared.store.secrets import PostgresSecrets
 
 log = get_logger(__name__)
 
@@ -105,7 +106,7 @@ _TRANSIENT = (
 )
 
 
-class PostgresStore(PostgresVersions):
+class PostgresStore(PostgresVersions, PostgresSecrets):
     def __init__(self, pool: asyncpg.Pool, *, attempts: int = 3, guard: StoreGuard) -> None:
         self._pool = pool
         self._attempts = attempts

@@ -67,6 +67,7 @@ from shared.store.errors import (
 )
 from shared.store.guard import StoreGuard
 from shared.store.search import SEARCHED_COLUMNS, AgentSearch, agent_search
+from shared.store.secrets import SupabaseSecrets
 from shared.store.supabase_versions import RangeNotSatisfiable, SupabaseVersions
 
 T = TypeVar("T")
@@ -84,7 +85,7 @@ _INVALID_CODES = {
 }
 
 
-class SupabaseStore(SupabaseVersions):
+class SupabaseStore(SupabaseVersions, SupabaseSecrets):
     def __init__(self, client: AsyncClient, *, attempts: int = 3, guard: StoreGuard) -> None:
         self._client = client
         self._attempts = attempts

@@ -7,6 +7,8 @@ tests of its own in tests/backend/test_agents.py and tests/shared/contracts):
 - tool names are unique within an agent;
 - a tool's `parameters` is itself a valid JSON Schema of at most MAX_TOOL_SCHEMA_BYTES;
 - a tool URL does not name an internal address (the guard Voxie and the API share);
+- a header's secret is one the agent's owner stored, bound to the tool's host (the fuzzed
+  caller has none: tests/backend/test_secrets.py tests the rule);
 - no string holds U+0000 (Postgres cannot store it): the document says so on every typed
   string, but free-form values (a tool's `parameters`) have no schema to say it in.
 
@@ -44,6 +46,9 @@ def _breaks_an_unstatable_rule(tools: list[Any]) -> bool:
     for tool in tools:
         if not isinstance(tool, dict):
             continue
+        headers = tool.get("headers")
+        if isinstance(headers, dict) and any(isinstance(v, dict) for v in headers.values()):
+            return True
         parameters = tool.get("parameters")
         if isinstance(parameters, dict):
             if len(json.dumps(parameters).encode()) > MAX_TOOL_SCHEMA_BYTES:

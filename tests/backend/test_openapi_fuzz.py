@@ -22,6 +22,7 @@ from schemathesis.core.result import Ok
 
 from backend.app import OPERATIONS, create_app
 from backend.operations import openapi_document
+from shared.secret_box import new_key
 from tests.backend.conftest import ADMIN_TOKEN, OPERATOR, backend_settings
 from tests.support.livekit import LiveKitDouble
 from tests.support.serving import ThreadedServer
@@ -40,7 +41,11 @@ async def public_resolver(host: str, port: int) -> list[str]:
 
 @pytest.fixture
 def backend_url(livekit: LiveKitDouble, database_url: str) -> Iterator[str]:
-    values = {"spawn_rate_per_minute": 10_000, "max_total_agents": 10_000}
+    values = {
+        "spawn_rate_per_minute": 10_000,
+        "max_total_agents": 10_000,
+        "secrets_keys": [new_key()],  # the secrets API in use, not answering 503
+    }
     app = create_app(
         backend_settings(livekit, database_url, **values),
         reconcile=False,

@@ -11,6 +11,7 @@ independent. The spawner reaches the model and the database through TCP proxies 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import asyncpg
 import httpx
 import pytest
 from livekit import rtc
+from pydantic import SecretStr
 
 from shared.contracts import AgentConfig
 from shared.contracts.lifecycle import PREFIX
@@ -32,9 +34,11 @@ from shared.contracts.room_messages import (
     VOXIE_DRAFT,
 )
 from shared.livekit_local import LiveKitServer
+from shared.secret_box import SecretBox, new_key
+from shared.store import NotFound
 from shared.store.postgres import PostgresStore
 from tests.e2e.support import eventually, healthy, registered, spawn
-from tests.spawner.conftest import SECRET, clinic_app, new_agent
+from tests.spawner.conftest import OWNER, SECRET, clinic_app, new_agent
 from tests.spawner.test_agent import BOOK
 from tests.support.human import Human, speech_wav
 from tests.support.openai import OpenAIDouble, RealtimeRecord, ToolCall, Turn
@@ -95,15 +99,27 @@ async def calls(
     tmp_path_factory: pytest.TempPathFactory,
     double: OpenAIDouble,
     clinic: str,
+    store: PostgresStore,
 ) -> AsyncIterator[Calls]:
     directory = tmp_path_factory.mktemp("calls")
     model_link = await TcpProxy(("127.0.0.1", int(double.url.rsplit(":", 1)[1]))).start()
     store_link = await TcpProxy(target_of(database_url)).start()
     platform = Platform(lk, database_url, directory, backend_port, double.env())
+    key = new_key()
+    # The operator's agents (Voxie sessions the operator opens) use the environment's secret;
+    # the calls' agents are a user's, whose secret and exemption are stored as the API would.
     tools = {
         "TOOL_HTTP_ALLOWLIST": ALLOW_LOCAL,
-        "TOOL_SECRETS": json.dumps({"CLINIC_API_TOKEN": f"Bearer {SECRET}"}),
+        "TOOL_SECRETS": json.dumps(
+            {"CLINIC_API_TOKEN": {"value": f"Bearer {SECRET}", "hosts": ["127.0.0.1"]}}
+        ),
+        "SECRETS_KEYS": json.dumps([key]),
     }
+    await store.set_egress(OWNER, ["127.0.0.1"], updated_by="operator")
+    with contextlib.suppress(NotFound):
+        await store.delete_secret(OWNER, "CLINIC_API_TOKEN")
+    sealed = SecretBox([SecretStr(key)]).seal(OWNER, "CLINIC_API_TOKEN", f"Bearer {SECRET}")
+    await store.create_secret(OWNER, "CLINIC_API_TOKEN", ["127.0.0.1"], sealed)
     try:
         backend = platform.backend(GRACE_PERIOD_S=GRACE_S)
         spawner = platform.spawner(

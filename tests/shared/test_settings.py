@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from shared.naming import WorkerRole
+from shared.secret_box import new_key
 from shared.settings import (
     OPENAI_DEFAULT_BASE_URL,
     ConfigError,
@@ -306,3 +307,23 @@ def test_loopback_names_and_where_the_dev_sign_in_exists() -> None:
     assert make_settings(platform_env="dev", backend_host="localhost").dev_sign_in
     assert not make_settings(platform_env="test").dev_sign_in
     assert not make_settings(platform_env="dev", backend_host="0.0.0.0").dev_sign_in  # noqa: S104
+
+
+def test_tool_secrets_are_bound_to_hosts_and_the_old_form_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TOOL_SECRETS", '{"CLINIC": "Bearer abc"}')
+    with pytest.raises(ConfigError, match=r"TOOL_SECRETS\.CLINIC: .*sent only to the hosts"):
+        Settings(_env_file=None)
+    bound = '{"CLINIC": {"value": "Bearer abc", "hosts": ["API.clinic.example"]}}'
+    monkeypatch.setenv("TOOL_SECRETS", bound)
+    secret = Settings(_env_file=None).tool_secrets["CLINIC"]
+    assert secret.hosts == ["api.clinic.example"] and "Bearer abc" not in repr(secret)
+
+
+def test_secrets_keys_must_be_32_byte_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRETS_KEYS", '["c2hvcnQ="]')
+    with pytest.raises(ConfigError, match=r"SECRETS_KEYS.* must be 32 bytes"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("SECRETS_KEYS", f'["{new_key()}"]')
+    assert len(Settings(_env_file=None).secrets_keys) == 1

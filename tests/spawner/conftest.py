@@ -6,14 +6,16 @@ server (tests/e2e/), which also uses `new_agent`, `dispatch_metadata` and `creat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+import httpx
 import pytest
 from livekit import api
 from starlette.applications import Starlette
@@ -24,7 +26,14 @@ from starlette.routing import Route
 from shared.contracts import AgentConfig, DispatchMetadata, NewAgent, SessionKind
 from shared.contracts.room_messages import SPAWNER_ERROR
 from shared.naming import agent_room_name
+from shared.secret_box import new_key
+from shared.settings import Settings
+from shared.store import AgentStore, NotFound
 from shared.store.postgres import PostgresStore
+from shared.tool_access import ToolAccess
+from spawner.call import tool_context
+from spawner.tools import ToolContext
+from tests.conftest import make_settings
 from tests.support.livekit import JobView, LiveKitDouble
 from tests.support.processes import ServiceProcess
 from tests.support.serving import ThreadedServer
@@ -32,9 +41,43 @@ from tests.support.serving import ThreadedServer
 OWNER = UUID("9b1d2c3e-0000-4000-8000-00000000a11c")
 
 SECRET = "clinic-token-123"
+# Seals the owners' secrets these tests store (shared.secret_box).
+SECRETS_KEY = new_key()
+
+
+def tool_settings(**values: Any) -> Settings:
+    return make_settings(openai_api_key="sk-test", secrets_keys=[SECRETS_KEY], **values)
+
+
+async def granted(
+    store: AgentStore,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    *,
+    allow: Sequence[str],
+    owner: UUID = OWNER,
+    hosts: Sequence[str] = ("127.0.0.1",),
+) -> ToolContext:
+    """A call's tool context for `owner`, after storing what the owner has: the egress
+    exemptions `allow` and the clinic's secret `CLINIC_API_TOKEN`, bound to `hosts`."""
+    await store.set_egress(owner, list(allow), updated_by="operator")
+    access = ToolAccess(store, settings)
+    with contextlib.suppress(NotFound):
+        await store.delete_secret(owner, "CLINIC_API_TOKEN")
+    sealed = access.box.seal(owner, "CLINIC_API_TOKEN", f"Bearer {SECRET}")
+    await store.create_secret(owner, "CLINIC_API_TOKEN", list(hosts), sealed)
+    return tool_context(settings, store, owner, http)
+
+
+# What the clinic's `/capture` received (its headers), for tests that prove nothing was sent.
+CAPTURED: list[dict[str, str]] = []
 
 
 def clinic_app() -> Starlette:
+    async def capture(request: Request) -> Response:
+        CAPTURED.append(dict(request.headers))
+        return JSONResponse({"captured": True})
+
     async def bookings(request: Request) -> Response:
         body = await request.json()
         return JSONResponse(
@@ -65,6 +108,7 @@ def clinic_app() -> Starlette:
 
     return Starlette(
         routes=[
+            Route("/capture", capture, methods=["GET", "POST"]),
             Route("/bookings", bookings, methods=["POST"]),
             Route("/slots", slots),
             Route("/big", big),

@@ -18,12 +18,12 @@ from shared.recording import call_end
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from spawner import factory
-from spawner.call import tool_context
 from spawner.lifecycle import Lifecycle
 from spawner.loader import ConfigLoader
 from spawner.summary import summarize
+from spawner.tools import ToolContext
 from tests.conftest import make_settings
-from tests.spawner.conftest import SECRET, new_agent
+from tests.spawner.conftest import SECRET, granted, new_agent, tool_settings
 from tests.support.scripted_llm import MODEL, Reply, ScriptedLLM, ToolCall
 
 BOOK = {
@@ -40,14 +40,6 @@ BOOK = {
     "headers": {"Authorization": {"secret": "CLINIC_API_TOKEN"}},
     "timeout_s": 5,
 }
-
-
-def settings_for(*, allow: list[str]) -> Settings:
-    return make_settings(
-        openai_api_key="sk-test",
-        tool_http_allowlist=allow,
-        tool_secrets={"CLINIC_API_TOKEN": f"Bearer {SECRET}"},
-    )
 
 
 @pytest.fixture
@@ -68,11 +60,11 @@ def session_for(config: AgentConfig, settings: Settings, model: ScriptedLLM) -> 
 
 
 async def booking_turn(
-    config: AgentConfig, settings: Settings, http: httpx.AsyncClient, *replies: Reply | str
+    config: AgentConfig, settings: Settings, tools: ToolContext, *replies: Reply | str
 ) -> RunResult[None]:
     """One caller turn asking to book, answered by `replies`; every reply must be used."""
     model = ScriptedLLM(replies)
-    agent = factory.build_agent(config, tool_context(settings, http), on_end_call=lambda: None)
+    agent = factory.build_agent(config, tools, on_end_call=lambda: None)
     async with session_for(config, settings, model) as session:
         await session.start(agent)
         result: RunResult[None] = await session.run(user_input="Book me at ten please")
@@ -83,10 +75,11 @@ async def booking_turn(
 async def test_the_stored_greeting_and_instructions_are_applied(
     store: PostgresStore, clinic: str, http: httpx.AsyncClient
 ) -> None:
-    settings = settings_for(allow=[])
+    settings = tool_settings()
     config = await stored(store, clinic, language="pt-BR")
     model = ScriptedLLM(["Claro, posso ajudar."])
-    agent = factory.build_agent(config, tool_context(settings, http), on_end_call=lambda: None)
+    tools = await granted(store, settings, http, allow=[])
+    agent = factory.build_agent(config, tools, on_end_call=lambda: None)
     async with session_for(config, settings, model) as session:
         greeting: RunResult[None] = await session.start(agent, capture_run=True)
         greeting.expect.next_event().is_agent_handoff()
@@ -107,12 +100,12 @@ async def test_the_stored_greeting_and_instructions_are_applied(
 async def test_an_http_tool_is_called_with_validated_arguments(
     store: PostgresStore, clinic: str, http: httpx.AsyncClient
 ) -> None:
-    settings = settings_for(allow=["127.0.0.1"])
+    settings = tool_settings()
     config = await stored(store, clinic, greeting="")
     result = await booking_turn(
         config,
         settings,
-        http,
+        await granted(store, settings, http, allow=["127.0.0.1"]),
         Reply(calls=[ToolCall("book_appointment", {"start": "ten o'clock"})]),
         Reply(calls=[ToolCall("book_appointment", {"start": "10:00"})]),
         "You're booked for ten.",
@@ -134,12 +127,12 @@ async def test_an_http_tool_is_called_with_validated_arguments(
 async def test_an_internal_url_comes_back_to_the_model_as_a_tool_error(
     store: PostgresStore, clinic: str, http: httpx.AsyncClient
 ) -> None:
-    settings = settings_for(allow=[])  # the same 127.0.0.1 URL, not allowlisted
+    settings = tool_settings()
     config = await stored(store, clinic, greeting="")
     result = await booking_turn(
         config,
         settings,
-        http,
+        await granted(store, settings, http, allow=[]),  # the same 127.0.0.1 URL, not exempt
         Reply(calls=[ToolCall("book_appointment", {"start": "10:00"})]),
         "Sorry, I cannot book right now.",
     )
@@ -152,7 +145,7 @@ async def test_an_internal_url_comes_back_to_the_model_as_a_tool_error(
 async def test_end_call_closes_the_call_and_its_records_hold_transcript_usage_and_summary(
     store: PostgresStore, clinic: str, http: httpx.AsyncClient
 ) -> None:
-    settings = settings_for(allow=[])
+    settings = tool_settings()
     config = await stored(store, clinic, summarize=True)
     lifecycle = Lifecycle(grace_period_s=60, max_duration_s=3600)
     lifecycle.human_joined("user:1")
@@ -160,7 +153,7 @@ async def test_end_call_closes_the_call_and_its_records_hold_transcript_usage_an
     model = ScriptedLLM([Reply(text="Goodbye, have a nice day!", calls=[ToolCall("end_call")])])
     agent = factory.build_agent(
         config,
-        tool_context(settings, http),
+        await granted(store, settings, http, allow=[]),
         on_end_call=lambda: lifecycle.close(EndReason.END_CALL),
     )
     async with session_for(config, settings, model) as session:

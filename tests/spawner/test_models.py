@@ -21,10 +21,9 @@ from shared.recording import usage_from
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from spawner import factory
-from spawner.call import tool_context
 from spawner.summary import summarize
 from tests.conftest import make_settings
-from tests.spawner.conftest import SECRET
+from tests.spawner.conftest import SECRETS_KEY, granted
 from tests.spawner.test_agent import stored
 from tests.support.openai import ApiError, OpenAIDouble, ToolCall, Turn
 
@@ -33,8 +32,7 @@ def settings_at(base_url: str) -> Settings:
     return make_settings(
         openai_api_key="EMPTY",
         openai_base_url=base_url,
-        tool_http_allowlist=["127.0.0.1"],
-        tool_secrets={"CLINIC_API_TOKEN": f"Bearer {SECRET}"},
+        secrets_keys=[SECRETS_KEY],
     )
 
 
@@ -56,10 +54,11 @@ async def running(session: AgentSession[Any]) -> AsyncIterator[None]:
 
 
 async def started(
-    config: AgentConfig, settings: Settings, http: httpx.AsyncClient
+    config: AgentConfig, settings: Settings, http: httpx.AsyncClient, store: PostgresStore
 ) -> tuple[AgentSession[Any], RunResult[None], list[CloseEvent]]:
     """A session started as the spawner starts one; the greeting's run is captured."""
-    agent = factory.build_agent(config, tool_context(settings, http), on_end_call=lambda: None)
+    tools = await granted(store, settings, http, allow=["127.0.0.1"])
+    agent = factory.build_agent(config, tools, on_end_call=lambda: None)
     session = factory.build_session(config, settings)
     closed: list[CloseEvent] = []
     session.on("close", closed.append)
@@ -68,11 +67,12 @@ async def started(
 
 
 async def started_as_the_call_starts_it(
-    config: AgentConfig, settings: Settings, http: httpx.AsyncClient
+    config: AgentConfig, settings: Settings, http: httpx.AsyncClient, store: PostgresStore
 ) -> tuple[AgentSession[Any], asyncio.Future[CloseEvent]]:
     """Like `spawner.call`: `start` returns once the agent is running, whatever the model does
     next; a failing model then closes the session (the call ends on `close`)."""
-    agent = factory.build_agent(config, tool_context(settings, http), on_end_call=lambda: None)
+    tools = await granted(store, settings, http, allow=["127.0.0.1"])
+    agent = factory.build_agent(config, tools, on_end_call=lambda: None)
     session = factory.build_session(config, settings)
     closed: asyncio.Future[CloseEvent] = asyncio.get_running_loop().create_future()
 
@@ -95,7 +95,7 @@ async def test_a_realtime_agent_greets_and_books_through_the_double(
         Turn(calls=[ToolCall("book_appointment", {"start": "10:00"})]),
         "You're booked for ten.",
     )
-    session, greeting, _ = await started(config, settings, http)
+    session, greeting, _ = await started(config, settings, http, store)
     async with running(session):
         await asyncio.wait_for(greeting, 20)
         result: RunResult[None] = await asyncio.wait_for(
@@ -130,7 +130,7 @@ async def test_malformed_tool_arguments_come_back_to_the_model_and_the_call_carr
         Turn(calls=[ToolCall("book_appointment", '{"start": "10:')]),
         "Sorry, what time was that?",
     )
-    session, _, closed = await started(config, settings_at(openai_double.base_url), http)
+    session, _, closed = await started(config, settings_at(openai_double.base_url), http, store)
     async with running(session):
         result: RunResult[None] = await asyncio.wait_for(session.run(user_input="Ten please"), 20)
     result.expect.next_event().is_function_call(name="book_appointment")
@@ -152,7 +152,7 @@ async def test_a_pipeline_agent_and_the_summary_run_on_chat_completions(
         "You're booked for ten.",
         "The caller booked an appointment at 10:00.",
     )
-    session, _, _ = await started(config, settings, http)
+    session, _, _ = await started(config, settings, http, store)
     async with running(session):
         result: RunResult[None] = await asyncio.wait_for(session.run(user_input="Ten please"), 20)
         summary = await summarize(factory.summary_model(settings), session.history)
@@ -180,7 +180,7 @@ async def test_an_unreachable_model_endpoint_ends_the_session_with_an_error(
 ) -> None:
     config = await stored(store, clinic)
     settings = settings_at(f"http://127.0.0.1:{free_port()}/v1")
-    session, closed = await started_as_the_call_starts_it(config, settings, http)
+    session, closed = await started_as_the_call_starts_it(config, settings, http, store)
     async with running(session):
         end = await ended_with_error(closed)
     assert end.error is not None and "connection" in str(end.error.error).lower()
@@ -192,7 +192,7 @@ async def test_a_socket_dropped_mid_call_that_cannot_reconnect_ends_the_session(
     config = await stored(store, clinic)
     openai_double.script(Turn(say=config.greeting or "Hello.", drop_after=2))
     settings = settings_at(openai_double.base_url)
-    session, closed = await started_as_the_call_starts_it(config, settings, http)
+    session, closed = await started_as_the_call_starts_it(config, settings, http, store)
     async with running(session):
         await openai_double.wait_for(
             lambda: openai_double.realtime and openai_double.last().dropped

@@ -77,7 +77,7 @@ async def test_a_calls_records_survive_a_store_outage_and_a_worker_restart(
                 ended_call: list[bool] = []
                 built = factory.build_agent(
                     agent,
-                    tool_context(settings, client),
+                    tool_context(settings, down_store, agent.owner_id, client),
                     on_end_call=lambda: ended_call.append(True),
                 )
                 session = factory.build_session(agent, settings, models=factory.Models(model))

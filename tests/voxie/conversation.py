@@ -11,6 +11,9 @@ from livekit.agents import AgentSession, llm
 from livekit.agents.voice.run_result import FunctionCallOutputEvent, RunResult
 
 from shared.addresses import Resolver, system_resolver
+from shared.settings import Settings
+from shared.tool_access import ToolAccess
+from tests.conftest import make_settings
 from tests.support.scripted_llm import Reply, ScriptedLLM, ToolCall
 from voxie.agent import VoxieAgent
 from voxie.draft import Draft
@@ -52,9 +55,14 @@ async def conversation(
     *,
     allowlist: Sequence[str] = (),
     resolve: Resolver = system_resolver,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Conversation]:
+    """`allowlist`: the draft owner's egress exemptions, set in the store first."""
+    if allowlist:
+        await draft.store.set_egress(draft.owner_id, list(allowlist), updated_by="operator")
+    access = ToolAccess(draft.store, settings or make_settings())
     model = ScriptedLLM([GREETING])
-    agent = VoxieAgent(draft, tool_allowlist=allowlist, resolve=resolve)
+    agent = VoxieAgent(draft, access=access, resolve=resolve)
     async with AgentSession(llm=model) as session:
         await session.start(agent)
         yield Conversation(session, model, agent)

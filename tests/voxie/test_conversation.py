@@ -23,6 +23,8 @@ INSTRUCTIONS = (
     "call back instead."
 )
 BOOKING_URL = "https://93.184.216.34/bookings"  # a public address: no DNS needed in tests
+# A stored secret's value as the store keeps it (sealed); Voxie reads only names and hosts.
+SEALED = "v1.00000000.c2VhbGVk"
 
 
 async def only_agent(store: PostgresStore, owner: UUID) -> AgentConfig:
@@ -59,6 +61,7 @@ async def editing(
 async def test_a_full_creation_ends_in_one_active_agent_with_exactly_what_was_said(
     store: PostgresStore, owner: UUID, sender: RecordingSender, draft: Draft
 ) -> None:
+    await store.create_secret(owner, "CLINIC_API_TOKEN", ["93.184.216.34"], SEALED)
     async with conversation(draft) as talk:
         result = await talk.say(
             "A receptionist for my dental practice, Coherence Dental.",
@@ -529,3 +532,43 @@ async def test_an_edit_is_saved_to_the_draft_and_published_when_the_user_says_so
         "published_version": 2,
         "has_unpublished_changes": False,
     }
+
+
+async def test_a_tool_may_use_only_the_owners_secrets_bound_to_its_host(
+    store: PostgresStore, owner: UUID, draft: Draft
+) -> None:
+    other = UUID("0ab00000-0000-4000-8000-000000000999")
+    await store.create_secret(owner, "CLINIC_API_TOKEN", ["93.184.216.34"], SEALED)
+    await store.create_secret(other, "OPERATOR_TOKEN", ["93.184.216.34"], SEALED)
+    async with conversation(draft) as talk:
+        await talk.tool("set_name", name="Clarence")
+        listed = await talk.tool("list_secrets")
+        foreign = await talk.tool(
+            "add_http_tool",
+            name="book",
+            description="Book.",
+            url=BOOKING_URL,
+            secret_name="OPERATOR_TOKEN",
+        )
+        elsewhere = await talk.tool(
+            "add_http_tool",
+            name="book",
+            description="Book.",
+            url="https://93.184.216.35/bookings",
+            secret_name="CLINIC_API_TOKEN",
+        )
+        ok = await talk.tool(
+            "add_http_tool",
+            name="book",
+            description="Book.",
+            url=BOOKING_URL,
+            secret_name="CLINIC_API_TOKEN",
+        )
+    assert "CLINIC_API_TOKEN (for 93.184.216.34)" in listed.output
+    assert "OPERATOR_TOKEN" not in listed.output
+    assert foreign.is_error and "no secret 'OPERATOR_TOKEN'" in foreign.output
+    assert "CLINIC_API_TOKEN (for 93.184.216.34)" in foreign.output  # what the user can pick
+    assert elsewhere.is_error and "may only be sent to 93.184.216.34" in elsewhere.output
+    assert not ok.is_error
+    [tool] = (await only_agent(store, owner)).http_tools
+    assert tool.headers == {"Authorization": SecretRef(secret="CLINIC_API_TOKEN")}

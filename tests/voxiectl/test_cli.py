@@ -4,19 +4,22 @@ as its own `python -m voxiectl` process."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from shared.secret_box import SecretBox, new_key
 from shared.store.postgres import PostgresStore
 from tests.backend.test_agents import insert_poisoned
 from tests.spawner.conftest import new_agent
 from tests.voxiectl.conftest import voxiectl
 from voxiectl.cli import app
 
-COMMANDS = ("start", "migrate", "agents", "rooms", "gc", "doctor")
+COMMANDS = ("start", "migrate", "agents", "rooms", "gc", "doctor", "secrets")
 
 
 def test_help_lists_every_command_with_what_it_does() -> None:
@@ -131,3 +134,36 @@ async def test_bad_settings_exit_2_with_the_variable_named(tmp_path: Path) -> No
     [settings] = doctor.json()["checks"]
     assert settings["name"] == "settings" and settings["status"] == "fail"
     assert "PLATFORM_ENV" in settings["detail"] and settings["fix"]
+
+
+async def test_secrets_rotate_reseals_under_the_new_key_and_values_survive(
+    env: dict[str, str], tmp_path: Path, store: PostgresStore
+) -> None:
+    made = await voxiectl("--json", "secrets", "new-key", env=env, cwd=tmp_path)
+    old, new = made.json()["key"], new_key()
+    owner = uuid.uuid4()
+    sealed = SecretBox([SecretStr(old)]).seal(owner, "CLINIC", "Bearer rotate-me")
+    await store.create_secret(owner, "CLINIC", ["api.clinic.example"], sealed)
+
+    keys = {**env, "SECRETS_KEYS": json.dumps([new, old])}
+    ran = await voxiectl("--json", "secrets", "rotate", env=keys, cwd=tmp_path)
+    assert ran.code == 0, ran.stderr
+    assert ran.json()["resealed"] >= 1 and ran.json()["unreadable"] == []
+    assert "rotate-me" not in ran.stdout + ran.stderr
+    [row] = [s for s in await store.list_secrets(owner)]
+    only_new = SecretBox([SecretStr(new)])
+    assert only_new.current(row.ciphertext)
+    assert only_new.open(owner, "CLINIC", row.ciphertext).get_secret_value() == "Bearer rotate-me"
+
+    again = await voxiectl("--json", "secrets", "rotate", env=keys, cwd=tmp_path)
+    assert again.json()["resealed"] == 0
+    lost = await voxiectl(
+        "--json",
+        "secrets",
+        "rotate",
+        env={**env, "SECRETS_KEYS": json.dumps([new_key()])},
+        cwd=tmp_path,
+    )
+    assert lost.code == 1 and f"{owner}/CLINIC" in lost.stdout
+    unset = await voxiectl("secrets", "rotate", env=env, cwd=tmp_path)
+    assert unset.code == 2 and "SECRETS_KEYS is not set" in unset.stderr

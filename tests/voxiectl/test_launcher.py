@@ -101,14 +101,21 @@ def test_dev_without_auth_gets_a_generated_operator_token_kept_across_starts(
     assert first.token_generated and first.operator_token
     # The dashboard's dev sign-in gets a secret of its own, kept the same way.
     dev_secret = (tmp_path / "dev-auth-secret").read_text().strip()
-    assert first.env == {"BACKEND_ADMIN_TOKEN": first.operator_token, "DEV_AUTH_SECRET": dev_secret}
-    assert (tmp_path / "operator-token").stat().st_mode & 0o777 == 0o600
-    assert (tmp_path / "dev-auth-secret").stat().st_mode & 0o777 == 0o600
+    # So does the key that seals owners' secrets: stored secrets open after a restart.
+    key = (tmp_path / "secrets-key").read_text().strip()
+    assert first.env == {
+        "BACKEND_ADMIN_TOKEN": first.operator_token,
+        "DEV_AUTH_SECRET": dev_secret,
+        "SECRETS_KEYS": f'["{key}"]',
+    }
+    assert make_settings(secrets_keys=json.loads(first.env["SECRETS_KEYS"])).secrets_keys
+    for kept in ("operator-token", "dev-auth-secret", "secrets-key"):
+        assert (tmp_path / kept).stat().st_mode & 0o777 == 0o600
     again = plan(settings, token_path=tmp_path / "operator-token", find_spec=absent)
     assert again.operator_token == first.operator_token and again.env == first.env
     text = "\n".join(describe(settings, first))
     assert "dashboard: http://127.0.0.1:8123/ (one-click dev sign-in)" in text
-    assert dev_secret not in text
+    assert dev_secret not in text and key not in text
     assert f"Bearer {first.operator_token}' http://127.0.0.1:8123/api/agents" in text
     assert "skipped: voxie" in text and "skipped: spawner" in text
 

@@ -3,10 +3,12 @@ real supabase-py client and the PostgREST-compatible double."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from uuid import UUID
 
 import asyncpg
 import pytest
+from supabase import AsyncClient, acreate_client
 
 from shared.store import AgentStore
 from shared.store.postgres import PostgresStore
@@ -64,3 +66,26 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(database_url)
     yield conn
     await conn.close()
+
+
+Client = Callable[[UUID | None], Awaitable[AsyncClient]]
+
+
+@pytest.fixture
+async def client_for(postgrest: PostgrestDouble) -> AsyncIterator[Client]:
+    """A supabase client authenticated as the given user (None: anonymous)."""
+    clients: list[AsyncClient] = []
+
+    async def make(user: UUID | None) -> AsyncClient:
+        key = (
+            make_jwt(JWT_SECRET, role="authenticated", sub=str(user))
+            if user
+            else make_jwt(JWT_SECRET, role="anon")
+        )
+        client = await acreate_client(postgrest.url, key)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.postgrest.aclose()

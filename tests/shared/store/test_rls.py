@@ -7,41 +7,16 @@ being checked.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
 import pytest
 from postgrest.exceptions import APIError
-from supabase import AsyncClient, acreate_client
 
 from shared.contracts import NewCallSession, TokenUsage
 from shared.store import AgentStore
-from tests.shared.store.conftest import JWT_SECRET
+from tests.shared.store.conftest import Client
 from tests.shared.store.test_contract import OTHER, OWNER, new_agent
-from tests.support.postgrest import PostgrestDouble, make_jwt
-
-Client = Callable[[UUID | None], Awaitable[AsyncClient]]
-
-
-@pytest.fixture
-async def client_for(postgrest: PostgrestDouble) -> AsyncIterator[Client]:
-    """A supabase client authenticated as the given user (None: anonymous)."""
-    clients: list[AsyncClient] = []
-
-    async def make(user: UUID | None) -> AsyncClient:
-        key = (
-            make_jwt(JWT_SECRET, role="authenticated", sub=str(user))
-            if user
-            else make_jwt(JWT_SECRET, role="anon")
-        )
-        client = await acreate_client(postgrest.url, key)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.postgrest.aclose()
 
 
 def rows(response: Any) -> list[dict[str, Any]]:
