@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ApiError } from './problem'
 import {
   bindingLine,
+  createConflict,
   describeSecretsError,
   emptyFields,
   hasSecretHeaders,
@@ -129,6 +130,19 @@ describe('switching the secret a header sends', () => {
 })
 
 describe('failures of the secrets API', () => {
+  it('puts a 409 about the name beside the name, and any other for the whole form', () => {
+    expect(createConflict('you already have a secret named CLINIC', 'CLINIC')).toEqual({ field: 'name', message: 'You already have a secret named CLINIC.' })
+    expect(createConflict("OPS is one of the operator's TOOL_SECRETS: choose another name", 'OPS')).toEqual({
+      field: 'name',
+      message: "OPS is one of the operator's TOOL_SECRETS: choose another name.",
+    })
+    expect(createConflict('an owner has at most 100 secrets: delete one you no longer use', 'NEW')).toEqual({
+      field: null,
+      message: 'An owner has at most 100 secrets: delete one you no longer use.',
+    })
+    expect(createConflict('', 'NEW')).toEqual({ field: 'name', message: 'You already have a secret named NEW.' })
+  })
+
   it("says a 503 of an unconfigured server in the server's words", () => {
     const error = new ApiError(503, { type: 'urn:voxie:problem:secrets-not-configured', detail: 'tool secrets are not configured on this server: set SECRETS_KEY' })
     expect(describeSecretsError(error)).toEqual({

@@ -136,6 +136,13 @@ export function switchRefusal(detail: string): string {
   return reason ? `Not saved: ${reason.replace(/([^.!?])$/, '$1.')}` : 'Not saved: the server did not accept this secret for this action.'
 }
 
+/** A 409 of `POST /api/secrets` in the server's words: beside the name when it is about the
+ * name (taken, or one of the operator's TOOL_SECRETS), else for the whole form (too many). */
+export function createConflict(detail: string, name: string): { field: 'name' | null; message: string } {
+  const message = sentence(detail) || `You already have a secret named ${name}.`
+  return { field: !detail || detail.includes(name) ? 'name' : null, message }
+}
+
 // 503s whose sentence describe.ts already has; any other 503 of the secrets API (secrets not
 // configured on this server) is said in the server's own words.
 const KNOWN_UNAVAILABLE = new Set(['store-unavailable', 'not-ready'])
@@ -144,11 +151,13 @@ const KNOWN_UNAVAILABLE = new Set(['store-unavailable', 'not-ready'])
 export function describeSecretsError(error: unknown): Failure {
   if (!(error instanceof ApiError)) return describeCallError(error)
   if (error.status === 503 && error.detail && !KNOWN_UNAVAILABLE.has(error.code)) {
-    return { message: capitalize(error.detail.trim()).replace(/([^.!?])$/, '$1.'), retryAfterS: null, action: null }
+    return { message: sentence(error.detail), retryAfterS: null, action: null }
   }
   return describeApiError(error)
 }
 
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1)
+/** The server's lowercase reason as a sentence: capitalised, with a full stop. */
+function sentence(text: string): string {
+  const trimmed = text.trim()
+  return (trimmed.charAt(0).toUpperCase() + trimmed.slice(1)).replace(/([^.!?])$/, '$1.')
 }

@@ -9,7 +9,7 @@ import type { Failure } from '../lib/describe'
 import { splitFieldErrors } from '../lib/fieldErrors'
 import { formatDateTime } from '../lib/format'
 import { ApiError } from '../lib/problem'
-import { SECRET_FIELDS, describeSecretsError, emptyFields, nameHosts, parseHosts, type SecretField } from '../lib/secrets'
+import { SECRET_FIELDS, createConflict, describeSecretsError, emptyFields, nameHosts, parseHosts, type SecretField } from '../lib/secrets'
 import type { Secret, SecretCreate, SecretList } from '../lib/types'
 
 /** The caller's tool secrets (issue 21): values an agent's HTTP actions send in a header, each
@@ -161,7 +161,8 @@ function CreateForm({ onCreated }: { onCreated: (secret: Secret) => void }) {
         setErrors(hostsReason ? { ...split, fields: { ...split.fields, hosts: nameHosts(hostsReason, body.hosts) } } : split)
         if (Object.keys(split.fields).length === 0) setFailure(describeSecretsError(error))
       } else if (error instanceof ApiError && error.status === 409) {
-        setErrors({ fields: { name: `You already have a secret named ${body.name}. Delete it first to replace its value or hosts.` }, general: [] })
+        const { field, message } = createConflict(error.detail, body.name)
+        setErrors(field ? { fields: { [field]: message }, general: [] } : { fields: {}, general: [message] })
       } else {
         setFailure(describeSecretsError(error))
       }
