@@ -6,6 +6,7 @@ afresh; a failed test's report carries every process's output (tests/e2e/conftes
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from playwright.async_api import Playwright
 
 from shared.contracts.dispatch import DEV_USER_ID
 from shared.livekit_local import LiveKitServer
+from shared.secret_box import new_key
 from tests.e2e.dashboard.browser import check_prerequisites, playwright
 from tests.e2e.support import healthy, registered
 from tests.support.openai import OpenAIDouble
@@ -67,7 +69,12 @@ async def dashboard(
     finally:
         await conn.close()
     platform = Platform(lk, database_url, directory, backend_port, double.env())
-    env = {"PLATFORM_ENV": "dev", "GRACE_PERIOD_S": GRACE_S}
+    # A key of its own, so the Secrets page can store secrets (the dev launcher keeps one too).
+    env = {
+        "PLATFORM_ENV": "dev",
+        "GRACE_PERIOD_S": GRACE_S,
+        "SECRETS_KEYS": json.dumps([new_key()]),
+    }
     try:
         backend = platform.backend(**env, MAX_TOTAL_AGENTS=MAX_TOTAL_AGENTS)
         spawner = platform.spawner(**env)

@@ -706,6 +706,17 @@ async def delete_all_secrets(dashboard: Dashboard, as_who: str) -> None:
                 assert deleted.status_code == 204, deleted.text
 
 
+async def create_secret(dashboard: Dashboard, name: str, hosts: list[str]) -> None:
+    """One of the dev user's secrets, created through the API (not the page under test)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        created = await http.post(
+            f"{dashboard.url}/api/secrets",
+            json={"name": name, "value": f"value of {name}", "hosts": hosts},
+            headers=await api_token(dashboard, "user"),
+        )
+    assert created.status_code == 201, created.text
+
+
 async def set_egress(dashboard: Dashboard, owner_id: uuid.UUID, allow: list[str]) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         egress = await http.put(
@@ -720,8 +731,9 @@ async def test_a_secret_is_created_never_shown_bound_on_the_agent_page_and_delet
     dashboard: Dashboard,
 ) -> None:
     """The dev user adds a secret on the Secrets page: listed with its hosts, its value nowhere
-    in the page; an agent whose tool sends it says which secret goes to which hosts; deleted,
-    the agent page warns that the tool will fail until it is created again."""
+    in the page; an agent whose tool sends it says which secret goes to which hosts, and switches
+    the header to another secret (refused for one bound elsewhere); deleted, the agent page warns
+    that the tool will fail until it is created again."""
     await delete_all_secrets(dashboard, "user")
     value = f"Bearer sk_live_{uuid.uuid4().hex}"
     async with browsing(dashboard, "secrets") as (_, visit):
@@ -758,6 +770,15 @@ async def test_a_secret_is_created_never_shown_bound_on_the_agent_page_and_delet
         await expect(row).to_be_visible()
         assert value not in await page.content()
         await visit.check("secrets-listed")
+        # The name again: the server's 409, beside the name.
+        await name.fill(SECRET)
+        await page.get_by_label("Value").fill("another value")
+        await hosts.fill("api.clinic.example")
+        visit.allow(REFUSED_LOAD.format(409))
+        await page.get_by_role("button", name="Add secret").click()
+        await expect(page.locator("#secret-name-error")).to_have_text(
+            f"You already have a secret named {SECRET}."
+        )
 
         # An agent whose tool sends the secret; its host, which this machine cannot resolve, is
         # exempt from the internal-address guard for the dev user (the operator's egress).
@@ -779,6 +800,32 @@ async def test_a_secret_is_created_never_shown_bound_on_the_agent_page_and_delet
         await expect(actions.locator(".binding-line")).to_have_text([binding])
         await expect(actions.get_by_text("does not exist")).to_have_count(0)
         await visit.check("agent-secret-bound")
+
+        # The header switched to another of the owner's secrets: refused (422, beside the
+        # select) for one not bound to the tool's host, saved for one that is.
+        await create_secret(dashboard, "CRM_KEY", ["crm.example"])
+        await create_secret(dashboard, "CLINIC_SPARE_TOKEN", ["api.clinic.example"])
+        await page.reload()
+        choice = actions.get_by_label("Secret for Authorization of book_cleaning")
+        switch = actions.get_by_role("button", name="Switch Authorization of book_cleaning")
+        await choice.select_option("CRM_KEY")
+        await switch.click()
+        await expect(choice).to_have_attribute("aria-invalid", "true")
+        await expect(actions.locator(".field-error")).to_contain_text("crm.example")
+        await visit.check("agent-secret-switch-refused")
+        await choice.select_option("CLINIC_SPARE_TOKEN")
+        await switch.click()
+        await expect(actions.get_by_role("status")).to_contain_text(
+            "Authorization header now sends secret CLINIC_SPARE_TOKEN"
+        )
+        await expect(actions.locator(".binding-line")).to_have_text(
+            ["Authorization ← secret CLINIC_SPARE_TOKEN (api.clinic.example)"]
+        )
+        versions = page.get_by_role("region", name="Versions")
+        await expect(versions.get_by_text("Unpublished changes")).to_be_visible()
+        await choice.select_option(SECRET)
+        await switch.click()
+        await expect(actions.locator(".binding-line")).to_have_text([binding])
 
         # Deleted, after a confirmation: gone from the list, and the agent page warns.
         await page.get_by_role("link", name="Secrets", exact=True).click()
