@@ -21,7 +21,7 @@ from shared.contracts.secrets import OwnerGrants, SecretInfo
 from shared.logging import get_logger
 from shared.secret_box import SecretBox, SecretsNotConfigured, SecretUnreadable
 from shared.settings import Settings
-from shared.store import AgentStore
+from shared.store import AgentStore, StoreError
 
 log = get_logger(__name__)
 
@@ -95,7 +95,9 @@ class ToolAccess:
 class OwnerTools:
     """One call's view of its agent owner's grants, for the spawner's HTTP tools: the guard is
     built from the owner's exemptions on first use and kept for the call; secrets are read at
-    every request, so a deleted secret stops at the next one."""
+    every request, so a deleted secret stops at the next one. When the store fails, a request
+    uses what this call last read for those names (a call in progress keeps working through a
+    database outage; what it never read, it does not get)."""
 
     def __init__(
         self, access: ToolAccess, owner_id: UUID, *, resolve: Resolver = system_resolver
@@ -104,6 +106,7 @@ class OwnerTools:
         self._owner_id = owner_id
         self._resolve = resolve
         self._guard: AddressGuard | None = None
+        self._last: dict[str, BoundSecret] = {}
 
     async def guard(self) -> AddressGuard:
         if self._guard is None:
@@ -112,4 +115,16 @@ class OwnerTools:
         return self._guard
 
     async def secrets(self, names: Sequence[str]) -> Mapping[str, BoundSecret]:
-        return await self._access.bound_secrets(self._owner_id, names)
+        try:
+            found = await self._access.bound_secrets(self._owner_id, names)
+        except StoreError:
+            if not names or any(name not in self._last for name in names):
+                raise
+            log.warning("tool_secrets_stale", owner_id=str(self._owner_id))
+            return {name: self._last[name] for name in names}
+        for name in names:
+            if name in found:
+                self._last[name] = found[name]
+            else:
+                self._last.pop(name, None)
+        return found

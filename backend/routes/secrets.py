@@ -41,7 +41,7 @@ class SecretList(BaseModel):
     items: list[SecretInfo]
 
 
-class SecretRef(BaseModel):
+class SecretPath(BaseModel):
     name: SecretName
 
 
@@ -103,7 +103,7 @@ async def create_secret(request: Request, principal: Principal) -> Response:
 @authenticated()
 async def delete_secret(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    name = path(request, SecretRef).name
+    name = path(request, SecretPath).name
     if principal.is_operator and name in svc.settings.tool_secrets:
         raise Problem(
             409,
@@ -164,7 +164,7 @@ operations = [
         delete_secret,
         "delete one of the caller's secrets: tools that reference it fail until it exists again",
         ok=204,
-        path_params=SecretRef,
+        path_params=SecretPath,
         problems=(404, 409),
     ),
     Operation(

@@ -345,6 +345,9 @@ async def test_a_call_greets_books_through_an_http_tool_and_is_recorded(
     assert usage[config.model]["input_tokens"] > 0
     assert usage[config.model]["output_audio_tokens"] > 0
     double.assert_consumed()
+    # The owner's secret went to the clinic and nowhere else: no process logged it.
+    for process in (calls.backend, calls.spawner, calls.voxie):
+        assert SECRET not in process.output(), process.label
 
 
 # --- 6. faults --------------------------------------------------------------------------------

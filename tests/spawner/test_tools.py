@@ -19,6 +19,7 @@ from shared.store.postgres import PostgresStore
 from spawner.call import tool_context
 from spawner.tools import ToolContext, ToolRefused, invoke
 from tests.spawner.conftest import CAPTURED, SECRET, granted, tool_settings
+from tests.support.tcp_proxy import TcpProxy, via
 
 Context = Callable[..., Awaitable[ToolContext]]
 
@@ -209,3 +210,31 @@ async def test_a_deleted_secret_stops_at_the_next_request_and_use_is_recorded(
     with pytest.raises(ToolError, match="a secret it needs is missing"):
         await invoke(tool(f"{clinic}/capture"), {}, ctx)
     assert CAPTURED == []
+
+
+async def test_a_call_keeps_the_secrets_it_read_through_a_database_outage(
+    store: PostgresStore,
+    clinic: str,
+    client: httpx.AsyncClient,
+    proxy: TcpProxy,
+    database_url: str,
+) -> None:
+    settings = tool_settings()
+    owner = uuid4()
+    await granted(store, settings, client, allow=["127.0.0.1"], owner=owner)
+    cut_off = await PostgresStore.connect(via(database_url, proxy), attempts=1, timeout_s=2)
+    try:
+        in_call = tool_context(settings, cut_off, owner, client)
+        await invoke(tool(f"{clinic}/capture"), {}, in_call)
+        proxy.cut()
+        CAPTURED.clear()
+        await invoke(tool(f"{clinic}/capture"), {}, in_call)  # what it read, still bound
+        assert [c.get("authorization") for c in CAPTURED] == [f"Bearer {SECRET}"]
+        # A call that never read the secret does not get it while the store is down.
+        with pytest.raises(ToolError, match="unavailable right now"):
+            await invoke(
+                tool(f"{clinic}/capture"), {}, tool_context(settings, cut_off, owner, client)
+            )
+    finally:
+        proxy.restore()
+        await cut_off.close()
