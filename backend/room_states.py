@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from livekit.protocol import models
 
 from backend.bodies import RoomView
-from backend.rooms import Rooms, is_human
+from backend.rooms import Rooms
 from shared.contracts.lifecycle import AgentLifecycle
 from shared.naming import RoomName, parse_room_name
-from shared.presence import agents_oldest_first
+from shared.presence import agents_oldest_first, is_human
 
 # Rooms whose participants are listed at once.
 PARALLEL_ROOMS = 8

@@ -21,12 +21,7 @@ import aiohttp
 from livekit import api
 from livekit.protocol import models
 
-from shared.presence import AGENT_KIND
-
 T = TypeVar("T")
-
-# Participants that never count as the room's humans (LiveKit's "dependent" participants).
-NON_HUMAN_KINDS = (AGENT_KIND, models.ParticipantInfo.Kind.EGRESS)
 
 
 class LiveKitError(Exception):
@@ -54,12 +49,6 @@ class NewRoom:
     empty_timeout_s: int
     departure_timeout_s: int
     max_participants: int
-
-
-def is_human(participant: models.ParticipantInfo) -> bool:
-    return participant.kind not in NON_HUMAN_KINDS and not (
-        participant.permission.agent or participant.permission.recorder
-    )
 
 
 class Rooms(Protocol):

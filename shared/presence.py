@@ -3,7 +3,10 @@
 The rule every component applies — the spawner and Voxie before and after they connect, the
 reconciler when it finds a room with several agents — so all of them pick the same survivor:
 
-- agents are participants of kind AGENT, or with the agent permission;
+- agents are participants of kind AGENT, or with the agent permission (`is_agent`); humans are
+  people in a browser or app (STANDARD) or on a phone (SIP) without the agent or recorder
+  permission (`is_human`) — the rule the reconciler, the room views and the spawner's grace
+  period all count by, and that the dashboard mirrors (tests/support/participants.json);
 - the oldest is the one that joined first (`joined_at_ms`, else `joined_at`); two that joined in
   the same millisecond are ordered by identity, so each of them computes the same answer alone;
 - an agent not listed yet (it has not joined) is younger than every agent that has.
@@ -28,6 +31,20 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 AGENT_KIND = ParticipantInfo.Kind.AGENT
+# People: a browser or app, or a phone. LiveKit's server API and its rtc SDK number these kinds
+# (and AGENT) alike, so one rule reads both; egress, ingress and later kinds are never people.
+HUMAN_KINDS = frozenset({ParticipantInfo.Kind.STANDARD, ParticipantInfo.Kind.SIP})
+
+
+def human_kind(kind: int, *, agent: bool = False, recorder: bool = False) -> bool:
+    """The rule: a person (STANDARD or SIP kind) without the agent or recorder permission. The rtc
+    SDK's participants carry no such permissions: there the kind alone decides."""
+    return kind in HUMAN_KINDS and not (agent or recorder)
+
+
+def is_human(participant: ParticipantInfo) -> bool:
+    permission = participant.permission
+    return human_kind(participant.kind, agent=permission.agent, recorder=permission.recorder)
 
 
 def is_agent(participant: ParticipantInfo) -> bool:

@@ -21,7 +21,6 @@ from uuid import UUID, uuid4
 import httpx
 from livekit import api, rtc
 from livekit.agents import AgentSession, CloseEvent, JobContext, llm
-from livekit.agents.job import DEFAULT_PARTICIPANT_KINDS
 from pydantic import ValidationError
 
 from shared.contracts import (
@@ -39,7 +38,7 @@ from shared.contracts.room_messages import SpawnerErrorCode
 from shared.contracts.versions import DRAFT, RunTarget, with_version
 from shared.logging import bind_log_context, get_logger
 from shared.naming import WorkerRole
-from shared.presence import agents_ahead_in_room
+from shared.presence import agents_ahead_in_room, human_kind
 from shared.recording import CallEnd, call_end
 from shared.room_notice import tell_room
 from shared.routing import Decision, JobOffer, Verdict, console_metadata, route
@@ -382,7 +381,7 @@ class Call:
         room = self.ctx.room
 
         def joined(participant: rtc.RemoteParticipant) -> None:
-            if participant.kind in DEFAULT_PARTICIPANT_KINDS:
+            if human_kind(participant.kind):
                 lifecycle.human_joined(participant.identity)
 
         def left(participant: rtc.RemoteParticipant) -> None:

@@ -3,9 +3,15 @@ deciding alone and for the reconciler looking at the room."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from livekit import rtc
 from livekit.protocol.models import ParticipantInfo, ParticipantPermission
 
-from shared.presence import agents_ahead, agents_oldest_first, is_agent
+from shared.presence import agents_ahead, agents_oldest_first, human_kind, is_agent, is_human
 from tests.support.livekit.rooms import AGENT, EGRESS, STANDARD, Kind
 
 
@@ -65,3 +71,20 @@ def test_only_agents_count() -> None:
     assert [p.identity for p in agents_oldest_first(room)] == ["bot", "agent-AJ_1"]
     assert agents_ahead(room, "agent-AJ_1") == ["bot"]
     assert survivors(room) == ["bot"]
+
+
+TABLE = Path(__file__).parents[1] / "support" / "participants.json"
+
+
+@pytest.mark.parametrize("row", json.loads(TABLE.read_text())["participants"])
+def test_who_is_human_and_who_is_an_agent_follows_the_shared_table(row: dict[str, Any]) -> None:
+    """The table the dashboard's copy of the rule is tested against too."""
+    info = ParticipantInfo(
+        identity="p",
+        kind=row["kind"],
+        permission=ParticipantPermission(agent=row["agent"], recorder=row["recorder"]),
+    )
+    assert (is_human(info), is_agent(info)) == (row["human"], row["is_agent"])
+    if not (row["agent"] or row["recorder"]):  # the rtc SDK's participants carry kinds only
+        rtc_kind = rtc.ParticipantKind.Value(f"PARTICIPANT_KIND_{row['kind']}")
+        assert human_kind(rtc_kind) is row["human"]

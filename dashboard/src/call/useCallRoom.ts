@@ -5,9 +5,10 @@
  * as `voxie.draft`). Every way it can fail ends in `failure`, a sentence for the person.
  */
 
-import { ParticipantKind, Room, RoomEvent, type RemoteParticipant } from 'livekit-client'
+import { Room, RoomEvent, type RemoteParticipant } from 'livekit-client'
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { agentTimeoutMessage, describeCallError, roomMessageFailure, type Failure } from '../lib/describe'
+import { isAgent } from '../lib/participants'
 import type { RoomGrant } from '../lib/types'
 import {
   addTyped,
@@ -49,10 +50,6 @@ export interface CallRoom {
   start: (grant: () => Promise<RoomGrant>) => Promise<void>
   end: () => Promise<void>
   sendText: (text: string) => Promise<void>
-}
-
-function isAgent(participant: RemoteParticipant): boolean {
-  return participant.kind === ParticipantKind.AGENT
 }
 
 export function useCallRoom(options: CallOptions = {}): CallRoom {
