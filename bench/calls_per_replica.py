@@ -37,12 +37,12 @@ from livekit import rtc
 
 from bench.spawn_join import bench_backend
 from bench.spawner_support import bench_agent, bench_database
-from shared.livekit_local import free_port
 from shared.logging import configure_logging
 from tests.support.human import Human, speech_wav
 from tests.support.livekit_server import livekit_server
 from tests.support.openai import OpenAIDouble
 from tests.support.platform import OPERATOR, Platform
+from voxiectl.livekit_local import free_port
 
 ANSWER = "Sure. A cleaning costs ninety dollars and takes about half an hour."
 ASK = "How much is a cleaning?"

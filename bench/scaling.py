@@ -27,12 +27,12 @@ import httpx
 
 from bench.spawn_join import bench_backend
 from bench.spawner_support import bench_agent, bench_database
-from shared.livekit_local import free_port
 from shared.logging import configure_logging
 from tests.e2e.support import OpenCall, healthy, open_calls, registered
 from tests.support.livekit_server import livekit_server
 from tests.support.openai import OpenAIDouble
 from tests.support.platform import Platform
+from voxiectl.livekit_local import free_port
 
 
 async def run(replicas: int, calls: int, max_sessions: int, at_once: int) -> None:

@@ -40,13 +40,13 @@ from starlette.routing import Route
 from bench.timing import measure, row
 from shared.contracts import NewAgent
 from shared.db.migrations import apply_migrations
-from shared.livekit_local import free_port
 from shared.logging import configure_logging
 from shared.store.postgres import PostgresStore
 from tests.support.livekit import LiveKitDouble
 from tests.support.postgres import create_database, postgres_server
 from tests.support.postgrest import PostgrestDouble, make_jwt
 from tests.support.processes import ServiceProcess
+from voxiectl.livekit_local import free_port
 
 JWT_SECRET = "bench-jwt-secret-with-at-least-32-characters"
 USER = uuid.UUID("5eed0000-0000-4000-8000-0000000000b1")

@@ -30,13 +30,13 @@ from typing import Any
 import httpx
 
 from bench.spawner_support import bench_agent, bench_database
-from shared.livekit_local import free_port
 from shared.logging import configure_logging
 from tests.support.human import Human
 from tests.support.livekit_server import livekit_server
 from tests.support.openai import OpenAIDouble
 from tests.support.platform import OPERATOR, Platform
 from tests.support.processes import ServiceProcess
+from voxiectl.livekit_local import free_port
 
 NAME = "spawner-test"
 

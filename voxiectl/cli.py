@@ -29,7 +29,7 @@ from rich.table import Table
 
 from shared.logging import configure_logging
 from shared.settings import ConfigError, Settings
-from shared.store import AgentStore, NotFound, StoreError, open_store
+from shared.store import AgentStore, NotFound, StoreError
 from shared.store.search import search_error
 from voxiectl import doctor as doctor_module
 from voxiectl.agents import find_slug, fleet, summary
@@ -111,7 +111,9 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 async def _with_store(settings: Settings, use: Callable[[AgentStore], Awaitable[T]]) -> T:
-    store = await open_store(settings)
+    from voxiectl.local_db import open_dev_store
+
+    store = await open_dev_store(settings)
     try:
         return await use(store)
     finally:
@@ -136,9 +138,9 @@ def start() -> None:
 @app.command()
 def migrate(ctx: typer.Context) -> None:
     """Apply the database migrations (DATABASE_URL, or the local database in dev)."""
-    from shared.db.local import LocalPostgres, ensure_database
     from shared.db.migrations import apply_migrations
     from shared.settings import StoreKind
+    from voxiectl.local_db import local_dsn
 
     out = _output(ctx)
     settings = _settings(out)
@@ -151,8 +153,7 @@ def migrate(ctx: typer.Context) -> None:
     async def go() -> tuple[str, list[str]]:
         if settings.database_url is not None:
             return "DATABASE_URL", await apply_migrations(settings.database_url.get_secret_value())
-        server = await asyncio.to_thread(LocalPostgres(settings.local_db_dir).start)
-        await ensure_database(server)  # creates it and applies the migrations
+        await local_dsn(settings)  # creates it and applies the migrations
         return f"local database in {settings.local_db_dir}", []
 
     try:

@@ -257,7 +257,7 @@ class Doctor:
         s = self.settings
         if s.database_url is not None:
             return s.database_url.get_secret_value()
-        from shared.db.local import DATABASE, LocalPostgres, with_database
+        from voxiectl.local_db import DATABASE, LocalPostgres, with_database
 
         server = await asyncio.to_thread(LocalPostgres(s.local_db_dir).start)
         return with_database(server, DATABASE)

@@ -1,15 +1,16 @@
 """`voxiectl start` — what `scripts/start` runs: the whole platform on one machine.
 
-In order: the database (`python -m shared.db up`: the local embedded Postgres by default, which
-stays up; with DATABASE_URL or SUPABASE_URL it migrates or checks and exits), LiveKit (with no
-LIVEKIT_URL set: a local `livekit-server` on 127.0.0.1:LOCAL_LIVEKIT_PORT, its own API key and
-secret kept in `.data/livekit/`, webhooks to this backend; see shared.livekit_local), the
-backend (`python -m backend`), and the two workers (`python -m voxie start`, `python -m spawner
-start`) where their packages have an entry point and LiveKit is configured. In dev the workers
-start without OPENAI_API_KEY too: a call then tells the room that no model is configured. It
-says which processes it skipped and why. In `dev` with no authentication configured it generates an
-operator token (kept in `.data/operator-token`) and prints the API URL and how to use it;
-outside dev/test it refuses to start without authentication.
+In order: the database (`python -m voxiectl.local_db up`: the local embedded Postgres by
+default, which stays up; with DATABASE_URL or SUPABASE_URL it migrates or checks and exits),
+LiveKit (with no LIVEKIT_URL set: a local `livekit-server` on 127.0.0.1:LOCAL_LIVEKIT_PORT, its
+own API key and secret kept in `.data/livekit/`, webhooks to this backend; see
+voxiectl.livekit_local), the backend (`python -m backend`), and the two workers (`python -m
+voxie start`, `python -m spawner start`) where their packages have an entry point and LiveKit is
+configured. In dev the workers start without OPENAI_API_KEY too: a call then tells the room that
+no model is configured. It says which processes it skipped and why. In `dev` with no
+authentication configured it generates an operator token (kept in `.data/operator-token`) and
+prints the API URL and how to use it; outside dev/test it refuses to start without
+authentication.
 
 Every child runs in its own process group, so Ctrl-C reaches only this launcher, which stops
 them in reverse order (workers drain, the backend finishes its requests, the database stops
@@ -36,9 +37,9 @@ from typing import IO
 
 from pydantic import SecretStr
 
-from shared import livekit_local
 from shared.secret_box import new_key
 from shared.settings import Component, ConfigError, Settings, StoreKind
+from voxiectl import livekit_local
 
 DATABASE_READY_PREFIX = "DATABASE_URL="
 STOP_TIMEOUT_S = 30.0
@@ -127,7 +128,7 @@ def plan(
     }[settings.store_kind]
     result = Plan(
         services=[
-            Service(f"database: {database_note}", ("-m", "shared.db", "up"), database=True),
+            Service(f"database: {database_note}", ("-m", "voxiectl.local_db", "up"), database=True),
             Service("backend", ("-m", "backend")),
         ],
         skipped=[],
@@ -202,7 +203,7 @@ def _plan_livekit(
         1,
         Service(
             "livekit",
-            ("-m", "shared.livekit_local", str(binary), str(config_path)),
+            ("-m", "voxiectl.livekit_local", str(binary), str(config_path)),
             ready_url=f"http://{livekit_local.LOOPBACK}:{port}/",
             stop_twice=True,
         ),

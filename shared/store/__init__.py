@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from shared.settings import Settings, StoreKind
 from shared.store.base import AgentStore, CallStats, Page
 from shared.store.errors import (
@@ -30,7 +28,9 @@ __all__ = [
 
 
 async def open_store(settings: Settings) -> AgentStore:
-    """Supabase REST, Postgres on DATABASE_URL, or (dev/test) the local embedded Postgres."""
+    """Supabase REST, or Postgres on DATABASE_URL. Without either this raises StoreUnavailable:
+    the local embedded database is the launcher's (`voxiectl.local_db`), which gives the
+    processes it starts its DATABASE_URL."""
     kind = settings.store_kind
     if kind is StoreKind.SUPABASE:
         from shared.store.supabase import SupabaseStore
@@ -41,18 +41,16 @@ async def open_store(settings: Settings) -> AgentStore:
             settings.supabase_service_role_key.get_secret_value(),
             timeout_s=settings.store_timeout_s,
         )
+    if settings.database_url is None:
+        raise StoreUnavailable(
+            "no database is configured: set DATABASE_URL or SUPABASE_URL (scripts/start runs a "
+            "local database and gives the processes it starts its DATABASE_URL)"
+        )
 
     from shared.store.postgres import PostgresStore
 
-    if kind is StoreKind.POSTGRES:
-        assert settings.database_url is not None
-        dsn = settings.database_url.get_secret_value()
-    else:
-        from shared.db.local import LocalPostgres, ensure_database
-
-        # Attaches to the server `python -m shared.db up` started, or starts it.
-        server_dsn = await asyncio.to_thread(LocalPostgres(settings.local_db_dir).start)
-        dsn = await ensure_database(server_dsn)
     return await PostgresStore.connect(
-        dsn, max_size=settings.db_pool_max_size, timeout_s=settings.store_timeout_s
+        settings.database_url.get_secret_value(),
+        max_size=settings.db_pool_max_size,
+        timeout_s=settings.store_timeout_s,
     )

@@ -16,7 +16,6 @@ from livekit import api
 
 from backend.app import create_app
 from shared.contracts import AgentConfig
-from shared.livekit_local import free_port
 from tests.backend.conftest import (
     ADMIN_TOKEN,
     ALICE,
@@ -31,6 +30,7 @@ from tests.support.livekit import LiveKitDouble
 from tests.support.livekit.webhooks import sign_body
 from tests.support.postgrest import PostgrestDouble, make_jwt
 from tests.support.processes import ServiceProcess
+from voxiectl.livekit_local import free_port
 
 pytestmark = pytest.mark.timeout(120)
 CAP = 2

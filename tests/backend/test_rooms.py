@@ -14,7 +14,6 @@ from starlette.applications import Starlette
 from backend.app import create_app
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED
-from shared.livekit_local import free_port
 from shared.naming import agent_room_name
 from tests.backend.conftest import (
     ALICE,
@@ -28,6 +27,7 @@ from tests.backend.conftest import (
 )
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit.rooms import AGENT
+from voxiectl.livekit_local import free_port
 
 
 async def publish(

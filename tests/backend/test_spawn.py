@@ -17,7 +17,6 @@ from backend.admission import MAX_PARTICIPANTS, departure_timeout_s
 from backend.app import create_app
 from shared.contracts import AgentStatus
 from shared.contracts.dispatch import OPERATOR_OWNER_ID, DispatchMetadata, RoomMetadata
-from shared.livekit_local import free_port
 from shared.naming import parse_room_name
 from shared.settings import Settings
 from tests.backend.conftest import (
@@ -34,6 +33,7 @@ from tests.backend.conftest import (
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit.errors import JoinRefused
 from tests.support.tcp_proxy import BlackHole
+from voxiectl.livekit_local import free_port
 
 
 async def rooms_of(livekit_api: api.LiveKitAPI) -> list[api.Room]:

@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from backend.app import create_app
-from shared.livekit_local import free_port
 from shared.settings import Settings
 from tests.backend.conftest import OPERATOR, backend_settings, serving
 from tests.support.livekit import LiveKitDouble
 from tests.support.tcp_proxy import BlackHole
+from voxiectl.livekit_local import free_port
 
 
 async def test_ready_when_the_store_and_livekit_answer(client: httpx.AsyncClient) -> None:

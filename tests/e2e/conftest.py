@@ -17,11 +17,11 @@ from _pytest.nodes import Item
 from _pytest.reports import TestReport
 from _pytest.runner import CallInfo
 
-from shared.livekit_local import LiveKitServer, free_port
 from tests.support.livekit_server import livekit_server
 from tests.support.openai import OpenAIDouble
 from tests.support.platform import Platform
 from tests.support.processes import ServiceProcess
+from voxiectl.livekit_local import LiveKitServer, free_port
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,6 @@ from shared.contracts.room_messages import (
     VOXIE_AGENT_VERSION,
     VOXIE_DRAFT,
 )
-from shared.livekit_local import LiveKitServer
 from shared.secret_box import SecretBox, new_key
 from shared.store import NotFound
 from shared.store.postgres import PostgresStore
@@ -46,6 +45,7 @@ from tests.support.platform import OPERATOR, Platform
 from tests.support.processes import ServiceProcess
 from tests.support.serving import ThreadedServer
 from tests.support.tcp_proxy import TcpProxy, target_of, via
+from voxiectl.livekit_local import LiveKitServer
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -11,13 +11,13 @@ import asyncpg
 import httpx
 
 from shared.contracts.lifecycle import PREFIX
-from shared.livekit_local import LiveKitServer
 from shared.store.postgres import PostgresStore
 from tests.e2e.support import eventually, healthy, registered, room_exists, runner, spawn
 from tests.spawner.conftest import new_agent
 from tests.support.human import Human
 from tests.support.livekit_server import api_client
 from tests.support.platform import Platform
+from voxiectl.livekit_local import LiveKitServer
 
 STATE = f"{PREFIX}state"
 GRACE_S = "3"

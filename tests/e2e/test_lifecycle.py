@@ -11,7 +11,6 @@ import asyncpg
 import httpx
 
 from shared.contracts.lifecycle import PREFIX
-from shared.livekit_local import LiveKitServer
 from shared.store.postgres import PostgresStore
 from tests.e2e.support import (
     agent_state,
@@ -24,6 +23,7 @@ from tests.spawner.conftest import new_agent
 from tests.support.human import Human
 from tests.support.livekit_server import api_client, join_token
 from tests.support.platform import Platform
+from voxiectl.livekit_local import LiveKitServer
 
 GRACE_S = "4"
 STATE = f"{PREFIX}state"

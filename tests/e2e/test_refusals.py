@@ -20,7 +20,6 @@ from livekit import api
 
 from shared.contracts import CallSession, SessionStatus
 from shared.contracts.room_messages import SPAWNER_ERROR
-from shared.livekit_local import LiveKitServer
 from shared.naming import agent_room_name, voxie_room_name
 from shared.store.postgres import PostgresStore
 from tests.e2e.support import eventually, registered
@@ -29,6 +28,7 @@ from tests.support.human import Human
 from tests.support.livekit_server import api_client, join_token
 from tests.support.platform import Platform
 from tests.support.processes import ServiceProcess
+from voxiectl.livekit_local import LiveKitServer
 
 SPAWNER = "spawner-test"
 VOXIE = "voxie-test"

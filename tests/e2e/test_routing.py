@@ -13,7 +13,6 @@ import httpx
 from livekit import api
 
 from shared.contracts.lifecycle import PREFIX
-from shared.livekit_local import LiveKitServer
 from shared.naming import agent_room_name, voxie_room_name
 from shared.store.postgres import PostgresStore
 from tests.e2e.support import eventually, registered, serving, spawn
@@ -22,6 +21,7 @@ from tests.support.human import Human
 from tests.support.livekit_server import api_client, join_token
 from tests.support.platform import Platform
 from tests.support.processes import ServiceProcess
+from voxiectl.livekit_local import LiveKitServer
 
 STATE = f"{PREFIX}state"
 SPAWNER = "spawner-test"

@@ -33,7 +33,6 @@ import pytest
 from livekit import api
 from livekit.protocol import models
 
-from shared.livekit_local import Credentials, LiveKitServer, free_port
 from shared.store.postgres import PostgresStore
 from tests.e2e.support import (
     REGISTERED,
@@ -50,6 +49,7 @@ from tests.support.openai import OpenAIDouble
 from tests.support.platform import Platform
 from tests.support.processes import ServiceProcess
 from tests.support.redis_server import redis_server
+from voxiectl.livekit_local import Credentials, LiveKitServer, free_port
 
 pytestmark = pytest.mark.timeout(600)
 

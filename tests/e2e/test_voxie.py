@@ -11,7 +11,6 @@ import httpx
 
 from shared.contracts import CallSession
 from shared.contracts.dispatch import OPERATOR_OWNER_ID
-from shared.livekit_local import LiveKitServer
 from shared.store.postgres import PostgresStore
 from tests.backend.conftest import ALICE, JWT_SECRET, as_user
 from tests.e2e.support import eventually, healthy, registered
@@ -19,6 +18,7 @@ from tests.spawner.conftest import create_agent_room
 from tests.support.human import Human
 from tests.support.livekit_server import api_client, join_token
 from tests.support.platform import OPERATOR, Platform
+from voxiectl.livekit_local import LiveKitServer
 
 
 async def _sessions(store: PostgresStore, room: str) -> list[CallSession]:

@@ -17,7 +17,6 @@ import pytest
 from livekit import api
 
 from shared.contracts import NewCallSession, SessionKind
-from shared.livekit_local import LiveKitServer, free_port
 from shared.naming import agent_room_name
 from shared.store.postgres import PostgresStore
 from tests.e2e.support import eventually, healthy
@@ -27,6 +26,7 @@ from tests.support.livekit.webhooks import WebhookSink
 from tests.support.livekit_server import api_client, join_token, livekit_server
 from tests.support.openai import OpenAIDouble
 from tests.support.platform import OPERATOR, Platform
+from voxiectl.livekit_local import LiveKitServer, free_port
 
 
 @pytest.fixture

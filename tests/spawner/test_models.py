@@ -16,7 +16,6 @@ from livekit.agents import AgentSession, CloseEvent, CloseReason
 from livekit.agents.voice.run_result import RunResult
 
 from shared.contracts import AgentConfig, Pipeline
-from shared.livekit_local import free_port
 from shared.recording import usage_from
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
@@ -26,6 +25,7 @@ from tests.conftest import make_settings
 from tests.spawner.conftest import SECRETS_KEY, granted
 from tests.spawner.test_agent import stored
 from tests.support.openai import ApiError, OpenAIDouble, ToolCall, Turn
+from voxiectl.livekit_local import free_port
 
 
 def settings_at(base_url: str) -> Settings:

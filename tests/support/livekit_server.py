@@ -1,5 +1,5 @@
 """The real LiveKit server in tests: one `livekit-server` on free loopback ports, with a
-generated key and secret and webhooks to a URL the test chooses (see shared.livekit_local).
+generated key and secret and webhooks to a URL the test chooses (see voxiectl.livekit_local).
 
 `scripts/test` installs the pinned binary first; if none can be found or built, the fixture
 fails with the install script's message (it never skips: a suite that silently left out the
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from livekit import api
 
-from shared.livekit_local import Credentials, LiveKitServer, ServerConfig, find_binary, install
+from voxiectl.livekit_local import Credentials, LiveKitServer, ServerConfig, find_binary, install
 
 
 def binary() -> Path:

@@ -10,8 +10,8 @@ import signal
 from collections.abc import Mapping
 from pathlib import Path
 
-from shared.livekit_local import LiveKitServer
 from tests.support.processes import ServiceProcess
+from voxiectl.livekit_local import LiveKitServer
 
 ADMIN_TOKEN = "operator-token-for-e2e-tests-0123456789abcdef"
 OPERATOR = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

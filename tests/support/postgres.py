@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 
-from shared.db.local import with_database
+from voxiectl.local_db import with_database
 
 
 @contextmanager

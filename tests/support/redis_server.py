@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.livekit_local import LOOPBACK, free_port
+from voxiectl.livekit_local import LOOPBACK, free_port
 
 READY_TIMEOUT_S = 20.0
 INSTALL = "apt-get install redis-server"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.livekit_local import LiveKitServer
 from tests.support.human import SAMPLE_RATE, Human, speech_wav
 from tests.support.livekit_server import join_token, livekit_server
+from voxiectl.livekit_local import LiveKitServer
 
 
 @pytest.fixture(scope="module")

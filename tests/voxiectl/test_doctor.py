@@ -21,7 +21,6 @@ import httpx
 import pytest
 from livekit import api
 
-from shared.livekit_local import LiveKitServer, free_port
 from shared.naming import agent_room_name
 from tests.backend.test_agents import insert_poisoned
 from tests.e2e.support import healthy, registered
@@ -32,6 +31,7 @@ from tests.support.platform import ADMIN_TOKEN, Platform
 from tests.support.postgres import empty_platform_tables
 from tests.support.processes import ServiceProcess
 from tests.voxiectl.conftest import Ran, voxiectl
+from voxiectl.livekit_local import LiveKitServer, free_port
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from shared.contracts.room_messages import SPAWNER_ERROR
-from shared.livekit_local import free_port
 from shared.settings import ConfigError
 from shared.store.postgres import PostgresStore
 from tests.conftest import make_settings
@@ -21,6 +20,7 @@ from tests.support.human import Human
 from tests.support.livekit_server import binary as livekit_server_binary
 from tests.support.processes import ServiceProcess
 from voxiectl.launcher import NO_LIVEKIT_SERVER, describe, has_entry_point, operator_token, plan
+from voxiectl.livekit_local import free_port
 
 LIVEKIT = {
     "livekit_url": "ws://lk.example:7880",
@@ -43,7 +43,10 @@ def test_workers_without_an_entry_point_are_skipped_and_say_why(tmp_path: Path) 
         token_path=tmp_path / "token",
         find_spec=absent,
     )
-    assert [s.args for s in chosen.services] == [("-m", "shared.db", "up"), ("-m", "backend")]
+    assert [s.args for s in chosen.services] == [
+        ("-m", "voxiectl.local_db", "up"),
+        ("-m", "backend"),
+    ]
     assert {s.name: s.reason for s in chosen.skipped} == {
         "voxie": "the voxie package has no entry point here (voxie/__main__.py is missing)",
         "spawner": "the spawner package has no entry point here (spawner/__main__.py is missing)",
@@ -225,7 +228,7 @@ def test_without_livekit_url_a_local_server_starts_first_with_keys_kept(tmp_path
     first = plan(settings, token_path=tmp_path / "operator-token", livekit_binary=binary)
     livekit = first.services[1]
     config_path = tmp_path / "livekit" / "livekit.json"
-    assert livekit.args == ("-m", "shared.livekit_local", str(binary), str(config_path))
+    assert livekit.args == ("-m", "voxiectl.livekit_local", str(binary), str(config_path))
     assert [s.name for s in first.services][2] == "backend"
     key, secret = first.env["LIVEKIT_API_KEY"], first.env["LIVEKIT_API_SECRET"]
     assert first.env["LIVEKIT_URL"] == first.livekit_url == "ws://127.0.0.1:17880"

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.livekit_local import free_port
 from tests.deploy.environment import assert_migrates
 from tests.support.livekit import LiveKitDouble
 from tests.support.processes import REPO_ROOT, ServiceProcess
+from voxiectl.livekit_local import free_port
 
 ENTRYPOINT = REPO_ROOT / "deploy/docker/entrypoint.sh"
 HEALTHCHECK = REPO_ROOT / "deploy/docker/healthcheck.py"

@@ -17,13 +17,13 @@ import pytest
 from playwright.async_api import Playwright
 
 from shared.contracts.dispatch import DEV_USER_ID
-from shared.livekit_local import LiveKitServer
 from shared.secret_box import new_key
 from tests.e2e.dashboard.browser import check_prerequisites, playwright
 from tests.e2e.support import healthy, registered
 from tests.support.openai import OpenAIDouble
 from tests.support.platform import Platform
 from tests.support.processes import ServiceProcess
+from voxiectl.livekit_local import LiveKitServer
 
 # Long enough to see the operator's grace countdown and close the room by hand; short enough
 # that a call the test hung up is recorded soon after.

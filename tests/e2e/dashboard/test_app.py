@@ -26,11 +26,11 @@ import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
 from shared.contracts.dispatch import DEV_USER_ID
-from shared.livekit_local import free_port
 from tests.e2e.dashboard.browser import Visit, chromium, microphone_wav
 from tests.e2e.dashboard.conftest import Dashboard
 from tests.e2e.support import eventually, healthy
 from tests.support.openai import ToolCall, Turn
+from voxiectl.livekit_local import free_port
 
 pytestmark = pytest.mark.timeout(420)
 

@@ -47,7 +47,7 @@ def test_an_unreachable_database_is_reported_without_its_password(tmp_path: Path
 
 
 def test_bad_configuration_is_refused_naming_the_variable(tmp_path: Path) -> None:
-    result = run(["up"], tmp_path, PLATFORM_ENV="prod")
+    result = run(["migrate"], tmp_path, PLATFORM_ENV="prod")
     assert result.returncode == 2
     assert "LIVEKIT_API_KEY is empty" in result.stderr
     assert "neither DATABASE_URL nor SUPABASE_URL" in result.stderr
@@ -58,3 +58,11 @@ def test_a_refused_login_is_reported_cleanly(tmp_path: Path, database_url: str) 
     result = run(["migrate"], tmp_path, DATABASE_URL=wrong_database)
     assert result.returncode == 1, result.stderr
     assert "database_unavailable" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_without_a_database_it_says_what_to_set_and_starts_nothing(tmp_path: Path) -> None:
+    """The embedded local database is the launcher's (voxiectl.local_db), not a deployed one's."""
+    result = run(["migrate"], tmp_path, PLATFORM_ENV="dev", LOCAL_DB_DIR=str(tmp_path / "pg"))
+    assert result.returncode == 2
+    assert "no database is configured: set DATABASE_URL" in result.stderr
+    assert not (tmp_path / "pg").exists()

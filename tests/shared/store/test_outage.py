@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from shared.contracts import NewCallSession
-from shared.livekit_local import free_port
 from shared.store import AgentStore, StoreUnavailable
 from shared.store.errors import StoreTimedOut
 from shared.store.guard import StoreGuard
@@ -21,6 +20,7 @@ from shared.store.supabase import SupabaseStore
 from tests.shared.store.test_contract import new_agent
 from tests.support.postgrest import PostgrestDouble
 from tests.support.tcp_proxy import BlackHole
+from voxiectl.livekit_local import free_port
 
 
 async def test_postgres_store_comes_up_while_the_database_is_down() -> None:

@@ -2,7 +2,7 @@
 workers talk to it unchanged over LiveKit's own wire protocols.
 
 LiveKit's behaviour has one source of truth in the tests: the real livekit-server
-(`shared.livekit_local`, `tests/e2e/`). Registration, routing refusals, deployments sharing an
+(`voxiectl.livekit_local`, `tests/e2e/`). Registration, routing refusals, deployments sharing an
 agent name, a second agent leaving, spawn and join, unrunnable agents telling the room, and
 everything else that happens in a room run there. The double remains only for what the real
 server cannot be made to do on cue:

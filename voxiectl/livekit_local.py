@@ -320,10 +320,10 @@ class LiveKitServer:
 
 
 def main(argv: Sequence[str]) -> int:
-    """`python -m shared.livekit_local BINARY CONFIG`: becomes `BINARY --config CONFIG` (the
+    """`python -m voxiectl.livekit_local BINARY CONFIG`: becomes `BINARY --config CONFIG` (the
     start command runs every service as a Python module, and labels its output)."""
     if len(argv) != 2:
-        print("usage: python -m shared.livekit_local BINARY CONFIG", file=sys.stderr)
+        print("usage: python -m voxiectl.livekit_local BINARY CONFIG", file=sys.stderr)
         return 2
     binary, config = argv
     os.execv(binary, [binary, "--config", config])  # noqa: S606 - the binary we were given

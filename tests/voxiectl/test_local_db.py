@@ -1,5 +1,5 @@
-"""`python -m shared.db up` — what the README's start command runs — brings up the local
-database from nothing, and its data survives a restart."""
+"""`python -m voxiectl.local_db up` — the database step of the README's start command — brings
+up the local database from nothing, and its data survives a restart."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ async def database_up(data_dir: Path, cwd: Path) -> AsyncIterator[str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "shared.db",
+        "voxiectl.local_db",
         "up",
         cwd=cwd,
         env=env,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.livekit_local import free_port
+from voxiectl.livekit_local import free_port
 
 
 def ephemeral_range() -> range:
