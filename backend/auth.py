@@ -7,7 +7,8 @@
   a key from the project's JWKS (cached and refreshed in the background; fetched at once
   when a token names an unknown `kid`; at most one fetch every `MIN_REFRESH_S` while the
   endpoint answers, one every `RETRY_S` while it fails, each bounded by `FETCH_TIMEOUT_S`).
-  Audience `authenticated`, `exp` and a UUID `sub` are required;
+  Audience `authenticated`, `exp` and a UUID `sub` are required (never the nil UUID: that is
+  the operator's owner id);
   the issuer must be `{SUPABASE_URL}/auth/v1` when SUPABASE_URL is set; or
 - a dev token from the dashboard's one-click dev sign-in (`backend.dev_auth`): HS256 with the
   dev secret, issuer `DEV_ISSUER`, subject the dev user's id or `operator`. Accepted only by a
@@ -274,10 +275,7 @@ class Authenticator:
         except jwt.PyJWTError as exc:
             log.info("user_token_refused", reason=type(exc).__name__)
             raise unauthorized(f"the token is not valid: {exc}") from None
-        try:
-            return Principal(UUID(str(claims["sub"]))), float(claims["exp"])
-        except ValueError:
-            raise unauthorized("the token's subject is not a user id") from None
+        return _user_principal(str(claims["sub"]), "the token"), float(claims["exp"])
 
     def _dev(self, token: str, secret: str) -> tuple[Principal, float]:
         try:
@@ -298,10 +296,25 @@ class Authenticator:
         subject = str(claims["sub"])
         if subject == DEV_OPERATOR_SUBJECT:
             return OPERATOR_PRINCIPAL, float(claims["exp"])
-        try:
-            return Principal(UUID(subject)), float(claims["exp"])
-        except ValueError:
-            raise unauthorized("the dev token's subject is not a user id") from None
+        return _user_principal(subject, "the dev token"), float(claims["exp"])
+
+
+def _user_principal(subject: str, what: str) -> Principal:
+    """The one place a user token's subject becomes a caller. The operator's owner id (the nil
+    UUID) is no user's: a user holding it would own, see and change the operator's agents, so
+    a token naming it is refused however validly signed (Supabase Auth gives users random
+    version-4 ids; the dev sign-in mints DEV_USER_ID)."""
+    try:
+        user_id = UUID(subject)
+    except ValueError:
+        raise unauthorized(f"{what}'s subject is not a user id") from None
+    if user_id == OPERATOR_OWNER_ID:
+        log.warning("user_token_refused", reason="reserved_subject")
+        raise unauthorized(
+            f"{what}'s subject is the operator's reserved owner id "
+            f"({OPERATOR_OWNER_ID}), which no user may hold"
+        )
+    return Principal(user_id)
 
 
 def _issuer(token: str) -> object:

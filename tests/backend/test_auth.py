@@ -27,11 +27,13 @@ from backend.auth import (
     JwksCache,
 )
 from backend.problems import Problem
+from shared.contracts.dispatch import OPERATOR_OWNER_ID
 from shared.settings import Settings
 from tests.backend.conftest import (
     ALICE,
     JWT_SECRET,
     OPERATOR,
+    AgentFactory,
     bearer,
     serving,
     user_token,
@@ -116,6 +118,29 @@ async def test_a_token_without_expiry_is_refused(client: httpx.AsyncClient) -> N
     token = jwt.encode({"sub": str(ALICE), "aud": "authenticated"}, JWT_SECRET, algorithm="HS256")
     response = await client.get("/api/agents", headers=bearer(token))
     assert response.status_code == 401 and "exp" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        str(OPERATOR_OWNER_ID),
+        "00000000000000000000000000000000",
+        "urn:uuid:00000000-0000-0000-0000-000000000000",
+    ],
+)
+async def test_a_user_token_naming_the_operators_owner_id_is_refused(
+    client: httpx.AsyncClient, make_agent: AgentFactory, subject: str
+) -> None:
+    await make_agent(OPERATOR_OWNER_ID, slug="operators-own")
+    # Validly signed with the project's secret: only the subject is wrong.
+    token = user_token(subject)
+    for path in ("/api/agents", "/api/agents/operators-own", "/api/me"):
+        response = await client.get(path, headers=bearer(token))
+        assert response.status_code == 401, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "operator's reserved owner id" in response.json()["detail"]
+    listed = await client.get("/api/agents", headers=OPERATOR)
+    assert [a["slug"] for a in listed.json()["items"]] == ["operators-own"]
 
 
 async def test_only_health_readiness_and_the_webhook_are_open(client: httpx.AsyncClient) -> None:

@@ -129,6 +129,24 @@ async def test_tokens_not_signed_with_the_dev_secret_or_expired_are_refused(
         assert "expired" in response.json()["detail"]
 
 
+async def test_no_dev_token_names_the_operators_owner_id(
+    livekit: LiveKitDouble, database_url: str
+) -> None:
+    # What the sign-in mints never carries the reserved id...
+    for session in (mint(DEV_SECRET, "user"), mint(DEV_SECRET, "operator")):
+        claims = jwt.decode(session.access_token, options={"verify_signature": False})
+        assert claims["sub"] != str(OPERATOR_OWNER_ID)
+    # ...and a token signed with the dev secret that does is refused like a Supabase one.
+    now = int(time.time())
+    claims = {"iss": DEV_ISSUER, "aud": "authenticated", "sub": str(OPERATOR_OWNER_ID)}
+    reserved = jwt.encode(claims | {"exp": now + 60}, DEV_SECRET, algorithm="HS256")
+    app = create_app(dev_settings(livekit, database_url), reconcile=False)
+    async with calling(app) as http:
+        response = await http.get("/api/me", headers=bearer(reserved))
+        assert response.status_code == 401, response.text
+        assert "operator's reserved owner id" in response.json()["detail"]
+
+
 async def test_bad_bodies_are_refused(livekit: LiveKitDouble, database_url: str) -> None:
     app = create_app(dev_settings(livekit, database_url), reconcile=False)
     async with calling(app) as http:
