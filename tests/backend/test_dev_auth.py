@@ -188,6 +188,35 @@ async def test_refused_with_an_unknown_routes_404_everywhere_else(
         assert accepted is (not values), why
 
 
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("Forwarded", "for=203.0.113.7;proto=http"),
+        ("Forwarded", "for=127.0.0.1"),  # whatever it claims: it came through a proxy
+        ("X-Forwarded-For", "203.0.113.7"),
+        ("X-Real-IP", "203.0.113.7"),
+        ("X-Forwarded-Host", "127.0.0.1:8000"),
+        ("True-Client-IP", "203.0.113.7"),
+        ("CF-Connecting-IP", "203.0.113.7"),
+        ("X-Client-IP", "203.0.113.7"),
+        ("X-Cluster-Client-IP", "203.0.113.7"),
+        ("Forwarded-For", "203.0.113.7"),
+        ("Via", "1.1 proxy.example"),
+    ],
+)
+async def test_refused_through_a_proxy_on_loopback(
+    livekit: LiveKitDouble, database_url: str, header: str, value: str
+) -> None:
+    # The proxy runs on this machine: the connection is loopback, the Host too; only the
+    # header says a remote client is behind it.
+    app = create_app(dev_settings(livekit, database_url), reconcile=False)
+    async with calling(app) as http:
+        refused = await http.post(SIGN_IN, json={"as": "operator"}, headers={header: value})
+        assert comparable(refused) == await unknown_route(http), header
+        direct = await http.post(SIGN_IN, json={"as": "operator"})
+        assert direct.status_code == 200  # the same request straight from this machine
+
+
 async def test_me_for_supabase_users_and_the_operator_token(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/me", headers=as_user(ALICE))).json() == {
         "user_id": str(ALICE),
