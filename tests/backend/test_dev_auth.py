@@ -153,6 +153,13 @@ async def test_bad_bodies_are_refused(livekit: LiveKitDouble, database_url: str)
         for body in ({"as": "admin"}, {}, {"as": "user", "extra": 1}):
             response = await http.post(SIGN_IN, json=body)
             assert response.status_code == 422, body
+        # A page on another site may POST text/plain (or a form) here without a CORS
+        # preflight: such a body is not taken for JSON.
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            response = await http.post(
+                SIGN_IN, content=b'{"as": "operator"}', headers={"Content-Type": content_type}
+            )
+            assert response.status_code == 415, content_type
 
 
 @pytest.mark.parametrize(

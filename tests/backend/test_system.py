@@ -24,7 +24,7 @@ from tests.backend.conftest import (
     serving,
 )
 from tests.support.livekit import LiveKitDouble
-from tests.support.livekit.webhooks import WEBHOOK_CONTENT_TYPE, encode_event, sign_body
+from tests.support.livekit.webhooks import WEBHOOK_CONTENT_TYPE, encode_event, signed_headers
 from tests.support.tcp_proxy import BlackHole
 
 
@@ -109,10 +109,7 @@ async def test_every_answer_is_unframable_and_never_sniffed(
     event = webhook.WebhookEvent(event="room_started", id="EV_headers")
     event.room.CopyFrom(models.Room(name="voxie-creation-headers1", sid="RM_headers"))
     hook = encode_event(event)
-    signed = {
-        "Authorization": sign_body(hook, livekit.api_key, livekit.api_secret),
-        "Content-Type": WEBHOOK_CONTENT_TYPE,
-    }
+    signed = signed_headers(hook, livekit.api_key, livekit.api_secret)
     answers = [
         await client.get("/healthz"),
         await client.get("/readyz"),
@@ -125,7 +122,9 @@ async def test_every_answer_is_unframable_and_never_sniffed(
         await client.get("/metrics", headers=OPERATOR),  # text
         await client.get("/dashboard-config.json"),
         await client.post("/api/livekit/webhook", content=hook, headers=signed),
-        await client.post("/api/livekit/webhook", content=hook),  # 401
+        await client.post(  # 401
+            "/api/livekit/webhook", content=hook, headers={"Content-Type": WEBHOOK_CONTENT_TYPE}
+        ),
         await client.options(  # CORS' own answer: a preflight from an origin not allowed
             "/api/agents",
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
