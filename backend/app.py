@@ -17,6 +17,7 @@ import aiohttp
 import httpx
 from livekit import api
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -147,6 +148,7 @@ def create_app(
     app = Starlette(
         routes=api_routes,
         middleware=[
+            Middleware(SecurityHeaders),  # outermost: CORS preflights and 500s get them too
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.backend_cors_origins,
@@ -245,6 +247,44 @@ _livekit_unavailable = _handler(
 )
 _livekit_refused = _handler(lambda exc: Problem(502, "livekit-refused", str(exc)))
 _room_gone = _handler(lambda exc: Problem(404, "room-not-found", str(exc)))
+
+
+# --- headers every response carries --------------------------------------------------------------
+
+NO_FRAMING = "frame-ancestors 'none'"
+
+
+class SecurityHeaders:
+    """`X-Content-Type-Options: nosniff` on every response (the API's JSON and problems, health,
+    the webhook's answer, the dashboard's files): a browser takes each as the type it is sent
+    as, never guesses HTML or script from its bytes. And no page of this origin may be framed
+    (clickjacking: the dashboard's buttons spawn calls and archive agents):
+    `Content-Security-Policy: frame-ancestors 'none'`, merged into a policy a response already
+    has rather than sent as a second one, and `X-Frame-Options: DENY` for browsers without
+    CSP. A response that names its own frame-ancestors keeps them, and gets no X-Frame-Options
+    (which would contradict them): a future public call page, embeddable on its agent's
+    allowed origins, will set frame-ancestors to those origins itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                policy = headers.get("content-security-policy", "").strip().rstrip(";")
+                if "frame-ancestors" not in policy.lower():
+                    merged = f"{policy}; {NO_FRAMING}" if policy else NO_FRAMING
+                    headers["Content-Security-Policy"] = merged
+                    headers["X-Frame-Options"] = "DENY"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 # --- request context: id, logs, metrics, last-resort 500 ---------------------------------------

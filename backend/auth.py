@@ -5,8 +5,10 @@
   use the admin endpoints; or
 - a Supabase user access token: HS256 with the project's legacy JWT secret, or RS256/ES256 with
   a key from the project's JWKS (cached and refreshed in the background; fetched at once
-  when a token names an unknown `kid`; at most one fetch every `MIN_REFRESH_S`, each bounded
-  by `FETCH_TIMEOUT_S`). Audience `authenticated`, `exp` and a UUID `sub` are required;
+  when a token names an unknown `kid`; at most one fetch every `MIN_REFRESH_S` while the
+  endpoint answers, one every `RETRY_S` while it fails, each bounded by `FETCH_TIMEOUT_S`).
+  Audience `authenticated`, `exp` and a UUID `sub` are required (never the nil UUID: that is
+  the operator's owner id);
   the issuer must be `{SUPABASE_URL}/auth/v1` when SUPABASE_URL is set; or
 - a dev token from the dashboard's one-click dev sign-in (`backend.dev_auth`): HS256 with the
   dev secret, issuer `DEV_ISSUER`, subject the dev user's id or `operator`. Accepted only by a
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +43,7 @@ ASYMMETRIC = ("RS256", "ES256")
 LEEWAY_S = 10
 JWKS_TTL_S = 600.0
 MIN_REFRESH_S = 30.0
+RETRY_S = 5.0
 FETCH_TIMEOUT_S = 3.0
 MAX_TOKEN_BYTES = 8_192
 VERIFIED_TTL_S = 60.0
@@ -96,9 +100,16 @@ class JwksCache:
     A known key is always answered from memory: when the keys are older than JWKS_TTL_S a
     refresh starts in the background and the request goes on with the key it has. Only a
     token naming an unknown `kid` (a rotated key) waits, for the one fetch in flight, which
-    MIN_REFRESH_S and FETCH_TIMEOUT_S bound: at most one fetch starts per interval whatever the
-    outcome (tokens with made-up `kid`s must not become a request flood against Supabase, nor a
-    slow JWKS endpoint a queue of requests), and none takes longer than the timeout.
+    FETCH_TIMEOUT_S bounds. One fetch at a time, and the next may start only
+    - MIN_REFRESH_S after the last one began, when it succeeded: the endpoint answers, so a
+      token with a `kid` it did not list is made up, and such tokens must not become a request
+      flood against Supabase;
+    - RETRY_S after the last one ended, when it failed: the endpoint is down or stalled, and
+      the platform should be back soon after it is (a failure measured from its start would
+      leave a stalled fetch's FETCH_TIMEOUT_S and then most of MIN_REFRESH_S of refusals after
+      the endpoint answers again), while requests meanwhile are refused at once, not queued.
+    A 503 says in `Retry-After` when the next fetch may start: the truth, so a client that
+    waits that long finds the keys if the endpoint is back.
     """
 
     def __init__(self, url: str, http: httpx.AsyncClient, *, clock: Any = time.monotonic) -> None:
@@ -108,6 +119,7 @@ class JwksCache:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None  # the last fetch that succeeded
         self._started_at: float | None = None  # the last fetch, whatever came of it
+        self._failed_at: float | None = None  # when the last fetch failed; None if it succeeded
         self._fetch: asyncio.Task[None] | None = None
 
     @property
@@ -127,19 +139,34 @@ class JwksCache:
             await asyncio.shield(fetch)
         if self._fetched_at is None:
             raise unavailable(
-                "auth-unavailable", "the identity provider's signing keys are unreachable"
+                "auth-unavailable",
+                "the identity provider's signing keys are unreachable",
+                retry_after_s=self._retry_after_s(),
             )
         return self._keys.get(kid)
 
     def _stale(self) -> bool:
         return self._fetched_at is None or self._clock() - self._fetched_at > JWKS_TTL_S
 
+    def _next_fetch_at(self) -> float:
+        """The earliest time another fetch may start (see the class docstring)."""
+        if self._failed_at is not None:
+            return self._failed_at + RETRY_S
+        if self._started_at is not None:
+            return self._started_at + MIN_REFRESH_S
+        return -math.inf
+
+    def _retry_after_s(self) -> int:
+        """Whole seconds until the next fetch may start (Retry-After has no fractions)."""
+        wait = self._next_fetch_at() - self._clock()
+        return math.ceil(wait) if wait > 1 else 1
+
     def _start_fetch(self) -> asyncio.Task[None] | None:
-        """The fetch in flight, or a new one if none started within MIN_REFRESH_S."""
+        """The fetch in flight, or a new one if the last one allows it (`_next_fetch_at`)."""
         if self._fetch is not None:
             return self._fetch
         now = self._clock()
-        if self._started_at is not None and now - self._started_at < MIN_REFRESH_S:
+        if now < self._next_fetch_at():
             return None
         self._started_at = now
         self._fetch = asyncio.create_task(self._refresh(), name="jwks-refresh")
@@ -165,9 +192,11 @@ class JwksCache:
             RuntimeError,  # the HTTP client closed under a background refresh (shutdown)
         ) as exc:
             log.warning("jwks_fetch_failed", url=self.url, error=type(exc).__name__)
+            self._failed_at = self._clock()
             return
         self._keys = {key.key_id: key for key in key_set.keys if key.key_id}
         self._fetched_at = self._clock()
+        self._failed_at = None
         log.info("jwks_refreshed", url=self.url, keys=len(self._keys))
 
 
@@ -246,10 +275,7 @@ class Authenticator:
         except jwt.PyJWTError as exc:
             log.info("user_token_refused", reason=type(exc).__name__)
             raise unauthorized(f"the token is not valid: {exc}") from None
-        try:
-            return Principal(UUID(str(claims["sub"]))), float(claims["exp"])
-        except ValueError:
-            raise unauthorized("the token's subject is not a user id") from None
+        return _user_principal(str(claims["sub"]), "the token"), float(claims["exp"])
 
     def _dev(self, token: str, secret: str) -> tuple[Principal, float]:
         try:
@@ -270,10 +296,25 @@ class Authenticator:
         subject = str(claims["sub"])
         if subject == DEV_OPERATOR_SUBJECT:
             return OPERATOR_PRINCIPAL, float(claims["exp"])
-        try:
-            return Principal(UUID(subject)), float(claims["exp"])
-        except ValueError:
-            raise unauthorized("the dev token's subject is not a user id") from None
+        return _user_principal(subject, "the dev token"), float(claims["exp"])
+
+
+def _user_principal(subject: str, what: str) -> Principal:
+    """The one place a user token's subject becomes a caller. The operator's owner id (the nil
+    UUID) is no user's: a user holding it would own, see and change the operator's agents, so
+    a token naming it is refused however validly signed (Supabase Auth gives users random
+    version-4 ids; the dev sign-in mints DEV_USER_ID)."""
+    try:
+        user_id = UUID(subject)
+    except ValueError:
+        raise unauthorized(f"{what}'s subject is not a user id") from None
+    if user_id == OPERATOR_OWNER_ID:
+        log.warning("user_token_refused", reason="reserved_subject")
+        raise unauthorized(
+            f"{what}'s subject is the operator's reserved owner id "
+            f"({OPERATOR_OWNER_ID}), which no user may hold"
+        )
+    return Principal(user_id)
 
 
 def _issuer(token: str) -> object:

@@ -15,7 +15,9 @@ The app is the router's fallback, so every API route, and the API's own 404/405 
   time rather than on each request; the API's answers are never compressed: they carry tokens
   next to text a caller chose, the mix that compression turns into a side channel (BREACH);
 - with no build there, `/` and every client route answer a page naming the cause (no Node.js
-  → install Node.js 20 and run scripts/bootstrap), never a blank page.
+  → install Node.js 20 and run scripts/bootstrap), never a blank page;
+- no page may be framed and no file's type sniffed: `backend.app.SecurityHeaders` adds
+  `frame-ancestors 'none'` and `nosniff` to every response of the app, these included.
 
 `/dashboard-config.json` example:
 

@@ -1,9 +1,9 @@
 """The dashboard's one-click sign-in for local development: `POST /api/dev/sign-in`.
 
 Only a backend with `PLATFORM_ENV=dev` that listens on loopback has the route at all, and it
-answers only a request that came over loopback to a loopback host name (a DNS-rebinding page or
-a proxy forwarding a remote client — uvicorn's `proxy_headers` turns `X-Forwarded-For` into the
-client address — gets the same 404 as an unknown route). Everywhere else there is no such
+answers only a request that came over loopback to a loopback host name and through no proxy
+(a DNS-rebinding page, or a request carrying any forwarding header — Forwarded, X-Forwarded-For,
+X-Real-IP, … — gets the same 404 as an unknown route). Everywhere else there is no such
 route: 404, as for any unknown path.
 
 It signs the caller in as the fixed dev user (`DEV_USER_ID`) or as the operator, with a
@@ -95,7 +95,30 @@ def mint(secret: str, role: Literal["user", "operator"], *, now: float | None = 
     )
 
 
+# Headers a proxy adds to say whom it forwards for. A browser on this machine talking to the dev
+# backend directly sends none of them; a request that carries any came through something in
+# between — and a proxy on loopback (nginx, a tunnel, a dev server's proxy) makes every remote
+# client it forwards look like loopback. uvicorn's `proxy_headers` reads only X-Forwarded-For,
+# and only from the proxies it trusts; Forwarded, X-Real-IP and the vendors' headers it ignores,
+# so the client address cannot be trusted whichever of them is set. Rather than guess which
+# header a given proxy uses and whether to believe it, a forwarded request is never loopback.
+FORWARDING_HEADERS = (
+    "forwarded",
+    "forwarded-for",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-real-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "via",  # RFC 9110 asks every proxy to add it
+)
+
+
 def _over_loopback(request: Request) -> bool:
+    if any(name in request.headers for name in FORWARDING_HEADERS):
+        return False
     client = request.client.host if request.client else None
     return is_loopback(client) and is_loopback(request.url.hostname)
 
@@ -121,6 +144,7 @@ operations = [
         body=DevSignIn,
         problems=(404,),
         description="Exists only with PLATFORM_ENV=dev on a loopback BACKEND_HOST, and answers "
-        "only requests over loopback; 404 everywhere else.",
+        "only requests over loopback that carry no forwarding header (Forwarded, "
+        "X-Forwarded-For, X-Real-IP, …); 404 everywhere else.",
     )
 ]

@@ -64,7 +64,11 @@ def authenticated(*, operator: bool = False) -> Callable[[AuthedEndpoint], Endpo
 
 
 async def read_body(request: Request) -> bytes:
-    """The body, refused with 413 as soon as it is longer than BACKEND_MAX_BODY_BYTES."""
+    """The body, refused with 413 as soon as it is longer than BACKEND_MAX_BODY_BYTES, and with
+    415 unless it is sent as JSON (`is_json`). Every body the API reads is JSON: a form or a
+    text/plain body must not be taken for it, since a browser sends those cross-site without a
+    CORS preflight (only JSON's content type needs one). No body at all is no body, whatever
+    its Content-Type: a bodyless POST stays one."""
     limit = services(request).settings.backend_max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -76,11 +80,40 @@ async def read_body(request: Request) -> bytes:
         if size > limit:
             raise too_large(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    content_type = request.headers.get("content-type")
+    if body and not is_json(content_type):
+        raise not_json(content_type)
+    return body
 
 
 def too_large(limit: int) -> Problem:
     return Problem(413, "body-too-large", f"the request body is larger than {limit} bytes")
+
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def is_json(content_type: str | None) -> bool:
+    """`application/json` or a `+json` type (`application/webhook+json`, LiveKit's), with any
+    parameters (`; charset=utf-8`)."""
+    if content_type is None:
+        return False
+    media_type = content_type.partition(";")[0].strip().lower()
+    kind, _, subtype = media_type.partition("/")
+    structured = subtype.endswith("+json") and len(subtype) > len("+json")
+    return kind == "application" and (subtype == "json" or structured)
+
+
+def not_json(content_type: str | None) -> Problem:
+    sent = f"'{excerpt(content_type)}'" if content_type is not None else "none"
+    return Problem(
+        415,
+        "unsupported-media-type",
+        f"the body must be JSON sent as Content-Type: {JSON_MEDIA_TYPE} (this request's "
+        f"Content-Type: {sent})",
+        expected=JSON_MEDIA_TYPE,
+    )
 
 
 def parse_json(body: bytes) -> Any:

@@ -88,7 +88,8 @@ class Operation:
         if self.access is Access.OPERATOR:
             found.add(403)
         if self.body is not None:
-            found |= {400, 413, 422}
+            # 415: a body not sent as JSON (`backend.http.read_body`).
+            found |= {400, 413, 415, 422}
         if self.query is not None or self.path_params is not None:
             found.add(400)
         return sorted(found)

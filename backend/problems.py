@@ -1,7 +1,7 @@
 """Errors as RFC 9457 problem details (`application/problem+json`), each with the request id.
 
 Handlers raise `Problem` (or let a store / LiveKit error escape); the exception handlers in
-`create_app` render it. Bad input is 400/404/409/413/422 with a `detail` a person can act on;
+`create_app` render it. Bad input is 400/404/409/413/415/422 with a `detail` a person can act on;
 an outage of a dependency is 503 with `Retry-After`; a 500 means a bug.
 
 Example body:

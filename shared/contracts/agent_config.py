@@ -167,7 +167,9 @@ class HttpTool(BaseModel):
     type: Literal["http"] = "http"
     name: ToolName
     description: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TOOL_DESCRIPTION)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TOOL_DESCRIPTION),
+        Field(json_schema_extra={"pattern": NOT_BLANK}),
     ]
     parameters: dict[str, Any] = Field(
         default_factory=lambda: {"type": "object", "properties": {}},

@@ -87,6 +87,14 @@ def backend_settings(livekit: LiveKitDouble | None, dsn: str | None, **values: A
     return make_settings(**(base | values))
 
 
+def assert_unframable_and_not_sniffed(response: httpx.Response) -> None:
+    """The headers every answer of the app carries (backend.app.SecurityHeaders)."""
+    what = f"{response.request.method} {response.request.url.path} {response.status_code}"
+    assert response.headers.get_list("x-content-type-options") == ["nosniff"], what
+    assert response.headers.get_list("content-security-policy") == ["frame-ancestors 'none'"], what
+    assert response.headers.get_list("x-frame-options") == ["DENY"], what
+
+
 @contextlib.asynccontextmanager
 async def serving(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan running, and an httpx client calling it in-process."""

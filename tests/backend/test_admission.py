@@ -27,7 +27,7 @@ from tests.backend.conftest import (
 )
 from tests.backend.test_webhook import HOOK, finished_event
 from tests.support.livekit import LiveKitDouble
-from tests.support.livekit.webhooks import sign_body
+from tests.support.livekit.webhooks import signed_headers
 from tests.support.postgrest import PostgrestDouble, make_jwt
 from tests.support.processes import ServiceProcess
 from voxiectl.livekit_local import free_port
@@ -173,7 +173,7 @@ async def test_a_place_comes_back_when_creation_fails_and_when_the_room_finishes
     room = first.json()["room_name"]
     await livekit_api.room.delete_room(api.DeleteRoomRequest(room=room))
     body = finished_event(room)
-    signed = {"Authorization": sign_body(body, livekit.api_key, livekit.api_secret)}
+    signed = signed_headers(body, livekit.api_key, livekit.api_secret)
     hook = await client.post(HOOK, content=body, headers=signed)
     assert hook.status_code == 200, hook.text
     # room_finished gave the place back at once (not only when the slot expires).

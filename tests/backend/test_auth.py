@@ -19,10 +19,25 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from backend.app import create_app
-from backend.auth import JWKS_TTL_S, MIN_REFRESH_S, Authenticator, JwksCache
+from backend.auth import (
+    FETCH_TIMEOUT_S,
+    JWKS_TTL_S,
+    MIN_REFRESH_S,
+    Authenticator,
+    JwksCache,
+)
 from backend.problems import Problem
+from shared.contracts.dispatch import OPERATOR_OWNER_ID
 from shared.settings import Settings
-from tests.backend.conftest import ALICE, JWT_SECRET, OPERATOR, bearer, serving, user_token
+from tests.backend.conftest import (
+    ALICE,
+    JWT_SECRET,
+    OPERATOR,
+    AgentFactory,
+    bearer,
+    serving,
+    user_token,
+)
 from tests.support.livekit import LiveKitDouble
 from tests.support.serving import ThreadedServer
 
@@ -103,6 +118,29 @@ async def test_a_token_without_expiry_is_refused(client: httpx.AsyncClient) -> N
     token = jwt.encode({"sub": str(ALICE), "aud": "authenticated"}, JWT_SECRET, algorithm="HS256")
     response = await client.get("/api/agents", headers=bearer(token))
     assert response.status_code == 401 and "exp" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        str(OPERATOR_OWNER_ID),
+        "00000000000000000000000000000000",
+        "urn:uuid:00000000-0000-0000-0000-000000000000",
+    ],
+)
+async def test_a_user_token_naming_the_operators_owner_id_is_refused(
+    client: httpx.AsyncClient, make_agent: AgentFactory, subject: str
+) -> None:
+    await make_agent(OPERATOR_OWNER_ID, slug="operators-own")
+    # Validly signed with the project's secret: only the subject is wrong.
+    token = user_token(subject)
+    for path in ("/api/agents", "/api/agents/operators-own", "/api/me"):
+        response = await client.get(path, headers=bearer(token))
+        assert response.status_code == 401, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "operator's reserved owner id" in response.json()["detail"]
+    listed = await client.get("/api/agents", headers=OPERATOR)
+    assert [a["slug"] for a in listed.json()["items"]] == ["operators-own"]
 
 
 async def test_only_health_readiness_and_the_webhook_are_open(client: httpx.AsyncClient) -> None:
@@ -238,6 +276,41 @@ async def test_a_stalled_jwks_refresh_holds_no_request_and_runs_once_per_interva
         # Failing refreshes change nothing for known keys, and still run once per interval.
         found = await asyncio.gather(*(cache.key("k1") for _ in range(50)))
         assert all(k is not None for k in found) and jwks.requests == 3
+
+
+async def test_after_a_stalled_jwks_answers_again_the_next_fetch_recovers_when_retry_after_says(
+    jwks: JwksServer,
+) -> None:
+    key = rsa.generate_private_key(65537, 2048)
+    jwks.publish("k1", key, "RS256")
+    now = [1000.0]
+    jwks.stalled.set()  # the provider hangs from the start: no key was ever fetched
+    try:
+        async with httpx.AsyncClient() as http:
+            cache = JwksCache(jwks.server.url + JWKS_PATH, http, clock=lambda: now[0])
+            first = asyncio.create_task(cache.key("k1"))
+            await wait_until(lambda: jwks.waiting == 1)
+            now[0] += FETCH_TIMEOUT_S  # the stall lasts the whole fetch
+            with pytest.raises(Problem) as refused:
+                await first
+            assert refused.value.status == 503
+            retry_after = int(refused.value.headers["Retry-After"])
+            jwks.stalled.clear()  # the provider answers again
+
+            # Until the next fetch may start, requests are refused at once, and told the
+            # time that is really left.
+            now[0] += 1
+            with pytest.raises(Problem) as again:
+                await cache.key("k1")
+            assert int(again.value.headers["Retry-After"]) == retry_after - 1
+            assert jwks.requests == 1
+
+            # A request when Retry-After said fetches, and is let in: no back-off to wait out.
+            now[0] += retry_after - 1
+            assert await cache.key("k1") is not None
+            assert jwks.requests == 2
+    finally:
+        jwks.stalled.clear()
 
 
 async def test_requests_for_an_unknown_kid_share_one_bounded_fetch(jwks: JwksServer) -> None:

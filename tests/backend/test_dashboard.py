@@ -13,7 +13,12 @@ import pytest
 
 from backend.app import create_app
 from backend.dashboard import IMMUTABLE, REVALIDATE
-from tests.backend.conftest import OPERATOR, backend_settings, serving
+from tests.backend.conftest import (
+    OPERATOR,
+    assert_unframable_and_not_sniffed,
+    backend_settings,
+    serving,
+)
 from tests.support.livekit import LiveKitDouble
 
 INDEX = "<!doctype html><html><head><script src='/assets/index-3f2b8c1e.js'></script></head></html>"
@@ -118,6 +123,34 @@ async def test_the_api_keeps_its_own_answers(
         }
         assert (await http.get("/api/agents")).status_code == 401
         assert (await http.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_no_page_of_the_dashboard_can_be_framed_or_sniffed(
+    livekit: LiveKitDouble, database_url: str, dist: Path, tmp_path: Path
+) -> None:
+    (dist / "assets" / "index-3f2b8c1e.js.gz").write_bytes(gzip.compress(SCRIPT.encode()))
+    async with serving(app_with(livekit, database_url, dashboard_dist_dir=dist)) as http:
+        answers = [
+            await http.get("/"),
+            await http.get("/index.html"),
+            await http.get("/agents/3f2b8c1e-9d4a-4b7e-8f00-2a6c5d9e1b44"),  # a client route
+            await http.get("/assets/index-3f2b8c1e.js"),
+            await http.get("/assets/index-3f2b8c1e.js", headers={"Accept-Encoding": "gzip"}),
+            await http.get("/favicon.svg"),
+            await http.get("/dashboard-config.json"),
+            await http.get("/assets/index-00000000.js"),  # a missing file's 404
+        ]
+        etag = answers[0].headers["etag"]
+        answers.append(await http.get("/", headers={"If-None-Match": etag}))
+        assert [a.status_code for a in answers] == [200] * 7 + [404, 304]
+        assert answers[4].headers["content-encoding"] == "gzip"
+        for answer in answers:
+            assert_unframable_and_not_sniffed(answer)
+    missing = tmp_path / "not-built"
+    async with serving(app_with(livekit, database_url, dashboard_dist_dir=missing)) as http:
+        page = await http.get("/")
+        assert page.status_code == 503
+        assert_unframable_and_not_sniffed(page)
 
 
 @pytest.mark.parametrize(("platform_env", "maps_served"), [("dev", True), ("staging", False)])

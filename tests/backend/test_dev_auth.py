@@ -129,12 +129,37 @@ async def test_tokens_not_signed_with_the_dev_secret_or_expired_are_refused(
         assert "expired" in response.json()["detail"]
 
 
+async def test_no_dev_token_names_the_operators_owner_id(
+    livekit: LiveKitDouble, database_url: str
+) -> None:
+    # What the sign-in mints never carries the reserved id...
+    for session in (mint(DEV_SECRET, "user"), mint(DEV_SECRET, "operator")):
+        claims = jwt.decode(session.access_token, options={"verify_signature": False})
+        assert claims["sub"] != str(OPERATOR_OWNER_ID)
+    # ...and a token signed with the dev secret that does is refused like a Supabase one.
+    now = int(time.time())
+    claims = {"iss": DEV_ISSUER, "aud": "authenticated", "sub": str(OPERATOR_OWNER_ID)}
+    reserved = jwt.encode(claims | {"exp": now + 60}, DEV_SECRET, algorithm="HS256")
+    app = create_app(dev_settings(livekit, database_url), reconcile=False)
+    async with calling(app) as http:
+        response = await http.get("/api/me", headers=bearer(reserved))
+        assert response.status_code == 401, response.text
+        assert "operator's reserved owner id" in response.json()["detail"]
+
+
 async def test_bad_bodies_are_refused(livekit: LiveKitDouble, database_url: str) -> None:
     app = create_app(dev_settings(livekit, database_url), reconcile=False)
     async with calling(app) as http:
         for body in ({"as": "admin"}, {}, {"as": "user", "extra": 1}):
             response = await http.post(SIGN_IN, json=body)
             assert response.status_code == 422, body
+        # A page on another site may POST text/plain (or a form) here without a CORS
+        # preflight: such a body is not taken for JSON.
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            response = await http.post(
+                SIGN_IN, content=b'{"as": "operator"}', headers={"Content-Type": content_type}
+            )
+            assert response.status_code == 415, content_type
 
 
 @pytest.mark.parametrize(
@@ -168,6 +193,35 @@ async def test_refused_with_an_unknown_routes_404_everywhere_else(
         token = mint(DEV_SECRET, "operator").access_token
         accepted = (await http.get("/api/me", headers=bearer(token))).status_code == 200
         assert accepted is (not values), why
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("Forwarded", "for=203.0.113.7;proto=http"),
+        ("Forwarded", "for=127.0.0.1"),  # whatever it claims: it came through a proxy
+        ("X-Forwarded-For", "203.0.113.7"),
+        ("X-Real-IP", "203.0.113.7"),
+        ("X-Forwarded-Host", "127.0.0.1:8000"),
+        ("True-Client-IP", "203.0.113.7"),
+        ("CF-Connecting-IP", "203.0.113.7"),
+        ("X-Client-IP", "203.0.113.7"),
+        ("X-Cluster-Client-IP", "203.0.113.7"),
+        ("Forwarded-For", "203.0.113.7"),
+        ("Via", "1.1 proxy.example"),
+    ],
+)
+async def test_refused_through_a_proxy_on_loopback(
+    livekit: LiveKitDouble, database_url: str, header: str, value: str
+) -> None:
+    # The proxy runs on this machine: the connection is loopback, the Host too; only the
+    # header says a remote client is behind it.
+    app = create_app(dev_settings(livekit, database_url), reconcile=False)
+    async with calling(app) as http:
+        refused = await http.post(SIGN_IN, json={"as": "operator"}, headers={header: value})
+        assert comparable(refused) == await unknown_route(http), header
+        direct = await http.post(SIGN_IN, json={"as": "operator"})
+        assert direct.status_code == 200  # the same request straight from this machine
 
 
 async def test_me_for_supabase_users_and_the_operator_token(client: httpx.AsyncClient) -> None:

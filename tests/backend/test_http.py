@@ -1,17 +1,22 @@
 """The one JSON reader at the edge: every endpoint that reads JSON refuses what cannot round-trip
 (non-finite numbers, 100+ digit integers, U+0000, nesting past the cap) with 400 problem+json,
-before anything is acted on — never a 500, never a stored `null`."""
+and a body not sent as JSON with 415, before anything is acted on — never a 500, never a stored
+`null`."""
 
 from __future__ import annotations
+
+import json
+from uuid import UUID
 
 import httpx
 import pytest
 from livekit import api
+from livekit.protocol import models, webhook
 
 from shared.store.postgres import PostgresStore
 from tests.backend.conftest import ALICE, OPERATOR, AgentFactory
 from tests.support.livekit import LiveKitDouble
-from tests.support.livekit.webhooks import sign_body
+from tests.support.livekit.webhooks import encode_event, signed_headers
 
 AGENT = '{"slug": "poison", "name": "Poison", "tools": [{"type": "http", "name": "quote",'
 AGENT += ' "description": "Quote.", "url": "https://93.184.215.14/q", "parameters":'
@@ -62,7 +67,7 @@ async def test_every_json_endpoint_refuses_json_that_cannot_round_trip(
         assert response.status_code == 400, (method, path, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["type"] == "urn:voxie:problem:invalid-json"
-    signed = {"Authorization": sign_body(body, livekit.api_key, livekit.api_secret)}
+    signed = signed_headers(body, livekit.api_key, livekit.api_secret)
     hook = await client.post("/api/livekit/webhook", content=body, headers=signed)
     assert hook.status_code == 400, hook.text
     after = await store.list_agents(None, include_archived=True)
@@ -100,3 +105,102 @@ async def test_a_refused_value_is_echoed_escaped_never_raw(
     detail = response.json()["detail"]
     assert not any(ch in detail for ch in "\x00\x1b")
     assert ("\\x00ab\\x1b[31m" in detail) is echoed
+
+
+HOOK = "/api/livekit/webhook"
+NOT_JSON = {
+    "text/plain": {"Content-Type": "text/plain"},
+    "text/plain with charset": {"Content-Type": "text/plain; charset=utf-8"},
+    "application/xml": {"Content-Type": "application/xml"},
+    "a form": {"Content-Type": "application/x-www-form-urlencoded"},
+    "multipart": {"Content-Type": "multipart/form-data; boundary=x"},
+    "text/json": {"Content-Type": "text/json"},
+    "a bare +json": {"Content-Type": "application/+json"},
+    "none": {},
+}
+
+
+@pytest.mark.parametrize("headers", NOT_JSON.values(), ids=NOT_JSON.keys())
+async def test_every_json_endpoint_refuses_a_body_not_sent_as_json_with_415(
+    client: httpx.AsyncClient,
+    store: PostgresStore,
+    livekit: LiveKitDouble,
+    livekit_api: api.LiveKitAPI,
+    make_agent: AgentFactory,
+    headers: dict[str, str],
+) -> None:
+    agent = await make_agent(ALICE)
+    # Bodies each endpoint would take as JSON: only their content type is wrong.
+    requests = [
+        ("POST", "/api/agents", {"slug": "sent-as-text", "name": "Text"}),
+        ("PATCH", f"/api/agents/{agent.id}", {"version": agent.version, "name": "Renamed"}),
+        ("POST", f"/api/agents/{agent.id}/spawn", {}),
+        ("PATCH", f"/api/agents/{agent.id}/raw", {"status": "archived"}),
+        ("POST", f"/api/agents/{agent.id}/versions", {"note": "first"}),
+        ("POST", f"/api/agents/{agent.id}/rollback", {"version": 1}),
+        ("POST", "/api/voxie/sessions", {}),
+    ]
+    before = await store.list_agents(None, include_archived=True)
+    rooms_before = await livekit_api.room.list_rooms(api.ListRoomsRequest())
+    versions_before = await versions_of(client, agent.id)
+    for method, path, sent in requests:
+        response = await client.request(
+            method, path, content=json.dumps(sent), headers={**OPERATOR, **headers}
+        )
+        assert_refused_as_not_json(response, method, path)
+    event = webhook.WebhookEvent(event="room_finished", id="EV_notjson")
+    event.room.CopyFrom(models.Room(name=f"agent-{agent.id}-notjson01", sid="RM_notjson"))
+    body = encode_event(event)
+    signed = signed_headers(body, livekit.api_key, livekit.api_secret)
+    hook = await client.post(
+        HOOK, content=body, headers={"Authorization": signed["Authorization"], **headers}
+    )
+    assert_refused_as_not_json(hook, "POST", HOOK)
+    # Nothing was acted on: no agent created or changed, no version, no room.
+    assert await store.list_agents(None, include_archived=True) == before
+    assert await versions_of(client, agent.id) == versions_before
+    assert await livekit_api.room.list_rooms(api.ListRoomsRequest()) == rooms_before
+
+
+async def versions_of(client: httpx.AsyncClient, agent_id: UUID) -> object:
+    return (await client.get(f"/api/agents/{agent_id}/versions", headers=OPERATOR)).json()
+
+
+def assert_refused_as_not_json(response: httpx.Response, method: str, path: str) -> None:
+    assert response.status_code == 415, (method, path, response.text)
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "urn:voxie:problem:unsupported-media-type"
+    assert problem["expected"] == "application/json"
+    assert "Content-Type: application/json" in problem["detail"]
+
+
+async def test_json_under_any_of_its_names_and_bodiless_posts_are_taken(
+    client: httpx.AsyncClient, livekit: LiveKitDouble, make_agent: AgentFactory
+) -> None:
+    spellings = [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON ;charset=UTF-8",
+        "application/merge-patch+json",
+    ]
+    for number, content_type in enumerate(spellings):
+        body = json.dumps({"slug": f"json-{number}", "name": "Json"})
+        created = await client.post(
+            "/api/agents", content=body, headers={**OPERATOR, "Content-Type": content_type}
+        )
+        assert created.status_code == 201, (content_type, created.text)
+    # LiveKit's own type for its webhooks.
+    event = webhook.WebhookEvent(event="room_started", id="EV_json")
+    event.room.CopyFrom(models.Room(name="voxie-creation-json0001", sid="RM_json"))
+    body = encode_event(event)
+    hook = await client.post(
+        HOOK, content=body, headers=signed_headers(body, livekit.api_key, livekit.api_secret)
+    )
+    assert hook.status_code == 200, hook.text
+    # No body is no body, whatever the Content-Type says (voxiectl and curl send none).
+    agent = await make_agent(ALICE)
+    for headers in ({}, {"Content-Type": "text/plain"}):
+        for path in (f"/api/agents/{agent.id}/spawn", "/api/voxie/sessions"):
+            answer = await client.post(path, headers={**OPERATOR, **headers})
+            assert answer.status_code == 201, (path, headers, answer.text)

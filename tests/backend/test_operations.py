@@ -118,3 +118,21 @@ def test_every_reference_in_the_document_resolves(app: Starlette) -> None:
         "type": "string",
         "default": "version",
     }
+
+
+def test_every_operation_that_reads_a_body_documents_the_415(app: Starlette) -> None:
+    paths: dict[str, Any] = app.state.openapi["paths"]
+    with_body = [
+        (path, method, operation)
+        for path, methods in paths.items()
+        for method, operation in methods.items()
+        if "requestBody" in operation
+    ]
+    assert len(with_body) >= 8  # agents, versions, spawn, rollback, voxie, webhook, raw
+    for path, method, operation in with_body:
+        assert "415" in operation["responses"], (method, path)
+        assert list(operation["responses"]["415"]["content"]) == ["application/problem+json"]
+    for path, methods in paths.items():
+        for method, operation in methods.items():
+            if "requestBody" not in operation:
+                assert "415" not in operation["responses"], (method, path)

@@ -1,4 +1,5 @@
-"""Health, readiness, metrics, request ids, unknown routes and CORS."""
+"""Health, readiness, metrics, request ids, unknown routes, CORS, and the headers every answer
+carries."""
 
 from __future__ import annotations
 
@@ -7,11 +8,22 @@ import time
 
 import httpx
 import pytest
+from livekit.protocol import models, webhook
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
-from backend.app import create_app
+from backend.app import SecurityHeaders, create_app
 from shared.settings import Settings
-from tests.backend.conftest import OPERATOR, backend_settings, serving
+from tests.backend.conftest import (
+    OPERATOR,
+    assert_unframable_and_not_sniffed,
+    backend_settings,
+    serving,
+)
 from tests.support.livekit import LiveKitDouble
+from tests.support.livekit.webhooks import WEBHOOK_CONTENT_TYPE, encode_event, signed_headers
 from tests.support.tcp_proxy import BlackHole
 from voxiectl.livekit_local import free_port
 
@@ -89,6 +101,66 @@ async def test_cors_admits_only_the_configured_dashboard(
             "/api/agents", headers={"Origin": "https://app.example.com", **OPERATOR}
         )
         assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
+
+
+async def test_every_answer_is_unframable_and_never_sniffed(
+    client: httpx.AsyncClient, livekit: LiveKitDouble
+) -> None:
+    event = webhook.WebhookEvent(event="room_started", id="EV_headers")
+    event.room.CopyFrom(models.Room(name="voxie-creation-headers1", sid="RM_headers"))
+    hook = encode_event(event)
+    signed = signed_headers(hook, livekit.api_key, livekit.api_secret)
+    answers = [
+        await client.get("/healthz"),
+        await client.get("/readyz"),
+        await client.get("/api/agents", headers=OPERATOR),  # JSON
+        await client.get("/api/agents"),  # 401 problem
+        await client.get("/api/nothing-here", headers=OPERATOR),  # 404 problem
+        await client.put("/api/agents", headers=OPERATOR),  # 405 problem
+        await client.post("/api/agents", headers=OPERATOR, json={"slug": "x"}),  # 422 problem
+        await client.get("/openapi.json", headers=OPERATOR),
+        await client.get("/metrics", headers=OPERATOR),  # text
+        await client.get("/dashboard-config.json"),
+        await client.post("/api/livekit/webhook", content=hook, headers=signed),
+        await client.post(  # 401
+            "/api/livekit/webhook", content=hook, headers={"Content-Type": WEBHOOK_CONTENT_TYPE}
+        ),
+        await client.options(  # CORS' own answer: a preflight from an origin not allowed
+            "/api/agents",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        ),
+    ]
+    assert [a.status_code for a in answers] == [
+        200, 200, 200, 401, 404, 405, 422, 200, 200, 200, 200, 401, 400
+    ]  # fmt: skip
+    for answer in answers:
+        assert_unframable_and_not_sniffed(answer)
+
+
+async def csp_of(request: Request) -> Response:
+    policy = request.query_params.get("csp")
+    headers = {"Content-Security-Policy": policy} if policy is not None else {}
+    return PlainTextResponse("page", headers=headers)
+
+
+async def test_a_policy_a_response_brings_is_merged_and_its_own_frame_ancestors_kept() -> None:
+    app = SecurityHeaders(Starlette(routes=[Route("/", csp_of)]))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://backend") as http:
+        plain = await http.get("/")
+        assert_unframable_and_not_sniffed(plain)
+        # A page with a policy of its own gets frame-ancestors in that one header, not two.
+        own = await http.get("/", params={"csp": "default-src 'self'; "})
+        assert own.headers.get_list("content-security-policy") == [
+            "default-src 'self'; frame-ancestors 'none'"
+        ]
+        assert own.headers["x-frame-options"] == "DENY"
+        # A page that names who may frame it (a public call page, one day) keeps that.
+        embeddable = "frame-ancestors https://shop.example"
+        framed = await http.get("/", params={"csp": embeddable})
+        assert framed.headers.get_list("content-security-policy") == [embeddable]
+        assert "x-frame-options" not in framed.headers
+        assert framed.headers["x-content-type-options"] == "nosniff"
 
 
 @pytest.mark.timeout(60)

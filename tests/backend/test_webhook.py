@@ -21,11 +21,17 @@ from shared.store.postgres import PostgresStore
 from tests.backend.conftest import ALICE, OPERATOR, AgentFactory, as_user, backend_settings
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit.rooms import AGENT
-from tests.support.livekit.webhooks import encode_event, sign_body
+from tests.support.livekit.webhooks import (
+    WEBHOOK_CONTENT_TYPE,
+    encode_event,
+    sign_body,
+    signed_headers,
+)
 from tests.support.serving import ThreadedServer
 
 pytestmark = pytest.mark.timeout(60)
 HOOK = "/api/livekit/webhook"
+AS_LIVEKIT_SENDS = {"Content-Type": WEBHOOK_CONTENT_TYPE}
 
 
 @pytest.fixture
@@ -130,15 +136,14 @@ async def test_unsigned_or_tampered_webhooks_are_401_and_change_nothing(
         },
     }
     for label, headers in cases.items():
-        response = await client.post(HOOK, content=body, headers=headers)
+        response = await client.post(HOOK, content=body, headers={**AS_LIVEKIT_SENDS, **headers})
         assert response.status_code == 401, label
+    signed = {**AS_LIVEKIT_SENDS, "Authorization": good}
     tampered = body.replace("hooked001", "hooked002")
-    assert (
-        await client.post(HOOK, content=tampered, headers={"Authorization": good})
-    ).status_code == 401
+    assert (await client.post(HOOK, content=tampered, headers=signed)).status_code == 401
     assert (await store.get_session(session_id)).status is SessionStatus.ACTIVE
 
-    accepted = await client.post(HOOK, content=body, headers={"Authorization": good})
+    accepted = await client.post(HOOK, content=body, headers=signed)
     assert accepted.status_code == 200, accepted.text
     assert (await store.get_session(session_id)).end_reason is EndReason.ROOM_CLOSED
 
@@ -150,14 +155,14 @@ async def test_a_signed_body_that_is_not_an_event_is_400(
     response = await client.post(
         HOOK,
         content=body,
-        headers={"Authorization": sign_body(body, livekit.api_key, livekit.api_secret)},
+        headers=signed_headers(body, livekit.api_key, livekit.api_secret),
     )
     assert response.status_code == 400
 
 
 async def test_an_oversized_webhook_is_413(client: httpx.AsyncClient, settings: Settings) -> None:
     body = "x" * (settings.backend_max_body_bytes + 1)
-    assert (await client.post(HOOK, content=body)).status_code == 413
+    assert (await client.post(HOOK, content=body, headers=AS_LIVEKIT_SENDS)).status_code == 413
 
 
 async def test_a_replayed_webhook_leaves_the_same_state(
@@ -188,7 +193,7 @@ async def test_a_replayed_webhook_leaves_the_same_state(
 
     await livekit_api.room.delete_room(api.DeleteRoomRequest(room=rooms[0]))
     body = finished_event(rooms[0])
-    signed = {"Authorization": sign_body(body, livekit.api_key, livekit.api_secret)}
+    signed = signed_headers(body, livekit.api_key, livekit.api_secret)
     assert (await client.post(HOOK, content=body, headers=signed)).status_code == 200
     once = await state()
     assert once[0].status is SessionStatus.ENDED

@@ -6,6 +6,7 @@ from typing import Any, Literal
 from uuid import uuid4
 
 import pytest
+from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from shared.contracts import (
@@ -175,3 +176,23 @@ def test_only_an_active_agent_runs_and_a_plain_call_runs_the_published_version()
         check_runnable(unpublished)
     assert refused.value.unpublished
     assert check_runnable(unpublished, "draft") == "draft"
+
+
+# A tool description's non-blank rule, as the validator applies it and as the JSON Schema (the
+# API's document, what schemathesis generates valid bodies from) states it.
+BLANK = ["", " ", "\u000b", "\u00a0", "\t\n\r", "\u2028", "\u3000 \u205f", "\u200a\u1680"]
+NOT_BLANK = ["Quote.", " Book a slot. ", "\u00a0x\u00a0", "\u200b", "\u001c", "ß"]
+
+
+def test_a_tool_descriptions_schema_refuses_exactly_the_blank_ones() -> None:
+    schema = HttpTool.model_json_schema()["properties"]["description"]
+    assert "pattern" in schema  # not only minLength: " " is one character and still blank
+    checker = Draft202012Validator(schema)
+    for text in BLANK + NOT_BLANK:
+        try:
+            HttpTool.model_validate(http_tool(description=text))
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert checker.is_valid(text) is accepted, repr(text)
+        assert accepted is (text in NOT_BLANK), repr(text)

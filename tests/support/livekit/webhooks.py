@@ -55,6 +55,14 @@ def sign_body(body: str, api_key: str, api_secret: str) -> str:
     )
 
 
+def signed_headers(body: str, api_key: str, api_secret: str) -> dict[str, str]:
+    """The headers livekit-server sends `body` with."""
+    return {
+        "Content-Type": WEBHOOK_CONTENT_TYPE,
+        "Authorization": sign_body(body, api_key, api_secret),
+    }
+
+
 class WebhookNotifier:
     """Queues events and delivers them to every configured URL, in order, with retries."""
 
@@ -115,10 +123,7 @@ class WebhookNotifier:
         assert self._session is not None
         event = json.loads(body)["event"]
         for attempt in range(_ATTEMPTS):
-            headers = {
-                "Content-Type": WEBHOOK_CONTENT_TYPE,
-                "Authorization": sign_body(body, self._api_key, self._api_secret),
-            }
+            headers = signed_headers(body, self._api_key, self._api_secret)
             try:
                 async with self._session.post(url, data=body.encode(), headers=headers) as resp:
                     if resp.status < 500:
