@@ -8,6 +8,7 @@ import json
 import uuid
 from pathlib import Path
 
+import asyncpg
 import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
@@ -137,8 +138,15 @@ async def test_bad_settings_exit_2_with_the_variable_named(tmp_path: Path) -> No
 
 
 async def test_secrets_rotate_reseals_under_the_new_key_and_values_survive(
-    env: dict[str, str], tmp_path: Path, store: PostgresStore
+    env: dict[str, str], tmp_path: Path, store: PostgresStore, database_url: str
 ) -> None:
+    # Rotation reads every owner's secrets: other tests' (under keys of their own) would be
+    # unreadable here, so this test starts from none.
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("delete from public.owner_secrets")
+    finally:
+        await conn.close()
     made = await voxiectl("--json", "secrets", "new-key", env=env, cwd=tmp_path)
     old, new = made.json()["key"], new_key()
     owner = uuid.uuid4()
