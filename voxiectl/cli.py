@@ -34,6 +34,7 @@ from shared.store.search import search_error
 from voxiectl import doctor as doctor_module
 from voxiectl.agents import find_slug, fleet, summary
 from voxiectl.api import ApiError, Backend
+from voxiectl.local_settings import as_launched
 
 T = TypeVar("T")
 
@@ -101,9 +102,14 @@ def main_options(
 
 def _settings(out: Output) -> Settings:
     try:
-        return Settings()
+        return launched_settings()
     except ConfigError as exc:
         out.fail(f"configuration error: {exc}", code=2)
+
+
+def launched_settings() -> Settings:
+    """The environment's settings, completed from what `scripts/start` keeps in `.data/`."""
+    return as_launched(Settings())
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -462,7 +468,7 @@ def doctor(
     """
     out = _output(ctx)
     options = doctor_module.Options(probe_timeout_s=probe_timeout)
-    checks = _run(doctor_module.run(Settings, options))
+    checks = _run(doctor_module.run(launched_settings, options))
     bad = doctor_module.failed(checks)
     if out.as_json:
         out.json({"ok": not bad, "checks": [c.as_json() for c in checks]})

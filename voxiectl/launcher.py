@@ -40,6 +40,7 @@ from pydantic import SecretStr
 from shared.secret_box import new_key
 from shared.settings import Component, ConfigError, Settings, StoreKind
 from voxiectl import livekit_local
+from voxiectl.local_settings import LocalFiles
 
 DATABASE_READY_PREFIX = "DATABASE_URL="
 STOP_TIMEOUT_S = 30.0
@@ -121,6 +122,8 @@ def plan(
     platform must not start at all. `livekit_binary` is the livekit-server to run when
     LIVEKIT_URL is not set (None: there is none, and LiveKit is skipped)."""
     settings.validate_for("backend")
+    # Where the credentials it makes are kept (voxiectl.local_settings reads them back).
+    files = LocalFiles(token_path.parent)
     database_note = {
         StoreKind.LOCAL: "local embedded Postgres",
         StoreKind.POSTGRES: "DATABASE_URL (migrations applied)",
@@ -144,12 +147,12 @@ def plan(
         result.env["BACKEND_ADMIN_TOKEN"] = result.operator_token
     if settings.dev_sign_in and settings.dev_auth_secret is None:
         # Kept like the operator token, so a restart does not sign the dashboard out.
-        result.env["DEV_AUTH_SECRET"] = operator_token(token_path.parent / "dev-auth-secret")
+        result.env["DEV_AUTH_SECRET"] = operator_token(files.dev_auth_secret)
     if not settings.secrets_keys and settings.is_development:
         # Kept like the operator token: owners' stored secrets must open after a restart.
-        key = secrets_key(token_path.parent / "secrets-key")
+        key = secrets_key(files.secrets_key)
         result.env["SECRETS_KEYS"] = json.dumps([key])
-    settings = _plan_livekit(settings, result, token_path.parent / "livekit", livekit_binary)
+    settings = _plan_livekit(settings, result, files.livekit_dir, livekit_binary)
     if not settings.openai_api_key.get_secret_value() and settings.is_development:
         result.notes.append(
             "OPENAI_API_KEY is not set: the workers start, and a call tells its room that no "
@@ -258,7 +261,7 @@ def describe(settings: Settings, chosen: Plan) -> list[str]:
     if chosen.token_generated and chosen.operator_token:
         lines += [
             "no authentication configured (dev): generated an operator token, kept in "
-            f"{settings.local_db_dir.parent / 'operator-token'}",
+            f"{LocalFiles.of(settings).operator_token}",
             f"  curl -H 'Authorization: Bearer {chosen.operator_token}' {base}/api/agents",
         ]
     return lines
@@ -411,7 +414,7 @@ def main() -> int:
         settings = Settings()
         chosen = plan(
             settings,
-            token_path=settings.local_db_dir.parent / "operator-token",
+            token_path=LocalFiles.of(settings).operator_token,
             livekit_binary=livekit_local.find_binary(),
         )
     except ConfigError as exc:
