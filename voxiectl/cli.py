@@ -347,7 +347,10 @@ def rooms_list(ctx: typer.Context) -> None:
     if out.as_json:
         out.json({"rooms": rooms})
         return
-    table = Table("room", "kind", "state", "humans", "agents", "age s")
+    table = Table("kind", "state", "humans", "agents", "age s")
+    # The name is what `rooms close` takes: never cut, whatever the width (a pipe is 80 columns).
+    table.add_column("room", no_wrap=True, overflow="ignore")
+    table.columns.insert(0, table.columns.pop())
     for room in rooms:
         state = room["state"]
         style = "red" if state == "waiting_for_agent" else ""
@@ -386,8 +389,15 @@ def gc(ctx: typer.Context) -> None:
     report = _api(out, lambda b: b.gc())
     if out.as_json:
         out.json(report)
-    else:
-        out.console.print_json(data=report)
+        return
+    actions = report.get("actions", [])
+    out.console.print(
+        f"looked at {report.get('rooms', 0)} room(s) and {report.get('open_sessions', 0)} open "
+        f"session(s): {len(actions) or 'nothing'} to do" + (":" if actions else "")
+    )
+    for action in actions:
+        detail = f" — {action['detail']}" if action.get("detail") else ""
+        out.console.print(f"  {action['action']}: {action['room']}{detail}", soft_wrap=True)
 
 
 # --- secrets ------------------------------------------------------------------------------------

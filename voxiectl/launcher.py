@@ -77,6 +77,8 @@ class Plan:
     env: dict[str, str] = field(default_factory=dict)
     operator_token: str | None = None
     token_generated: bool = False
+    # The generated token was made by this start (not one kept from an earlier start).
+    token_made_now: bool = False
     livekit_url: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -88,27 +90,28 @@ def has_entry_point(package: str, find_spec: FindSpec = importlib.util.find_spec
         return False
 
 
-def kept(path: Path, make: Callable[[], str]) -> str:
-    """A dev credential, made once and kept (owner-only) so restarts do not change it."""
+def kept(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
+    """A dev credential, made once and kept (owner-only) so restarts do not change it; and
+    whether it was made now."""
     if path.exists():
         token = path.read_text(encoding="utf-8").strip()
         if token:
-            return token
+            return token, False
     path.parent.mkdir(parents=True, exist_ok=True)
     token = make()
     path.write_text(token + "\n", encoding="utf-8")
     path.chmod(0o600)
-    return token
+    return token, True
 
 
 def operator_token(path: Path) -> str:
     """The dev operator token."""
-    return kept(path, lambda: secrets.token_urlsafe(32))
+    return kept(path, lambda: secrets.token_urlsafe(32))[0]
 
 
 def secrets_key(path: Path) -> str:
     """The dev key sealing owners' secrets (shared.secret_box)."""
-    return kept(path, new_key)
+    return kept(path, new_key)[0]
 
 
 def plan(
@@ -142,7 +145,9 @@ def plan(
     if settings.backend_admin_token:
         result.operator_token = settings.backend_admin_token.get_secret_value()
     elif not has_auth and settings.is_development:
-        result.operator_token = operator_token(token_path)
+        result.operator_token, result.token_made_now = kept(
+            token_path, lambda: secrets.token_urlsafe(32)
+        )
         result.token_generated = True
         result.env["BACKEND_ADMIN_TOKEN"] = result.operator_token
     if settings.dev_sign_in and settings.dev_auth_secret is None:
@@ -255,15 +260,19 @@ def describe(settings: Settings, chosen: Plan) -> list[str]:
     lines.append(
         f"dashboard: {base}/" + (" (one-click dev sign-in)" if settings.dev_sign_in else "")
     )
-    lines.append(f"API: {base}/api (OpenAPI: {base}/openapi.json)")
+    # Every /api path and the document need the bearer token: the links carry it.
+    shown = chosen.operator_token if chosen.token_generated else None
+    bearer = f"-H 'Authorization: Bearer {shown or '$BACKEND_ADMIN_TOKEN'}'"
+    lines.append(f"API: curl {bearer} {base}/api/agents")
+    lines.append(f"OpenAPI document: curl {bearer} {base}/openapi.json")
     if chosen.livekit_url:
         lines.append(f"LiveKit: {chosen.livekit_url}")
     if chosen.token_generated and chosen.operator_token:
-        lines += [
-            "no authentication configured (dev): generated an operator token, kept in "
-            f"{LocalFiles.of(settings).operator_token}",
-            f"  curl -H 'Authorization: Bearer {chosen.operator_token}' {base}/api/agents",
-        ]
+        how = "made an operator token" if chosen.token_made_now else "reused the operator token"
+        lines.append(
+            f"no authentication configured (dev): {how} kept in "
+            f"{LocalFiles.of(settings).operator_token}"
+        )
     return lines
 
 

@@ -236,6 +236,9 @@ async def test_a_room_without_an_agent_and_closing_it(running: Running) -> None:
         listed = (await voxiectl("--json", "rooms", "list", env=env, cwd=cwd)).json()
         [view] = [r for r in listed["rooms"] if r["name"] == room]
         assert view["state"] == "waiting_for_agent" and view["humans"] == ["user:stranded"]
+        # For people too (a pipe is 80 columns wide): the whole name, to paste into `close`.
+        text = await voxiectl("rooms", "list", env=env, cwd=cwd)
+        assert room in text.stdout, text.stdout
         closed = await voxiectl("--json", "rooms", "close", room, env=env, cwd=cwd)
         assert closed.code == 0 and closed.json() == {"room_name": room, "closed": True}
         again = await voxiectl("--json", "rooms", "close", room, env=env, cwd=cwd)
@@ -277,6 +280,10 @@ async def test_a_session_stuck_open_and_gc_finalising_it(running: Running) -> No
         )
         ran, checks = await running.doctor()
         assert checks["sessions"]["status"] == "pass", checks["sessions"]
+        # Without --json, a sentence for people (it printed the JSON document unasked).
+        said = await voxiectl("gc", env=running.env(), cwd=running.platform.directory)
+        assert said.code == 0 and said.stdout.startswith("looked at "), said.stdout
+        assert "{" not in said.stdout
     finally:
         await conn.close()
 
