@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from shared.settings import Settings
+from voxiectl.local_settings import LocalFiles
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -35,7 +36,7 @@ def base_url(settings: Settings) -> str:
 
 def dev_token_path(settings: Settings) -> Path:
     """Where `voxiectl start` keeps the operator token it generates in dev."""
-    return settings.local_db_dir.parent / "operator-token"
+    return LocalFiles.of(settings).operator_token
 
 
 def operator_token(settings: Settings) -> str | None:

@@ -34,6 +34,7 @@ from shared.store.search import search_error
 from voxiectl import doctor as doctor_module
 from voxiectl.agents import find_slug, fleet, summary
 from voxiectl.api import ApiError, Backend
+from voxiectl.local_settings import as_launched
 
 T = TypeVar("T")
 
@@ -101,9 +102,14 @@ def main_options(
 
 def _settings(out: Output) -> Settings:
     try:
-        return Settings()
+        return launched_settings()
     except ConfigError as exc:
         out.fail(f"configuration error: {exc}", code=2)
+
+
+def launched_settings() -> Settings:
+    """The environment's settings, completed from what `scripts/start` keeps in `.data/`."""
+    return as_launched(Settings())
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -341,7 +347,10 @@ def rooms_list(ctx: typer.Context) -> None:
     if out.as_json:
         out.json({"rooms": rooms})
         return
-    table = Table("room", "kind", "state", "humans", "agents", "age s")
+    table = Table("kind", "state", "humans", "agents", "age s")
+    # The name is what `rooms close` takes: never cut, whatever the width (a pipe is 80 columns).
+    table.add_column("room", no_wrap=True, overflow="ignore")
+    table.columns.insert(0, table.columns.pop())
     for room in rooms:
         state = room["state"]
         style = "red" if state == "waiting_for_agent" else ""
@@ -380,8 +389,15 @@ def gc(ctx: typer.Context) -> None:
     report = _api(out, lambda b: b.gc())
     if out.as_json:
         out.json(report)
-    else:
-        out.console.print_json(data=report)
+        return
+    actions = report.get("actions", [])
+    out.console.print(
+        f"looked at {report.get('rooms', 0)} room(s) and {report.get('open_sessions', 0)} open "
+        f"session(s): {len(actions) or 'nothing'} to do" + (":" if actions else "")
+    )
+    for action in actions:
+        detail = f" — {action['detail']}" if action.get("detail") else ""
+        out.console.print(f"  {action['action']}: {action['room']}{detail}", soft_wrap=True)
 
 
 # --- secrets ------------------------------------------------------------------------------------
@@ -462,7 +478,7 @@ def doctor(
     """
     out = _output(ctx)
     options = doctor_module.Options(probe_timeout_s=probe_timeout)
-    checks = _run(doctor_module.run(Settings, options))
+    checks = _run(doctor_module.run(launched_settings, options))
     bad = doctor_module.failed(checks)
     if out.as_json:
         out.json({"ok": not bad, "checks": [c.as_json() for c in checks]})

@@ -126,6 +126,27 @@ class Doctor:
         self.checks.append(self._settings())
         store = await self._guarded("database", self._database)
         await self._guarded("supabase", self._supabase)
+        if not s.livekit_configured:
+            self._add(
+                Check(
+                    "livekit",
+                    Status.FAIL,
+                    "no LiveKit credentials: LIVEKIT_API_KEY and LIVEKIT_API_SECRET are not set, "
+                    "and no local server's keys were found",
+                    "set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET, or run scripts/start "
+                    "(it runs a local livekit-server and keeps its keys in .data/livekit/keys)",
+                )
+            )
+            workers = [f"worker {s.worker_agent_name(r)}" for r in WorkerRole]
+            for name in ("webhook", *workers, "agent names", "webhook delivery", "rooms"):
+                self._skip(name, "LiveKit is not configured")
+            if store is None:
+                self._skip("agents", "the database is not reachable")
+            else:
+                await self._guarded("agents", lambda: self._agents(store))
+                await store.close()
+            self._skip("sessions", "LiveKit is not configured")
+            return self.checks
         lk = api.LiveKitAPI(
             s.livekit_url,
             s.livekit_api_key,

@@ -40,6 +40,7 @@ from pydantic import SecretStr
 from shared.secret_box import new_key
 from shared.settings import Component, ConfigError, Settings, StoreKind
 from voxiectl import livekit_local
+from voxiectl.local_settings import LocalFiles
 
 DATABASE_READY_PREFIX = "DATABASE_URL="
 STOP_TIMEOUT_S = 30.0
@@ -76,6 +77,8 @@ class Plan:
     env: dict[str, str] = field(default_factory=dict)
     operator_token: str | None = None
     token_generated: bool = False
+    # The generated token was made by this start (not one kept from an earlier start).
+    token_made_now: bool = False
     livekit_url: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -87,27 +90,28 @@ def has_entry_point(package: str, find_spec: FindSpec = importlib.util.find_spec
         return False
 
 
-def kept(path: Path, make: Callable[[], str]) -> str:
-    """A dev credential, made once and kept (owner-only) so restarts do not change it."""
+def kept(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
+    """A dev credential, made once and kept (owner-only) so restarts do not change it; and
+    whether it was made now."""
     if path.exists():
         token = path.read_text(encoding="utf-8").strip()
         if token:
-            return token
+            return token, False
     path.parent.mkdir(parents=True, exist_ok=True)
     token = make()
     path.write_text(token + "\n", encoding="utf-8")
     path.chmod(0o600)
-    return token
+    return token, True
 
 
 def operator_token(path: Path) -> str:
     """The dev operator token."""
-    return kept(path, lambda: secrets.token_urlsafe(32))
+    return kept(path, lambda: secrets.token_urlsafe(32))[0]
 
 
 def secrets_key(path: Path) -> str:
     """The dev key sealing owners' secrets (shared.secret_box)."""
-    return kept(path, new_key)
+    return kept(path, new_key)[0]
 
 
 def plan(
@@ -121,6 +125,8 @@ def plan(
     platform must not start at all. `livekit_binary` is the livekit-server to run when
     LIVEKIT_URL is not set (None: there is none, and LiveKit is skipped)."""
     settings.validate_for("backend")
+    # Where the credentials it makes are kept (voxiectl.local_settings reads them back).
+    files = LocalFiles(token_path.parent)
     database_note = {
         StoreKind.LOCAL: "local embedded Postgres",
         StoreKind.POSTGRES: "DATABASE_URL (migrations applied)",
@@ -139,17 +145,19 @@ def plan(
     if settings.backend_admin_token:
         result.operator_token = settings.backend_admin_token.get_secret_value()
     elif not has_auth and settings.is_development:
-        result.operator_token = operator_token(token_path)
+        result.operator_token, result.token_made_now = kept(
+            token_path, lambda: secrets.token_urlsafe(32)
+        )
         result.token_generated = True
         result.env["BACKEND_ADMIN_TOKEN"] = result.operator_token
     if settings.dev_sign_in and settings.dev_auth_secret is None:
         # Kept like the operator token, so a restart does not sign the dashboard out.
-        result.env["DEV_AUTH_SECRET"] = operator_token(token_path.parent / "dev-auth-secret")
+        result.env["DEV_AUTH_SECRET"] = operator_token(files.dev_auth_secret)
     if not settings.secrets_keys and settings.is_development:
         # Kept like the operator token: owners' stored secrets must open after a restart.
-        key = secrets_key(token_path.parent / "secrets-key")
+        key = secrets_key(files.secrets_key)
         result.env["SECRETS_KEYS"] = json.dumps([key])
-    settings = _plan_livekit(settings, result, token_path.parent / "livekit", livekit_binary)
+    settings = _plan_livekit(settings, result, files.livekit_dir, livekit_binary)
     if not settings.openai_api_key.get_secret_value() and settings.is_development:
         result.notes.append(
             "OPENAI_API_KEY is not set: the workers start, and a call tells its room that no "
@@ -252,15 +260,19 @@ def describe(settings: Settings, chosen: Plan) -> list[str]:
     lines.append(
         f"dashboard: {base}/" + (" (one-click dev sign-in)" if settings.dev_sign_in else "")
     )
-    lines.append(f"API: {base}/api (OpenAPI: {base}/openapi.json)")
+    # Every /api path and the document need the bearer token: the links carry it.
+    shown = chosen.operator_token if chosen.token_generated else None
+    bearer = f"-H 'Authorization: Bearer {shown or '$BACKEND_ADMIN_TOKEN'}'"
+    lines.append(f"API: curl {bearer} {base}/api/agents")
+    lines.append(f"OpenAPI document: curl {bearer} {base}/openapi.json")
     if chosen.livekit_url:
         lines.append(f"LiveKit: {chosen.livekit_url}")
     if chosen.token_generated and chosen.operator_token:
-        lines += [
-            "no authentication configured (dev): generated an operator token, kept in "
-            f"{settings.local_db_dir.parent / 'operator-token'}",
-            f"  curl -H 'Authorization: Bearer {chosen.operator_token}' {base}/api/agents",
-        ]
+        how = "made an operator token" if chosen.token_made_now else "reused the operator token"
+        lines.append(
+            f"no authentication configured (dev): {how} kept in "
+            f"{LocalFiles.of(settings).operator_token}"
+        )
     return lines
 
 
@@ -411,7 +423,7 @@ def main() -> int:
         settings = Settings()
         chosen = plan(
             settings,
-            token_path=settings.local_db_dir.parent / "operator-token",
+            token_path=LocalFiles.of(settings).operator_token,
             livekit_binary=livekit_local.find_binary(),
         )
     except ConfigError as exc:

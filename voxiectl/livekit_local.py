@@ -98,13 +98,22 @@ class Credentials:
         return cls(f"API{secrets.token_hex(6)}", secrets.token_urlsafe(36))
 
     @classmethod
+    def read(cls, path: Path) -> Credentials | None:
+        """The pair stored at `path`, or None if there is none (nothing is made)."""
+        try:
+            key, _, secret = path.read_text(encoding="utf-8").strip().partition(":")
+        except OSError:
+            return None
+        if key.strip() and len(secret.strip()) >= MIN_SECRET_LENGTH:
+            return cls(key.strip(), secret.strip())
+        return None
+
+    @classmethod
     def kept_in(cls, path: Path) -> Credentials:
         """The pair stored at `path` (`key: secret`, LiveKit's own key file format), made once
         so that restarts keep tokens, workers and the backend agreeing."""
-        if path.exists():
-            key, _, secret = path.read_text(encoding="utf-8").strip().partition(":")
-            if key.strip() and len(secret.strip()) >= MIN_SECRET_LENGTH:
-                return cls(key.strip(), secret.strip())
+        if (kept := cls.read(path)) is not None:
+            return kept
         made = cls.generate()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"{made.api_key}: {made.api_secret}\n", encoding="utf-8")

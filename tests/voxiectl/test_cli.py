@@ -19,6 +19,7 @@ from tests.backend.test_agents import insert_poisoned
 from tests.spawner.conftest import new_agent
 from tests.voxiectl.conftest import voxiectl
 from voxiectl.cli import app
+from voxiectl.livekit_local import free_port
 
 COMMANDS = ("start", "migrate", "agents", "rooms", "gc", "doctor", "secrets")
 
@@ -175,3 +176,36 @@ async def test_secrets_rotate_reseals_under_the_new_key_and_values_survive(
     assert lost.code == 1 and f"{owner}/CLINIC" in lost.stdout
     unset = await voxiectl("secrets", "rotate", env=env, cwd=tmp_path)
     assert unset.code == 2 and "SECRETS_KEYS is not set" in unset.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["migrate"],
+        ["agents", "list"],
+        ["agents", "show", "clarence"],
+        ["agents", "find", "clarence"],
+        ["rooms", "list"],
+        ["rooms", "close", "agent-x"],
+        ["gc"],
+        ["doctor", "--probe-timeout", "1"],
+        ["secrets", "new-key"],
+        ["secrets", "rotate"],
+    ],
+)
+async def test_no_command_ends_in_a_traceback_with_nothing_running(
+    command: list[str], tmp_path: Path
+) -> None:
+    """Issue 22: every command against nothing at all (no database, no LiveKit, no backend)
+    answers with a sentence and an exit code, never a traceback."""
+    closed = f"postgresql://postgres@127.0.0.1:{free_port()}/voxie"
+    env = {
+        "PLATFORM_ENV": "test",
+        "DATABASE_URL": closed,
+        "BACKEND_URL": f"http://127.0.0.1:{free_port()}",
+        "STORE_TIMEOUT_S": "2",
+    }
+    for as_json in ([], ["--json"]):
+        ran = await voxiectl(*as_json, *command, env=env, cwd=tmp_path)
+        assert "Traceback" not in ran.stdout + ran.stderr, (command, ran.stderr)
+        assert ran.code in (0, 1, 2), (command, ran.code, ran.stderr)

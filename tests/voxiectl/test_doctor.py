@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -32,6 +33,7 @@ from tests.support.postgres import empty_platform_tables
 from tests.support.processes import ServiceProcess
 from tests.voxiectl.conftest import Ran, voxiectl
 from voxiectl.livekit_local import LiveKitServer, free_port
+from voxiectl.local_settings import LocalFiles
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -120,6 +122,40 @@ async def test_a_healthy_platform_passes_every_check(running: Running) -> None:
     assert [r.name for r in rooms.rooms if r.name.startswith("platform-probe-")] == []
 
 
+async def test_beside_scripts_start_it_reads_the_keys_the_launcher_kept(
+    running: Running, tmp_path: Path
+) -> None:
+    """Issue 22: the doctor crashed beside `scripts/start` (no LIVEKIT_* in its shell): it finds
+    the local server's keys and the operator token where the launcher keeps them."""
+    lk = running.platform.lk
+    data = tmp_path / ".data"
+    files = LocalFiles(data)
+    files.livekit_dir.mkdir(parents=True)
+    credentials = lk.config.credentials
+    files.livekit_keys.write_text(f"{credentials.api_key}: {credentials.api_secret}\n")
+    files.operator_token.write_text(ADMIN_TOKEN + "\n")
+    env = {
+        k: v
+        for k, v in running.env().items()
+        if not k.startswith("LIVEKIT_") and k != "BACKEND_ADMIN_TOKEN"
+    }
+    env |= {"LOCAL_DB_DIR": str(data / "postgres"), "LOCAL_LIVEKIT_PORT": str(lk.config.http_port)}
+    ran = await voxiectl("--json", "doctor", "--probe-timeout", "8", env=env, cwd=tmp_path)
+    assert "Traceback" not in ran.stderr
+    checks = {c["name"]: c for c in ran.json()["checks"]}
+    assert ran.code == 0, checks
+    assert checks["livekit"]["status"] == "pass" and checks["webhook"]["status"] == "pass"
+    rooms = await voxiectl("--json", "rooms", "list", env=env, cwd=tmp_path)
+    assert rooms.code == 0, rooms.stderr
+
+    # With no keys kept and none set, it says what to do instead of a traceback.
+    files.livekit_keys.unlink()
+    bare = await voxiectl("--json", "doctor", env=env, cwd=tmp_path)
+    assert bare.code == 1 and "Traceback" not in bare.stderr
+    livekit = {c["name"]: c for c in bare.json()["checks"]}["livekit"]
+    assert livekit["status"] == "fail" and "scripts/start" in livekit["fix"]
+
+
 async def test_database_down(running: Running) -> None:
     closed = f"postgresql://postgres:postgres@127.0.0.1:{free_port()}/voxie"
     ran, checks = await running.doctor(DATABASE_URL=closed)
@@ -200,6 +236,9 @@ async def test_a_room_without_an_agent_and_closing_it(running: Running) -> None:
         listed = (await voxiectl("--json", "rooms", "list", env=env, cwd=cwd)).json()
         [view] = [r for r in listed["rooms"] if r["name"] == room]
         assert view["state"] == "waiting_for_agent" and view["humans"] == ["user:stranded"]
+        # For people too (a pipe is 80 columns wide): the whole name, to paste into `close`.
+        text = await voxiectl("rooms", "list", env=env, cwd=cwd)
+        assert room in text.stdout, text.stdout
         closed = await voxiectl("--json", "rooms", "close", room, env=env, cwd=cwd)
         assert closed.code == 0 and closed.json() == {"room_name": room, "closed": True}
         again = await voxiectl("--json", "rooms", "close", room, env=env, cwd=cwd)
@@ -241,6 +280,10 @@ async def test_a_session_stuck_open_and_gc_finalising_it(running: Running) -> No
         )
         ran, checks = await running.doctor()
         assert checks["sessions"]["status"] == "pass", checks["sessions"]
+        # Without --json, a sentence for people (it printed the JSON document unasked).
+        said = await voxiectl("gc", env=running.env(), cwd=running.platform.directory)
+        assert said.code == 0 and said.stdout.startswith("looked at "), said.stdout
+        assert "{" not in said.stdout
     finally:
         await conn.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests.spawner.conftest import new_agent
 from tests.support.human import Human
 from tests.support.livekit_server import binary as livekit_server_binary
 from tests.support.processes import ServiceProcess
+from tests.voxiectl.conftest import voxiectl
 from voxiectl.launcher import NO_LIVEKIT_SERVER, describe, has_entry_point, operator_token, plan
 from voxiectl.livekit_local import free_port
 
@@ -117,7 +119,10 @@ def test_dev_without_auth_gets_a_generated_operator_token_kept_across_starts(
     again = plan(settings, token_path=tmp_path / "operator-token", find_spec=absent)
     assert again.operator_token == first.operator_token and again.env == first.env
     text = "\n".join(describe(settings, first))
+    assert "made an operator token kept in" in text
+    assert "reused the operator token kept in" in "\n".join(describe(settings, again))
     assert "dashboard: http://127.0.0.1:8123/ (one-click dev sign-in)" in text
+    assert f"Bearer {first.operator_token}' http://127.0.0.1:8123/openapi.json" in text
     assert dev_secret not in text and key not in text
     assert f"Bearer {first.operator_token}' http://127.0.0.1:8123/api/agents" in text
     assert "skipped: voxie" in text and "skipped: spawner" in text
@@ -205,6 +210,30 @@ async def test_the_start_command_runs_the_platform_on_a_local_livekit_and_ctrl_c
                 [(topic, payload)] = await told(body)
                 assert topic == SPAWNER_ERROR
                 assert json.loads(payload)["code"] == "no_model_configured"
+
+            # The links it printed work as printed (every /api path needs the token).
+            for line in launcher.output().splitlines():
+                if link := re.search(r"curl -H 'Authorization: Bearer (\S+)' (\S+)$", line):
+                    printed = {"Authorization": f"Bearer {link[1]}"}
+                    assert (await client.get(link[2], headers=printed)).status_code == 200, line
+
+            # Beside it, in another terminal with none of its variables, every voxiectl command
+            # finds the platform the way the launcher kept it, and none ends in a traceback.
+            beside = {
+                "DATABASE_URL": database_url,
+                "BACKEND_PORT": str(port),
+                "LOCAL_DB_DIR": str(tmp_path / "db"),
+                "LOCAL_LIVEKIT_PORT": str(livekit_port),
+            }
+            for command in (["agents", "list"], ["rooms", "list"], ["gc"], ["secrets", "new-key"]):
+                ran = await voxiectl("--json", *command, env=beside, cwd=tmp_path)
+                assert ran.code == 0 and "Traceback" not in ran.stderr, (command, ran.stderr)
+            doctor = await voxiectl(
+                "--json", "doctor", "--probe-timeout", "15", env=beside, cwd=tmp_path
+            )
+            assert "Traceback" not in doctor.stderr, doctor.stderr
+            checks = {c["name"]: c["status"] for c in doctor.json()["checks"]}
+            assert checks["livekit"] == checks["webhook"] == "pass", doctor.stdout
         launcher.signal(signal.SIGINT)
         assert launcher.stop(timeout=60) == 0, launcher.output()
     finally:
