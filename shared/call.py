@@ -5,10 +5,10 @@
     connect ─▶ another agent came first? end ─▶ drive (the worker's, until an end) ─▶
     end reason ─▶ finish (the worker's last writes) ─▶ record the end ─▶ shut the job down
 
-The spawner (`spawner.call.SpawnedCall`) subclasses `Call` with what is its own — what runs
-and why it may be refused, the agent, how the conversation is driven (the grace period) — and
-everything else is decided here, so that a worker running it records an end reason for the same
-event as any other:
+The spawner (`spawner.call.SpawnedCall`) and Voxie (`voxie.call.CreationCall`) subclass `Call`
+with what is their own — what runs and why it may be refused, the agent, how the conversation
+is driven (the spawner's grace period, Voxie's draft) — and everything else is decided here, so
+an end reason is recorded for the same event in both:
 
 | what happened                                               | end_reason      | status |
 |-------------------------------------------------------------|-----------------|--------|
