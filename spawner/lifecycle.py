@@ -8,13 +8,15 @@ The seeds' agent-manager rules, done per job instead of by a central manager:
 - `active`: the conversation runs while at least one human is present.
 - `grace`: the last human left; a timer runs for `GRACE_PERIOD_S`. A human rejoining cancels it
   (back to `active`); on expiry the call closes with `grace_expired`.
-- `closing`: terminal; the first reason wins (end_call, max duration, shutdown, error, ...).
-  `ended_at` says when the conversation ended: the moment the last human left for a call that
-  closes in grace, otherwise the moment it closed.
+- `closing`: terminal; the first reason wins (grace_expired here; end_call, max duration,
+  shutdown, error, ... from the call skeleton, `shared.call`). `ended_at` says when the
+  conversation ended: the moment the last human left for a call that closes in grace, otherwise
+  the moment it closed.
 
 The machine is pure: it holds no tasks and reads time only through the injected clock, so tests
-drive it with a fake one. `spawner.call.Call` wires it to room events and timers and publishes
-`snapshot()` as the agent participant's attributes.
+drive it with a fake one. `spawner.call.SpawnedCall` wires it to room events and its deadline,
+closes it when the call ends for any reason, and publishes `snapshot()` as the agent
+participant's attributes.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ class Clock:
 @dataclass
 class Lifecycle:
     grace_period_s: float
-    max_duration_s: float
     clock: Clock = field(default_factory=Clock)
     agent_id: UUID | None = None
     session_id: UUID | None = None
@@ -56,13 +57,11 @@ class Lifecycle:
     # When the conversation ended: set on closing. A call that closes in grace ended when the
     # last human left, not when the grace period ran out (the recorded duration is talk time).
     ended_at: datetime | None = field(default=None, init=False)
-    _started: float = field(default=0.0, init=False)
     _last_left_at: datetime | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self._started = self.clock.monotonic()
         # Nobody may ever come: an empty room waits one grace period too.
-        self.grace_deadline = self._started + self.grace_period_s
+        self.grace_deadline = self.clock.monotonic() + self.grace_period_s
 
     # --- events --------------------------------------------------------------------------------
 
@@ -101,11 +100,8 @@ class Lifecycle:
         """Applies a deadline that has passed; the adapter calls it when `next_deadline` is due."""
         if self.state is LifecycleState.CLOSING:
             return self.state
-        now = self.clock.monotonic()
-        if self.grace_deadline is not None and now >= self.grace_deadline:
+        if self.grace_deadline is not None and self.clock.monotonic() >= self.grace_deadline:
             return self.close(EndReason.GRACE_EXPIRED)
-        if now >= self._started + self.max_duration_s:
-            return self.close(EndReason.MAX_DURATION)
         return self.state
 
     # --- queries -------------------------------------------------------------------------------
@@ -115,11 +111,8 @@ class Lifecycle:
         return self.state is LifecycleState.CLOSING
 
     def next_deadline(self) -> float | None:
-        """Monotonic time of the next deadline, None once closing."""
-        if self.closed:
-            return None
-        limit = self._started + self.max_duration_s
-        return min(limit, self.grace_deadline) if self.grace_deadline is not None else limit
+        """Monotonic time of the grace deadline, None while nobody waits for one."""
+        return None if self.closed else self.grace_deadline
 
     def snapshot(self) -> AgentLifecycle:
         grace_ends_at = None

@@ -4,7 +4,8 @@
 
 Registers as `spawner-{PLATFORM_ENV}` (explicit dispatch only) and takes only the jobs the shared
 routing rule gives it (`shared.routing`): `agent-{agent_id}-*` rooms of its own deployment while
-it has capacity. Each accepted job runs one `spawner.call.Call`.
+it has capacity. Each accepted job runs one `spawner.call.SpawnedCall` (the call skeleton,
+`shared.call`, with the spawner's agent).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.worker import agent_server, answer_probe, session_load, start_spool_replayer
 from spawner import metrics
-from spawner.call import Call
+from spawner.call import SpawnedCall, job_decision
 from spawner.loader import process_loader
 from spawner.tools import tls_context
 
@@ -88,4 +89,18 @@ async def on_request(request: JobRequest) -> None:
 
 @server.rtc_session(agent_name=AGENT_NAME, on_request=on_request)
 async def entrypoint(ctx: JobContext) -> None:
-    await Call(ctx, Runtime.shared(settings), settings, draining=lambda: server.draining).run()
+    decision = job_decision(ctx, settings)
+    with bind_log_context(room=ctx.job.room.name, job_id=ctx.job.id, agent_id=decision.agent_id):
+        if not decision.accepted or decision.agent_id is None:
+            # The request handler already refused such jobs; a job here is a bug upstream.
+            log.error("job_not_runnable", verdict=decision.verdict, reason=decision.reason)
+            ctx.shutdown("not runnable")
+            return
+        call = await SpawnedCall.for_job(
+            ctx,
+            settings,
+            decision.metadata,
+            agent_id=decision.agent_id,
+            draining=lambda: server.draining,
+        )
+        await call.run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 
@@ -10,6 +11,7 @@ from livekit import api
 
 from shared.db.migrations import apply_migrations
 from shared.logging import configure_logging
+from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from tests.support.livekit import LiveKitDouble
@@ -51,6 +53,21 @@ async def store(database_url: str) -> AsyncIterator[PostgresStore]:
     opened = await PostgresStore.connect(database_url)
     yield opened
     await opened.close()
+
+
+@pytest.fixture(scope="module")
+async def runtime(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Runtime]:
+    """A worker process's runtime (store and recorder on their own loop) on the session's
+    database, as `Runtime.shared` opens it in a worker; closed with its module (its thread is
+    gone before tests/shared/test_runtime.py looks for leftovers)."""
+    spool = tmp_path_factory.mktemp("runtime-spool")
+    started = await asyncio.to_thread(
+        Runtime(make_settings(database_url=database_url, spool_dir=spool)).start
+    )
+    yield started
+    await asyncio.to_thread(started.close)
 
 
 @pytest.fixture

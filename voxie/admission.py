@@ -1,5 +1,5 @@
 """Voxie's own admission, after the shared routing rule accepted a job: pure functions of the
-job's metadata and the session's events, testable without a configured server.
+job's metadata, testable without a configured server.
 
 Voxie runs creation (and edit) sessions requested by a user — `user:<uuid>`, who owns what the
 session builds. Anything else is refused for good (`terminate=True`): no Voxie should run it.
@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from livekit.agents.voice.events import CloseEvent, CloseReason
-
-from shared.contracts import EndReason, SessionKind
+from shared.contracts import SessionKind
 from shared.routing import Decision
 from voxie.draft import NotAnOwner, owner_id_from
 
@@ -35,12 +33,3 @@ def admit(decision: Decision) -> UUID | Refusal:
         return owner_id_from(metadata.requested_by)
     except NotAnOwner as exc:
         return Refusal(str(exc))
-
-
-def end_reason_of(event: CloseEvent) -> EndReason:
-    """How a session that closed itself ended, as the session record names it."""
-    if event.reason is CloseReason.PARTICIPANT_DISCONNECTED:
-        return EndReason.USER_HANGUP
-    if event.reason is CloseReason.ERROR:
-        return EndReason.ERROR
-    return EndReason.SHUTDOWN

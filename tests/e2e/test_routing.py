@@ -1,6 +1,6 @@
 """Which agent a room gets, on a real server (issue 13, flows 2, 3 and 4): one agent per room
-even when dispatched twice; rooms that are not the spawner's get no agent; two deployments that
-share an agent name each run only their own jobs.
+even when dispatched twice (the spawner's rooms and Voxie's); rooms that are not the spawner's
+get no agent; two deployments that share an agent name each run only their own jobs.
 """
 
 from __future__ import annotations
@@ -10,51 +10,78 @@ import json
 import uuid
 
 import httpx
+import pytest
 from livekit import api
 
+from shared.contracts import DispatchMetadata, SessionKind
 from shared.contracts.lifecycle import PREFIX
 from shared.naming import agent_room_name, voxie_room_name
 from shared.store.postgres import PostgresStore
-from tests.e2e.support import eventually, registered, serving, spawn
+from tests.e2e.support import eventually, healthy, registered, spawn
 from tests.spawner.conftest import create_agent_room, dispatch_metadata, new_agent
 from tests.support.human import Human
 from tests.support.livekit_server import api_client, join_token
-from tests.support.platform import Platform
+from tests.support.platform import OPERATOR, Platform
 from tests.support.processes import ServiceProcess
 from voxiectl.livekit_local import LiveKitServer
 
 STATE = f"{PREFIX}state"
+SESSION_ID = f"{PREFIX}session_id"
 SPAWNER = "spawner-test"
+VOXIE = "voxie-test"
 MAX_TRIES = 20  # LiveKit picks a worker at random (weighted by load): both get offers long before
 
 
-async def test_a_second_dispatch_leaves_by_itself(
-    platform: Platform, http: httpx.AsyncClient, store: PostgresStore, lk: LiveKitServer
+@pytest.mark.parametrize("worker", ["spawner", "voxie"])
+async def test_a_second_dispatch_leaves_by_itself_and_records_nothing(
+    worker: str,
+    platform: Platform,
+    http: httpx.AsyncClient,
+    store: PostgresStore,
+    lk: LiveKitServer,
 ) -> None:
-    spawner = await serving(platform, http)
-    agent = await store.create_agent(new_agent())
-    spawned = await spawn(http, platform.api, agent.id)
-    room = spawned["room_name"]
-    human = await Human.join(spawned["livekit_url"], spawned["token"])
+    """Both workers, one rule (`shared.call`): a job that finds another agent in its room leaves
+    before it starts a call, so the room keeps one agent and one session record."""
+    backend = platform.backend()
+    process = platform.spawner() if worker == "spawner" else platform.voxie()
+    await healthy(http, platform.api, backend)
+    await registered(process)
+    if worker == "spawner":
+        agent = await store.create_agent(new_agent())
+        opened = await spawn(http, platform.api, agent.id)
+        name, metadata = SPAWNER, dispatch_metadata(agent.id)
+    else:
+        response = await http.post(f"{platform.api}/api/voxie/sessions", headers=OPERATOR)
+        assert response.status_code == 201, response.text
+        opened = response.json()
+        name, metadata = VOXIE, _creation_metadata()
+    room = opened["room_name"]
+    human = await Human.join(opened["livekit_url"], opened["token"])
     try:
         first = await human.agent_attribute(STATE, "active", within=60)
         async with api_client(lk) as lkapi:
             await lkapi.agent_dispatch.create_dispatch(
-                api.CreateAgentDispatchRequest(
-                    agent_name=SPAWNER, room=room, metadata=dispatch_metadata(agent.id)
-                )
+                api.CreateAgentDispatchRequest(agent_name=name, room=room, metadata=metadata)
             )
         await eventually(
-            lambda: spawner.events("another_agent_in_room", room=room),
+            lambda: process.events("another_agent_in_room", room=room),
             what="the second job to see the first agent",
         )
         await eventually(
-            lambda: len(spawner.events("job_accepted", room=room)) == 2, what="two jobs"
+            lambda: len(process.events("job_accepted", room=room)) == 2, what="two jobs"
         )
         assert [a.identity for a in human.agents()] == [first.identity]
         assert first.attributes[STATE] == "active"
+        sessions = (await store.list_sessions(room_name=room)).items
+        assert [str(s.id) for s in sessions] == [first.attributes[SESSION_ID]]
     finally:
         await human.leave()
+
+
+def _creation_metadata() -> str:
+    return DispatchMetadata(
+        deployment="test", kind=SessionKind.CREATION, requested_by=f"user:{uuid.uuid4()}"
+    ).to_json()
 
 
 async def test_rooms_that_are_not_the_spawners_get_no_agent(

@@ -1,7 +1,8 @@
-"""Fixtures for the spawner: a real store, stored agents, a business API for HTTP tools, and
-real `python -m spawner start` processes against the LiveKit double (test_recording.py: a job
-whose config cannot load while the store is down). Rooms agents join are tested on the real
-server (tests/e2e/), which also uses `new_agent`, `dispatch_metadata` and `create_agent_room`."""
+"""Fixtures for the spawner: a real store, stored agents, a business API for HTTP tools, a
+spawned call in a scripted room (`spawned_call`), and real `python -m spawner start` processes
+against the LiveKit double (test_recording.py: a job whose config cannot load while the store is
+down). Rooms agents join are tested on the real server (tests/e2e/), which also uses
+`new_agent`, `dispatch_metadata` and `create_agent_room`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -26,16 +27,20 @@ from starlette.routing import Route
 from shared.contracts import AgentConfig, DispatchMetadata, NewAgent, SessionKind
 from shared.contracts.room_messages import SPAWNER_ERROR
 from shared.naming import agent_room_name
+from shared.runtime import Runtime
 from shared.secret_box import new_key
 from shared.settings import Settings
 from shared.store import AgentStore, NotFound
 from shared.store.postgres import PostgresStore
 from shared.tool_access import ToolAccess
-from spawner.call import tool_context
+from spawner import factory
+from spawner.call import SpawnedCall, tool_context
 from spawner.tools import ToolContext
 from tests.conftest import make_settings
+from tests.support.call_room import ScriptedRoom
 from tests.support.livekit import JobView, LiveKitDouble
 from tests.support.processes import ServiceProcess
+from tests.support.scripted_llm import ScriptedLLM
 from tests.support.serving import ThreadedServer
 
 OWNER = UUID("9b1d2c3e-0000-4000-8000-00000000a11c")
@@ -243,3 +248,32 @@ async def spawner_error(double: LiveKitDouble, room: str) -> dict[str, str]:
     assert topic == SPAWNER_ERROR
     message: dict[str, str] = json.loads(payload)
     return message
+
+
+async def spawned_call(
+    room: ScriptedRoom,
+    runtime: Runtime,
+    settings: Settings,
+    store: PostgresStore,
+    *,
+    model: ScriptedLLM | None = None,
+    draining: Callable[[], bool] = lambda: False,
+) -> SpawnedCall:
+    """A test call of a stored agent (it greets by `say`: no model turn)."""
+    agent = await store.create_agent(new_agent())
+    metadata = DispatchMetadata(
+        agent_id=agent.id,
+        deployment=settings.platform_env,
+        kind=SessionKind.TEST,
+        requested_by="user:tester",
+    )
+    scripted = model or ScriptedLLM([])
+    return SpawnedCall(
+        room,
+        runtime,
+        settings,
+        metadata,
+        draining=draining,
+        models=lambda _: factory.Models(scripted),
+        summary_model=lambda: ScriptedLLM([]),
+    )

@@ -147,7 +147,7 @@ async def test_end_call_closes_the_call_and_its_records_hold_transcript_usage_an
 ) -> None:
     settings = tool_settings()
     config = await stored(store, clinic, summarize=True)
-    lifecycle = Lifecycle(grace_period_s=60, max_duration_s=3600)
+    lifecycle = Lifecycle(grace_period_s=60)
     lifecycle.human_joined("user:1")
     lifecycle.session_started()
     model = ScriptedLLM([Reply(text="Goodbye, have a nice day!", calls=[ToolCall("end_call")])])

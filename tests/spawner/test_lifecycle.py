@@ -39,7 +39,6 @@ def machine(clock: FakeClock, **values: object) -> tuple[Lifecycle, list[Lifecyc
     seen: list[LifecycleState] = []
     lifecycle = Lifecycle(
         grace_period_s=GRACE,
-        max_duration_s=3600,
         clock=clock,
         on_change=lambda m: seen.append(m.state),
         **values,  # type: ignore[arg-type]
@@ -160,12 +159,6 @@ def test_shutdown_closes_from_any_state_and_the_first_reason_wins() -> None:
     clock.advance(GRACE * 2)
     lifecycle.tick()
     assert lifecycle.end_reason is EndReason.SHUTDOWN
-
-
-def test_a_call_longer_than_the_maximum_closes_as_max_duration() -> None:
-    clock = FakeClock()
-    lifecycle, _ = in_call(clock)
-    closes_after(lifecycle, clock, 3600, EndReason.MAX_DURATION)
 
 
 def test_the_snapshot_is_what_the_backend_reads_from_the_participant() -> None:

@@ -1,13 +1,16 @@
 """Voxie fixtures: a fresh owner per test (the shared session `store` in tests/conftest.py is
-never emptied: owners keep tests apart), a recording sender, a draft."""
+never emptied: owners keep tests apart), a recording sender, a draft, a creation call in a
+scripted room."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID, uuid4
 
 import pytest
 
+from shared.contracts import DispatchMetadata, SessionKind
 from shared.contracts.room_messages import (
     VOXIE_AGENT_SAVED,
     VOXIE_AGENT_VERSION,
@@ -16,7 +19,12 @@ from shared.contracts.room_messages import (
     DraftUpdate,
     LiveVersion,
 )
+from shared.runtime import Runtime
+from shared.settings import Settings
 from shared.store.postgres import PostgresStore
+from tests.support.call_room import ScriptedRoom
+from tests.support.scripted_llm import ScriptedLLM
+from voxie.call import CreationCall
 from voxie.draft import Draft
 
 
@@ -63,3 +71,22 @@ def sender() -> RecordingSender:
 async def draft(store: PostgresStore, sender: RecordingSender, owner: UUID) -> Draft:
     """A new agent's draft (creation mode) for this test's owner."""
     return await Draft.open(store, sender, owner, None)
+
+
+async def creation_call(
+    room: ScriptedRoom,
+    runtime: Runtime,
+    settings: Settings,
+    store: PostgresStore,
+    *,
+    model: ScriptedLLM | None = None,
+    draining: Callable[[], bool] = lambda: False,
+) -> CreationCall:
+    """A creation session for a new user (Voxie greets: one model turn)."""
+    metadata = DispatchMetadata(
+        deployment=settings.platform_env,
+        kind=SessionKind.CREATION,
+        requested_by=f"user:{uuid4()}",
+    )
+    scripted = model or ScriptedLLM(["Hi, I'm Voxie! What should your agent do?"])
+    return CreationCall(room, runtime, settings, metadata, draining=draining, model=scripted)

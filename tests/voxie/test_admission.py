@@ -1,5 +1,5 @@
-"""Voxie's admission after the shared routing: who owns a session, which sessions it runs, how
-a session's end is named — pure functions, tested without a configured server."""
+"""Voxie's admission after the shared routing: who owns a session, which sessions it runs —
+pure functions, tested without a configured server."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from livekit.agents.voice.events import CloseEvent, CloseReason
 
-from shared.contracts import DispatchMetadata, EndReason, SessionKind
+from shared.contracts import DispatchMetadata, SessionKind
 from shared.routing import Decision, Verdict
-from voxie.admission import Refusal, admit, end_reason_of
+from voxie.admission import Refusal, admit
 from voxie.draft import NotAnOwner, owner_id_from
 
 
@@ -37,19 +36,6 @@ def test_the_owner_is_the_user_the_backend_minted_the_session_for() -> None:
 def test_only_creation_sessions_are_admitted() -> None:
     assert admit(accepted(SessionKind.TEST)) == Refusal("Voxie runs creation sessions, not 'test'")
     assert admit(Decision(Verdict.ACCEPT)) == Refusal("the dispatch carries no metadata")
-
-
-@pytest.mark.parametrize(
-    ("reason", "expected"),
-    [
-        (CloseReason.PARTICIPANT_DISCONNECTED, EndReason.USER_HANGUP),
-        (CloseReason.ERROR, EndReason.ERROR),
-        (CloseReason.JOB_SHUTDOWN, EndReason.SHUTDOWN),
-        (CloseReason.USER_INITIATED, EndReason.SHUTDOWN),
-    ],
-)
-def test_end_reasons(reason: CloseReason, expected: EndReason) -> None:
-    assert end_reason_of(CloseEvent(reason=reason)) is expected
 
 
 def test_admission_needs_no_configured_server() -> None:

@@ -11,17 +11,18 @@ from uuid import UUID
 import pytest
 
 from shared.contracts import AgentStatus, EndReason, NewCallSession, SessionKind, SessionStatus
+from shared.contracts.room_messages import VOXIE_DRAFT
 from shared.naming import voxie_room_name
 from shared.recording import SessionRecorder, call_end
 from shared.runtime import Runtime
 from shared.store.postgres import PostgresStore
 from tests.conftest import make_settings
-from tests.support.scripted_llm import MODEL
+from tests.support.call_room import WAIT_S, ScriptedRoom
+from tests.support.scripted_llm import MODEL, Reply, ScriptedLLM, ToolCall
 from tests.support.tcp_proxy import TcpProxy, target_of, via
-from tests.voxie.conftest import RecordingSender
-from tests.voxie.conversation import conversation
+from tests.voxie.conftest import RecordingSender, creation_call
+from tests.voxie.conversation import GREETING, conversation
 from voxie.draft import Draft
-from voxie.worker import CreationCall
 
 
 @pytest.fixture
@@ -77,31 +78,38 @@ async def test_a_creation_session_is_recorded_with_its_transcript_and_usage(
     assert recorder.pending == 0
 
 
-async def test_the_call_closes_once_with_the_first_end_reason_and_leaves_the_store_open(
-    database_url: str, owner: UUID, sender: RecordingSender, tmp_path: Path
+async def test_a_creation_call_is_recorded_once_with_its_first_end_through_the_process_runtime(
+    runtime: Runtime, store: PostgresStore
 ) -> None:
-    # The job's view of the process runtime's store, as the worker gives it to each job.
-    settings = make_settings(database_url=database_url, spool_dir=tmp_path)
-    runtime = await asyncio.to_thread(Runtime(settings).start)
-    store = runtime.job_store()
-    recorder = SessionRecorder(store, tmp_path)
-    call = CreationCall(recorder, await recorder.start(creation(owner)))
-    call.draft = await Draft.open(store, sender, owner, None)
-    async with conversation(call.draft) as talk:
-        call.session = talk.session
-        await talk.tool("set_name", name="Crumb")
-        call.end(EndReason.USER_HANGUP)
-        call.end(EndReason.SHUTDOWN)  # the shutdown the hang-up caused
-        await call.close()
-        await call.close()
+    room = ScriptedRoom()
+    model = ScriptedLLM([GREETING])
+    call = await creation_call(
+        room, runtime, make_settings(openai_api_key="sk-test"), store, model=model
+    )
+    task = asyncio.create_task(call.run())
+    await room.until("active")
+    assert room.session is not None
+    model.push(Reply(calls=[ToolCall("set_name", {"name": "Crumb"})]), "Crumb it is.")
+    await room.session.run(user_input="Call it Crumb.")
+    call.end(EndReason.USER_HANGUP)
+    call.end(EndReason.SHUTDOWN)  # the shutdown the hang-up causes
+    room.disconnect()
+    async with asyncio.timeout(WAIT_S):
+        await task
 
-    row = await store.get_session(call.session_id)
-    assert (row.status, row.end_reason) == (SessionStatus.ENDED, EndReason.USER_HANGUP)
-    items, _ = await store.get_transcript(call.session_id)
+    [row] = (await store.list_sessions(room_name=room.name)).items
+    assert (row.kind, row.status, row.end_reason) == (
+        SessionKind.CREATION,
+        SessionStatus.ENDED,
+        EndReason.USER_HANGUP,
+    )
+    assert row.owner_id == call.owner_id
+    items, _ = await store.get_transcript(row.id)
     assert any(item.get("name") == "set_name" for item in items)
-    await store.close()  # a job cannot close the process's store: the next job still uses it
-    await store.ping()
-    await asyncio.to_thread(runtime.close)
+    assert room.shut_down and not room.deleted
+    # The draft went to the browser as a text stream from Voxie's participant.
+    assert [topic for topic, _ in room.texts] == [VOXIE_DRAFT]
+    await runtime.call(runtime.store.ping())  # the process's store outlives the call
 
 
 async def test_a_session_that_never_reached_its_room_is_recorded_as_failed(
