@@ -5,18 +5,40 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any, cast
 from uuid import uuid4
 
 import asyncpg
+import pytest
 from livekit.agents import AgentServer, JobExecutorType, JobProcess
 
-from shared.contracts import EndReason, NewCallSession, SessionKind
+from shared.contracts import CallSession, EndReason, NewCallSession, SessionKind
 from shared.recording import CallEnd, SessionRecorder
 from shared.runtime import Runtime
+from shared.settings import Settings
+from shared.store import AgentStore, StoreUnavailable, open_store
 from shared.store.postgres import PostgresStore
 from shared.worker import agent_server, session_load, start_spool_replayer
 from tests.conftest import make_settings
 from tests.support.tcp_proxy import TcpProxy, via
+
+
+class RefusalsCounted:
+    """The runtime's real store, counting the session starts it refused for an outage."""
+
+    def __init__(self, store: AgentStore) -> None:
+        self._store = store
+        self.starts_refused = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def start_session(self, new: NewCallSession) -> CallSession:
+        try:
+            return await self._store.start_session(new)
+        except StoreUnavailable:
+            self.starts_refused += 1
+            raise
 
 
 def load(server: AgentServer) -> float:
@@ -83,10 +105,23 @@ async def test_the_replayer_writes_what_an_outage_spooled_once_the_store_is_back
 
     # The worker starts while the store is still down: its replayer keeps trying.
     settings = make_settings(database_url=proxied, spool_dir=tmp_path)
-    runtime = await asyncio.to_thread(Runtime(settings).start)
+    watched: list[RefusalsCounted] = []
+
+    async def open_watched(settings: Settings) -> AgentStore:
+        watched.append(RefusalsCounted(await open_store(settings)))
+        return cast("AgentStore", watched[0])
+
+    runtime = await asyncio.to_thread(Runtime(settings, open_store=open_watched).start)
     replayer = start_spool_replayer(settings, interval_s=0.05, runtime=runtime)
     try:
-        await asyncio.sleep(0.3)
+        # Each pass tries the spooled start first: a second refusal is a second pass, so the
+        # replayer outlived a failed one, and the record is still owed.
+        for _ in range(6000):
+            if watched[0].starts_refused >= 2:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail(f"the replayer tried the down store {watched[0].starts_refused} time(s)")
         assert recorder.pending == 1 and not replayer.done()
         proxy.restore()
         async with asyncio.timeout(60):
