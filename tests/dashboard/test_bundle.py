@@ -10,7 +10,8 @@ import gzip
 
 import pytest
 
-from tests.support.dashboard_bundle import DIST, Bundle, pages
+from tests.support.dashboard_bundle import BUILD, DIST, Bundle, pages
+from tests.support.missing import missing
 
 # A string only livekit-client's code carries (the protobuf name of its signalling requests, kept
 # by any minifier): how its chunk is recognised whatever the build names it.
@@ -21,10 +22,7 @@ CALL_PAGES = {"TestCallPage", "VoxiePage"}
 @pytest.fixture(scope="module")
 def bundle() -> Bundle:
     if not (DIST / "index.html").is_file():
-        pytest.skip(
-            f"the dashboard is not built ({DIST} has no index.html): scripts/bootstrap builds it "
-            "with Node.js >= 20 (scripts/test runs it first)"
-        )
+        missing(f"the built dashboard ({DIST}/index.html)", BUILD)
     return Bundle.read()  # a build without its manifest fails here, naming the fix
 
 

@@ -1,53 +1,230 @@
 """The worker plumbing both workers share: the AgentServer from Settings, and the spool replayer
-that writes what a store outage left behind once the store is back."""
+that writes what a store outage left behind once the store is back.
+
+The AgentServer is checked by what it does, never by its private fields (they change with every
+livekit-agents release): in this process against a real livekit-server, and, for the status it
+reports at its load threshold, which the real server never shows, against the double."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import re
+import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any, cast
 from uuid import uuid4
 
 import asyncpg
-from livekit.agents import AgentServer, JobExecutorType, JobProcess
+import httpx
+import pytest
+from livekit import api
+from livekit.agents import AgentServer, JobContext, JobRequest
+from livekit.protocol.agent import WorkerStatus
 
-from shared.contracts import EndReason, NewCallSession, SessionKind
+from shared.contracts import CallSession, EndReason, NewCallSession, SessionKind
+from voxiectl.livekit_local import LiveKitServer, free_port
+from shared.naming import WorkerRole
 from shared.recording import CallEnd, SessionRecorder
 from shared.runtime import Runtime
+from shared.settings import Settings
+from shared.store import AgentStore, StoreUnavailable, open_store
 from shared.store.postgres import PostgresStore
 from shared.worker import agent_server, session_load, start_spool_replayer
 from tests.conftest import make_settings
+from tests.support.livekit import LiveKitDouble
+from tests.support.livekit_server import api_client, livekit_server
 from tests.support.tcp_proxy import TcpProxy, via
 
 
-def load(server: AgentServer) -> float:
-    return 0.25
+class RefusalsCounted:
+    """The runtime's real store, counting the session starts it refused for an outage."""
+
+    def __init__(self, store: AgentStore) -> None:
+        self._store = store
+        self.starts_refused = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def start_session(self, new: NewCallSession) -> CallSession:
+        try:
+            return await self._store.start_session(new)
+        except StoreUnavailable:
+            self.starts_refused += 1
+            raise
 
 
-def setup(proc: JobProcess) -> None:
-    pass
+# AgentServer.run() exports these for its job processes; they must not outlive the test (the
+# settings every other test builds read the environment).
+EXPORTED = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "SSL_CERT_FILE")
 
 
-def test_the_server_is_built_from_the_settings() -> None:
+@contextlib.asynccontextmanager
+async def running(server: AgentServer) -> AsyncIterator[str]:
+    """`server` running in this process, registered with its LiveKit server: its worker id."""
+    saved = {name: os.environ.get(name) for name in EXPORTED}
+    loop = asyncio.get_running_loop()
+    registered: asyncio.Future[str] = loop.create_future()
+
+    @server.on("worker_registered")
+    def _registered(worker_id: str, _info: object) -> None:
+        if not registered.done():
+            registered.set_result(worker_id)
+
+    run = asyncio.ensure_future(server.run())
+    either: set[asyncio.Future[Any]] = {registered, run}
+    try:
+        await asyncio.wait(either, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if run.done():
+            run.result()  # it stopped: its error says why
+        assert registered.done(), "the worker did not register within 30 s"
+        yield registered.result()
+    finally:
+        await server.aclose()
+        await asyncio.gather(run, return_exceptions=True)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def real_livekit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKitServer]:
+    with livekit_server(tmp_path_factory.mktemp("livekit")) as server:
+        yield server
+
+
+async def worker_page(http: httpx.AsyncClient, port: int) -> dict[str, Any]:
+    page: dict[str, Any] = (await http.get(f"http://127.0.0.1:{port}/worker")).json()
+    return page
+
+
+@pytest.mark.timeout(120)
+async def test_the_server_built_from_the_settings_serves_a_job_and_drains_as_they_say(
+    real_livekit: LiveKitServer,
+) -> None:
+    """A real job on the real server, watched through what the worker shows outside: its
+    registration, its health and Prometheus ports, the processes it prewarms, the agent in the
+    room, and how long a drain waits for a call that does not end."""
+    credentials = real_livekit.config.credentials
+    settings = make_settings(
+        platform_env="test",
+        worker_executor="thread",
+        worker_idle_processes=3,  # not the SDK's default (one per CPU)
+        worker_drain_timeout_s=1,
+        worker_http_port=free_port(),
+        worker_prometheus_port=free_port(),
+        livekit_url=real_livekit.url,
+        livekit_api_key=credentials.api_key,
+        livekit_api_secret=credentials.api_secret,
+    )
+    name = settings.worker_agent_name(WorkerRole.SPAWNER)
+    prewarmed: list[tuple[int, str]] = []  # (pid, thread) of each setup_fnc call
+    ran: list[tuple[str, int, str]] = []  # (room, pid, thread) of each job's entry point
+
+    server = agent_server(
+        settings,
+        load_fnc=lambda _: 0.25,
+        setup_fnc=lambda _: prewarmed.append((os.getpid(), threading.current_thread().name)),
+    )
+
+    async def on_request(request: JobRequest) -> None:
+        await request.accept(identity="agent-under-test", name="Agent")
+
+    @server.rtc_session(agent_name=name, on_request=on_request)
+    async def entrypoint(ctx: JobContext) -> None:
+        ran.append((ctx.job.room.name, os.getpid(), threading.current_thread().name))
+        await ctx.connect()  # the call then lasts until the worker ends it
+
+    async with (
+        running(server) as worker_id,
+        httpx.AsyncClient(timeout=5) as http,
+        api_client(real_livekit) as lkapi,
+    ):
+        assert worker_id == server.id
+        # WORKER_IDLE_PROCESSES were warmed before it registered, as threads of this process.
+        assert len(prewarmed) == 3
+        assert {pid for pid, _ in prewarmed} == {os.getpid()}
+        assert threading.main_thread().name not in {thread for _, thread in prewarmed}
+
+        # WORKER_HTTP_PORT: the health check, and the agent name and load it registered with.
+        assert (await http.get(f"http://127.0.0.1:{settings.worker_http_port}/")).text == "OK"
+        for _ in range(100):  # the load is sampled every 0.5 s
+            page = await worker_page(http, settings.worker_http_port)
+            if page.get("worker_load") == 0.25:
+                break
+            await asyncio.sleep(0.1)
+        assert (page["agent_name"], page.get("worker_load")) == (name, 0.25), page
+        # WORKER_PROMETHEUS_PORT: the same load as a metric.
+        metrics = await http.get(f"http://127.0.0.1:{settings.worker_prometheus_port}/metrics")
+        assert re.search(r"^lk_agents_worker_load\{[^}]*\} 0\.25$", metrics.text, re.M)
+
+        # A job dispatched to that name is offered here, accepted, and runs on a thread of this
+        # process (WORKER_EXECUTOR=thread); its agent joins the room.
+        room = f"agent-{uuid4()}-{uuid4().hex[:12]}"
+        await lkapi.room.create_room(
+            api.CreateRoomRequest(name=room, agents=[api.RoomAgentDispatch(agent_name=name)])
+        )
+        for _ in range(300):
+            listed = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
+            if any(p.identity == "agent-under-test" for p in listed.participants):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail(f"no agent joined {room}: offers reached {ran}")
+        [(ran_room, pid, thread)] = ran
+        assert (ran_room, pid) == (room, os.getpid()) and thread != threading.main_thread().name
+
+        # WORKER_DRAIN_TIMEOUT_S: a drain waits that long for the call, then gives up.
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(30):
+                await server.drain()
+        assert server.draining
+        assert loop.time() - began < 10, "the drain waited for its 30 s guard, not 1 s"
+
+
+async def test_the_server_reports_itself_full_at_the_load_threshold(
+    livekit: LiveKitDouble,
+) -> None:
+    """WORKER_LOAD_THRESHOLD as the server hears it: the status the worker sends (LiveKit
+    offers jobs only to workers that say they are available). The real server keeps that to
+    itself, so this is read from the double, which decodes the same messages."""
     settings = make_settings(
         worker_executor="thread",
-        worker_idle_processes=3,
+        worker_idle_processes=0,
         worker_load_threshold=0.6,
-        worker_drain_timeout_s=42,
         worker_http_port=0,
-        worker_prometheus_port=9465,
-        livekit_url="ws://livekit.test:7880",
-        livekit_api_key="APIkey",
-        livekit_api_secret="secret-value",
+        livekit_url=livekit.ws_url,
+        livekit_api_key=livekit.api_key,
+        livekit_api_secret=livekit.api_secret,
     )
-    server = agent_server(settings, load_fnc=load, setup_fnc=setup)
-    assert server._job_executor_type is JobExecutorType.THREAD
-    assert server._num_idle_processes == 3
-    assert server._load_threshold == 0.6
-    assert server._drain_timeout == 42
-    assert (server._port, server._prometheus_port) == (0, 9465)
-    assert server._ws_url == "ws://livekit.test:7880"
-    assert (server._api_key, server._api_secret) == ("APIkey", "secret-value")
-    assert server._load_fnc is load and server._setup_fnc is setup
+    name = settings.worker_agent_name(WorkerRole.SPAWNER)
+    load = [0.59]
+    server = agent_server(settings, load_fnc=lambda _: load[-1], setup_fnc=lambda _: None)
+
+    @server.rtc_session(agent_name=name)
+    async def entrypoint(ctx: JobContext) -> None:
+        await ctx.connect()
+
+    async def reported(status: WorkerStatus, at: float) -> bool:
+        [view] = await livekit.workers(name)
+        return view.status == status and view.load == pytest.approx(at)
+
+    async with running(server):
+        # The SDK reports every 2.5 s.
+        await livekit.wait_for(
+            lambda: reported(WorkerStatus.WS_AVAILABLE, 0.59), within=20, what="available below it"
+        )
+        load.append(0.6)
+        await livekit.wait_for(
+            lambda: reported(WorkerStatus.WS_FULL, 0.6), within=20, what="full at it"
+        )
 
 
 def test_a_replica_is_full_at_exactly_its_maximum_sessions() -> None:
@@ -83,10 +260,23 @@ async def test_the_replayer_writes_what_an_outage_spooled_once_the_store_is_back
 
     # The worker starts while the store is still down: its replayer keeps trying.
     settings = make_settings(database_url=proxied, spool_dir=tmp_path)
-    runtime = await asyncio.to_thread(Runtime(settings).start)
+    watched: list[RefusalsCounted] = []
+
+    async def open_watched(settings: Settings) -> AgentStore:
+        watched.append(RefusalsCounted(await open_store(settings)))
+        return cast("AgentStore", watched[0])
+
+    runtime = await asyncio.to_thread(Runtime(settings, open_store=open_watched).start)
     replayer = start_spool_replayer(settings, interval_s=0.05, runtime=runtime)
     try:
-        await asyncio.sleep(0.3)
+        # Each pass tries the spooled start first: a second refusal is a second pass, so the
+        # replayer outlived a failed one, and the record is still owed.
+        for _ in range(6000):
+            if watched[0].starts_refused >= 2:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail(f"the replayer tried the down store {watched[0].starts_refused} time(s)")
         assert recorder.pending == 1 and not replayer.done()
         proxy.restore()
         async with asyncio.timeout(60):

@@ -132,7 +132,11 @@ def test_the_grace_timer_starts_only_when_the_last_human_leaves() -> None:
     lifecycle, _ = in_call(clock)
     lifecycle.human_joined("user:2")
     assert lifecycle.human_left("user:1") is ACTIVE
+    # However long the other human stays, the call does not close.
+    clock.advance(GRACE * 2)
+    assert lifecycle.tick() is ACTIVE
     assert lifecycle.human_left("user:2") is GRACE_STATE
+    closes_after(lifecycle, clock, GRACE, EndReason.GRACE_EXPIRED)
 
 
 def closes_after(lifecycle: Lifecycle, clock: FakeClock, seconds: float, reason: EndReason) -> None:

@@ -25,6 +25,8 @@ from tests.support.processes import REPO_ROOT
 
 DASHBOARD = REPO_ROOT / "dashboard"
 DIST = DASHBOARD / "dist"
+# How the build the tests read is made (scripts/test makes it before the tests run).
+BUILD = "scripts/bootstrap builds it with Node.js >= 20 (scripts/test runs it first)"
 PAGES = DASHBOARD / "src" / "pages"
 MANIFEST = Path(".vite") / "manifest.json"
 ENTRY = "index.html"

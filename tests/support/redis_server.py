@@ -2,15 +2,14 @@
 port, nothing persisted (no RDB snapshots, no append-only file), its working directory a
 temporary one.
 
-Where it is not installed the fixture skips with the install command, except in CI (`CI` set,
-as `.ci/run` does), where it fails: CI installs it, so its absence there is a broken machine,
-not a reason to leave the multi-node path untested.
+Where it is not installed the fixture skips with the install command, except in CI, where it
+fails (tests/support/missing.py): CI installs it, so its absence there is a broken machine, not
+a reason to leave the multi-node path untested.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
@@ -18,9 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from voxiectl.livekit_local import LOOPBACK, free_port
+from tests.support.missing import missing
 
 READY_TIMEOUT_S = 20.0
 INSTALL = "apt-get install redis-server"
@@ -30,9 +28,7 @@ def redis_binary() -> str:
     """The `redis-server` to run, or the test's skip (its failure in CI) saying how to get it."""
     found = shutil.which("redis-server")
     if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"redis-server is missing in CI: {INSTALL} (.ci/run does)")
-        pytest.skip(f"redis-server is not installed ({INSTALL}); multi-node LiveKit needs it")
+        missing("redis-server", f"{INSTALL} (.ci/run does); multi-node LiveKit needs it")
     return found
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from structlog.testing import capture_logs
 
 from shared.contracts.room_messages import (
     VOXIE_AGENT_SAVED,
@@ -60,12 +61,24 @@ async def test_each_message_is_one_text_stream_on_its_topic() -> None:
 
 async def test_a_failed_send_is_logged_not_raised() -> None:
     sender = RoomSender(Participant(fail=True), timeout_s=5)
-    await sender.draft(DraftUpdate(fields={}, missing=["name"]))
+    with capture_logs() as logs:
+        await sender.draft(DraftUpdate(fields={}, missing=["name"]))
+    assert logs == [
+        {
+            "event": "room_message_not_sent",
+            "log_level": "warning",
+            "topic": VOXIE_DRAFT,
+            "error": "ConnectionError: room disconnected",
+        }
+    ]
 
 
 @pytest.mark.timeout(30)
 async def test_a_send_that_never_completes_is_given_up() -> None:
     participant = Participant(hang=True)
     sender = RoomSender(participant, timeout_s=0.2)
-    await sender.draft(DraftUpdate(fields={}, missing=["name"]))
-    assert participant.streams == []
+    with capture_logs() as logs:
+        await sender.draft(DraftUpdate(fields={}, missing=["name"]))
+    [given_up] = logs
+    assert (given_up["event"], given_up["topic"]) == ("room_message_not_sent", VOXIE_DRAFT)
+    assert given_up["error"].startswith("TimeoutError")

@@ -26,11 +26,22 @@ def test_a_port_is_never_handed_out_twice() -> None:
     assert len(set(ports)) == len(ports)
 
 
-def test_the_port_binds_on_the_wildcard_address_as_the_agents_health_server_does() -> None:
-    port = free_port()
-    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as server:
-        server.bind(("::", port))
-        server.listen()
+def test_the_port_binds_on_the_wildcard_address_as_the_agents_health_server_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Taken on IPv6 loopback only: 127.0.0.1 still has it, the health server's "::" does not.
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as taken:
+        taken.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        taken.bind(("::1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        offered, choose = iter([busy]), secrets.choice
+        monkeypatch.setattr(secrets, "choice", lambda ports: next(offered, None) or choose(ports))
+        port = free_port()
+        assert port != busy
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as server:
+            server.bind(("::", port))
+            server.listen()
 
 
 def test_a_port_taken_on_loopback_only_is_not_offered(monkeypatch: pytest.MonkeyPatch) -> None:

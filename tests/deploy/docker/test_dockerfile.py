@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.dashboard_bundle import DASHBOARD, DIST
+from tests.support.dashboard_bundle import BUILD, DASHBOARD, DIST
+from tests.support.missing import missing
 from tests.support.processes import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -172,7 +173,7 @@ def test_the_image_builds_the_dashboard_without_source_maps() -> None:
 def test_the_production_build_has_no_source_maps() -> None:
     """What the image copies, as scripts/bootstrap builds it with the same command."""
     if not (DIST / "index.html").is_file():
-        pytest.skip(f"the dashboard is not built ({DIST}): scripts/bootstrap builds it")
+        missing(f"the built dashboard ({DIST}/index.html)", BUILD)
     maps = [str(p.relative_to(DIST)) for p in DIST.rglob("*.map")]
     assert not maps, f"{maps}: rebuild with npm run build (a development-mode build has maps)"
     named = [

@@ -626,10 +626,6 @@ async def test_lease_ttl_is_validated(store: AgentStore) -> None:
         await store.acquire_lease("reconciler", "backend-a", 0)
 
 
-async def test_ping(store: AgentStore) -> None:
-    await store.ping()
-
-
 # --- agent slots (MAX_TOTAL_AGENTS) ------------------------------------------------------------
 
 

@@ -19,8 +19,32 @@ from shared.store.postgres import PostgresStore
 from shared.store.supabase import SupabaseStore
 from tests.shared.store.test_contract import new_agent
 from tests.support.postgrest import PostgrestDouble
-from tests.support.tcp_proxy import BlackHole
+from tests.support.tcp_proxy import BlackHole, TcpProxy, target_of, via
 from voxiectl.livekit_local import free_port
+
+
+@pytest.mark.parametrize("kind", ["postgres", "supabase"])
+async def test_ping_answers_only_while_the_database_does(
+    kind: str, database_url: str, postgrest: PostgrestDouble, service_role_key: str
+) -> None:
+    """What the readiness checks rely on: a ping that answered without asking the database
+    would report a store that is down as up."""
+    server = database_url if kind == "postgres" else postgrest.url
+    async with TcpProxy(target_of(server)) as proxy:
+        store: AgentStore = (
+            await PostgresStore.connect(via(database_url, proxy), attempts=1)
+            if kind == "postgres"
+            else await SupabaseStore.connect(
+                via(postgrest.url, proxy), service_role_key, attempts=1, client_retry=False
+            )
+        )
+        try:
+            await store.ping()
+            proxy.cut()
+            with pytest.raises(StoreUnavailable):
+                await store.ping()
+        finally:
+            await store.close()
 
 
 async def test_postgres_store_comes_up_while_the_database_is_down() -> None:

@@ -9,12 +9,13 @@ import av
 import numpy as np
 import pytest
 
+from tests.support.missing import missing
 from tests.support.openai import audio
 
 
 def test_espeak_speech_is_24k_and_clearly_not_silence() -> None:
     if audio.SYNTHESIS != "espeak-ng":
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng); tones are used")
+        missing("espeak-ng", "apt-get install espeak-ng (.ci/run does); the double speaks tones")
     pcm = audio.speech("Your appointment is at ten.")
     assert 1000 < audio.duration_ms(pcm) < 5000 and audio.rms(pcm) > 1000
 
