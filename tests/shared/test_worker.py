@@ -25,7 +25,6 @@ from livekit.agents import AgentServer, JobContext, JobRequest
 from livekit.protocol.agent import WorkerStatus
 
 from shared.contracts import CallSession, EndReason, NewCallSession, SessionKind
-from voxiectl.livekit_local import LiveKitServer, free_port
 from shared.naming import WorkerRole
 from shared.recording import CallEnd, SessionRecorder
 from shared.runtime import Runtime
@@ -37,6 +36,7 @@ from tests.conftest import make_settings
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit_server import api_client, livekit_server
 from tests.support.tcp_proxy import TcpProxy, via
+from voxiectl.livekit_local import LiveKitServer, free_port
 
 
 class RefusalsCounted:

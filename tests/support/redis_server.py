@@ -17,8 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from voxiectl.livekit_local import LOOPBACK, free_port
 from tests.support.missing import missing
+from voxiectl.livekit_local import LOOPBACK, free_port
 
 READY_TIMEOUT_S = 20.0
 INSTALL = "apt-get install redis-server"
