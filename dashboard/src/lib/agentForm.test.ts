@@ -78,6 +78,8 @@ describe('the form as the API body', () => {
       headers: { Authorization: { secret: 'CLINIC_API_TOKEN' }, Accept: 'application/json' },
     })
     expect(agentBody(form({ activate: true })).status).toBe('active')
+    const defaults = agentBody(form({ voice: '', model: '' }))
+    expect('voice' in defaults || 'model' in defaults).toBe(false)
   })
 })
 

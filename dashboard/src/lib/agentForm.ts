@@ -137,8 +137,9 @@ export function agentBody(form: AgentForm): AgentCreate {
     name: form.name.trim(),
     greeting: form.greeting,
     instructions: form.instructions,
-    voice: form.voice,
-    model: form.model,
+    // Left to the server's defaults when no choice was offered (the catalog did not load).
+    ...(form.voice ? { voice: form.voice } : {}),
+    ...(form.model ? { model: form.model } : {}),
     pipeline: form.pipeline,
     status: form.activate ? 'active' : 'draft',
     tools: form.actions.map(toolSpec),

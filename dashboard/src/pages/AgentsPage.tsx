@@ -102,9 +102,14 @@ export function AgentsPage() {
     <>
       <div className="page-head">
         <h1>Agents</h1>
-        <Link className="button button-primary" to="/voxie">
-          Create with Voxie
-        </Link>
+        <div className="button-row">
+          <Link className="button" to="/agents/new">
+            New agent
+          </Link>
+          <Link className="button button-primary" to="/voxie">
+            Create with Voxie
+          </Link>
+        </div>
       </div>
       {archived && <Notice kind="success">“{archived}” was archived. Its calls stay in the history.</Notice>}
       {archiveFailure && <FailureNotice failure={archiveFailure} />}
@@ -112,10 +117,18 @@ export function AgentsPage() {
       {none ? (
         <section className="empty card">
           <h2>No agents yet</h2>
-          <p>Describe the agent you want to Voxie out loud: its name, voice, greeting, what it should do. Voxie builds it while you talk.</p>
-          <Link className="button button-primary" to="/voxie">
-            Create your first agent
-          </Link>
+          <p>
+            Describe the agent you want to Voxie out loud: its name, voice, greeting, what it should do. Voxie builds it while you talk. Prefer typing? Fill in
+            the same things in a form.
+          </p>
+          <div className="button-row button-row-center">
+            <Link className="button button-primary" to="/voxie">
+              Create your first agent
+            </Link>
+            <Link className="button" to="/agents/new">
+              Fill in a form instead
+            </Link>
+          </div>
           <div className="toolbar">{archivedToggle}</div>
         </section>
       ) : (
