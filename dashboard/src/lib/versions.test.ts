@@ -85,6 +85,10 @@ describe('versions', () => {
     expect(savedSentence(3, { publishedVersion: 1, hasUnpublishedChanges: true })).toBe(
       'Changes saved as revision 3 of the draft. Calls run version 1 until you publish the draft.',
     )
+    // Activated: the save published the first version.
+    expect(savedSentence(2, { publishedVersion: 1, hasUnpublishedChanges: false }, null)).toBe(
+      'Changes saved as revision 2 of the draft, and published as version 1: calls run it.',
+    )
     // Saved back to what is published: nothing waits.
     expect(savedSentence(4, { publishedVersion: 1, hasUnpublishedChanges: false })).toBe('Changes saved as revision 4 of the draft.')
     expect(liveFact({ publishedVersion: null, hasUnpublishedChanges: true })).toBe('Not published yet')

@@ -154,9 +154,13 @@ export function liveFact({ publishedVersion, hasUnpublishedChanges }: VersionSta
   return hasUnpublishedChanges ? `v${publishedVersion} (the draft has unpublished changes)` : `v${publishedVersion}`
 }
 
-/** After the edit form saved: which revision the draft is now, and what calls still run. */
-export function savedSentence(revision: number, state: VersionState): string {
+/** After the edit form saved: which revision the draft is now, and what calls run. `before` is
+ * the version published before the save: activating an agent publishes its first. */
+export function savedSentence(revision: number, state: VersionState, before: number | null = state.publishedVersion): string {
   const saved = `Changes saved as revision ${revision} of the draft.`
+  if (before === null && state.publishedVersion !== null) {
+    return `Changes saved as revision ${revision} of the draft, and published as version ${state.publishedVersion}: calls run it.`
+  }
   if (state.publishedVersion !== null && state.hasUnpublishedChanges) {
     return `${saved} Calls run version ${state.publishedVersion} until you publish the draft.`
   }

@@ -13,6 +13,7 @@ import { formatRelative } from '../lib/format'
 import { appendPage, firstPage, hasMore, showing, type Paging } from '../lib/paging'
 import type { Agent, Paged } from '../lib/types'
 import { useTitle } from '../components/useTitle'
+import { DRAFT, testTarget } from '../lib/versions'
 
 const PAGE_SIZE = 50
 
@@ -198,9 +199,10 @@ export function AgentsPage() {
                       <button
                         type="button"
                         className="button button-small button-primary"
-                        onClick={() => navigate(`/agents/${agent.id}/test`, { state: { autostart: true, name: agent.name } })}
+                        onClick={() => navigate(`/agents/${agent.id}/test${query({ version: testTarget(agent) })}`, { state: { autostart: true, name: agent.name } })}
                       >
-                        Test<span className="visually-hidden"> {agent.name}</span>
+                        {testTarget(agent) === DRAFT ? 'Test draft' : 'Test'}
+                        <span className="visually-hidden"> {agent.name}</span>
                       </button>
                       {agent.status !== 'archived' && (
                         <>
@@ -247,11 +249,13 @@ function listed({ search, list }: Listing): string {
   return search ? `${showing(list, 'agent')} matching “${search}”` : showing(list, 'agent')
 }
 
-/** The live version and whether the draft waits to be published (issue 17). */
+/** The live version and whether the draft waits to be published (issue 17). A never-published
+ * agent shows its status alone: all of it is unpublished, and nothing is live. */
 function LiveVersion({ agent }: { agent: Agent }) {
+  if (agent.published_version === null) return null
   return (
     <>
-      {agent.published_version !== null && <span className="live-version"> v{agent.published_version} live</span>}
+      <span className="live-version"> v{agent.published_version} live</span>
       {agent.has_unpublished_changes && agent.status !== 'archived' && <span className="badge badge-unpublished">Unpublished changes</span>}
     </>
   )
