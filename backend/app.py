@@ -37,6 +37,7 @@ from backend.rooms import LiveKitRefused, LiveKitRooms, LiveKitUnavailable, Room
 from backend.routes import (
     agents,
     analytics,
+    catalog,
     me,
     rooms,
     secrets,
@@ -67,6 +68,7 @@ OPERATIONS: list[Operation] = [
     *system.operations,
     *dashboard.operations,
     *me.operations,
+    *catalog.operations,
     *agents.operations,
     *versions.operations,
     *voxie.operations,

@@ -36,9 +36,13 @@ MESSAGES: dict[SpawnerErrorCode, str] = {
     SpawnerErrorCode.STORE_UNAVAILABLE: (
         "The agent could not be loaded right now. Please try again in a minute."
     ),
+    # Only a dev platform starts without a model (elsewhere the workers refuse to start), so the
+    # person reading it is the one who started it: say how to fix it.
     SpawnerErrorCode.NO_MODEL_CONFIGURED: (
         "No voice model is configured on this platform (OPENAI_API_KEY is not set), so the "
-        "agent cannot talk."
+        "agent cannot talk. Restart the platform with OPENAI_API_KEY=… (for an "
+        "OpenAI-compatible server, also OPENAI_BASE_URL=…, with any key such as EMPTY), then "
+        "try again."
     ),
     SpawnerErrorCode.MODEL_UNAVAILABLE: (
         "The agent's voice model could not be reached, so the call ended. Please try again "

@@ -74,7 +74,9 @@ def find_slug(query: str, agents: Sequence[AgentConfig]) -> SlugMatch:
 
 
 def summary(agent: AgentConfig) -> dict[str, Any]:
-    """The columns of `agents list`, as JSON values."""
+    """The columns of `agents list`, as JSON values named as the API names them: `version` is
+    the draft's revision (every save), `published_version` what plain calls run (null: never
+    published)."""
     return {
         "id": str(agent.id),
         "slug": agent.slug,
@@ -82,5 +84,7 @@ def summary(agent: AgentConfig) -> dict[str, Any]:
         "owner_id": str(agent.owner_id),
         "status": agent.status.value,
         "version": agent.version,
+        "published_version": agent.published_version,
+        "has_unpublished_changes": agent.has_unpublished_changes,
         "updated_at": agent.updated_at.isoformat(),
     }

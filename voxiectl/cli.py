@@ -180,10 +180,22 @@ def migrate(ctx: typer.Context) -> None:
 
 
 def _agents_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table("slug", "name", "status", "version", "id", "owner")
+    # `version` is the draft's revision counter (every save), not a published version: the
+    # table names both, as the dashboard does.
+    table = Table("slug", "name", "status", "published", "revision", "id", "owner")
     for row in rows:
+        published = row["published_version"]
+        revision = str(row["version"])
+        if published is not None and row["has_unpublished_changes"]:
+            revision += " (unpublished)"
         table.add_row(
-            row["slug"], row["name"], row["status"], str(row["version"]), row["id"], row["owner_id"]
+            row["slug"],
+            row["name"],
+            row["status"],
+            "-" if published is None else f"v{published}",
+            revision,
+            row["id"],
+            row["owner_id"],
         )
     return table
 

@@ -14,6 +14,7 @@ import { SignInPage } from './pages/SignInPage'
 // entry. bench.dashboard_bundle prints what each page loads; tests/dashboard/ keeps it so.
 const AgentPage = lazyPage(() => import('./pages/AgentPage'), 'AgentPage')
 const AgentsPage = lazyPage(() => import('./pages/AgentsPage'), 'AgentsPage')
+const NewAgentPage = lazyPage(() => import('./pages/NewAgentPage'), 'NewAgentPage')
 const CallsPage = lazyPage(() => import('./pages/CallsPage'), 'CallsPage')
 const CallDetailPage = lazyPage(() => import('./pages/CallsPage'), 'CallDetailPage')
 const OperationsPage = lazyPage(() => import('./pages/OperationsPage'), 'OperationsPage')
@@ -100,6 +101,7 @@ function Shell() {
             <Route path="/" element={<Navigate to="/agents" replace />} />
             <Route path="/agents" element={<AgentsPage />} />
             <Route path="/voxie" element={<VoxiePage />} />
+            <Route path="/agents/new" element={<NewAgentPage />} />
             <Route path="/agents/:agentId" element={<AgentPage />} />
             <Route path="/agents/:agentId/voxie" element={<VoxiePage />} />
             <Route path="/agents/:agentId/test" element={<TestCallPage />} />

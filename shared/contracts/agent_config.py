@@ -338,7 +338,8 @@ class NotRunnable(ValueError):
             message = f"agent {agent.slug} is archived and cannot run"
         elif agent.status is not AgentStatus.ACTIVE:
             message = (
-                f"agent {agent.slug} is a {agent.status.value}; set its status to active to run it"
+                f"agent {agent.slug} is a {agent.status.value}; set its status to active to run "
+                "it (a test call of its draft, version=draft, runs it as it is)"
             )
         else:
             self.unpublished = True
@@ -351,10 +352,16 @@ def check_runnable(
     agent: AgentConfig, version: int | Literal["draft"] | None = None
 ) -> int | Literal["draft"]:
     """The one rule of which agents run a call, and what they run (the backend before it opens
-    a room, the spawner before it runs one). Only an active agent runs; an archived one never,
-    a draft-status one not yet. `version` is what a test call asked for — a version number or
-    `"draft"` (the working draft, heard before it is published) — and is what runs; a plain call
-    (None) runs the published version, which an active agent needs. Returns what runs."""
+    a room, the spawner before it runs one). An archived agent never runs. `version` is what a
+    test call asked for — a version number or `"draft"` (the working draft, heard before it is
+    published) — and is what runs; a plain call (None) runs the published version. A published
+    version (named, or the plain call's) runs only for an active agent; the working draft runs
+    for a draft-status one too, so a new agent can be heard before it is activated (which
+    publishes version 1). Returns what runs."""
+    if agent.status is AgentStatus.ARCHIVED:
+        raise NotRunnable(agent)
+    if version == "draft":
+        return version
     if agent.status is not AgentStatus.ACTIVE:
         raise NotRunnable(agent)
     if version is not None:

@@ -159,6 +159,7 @@ async def test_only_health_readiness_and_the_webhook_are_open(client: httpx.Asyn
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),
         ("GET", "/api/me"),
+        ("GET", "/api/catalog"),
     ]:
         response = await client.request(method, path)
         assert response.status_code == 401, (method, path)

@@ -185,16 +185,22 @@ async def test_spawn_runs_the_published_version_or_the_version_or_draft_it_names
     )
 
 
-async def test_plain_spawns_need_an_active_agent_but_the_operator_may_test_any_version(
+async def test_a_draft_agent_runs_only_its_draft_and_the_operator_may_test_any_version(
     client: httpx.AsyncClient, make_agent: AgentFactory
 ) -> None:
     draft = await make_agent(ALICE, slug="unfinished", status="draft")
-    for suffix in ("", "?version=draft"):
+    for suffix in ("", "?version=1"):
         problem(
             await client.post(f"/api/agents/{draft.id}/spawn{suffix}", headers=as_user(ALICE)),
             409,
             "agent-not-active",
         )
+    # Its working draft is heard before it is activated (the dashboard's "Test draft").
+    tested = await client.post(
+        f"/api/agents/{draft.id}/spawn?version=draft", headers=as_user(ALICE)
+    )
+    assert tested.status_code == 201, tested.text
+    assert tested.json()["version"] == "draft"
     agent = await make_agent(ALICE, slug="clarence")
     response = await client.post(f"/api/agents/{agent.id}/spawn?version=1", headers=OPERATOR)
     assert response.status_code == 201 and response.json()["version"] == 1

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
@@ -150,3 +152,18 @@ def test_probe_rooms_are_recognised_and_are_not_platform_rooms() -> None:
     assert is_probe_room(probe_room_name())
     for other in (voxie_room_name(), agent_room_name(AGENT_ID), "platform-probe-", probe + "\n"):
         assert not is_probe_room(other)
+
+
+SLUG_TABLE = Path(__file__).parents[1] / "support" / "slugs.json"
+
+
+@pytest.mark.parametrize("row", json.loads(SLUG_TABLE.read_text(encoding="utf-8"))["slugs"])
+def test_slug_from_follows_the_shared_table(row: dict[str, str | None]) -> None:
+    """The table the dashboard's copy (lib/slug.ts, the New agent form) is tested against too."""
+    text, slug = row["text"], row["slug"]
+    assert text is not None
+    if slug is None:
+        with pytest.raises(InvalidSlug):
+            slug_from(text)
+    else:
+        assert slug_from(text) == slug

@@ -6,7 +6,7 @@ import pytest
 from livekit import api, rtc
 
 from shared.contracts.room_messages import SpawnerErrorCode
-from shared.room_notice import tell_room
+from shared.room_notice import MESSAGES, tell_room
 from tests.support.tcp_proxy import BlackHole
 
 
@@ -24,3 +24,9 @@ async def test_a_livekit_that_never_answers_does_not_hold_the_ending_job() -> No
                 timeout_s=0.5,
             )
         assert hole.accepted == 1
+
+
+def test_every_code_has_words_and_a_missing_model_says_how_to_fix_it() -> None:
+    assert set(MESSAGES) == set(SpawnerErrorCode)
+    fix = MESSAGES[SpawnerErrorCode.NO_MODEL_CONFIGURED]
+    assert "OPENAI_API_KEY=" in fix and "OPENAI_BASE_URL=" in fix and "try again" in fix

@@ -13,6 +13,7 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from shared.contracts import AgentPatch
 from shared.secret_box import SecretBox, new_key
 from shared.store.postgres import PostgresStore
 from tests.backend.test_agents import insert_poisoned
@@ -62,7 +63,17 @@ async def test_agents_find_any_spelling_and_did_you_mean(
     assert set(document) == {"query", "slug", "agents", "did_you_mean"}
     assert document["slug"] == slug and document["did_you_mean"] == []
     [row] = document["agents"]
-    assert set(row) == {"id", "slug", "name", "owner_id", "status", "version", "updated_at"}
+    assert set(row) == {
+        "id",
+        "slug",
+        "name",
+        "owner_id",
+        "status",
+        "version",
+        "published_version",
+        "has_unpublished_changes",
+        "updated_at",
+    }
     assert row["id"] == str(agent.id) and row["status"] == "active"
 
     typo = await voxiectl(
@@ -209,3 +220,30 @@ async def test_no_command_ends_in_a_traceback_with_nothing_running(
         ran = await voxiectl(*as_json, *command, env=env, cwd=tmp_path)
         assert "Traceback" not in ran.stdout + ran.stderr, (command, ran.stderr)
         assert ran.code in (0, 1, 2), (command, ran.code, ran.stderr)
+
+
+async def test_agents_list_names_the_revision_and_the_published_version(
+    store: PostgresStore, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The row's `version` counts the draft's saves: the table calls it the revision, beside the
+    version calls run (the dashboard's words), never "version" alone."""
+    tag = uuid.uuid4().hex[:8]
+    live = await store.create_agent(new_agent(name=f"Live {tag}"))  # active: publishes v1
+    edited = await store.update_agent(
+        live.id, AgentPatch(greeting="Hello again."), expected_version=live.version
+    )
+    await store.create_agent(new_agent(name=f"Unfinished {tag}", status="draft"))
+    listed = await voxiectl("agents", "list", "--search", tag, env=env, cwd=tmp_path)
+    assert listed.code == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    [header] = [line for line in lines if " slug " in line]
+    assert " published " in header and " revision " in header and " version " not in header
+    [live_row] = [line for line in lines if f"Live {tag}" in line]
+    assert " v1 " in live_row and f" {edited.version} (unpublished) " in live_row
+    [draft_row] = [line for line in lines if f"Unfinished {tag}" in line]
+    assert " - " in draft_row and "(unpublished)" not in draft_row
+    document = await voxiectl("--json", "agents", "list", "--search", tag, env=env, cwd=tmp_path)
+    by_name = {a["name"]: a for a in document.json()["agents"]}
+    assert by_name[f"Live {tag}"]["published_version"] == 1
+    assert by_name[f"Live {tag}"]["version"] == edited.version
+    assert by_name[f"Unfinished {tag}"]["published_version"] is None

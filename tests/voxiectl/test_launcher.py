@@ -209,7 +209,9 @@ async def test_the_start_command_runs_the_platform_on_a_local_livekit_and_ctrl_c
                 assert body["livekit_url"] == f"ws://127.0.0.1:{livekit_port}"
                 [(topic, payload)] = await told(body)
                 assert topic == SPAWNER_ERROR
-                assert json.loads(payload)["code"] == "no_model_configured"
+                told_room = json.loads(payload)
+                assert told_room["code"] == "no_model_configured"
+                assert "OPENAI_API_KEY=" in told_room["message"]  # how to fix it
 
             # The links it printed work as printed (every /api path needs the token).
             for line in launcher.output().splitlines():

@@ -30,11 +30,16 @@ describe('callView', () => {
 })
 
 describe('roomMessageFailure', () => {
-  it("offers no retry when the agent (or the platform's missing model) is the reason", () => {
-    const hopeless = ['agent_archived', 'agent_not_found', 'agent_not_active', 'agent_not_published', 'version_not_found', 'invalid_config', 'no_model_configured']
+  it('offers no retry when the agent is the reason', () => {
+    const hopeless = ['agent_archived', 'agent_not_found', 'agent_not_active', 'agent_not_published', 'version_not_found', 'invalid_config']
     for (const code of hopeless) {
       expect(roomMessageFailure('spawner.error', JSON.stringify({ code, message: '' })).action).toBeNull()
     }
+  })
+
+  it('says how to fix a missing model, and offers to try again once it is', () => {
+    const told = roomMessageFailure('spawner.error', JSON.stringify({ code: 'no_model_configured', message: 'No voice model. Restart the platform with OPENAI_API_KEY=…' }))
+    expect(told).toMatchObject({ action: 'retry', message: expect.stringMatching(/OPENAI_API_KEY=…/) as unknown })
   })
 
   it('offers a retry for a passing trouble', () => {

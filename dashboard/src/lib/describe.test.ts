@@ -49,7 +49,7 @@ describe('error mapping', () => {
     expect(describeRoomMessage('spawner.error', '{"code": "agent_archived", "message": "This agent was archived and can no longer be run."}')).toBe(
       'This agent was archived and can no longer be run.',
     )
-    expect(describeRoomMessage('spawner.error', '{"code": "no_model_configured", "message": ""}')).toMatch(/No AI model/)
+    expect(describeRoomMessage('spawner.error', '{"code": "no_model_configured", "message": ""}')).toMatch(/Restart the platform with OPENAI_API_KEY=… .*OPENAI_BASE_URL=…/)
     expect(describeRoomMessage('spawner.error', 'garbage')).toMatch(/could not be started/)
     expect(describeRoomMessage('platform.room_closed', '{"code": "closed_by_operator"}')).toMatch(/operator/)
   })

@@ -32,7 +32,7 @@ export function describeApiError(error: ApiError): Failure {
     case 'agent-archived':
       return failure('This agent is archived, so it cannot take calls any more.')
     case 'agent-not-active':
-      return failure('This agent is still a draft. Set its status to active before testing it.')
+      return failure('This agent is still a draft, so it takes no calls yet. Test its draft, or set its status to active.')
     case 'agent-not-published':
       return failure('This agent has no published version yet. Publish it (or test the draft) first.')
     case 'nothing-to-publish': {
@@ -104,7 +104,8 @@ const SPAWNER_FALLBACKS: Record<string, string> = {
   version_not_found: 'The agent version this call asked for does not exist.',
   invalid_config: "This agent's configuration is invalid, so it could not be started. Edit it and try again.",
   store_unavailable: "The platform database was unavailable, so the agent could not load. Try again shortly.",
-  no_model_configured: 'No AI model is configured on this platform, so the agent cannot speak. The operator needs to set OPENAI_API_KEY.',
+  no_model_configured:
+    'No voice model is configured on this platform (OPENAI_API_KEY is not set), so the agent cannot talk. Restart the platform with OPENAI_API_KEY=… (for an OpenAI-compatible server, also OPENAI_BASE_URL=…, with any key such as EMPTY), then try again.',
   model_unavailable: "The agent's AI model stopped answering, so the call ended. Try again shortly.",
   internal: 'The agent failed to start because of an internal error. Try again; if it keeps happening, tell the operator.',
 }
@@ -139,8 +140,9 @@ function readRoomMessage(payload: string): { code: string; message: string } {
   return { code: '', message: '' }
 }
 
-/** `spawner.error` codes that calling again meets unchanged, until someone changes the agent
- * (or, for a missing model, the platform's settings). */
+/** `spawner.error` codes that calling again meets unchanged, until someone changes the agent.
+ * A missing model is not one: the platform restarted with a key, the same call works, so its
+ * notice says how to fix it and offers to try again. */
 const AGENT_REFUSALS = new Set([
   'agent_not_found',
   'agent_archived',
@@ -148,7 +150,6 @@ const AGENT_REFUSALS = new Set([
   'agent_not_published',
   'version_not_found',
   'invalid_config',
-  'no_model_configured',
 ])
 
 /** A room message as the failure that ends the call: "Try again" only where retrying can help. */

@@ -15,20 +15,34 @@ export interface FieldErrors {
 // A "; " starts a new error only when a `path: ` follows it (paths have no spaces).
 const SEPARATOR = /; (?=[A-Za-z_][\w.\-[\]]*: )/
 
+/** One error of a detail: its field path (`tools.0.http.url`), or null when it names none. */
+export interface DetailPart {
+  path: string | null
+  reason: string
+}
+
+/** The detail's errors, in order. */
+export function detailParts(detail: string): DetailPart[] {
+  return detail
+    .split(SEPARATOR)
+    .filter((part) => part.trim())
+    .map((part) => {
+      const match = /^([A-Za-z_][\w.\-[\]]*): (.*)$/s.exec(part)
+      return match?.[1] !== undefined && match[2] !== undefined ? { path: match[1], reason: match[2] } : { path: null, reason: part.trim() }
+    })
+}
+
 export function splitFieldErrors(detail: string, known: readonly string[]): FieldErrors {
   const result: FieldErrors = { fields: {}, general: [] }
-  for (const part of detail.split(SEPARATOR)) {
-    const match = /^([A-Za-z_][\w.\-[\]]*): (.*)$/s.exec(part)
-    const path = match?.[1]
-    const reason = match?.[2]
+  for (const { path, reason } of detailParts(detail)) {
     const field = path?.split('.')[0]
-    if (field !== undefined && reason !== undefined && known.includes(field)) {
-      const where = path === field ? '' : `${path?.slice(field.length + 1)}: `
+    if (path !== null && field !== undefined && known.includes(field)) {
+      const where = path === field ? '' : `${path.slice(field.length + 1)}: `
       const previous = result.fields[field]
       const message = `${where}${humanize(reason)}`
       result.fields[field] = previous ? `${previous}; ${message}` : message
-    } else if (part.trim()) {
-      result.general.push(part.trim())
+    } else {
+      result.general.push(path === null ? reason : `${path}: ${reason}`)
     }
   }
   return result

@@ -20,6 +20,38 @@ export type ToolSpec = HttpToolSpec | BuiltinToolSpec
 
 export type AgentStatus = 'draft' | 'active' | 'archived'
 
+export type Pipeline = 'realtime' | 'stt-llm-tts'
+
+export type HttpMethod = HttpToolSpec['method']
+
+/** `GET /api/catalog` (backend/routes/catalog.py): what an agent may choose from, the lists the
+ * API validates against. */
+export interface Catalog {
+  voices: { name: string; description: string }[]
+  models: string[]
+  pipelines: Pipeline[]
+  tool_methods: HttpMethod[]
+  default_voice: string
+  default_model: string
+  default_pipeline: Pipeline
+}
+
+/** `POST /api/agents`' body (backend/routes/agents.py AgentCreate): the slug and the name are
+ * required, the rest has the server's defaults. */
+export interface AgentCreate {
+  slug: string
+  name: string
+  instructions?: string
+  greeting?: string
+  voice?: string
+  model?: string
+  language?: string
+  tools?: (Omit<HttpToolSpec, 'timeout_s'> & { timeout_s?: number })[]
+  pipeline?: Pipeline
+  summarize?: boolean
+  status?: 'draft' | 'active'
+}
+
 export interface Agent {
   id: string
   owner_id: string
@@ -31,7 +63,7 @@ export interface Agent {
   model: string
   language: string
   tools: ToolSpec[]
-  pipeline: 'realtime' | 'stt-llm-tts'
+  pipeline: Pipeline
   summarize: boolean
   status: AgentStatus
   /** The draft's row version (optimistic locking), not a published version. */

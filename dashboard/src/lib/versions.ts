@@ -116,3 +116,67 @@ export function parseAgentVersion(text: string): AgentVersionMessage | null {
 export function liveLabel(publishedVersion: number | null): string {
   return publishedVersion === null ? 'Not published yet' : `Live version v${publishedVersion}`
 }
+
+// The words (issue 22): a *version* is published (v1, v2, …: what calls run); the draft's own
+// counter, the row's `version` field (every save, the optimistic lock), is its *revision*. The
+// two are never called by the other's name.
+
+/** The draft's counter: "Revision 3". */
+export function revisionLabel(revision: number): string {
+  return `Revision ${revision}`
+}
+
+/** Which version calls run, and whether the draft waits to be published. */
+export interface VersionState {
+  publishedVersion: number | null
+  hasUnpublishedChanges: boolean
+}
+
+export interface VersionBadge {
+  label: string
+  /** `live`: calls run it (green); `unpublished`: the draft differs (amber); `none`: nothing
+   * published, so nothing runs (neutral: not a success). */
+  tone: 'live' | 'unpublished' | 'none'
+}
+
+/** The badges of an agent's version state. A never-published agent is only "Not published yet":
+ * every draft of it is unpublished, so "Unpublished changes" would say nothing more. */
+export function versionBadges({ publishedVersion, hasUnpublishedChanges }: VersionState): VersionBadge[] {
+  if (publishedVersion === null) return [{ label: liveLabel(null), tone: 'none' }]
+  const badges: VersionBadge[] = [{ label: liveLabel(publishedVersion), tone: 'live' }]
+  if (hasUnpublishedChanges) badges.push({ label: 'Unpublished changes', tone: 'unpublished' })
+  return badges
+}
+
+/** The agent page's "Live version" fact: "v2", "v2 (the draft has unpublished changes)". */
+export function liveFact({ publishedVersion, hasUnpublishedChanges }: VersionState): string {
+  if (publishedVersion === null) return 'Not published yet'
+  return hasUnpublishedChanges ? `v${publishedVersion} (the draft has unpublished changes)` : `v${publishedVersion}`
+}
+
+/** After the edit form saved: which revision the draft is now, and what calls run. `before` is
+ * the version published before the save: activating an agent publishes its first. */
+export function savedSentence(revision: number, state: VersionState, before: number | null = state.publishedVersion): string {
+  const saved = `Changes saved as revision ${revision} of the draft.`
+  if (before === null && state.publishedVersion !== null) {
+    return `Changes saved as revision ${revision} of the draft, and published as version ${state.publishedVersion}: calls run it.`
+  }
+  if (state.publishedVersion !== null && state.hasUnpublishedChanges) {
+    return `${saved} Calls run version ${state.publishedVersion} until you publish the draft.`
+  }
+  return saved
+}
+
+/** What a test call of the agent runs. A draft-status or never-published agent takes no plain
+ * call: its test runs the working draft ("Test draft"). An archived one is asked plainly, and
+ * the page says why it is refused. */
+export function testTarget(agent: { status: string; published_version: number | null }): RunTarget | null {
+  if (agent.status === 'archived') return null
+  return agent.status === 'draft' || agent.published_version === null ? DRAFT : null
+}
+
+/** The diff's default: what calls run against the draft ("v2 with Draft"); with nothing
+ * published, the newest version against the draft. */
+export function defaultComparison(publishedVersion: number | null, newest: number): { a: RunTarget; b: RunTarget } {
+  return { a: publishedVersion ?? newest, b: DRAFT }
+}

@@ -1,17 +1,20 @@
 import { useState, type FormEvent } from 'react'
-import { Link, useNavigate, useParams } from 'react-router-dom'
+import { Link, useLocation, useNavigate, useParams } from 'react-router-dom'
 import { ConfirmDialog } from '../components/Confirm'
 import { Field } from '../components/Field'
 import { FailureNotice, Notice } from '../components/Notice'
 import { StatusBadge } from '../components/StatusBadge'
 import { toFailure, useLoad } from '../components/useApi'
+import { useCatalog } from '../components/useCatalog'
 import { api, query } from '../lib/api'
 import type { Failure } from '../lib/describe'
 import { summarizeTools } from '../lib/draft'
 import { splitFieldErrors, type FieldErrors } from '../lib/fieldErrors'
 import { formatDateTime } from '../lib/format'
 import { ApiError } from '../lib/problem'
-import type { Agent, Paged, CallSession } from '../lib/types'
+import { modelChoices, pipelineChoices, pipelineLabel, voiceChoices, type Choice } from '../lib/catalog'
+import type { Agent, Catalog, Paged, CallSession } from '../lib/types'
+import { DRAFT, liveFact, revisionLabel, savedSentence, testTarget, type VersionState } from '../lib/versions'
 import { SessionsTable } from './CallsPage'
 import { useTitle } from '../components/useTitle'
 import { AnalyticsSection } from './agent/AnalyticsSection'
@@ -21,10 +24,12 @@ import { VersionsSection } from './agent/VersionsSection'
 export function AgentPage() {
   const { agentId = '' } = useParams()
   const navigate = useNavigate()
+  // Just made on the New agent page: say what it is and what comes next.
+  const created = (useLocation().state as { created?: boolean } | null)?.created === true
   const path = `/api/agents/${encodeURIComponent(agentId)}`
   const { data: agent, setData, failure, reload } = useLoad((signal) => api.get<Agent>(path, signal), [path])
   const [editing, setEditing] = useState(false)
-  const [savedNote, setSavedNote] = useState(false)
+  const [savedNote, setSavedNote] = useState<string | null>(null)
   const [archiving, setArchiving] = useState(false)
   const [archiveFailure, setArchiveFailure] = useState<Failure | null>(null)
   useTitle(agent?.name ?? 'Agent')
@@ -62,14 +67,18 @@ export function AgentPage() {
           {agent.name} <StatusBadge status={agent.status} />
         </h1>
         <div className="button-row">
-          <button type="button" className="button button-primary" onClick={() => navigate(`/agents/${agent.id}/test`, { state: { autostart: true, name: agent.name } })}>
-            Test agent
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={() => navigate(`/agents/${agent.id}/test${query({ version: testTarget(agent) })}`, { state: { autostart: true, name: agent.name } })}
+          >
+            {testTarget(agent) === DRAFT ? 'Test draft' : 'Test agent'}
           </button>
           <Link className="button" to={`/agents/${agent.id}/voxie`}>
             Edit with Voxie
           </Link>
           {!editing && (
-            <button type="button" className="button" onClick={() => { setEditing(true); setSavedNote(false) }}>
+            <button type="button" className="button" onClick={() => { setEditing(true); setSavedNote(null) }}>
               Edit
             </button>
           )}
@@ -78,12 +87,23 @@ export function AgentPage() {
           </button>
         </div>
       </div>
-      {savedNote && <Notice kind="success">Changes saved (version {agent.version}).</Notice>}
+      {created && !savedNote && (
+        <Notice kind="success">
+          {agent.status === 'active'
+            ? `“${agent.name}” was created and is active: calls run version ${agent.published_version ?? 1}.`
+            : `“${agent.name}” was created as a draft. Test the draft to hear it; when it is ready, set its status to active (Edit) so calls reach it.`}
+        </Notice>
+      )}
+      {savedNote && <Notice kind="success">{savedNote}</Notice>}
       {archiveFailure && <FailureNotice failure={archiveFailure} />}
       {editing ? (
         <EditForm
           agent={agent}
-          onSaved={(updated) => { setData(updated); setEditing(false); setSavedNote(true) }}
+          onSaved={(updated) => {
+            setData(updated)
+            setEditing(false)
+            setSavedNote(savedSentence(updated.version, versionState(updated), agent.published_version))
+          }}
           onCancel={() => setEditing(false)}
           onReload={() => { reload() }}
         />
@@ -115,10 +135,10 @@ function ConfigView({ agent }: { agent: Agent }) {
         <div><dt>Voice</dt><dd>{agent.voice}</dd></div>
         <div><dt>Model</dt><dd>{agent.model}</dd></div>
         <div><dt>Language</dt><dd>{agent.language}</dd></div>
-        <div><dt>Pipeline</dt><dd>{agent.pipeline === 'realtime' ? 'Realtime speech model' : 'Speech-to-text, LLM, text-to-speech'}</dd></div>
+        <div><dt>Pipeline</dt><dd>{pipelineLabel(agent.pipeline)}</dd></div>
         <div><dt>Call summaries</dt><dd>{agent.summarize ? 'On' : 'Off'}</dd></div>
-        <div><dt>Live version</dt><dd>{agent.published_version === null ? 'Not published yet' : `v${agent.published_version}`}{agent.has_unpublished_changes && ', draft has unpublished changes'}</dd></div>
-        <div><dt>Draft</dt><dd>Revision {agent.version}, updated {formatDateTime(agent.updated_at)}</dd></div>
+        <div><dt>Live version</dt><dd>{liveFact(versionState(agent))}</dd></div>
+        <div><dt>Draft</dt><dd>{revisionLabel(agent.version)}, saved {formatDateTime(agent.updated_at)}</dd></div>
       </dl>
       <h3>Greeting</h3>
       <p className="prewrap">{agent.greeting || <span className="muted">No greeting: the agent waits for the caller.</span>}</p>
@@ -175,8 +195,6 @@ const EDITABLE = ['name', 'slug', 'status', 'voice', 'model', 'language', 'pipel
 type Editable = (typeof EDITABLE)[number]
 type FormValues = Record<Editable, string | boolean>
 
-const VOICE_SUGGESTIONS = ['marin', 'cedar', 'alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse']
-
 function EditForm({ agent, onSaved, onCancel, onReload }: { agent: Agent; onSaved: (agent: Agent) => void; onCancel: () => void; onReload: () => void }) {
   const initial: FormValues = Object.fromEntries(EDITABLE.map((k) => [k, agent[k]])) as FormValues
   const [values, setValues] = useState<FormValues>(initial)
@@ -184,6 +202,7 @@ function EditForm({ agent, onSaved, onCancel, onReload }: { agent: Agent; onSave
   const [failure, setFailure] = useState<Failure | null>(null)
   const [stale, setStale] = useState(false)
   const [busy, setBusy] = useState(false)
+  const catalog = useCatalog()
 
   const set = (key: Editable, value: string | boolean) => setValues((v) => ({ ...v, [key]: value }))
 
@@ -217,11 +236,30 @@ function EditForm({ agent, onSaved, onCancel, onReload }: { agent: Agent; onSave
     }
   }
 
-  const text = (key: Editable, label: string, extra: { list?: string; hint?: string } = {}) => (
+  const text = (key: Editable, label: string, extra: { hint?: string } = {}) => (
     <Field id={`edit-${key}`} label={label} error={errors.fields[key]} hint={extra.hint}>
-      {(props) => <input {...props} type="text" list={extra.list} value={String(values[key])} onChange={(e) => set(key, e.target.value)} />}
+      {(props) => <input {...props} type="text" value={String(values[key])} onChange={(e) => set(key, e.target.value)} />}
     </Field>
   )
+  // Voice, model and pipeline: the API's own lists (the stored value stays selectable). Until
+  // the catalog is read, the stored value is the only choice.
+  const choice = (key: 'voice' | 'model' | 'pipeline', label: string, choices: (catalog: Catalog, current: string) => Choice[]) => {
+    const current = String(values[key])
+    const options = catalog.data ? choices(catalog.data, current) : [{ value: current, label: key === 'pipeline' ? pipelineLabel(current) : current }]
+    return (
+      <Field id={`edit-${key}`} label={label} error={errors.fields[key]}>
+        {(props) => (
+          <select {...props} value={current} onChange={(e) => set(key, e.target.value)}>
+            {options.map((o) => (
+              <option key={o.value} value={o.value}>
+                {o.label}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+    )
+  }
 
   return (
     <section className="card" aria-labelledby="edit-title">
@@ -235,6 +273,12 @@ function EditForm({ agent, onSaved, onCancel, onReload }: { agent: Agent; onSave
         </div>
       )}
       {failure && <FailureNotice failure={failure} />}
+      {catalog.failure && (
+        <FailureNotice
+          failure={{ ...catalog.failure, message: `The voices and models to choose from could not be read. ${catalog.failure.message}`, action: 'retry' }}
+          onRetry={catalog.reload}
+        />
+      )}
       {errors.general.length > 0 && (
         <div className="notice notice-error" role="alert">
           {errors.general.map((g) => <p key={g}>{g}</p>)}
@@ -251,20 +295,10 @@ function EditForm({ agent, onSaved, onCancel, onReload }: { agent: Agent; onSave
             </select>
           )}
         </Field>
-        {text('voice', 'Voice', { list: 'voice-options' })}
-        <datalist id="voice-options">
-          {VOICE_SUGGESTIONS.map((v) => <option key={v} value={v} />)}
-        </datalist>
-        {text('model', 'Model')}
+        {choice('voice', 'Voice', voiceChoices)}
+        {choice('model', 'Model', modelChoices)}
         {text('language', 'Language', { hint: 'A language code such as en or pt-BR.' })}
-        <Field id="edit-pipeline" label="Pipeline" error={errors.fields.pipeline}>
-          {(props) => (
-            <select {...props} value={String(values.pipeline)} onChange={(e) => set('pipeline', e.target.value)}>
-              <option value="realtime">Realtime speech model</option>
-              <option value="stt-llm-tts">Speech-to-text, LLM, text-to-speech</option>
-            </select>
-          )}
-        </Field>
+        {choice('pipeline', 'Pipeline', pipelineChoices)}
         <div className="field field-check">
           <label className="check">
             <input type="checkbox" checked={Boolean(values.summarize)} onChange={(e) => set('summarize', e.target.checked)} />
@@ -304,4 +338,8 @@ function AgentCalls({ agentId }: { agentId: string }) {
       {data && data.items.length > 0 && <SessionsTable sessions={data.items} showAgent={false} />}
     </section>
   )
+}
+
+function versionState(agent: Agent): VersionState {
+  return { publishedVersion: agent.published_version, hasUnpublishedChanges: agent.has_unpublished_changes }
 }

@@ -13,6 +13,7 @@ import { formatRelative } from '../lib/format'
 import { appendPage, firstPage, hasMore, showing, type Paging } from '../lib/paging'
 import type { Agent, Paged } from '../lib/types'
 import { useTitle } from '../components/useTitle'
+import { DRAFT, testTarget } from '../lib/versions'
 
 const PAGE_SIZE = 50
 
@@ -102,9 +103,14 @@ export function AgentsPage() {
     <>
       <div className="page-head">
         <h1>Agents</h1>
-        <Link className="button button-primary" to="/voxie">
-          Create with Voxie
-        </Link>
+        <div className="button-row">
+          <Link className="button" to="/agents/new">
+            New agent
+          </Link>
+          <Link className="button button-primary" to="/voxie">
+            Create with Voxie
+          </Link>
+        </div>
       </div>
       {archived && <Notice kind="success">“{archived}” was archived. Its calls stay in the history.</Notice>}
       {archiveFailure && <FailureNotice failure={archiveFailure} />}
@@ -112,10 +118,18 @@ export function AgentsPage() {
       {none ? (
         <section className="empty card">
           <h2>No agents yet</h2>
-          <p>Describe the agent you want to Voxie out loud: its name, voice, greeting, what it should do. Voxie builds it while you talk.</p>
-          <Link className="button button-primary" to="/voxie">
-            Create your first agent
-          </Link>
+          <p>
+            Describe the agent you want to Voxie out loud: its name, voice, greeting, what it should do. Voxie builds it while you talk. Prefer typing? Fill in
+            the same things in a form.
+          </p>
+          <div className="button-row button-row-center">
+            <Link className="button button-primary" to="/voxie">
+              Create your first agent
+            </Link>
+            <Link className="button" to="/agents/new">
+              Fill in a form instead
+            </Link>
+          </div>
           <div className="toolbar">{archivedToggle}</div>
         </section>
       ) : (
@@ -185,9 +199,10 @@ export function AgentsPage() {
                       <button
                         type="button"
                         className="button button-small button-primary"
-                        onClick={() => navigate(`/agents/${agent.id}/test`, { state: { autostart: true, name: agent.name } })}
+                        onClick={() => navigate(`/agents/${agent.id}/test${query({ version: testTarget(agent) })}`, { state: { autostart: true, name: agent.name } })}
                       >
-                        Test<span className="visually-hidden"> {agent.name}</span>
+                        {testTarget(agent) === DRAFT ? 'Test draft' : 'Test'}
+                        <span className="visually-hidden"> {agent.name}</span>
                       </button>
                       {agent.status !== 'archived' && (
                         <>
@@ -234,11 +249,13 @@ function listed({ search, list }: Listing): string {
   return search ? `${showing(list, 'agent')} matching “${search}”` : showing(list, 'agent')
 }
 
-/** The live version and whether the draft waits to be published (issue 17). */
+/** The live version and whether the draft waits to be published (issue 17). A never-published
+ * agent shows its status alone: all of it is unpublished, and nothing is live. */
 function LiveVersion({ agent }: { agent: Agent }) {
+  if (agent.published_version === null) return null
   return (
     <>
-      {agent.published_version !== null && <span className="live-version"> v{agent.published_version} live</span>}
+      <span className="live-version"> v{agent.published_version} live</span>
       {agent.has_unpublished_changes && agent.status !== 'archived' && <span className="badge badge-unpublished">Unpublished changes</span>}
     </>
   )

@@ -8,7 +8,7 @@ import { FailureNotice, Notice } from '../components/Notice'
 import { useLoad } from '../components/useApi'
 import { api, query } from '../lib/api'
 import type { Agent, RunTarget, SpawnGrant } from '../lib/types'
-import { parseTarget, runningLabel } from '../lib/versions'
+import { DRAFT, parseTarget, runningLabel, testTarget } from '../lib/versions'
 import { useTitle } from '../components/useTitle'
 
 export function TestCallPage() {
@@ -24,15 +24,22 @@ export function TestCallPage() {
 
   // `?version=3|draft` (the agent page's "Test this version"): what the spawn runs; none is the
   // published version. What runs is what the spawn answers.
-  const [params] = useSearchParams()
+  const [params, setParams] = useSearchParams()
   const asked = parseTarget(params.get('version'))
   const [running, setRunning] = useState<RunTarget | null>(null)
-  const start = () =>
+  const start = (target: RunTarget | null = asked) =>
     call.start(async () => {
-      const grant = await api.post<SpawnGrant>(`/api/agents/${encodeURIComponent(agentId)}/spawn${query({ version: asked })}`)
+      const grant = await api.post<SpawnGrant>(`/api/agents/${encodeURIComponent(agentId)}/spawn${query({ version: target })}`)
       setRunning(grant.version)
       return grant
     })
+  // A plain call of an agent that takes none yet (a draft, or nothing published) was refused:
+  // its draft can still be heard.
+  const draftInstead = call.failure !== null && asked !== DRAFT && agent !== null && testTarget(agent) === DRAFT
+  function testDraft() {
+    setParams({ version: DRAFT }, { replace: true })
+    void start(DRAFT)
+  }
   const started = useRef(false)
   useEffect(() => {
     if (state.autostart && !started.current) {
@@ -65,6 +72,13 @@ export function TestCallPage() {
         </p>
       )}
       {call.failure && <FailureNotice failure={call.failure} onRetry={() => void start()} />}
+      {draftInstead && (
+        <div className="button-row">
+          <button type="button" className="button button-primary" onClick={testDraft}>
+            Test draft
+          </button>
+        </div>
+      )}
       {call.phase === 'ended' && call.endedNote && (
         <Notice kind="info">
           {call.endedNote} <Link to={`/calls?agent=${agent?.id ?? agentId}`}>See it in Calls</Link>.

@@ -9,7 +9,8 @@ import { useLoad } from '../components/useApi'
 import { api } from '../lib/api'
 import { changedFields, parseAgentSaved, parseDraft, summarizeTools, type AgentSaved, type Draft, type DraftField } from '../lib/draft'
 import type { Agent, RoomGrant } from '../lib/types'
-import { liveLabel, parseAgentVersion, type AgentVersionMessage } from '../lib/versions'
+import { parseAgentVersion, type AgentVersionMessage } from '../lib/versions'
+import { VersionBadges } from '../components/VersionBadges'
 import { useTitle } from '../components/useTitle'
 
 export function VoxiePage() {
@@ -109,12 +110,7 @@ const CARD_FIELDS: { key: DraftField; label: string }[] = [
 
 /** Which version calls run and whether the saved draft waits to be published. */
 function VersionLine({ live }: { live: AgentVersionMessage }) {
-  return (
-    <p className="version-state" role="status">
-      <span className="badge badge-live">{liveLabel(live.publishedVersion)}</span>
-      {live.hasUnpublishedChanges && <span className="badge badge-unpublished">Unpublished changes</span>}
-    </p>
-  )
+  return <VersionBadges state={live} role="status" />
 }
 
 function DraftCard({ draft, changed, editing, live }: { draft: Draft | null; changed: DraftField[]; editing: Agent | null; live: AgentVersionMessage | null }) {

@@ -5,7 +5,8 @@ errors; an archived agent's refused test; the capacity refusal's countdown; the 
 room in its grace period, closed by hand; no dev sign-in where it must not exist; versions;
 the call history filtered by kind on the server, paged with "Load more", its agent filter a
 search of every agent, each call named by its agent; and tool secrets (issue 21), added on their
-page and never shown again, bound to their hosts on the agent page, and deleted.
+page and never shown again, bound to their hosts on the agent page, and deleted; and an agent
+made with the New agent form (issue 22), its draft tested before it is published.
 
 Every page visited is checked the same way (browser.Visit.check): no console errors, no
 serious or critical axe-core violations, screenshots at desktop and phone width in
@@ -119,6 +120,16 @@ async def api_token(dashboard: Dashboard, as_who: str) -> dict[str, str]:
         response = await http.post(f"{dashboard.url}/api/dev/sign-in", json={"as": as_who})
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def api_get(dashboard: Dashboard, path: str, as_who: str = "user") -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.get(
+            f"{dashboard.url}{path}", headers=await api_token(dashboard, as_who)
+        )
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
 
 
 async def record_calls(dashboard: Dashboard, agent: dict[str, Any], insert: str) -> None:
@@ -296,12 +307,12 @@ async def test_a_bad_value_is_shown_on_its_field_and_an_archived_agent_cannot_be
         await visit.check("agent-page")
 
         await page.get_by_role("button", name="Edit", exact=True).click()
-        await page.get_by_label("Voice").fill("robot")
+        await page.get_by_label("Slug").fill("Molar Mike")
         visit.allow(REFUSED_LOAD.format(422))
         await page.get_by_role("button", name="Save changes").click()
-        voice = page.get_by_label("Voice")
-        await expect(voice).to_have_attribute("aria-invalid", "true")
-        await expect(page.locator("#edit-voice-error")).to_contain_text("robot")
+        slug = page.get_by_label("Slug")
+        await expect(slug).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#edit-slug-error")).to_contain_text("did you mean 'molar-mike'")
         await visit.check("agent-edit-invalid")
         await page.get_by_role("button", name="Cancel").click()
 
@@ -844,4 +855,142 @@ async def test_a_secret_is_created_never_shown_bound_on_the_agent_page_and_delet
             actions.get_by_role("link", name="Create it on the Secrets page.")
         ).to_be_visible()
         await visit.check("agent-secret-missing")
+    await set_egress(dashboard, DEV_USER_ID, [])
+
+
+# --- 9. a new agent by form (issue 22): its action sends a secret; the draft heard; the words ----
+
+
+async def test_a_new_agent_is_made_with_the_form_and_its_draft_tested_before_it_is_published(
+    dashboard: Dashboard,
+) -> None:
+    """From the empty list to the New agent form: voice and model from the API's lists, an action
+    with an input and a header sending a secret; the server's 422s beside the URL (an internal
+    address) and the header (a secret bound to another host), then created as a draft. Its page
+    says "Revision" for the draft's counter and offers "Test draft", which runs and greets; the
+    edit form's voice and model are the same lists; activated, Compare starts at live vs draft."""
+    await archive_all_agents(dashboard, "user")
+    await delete_all_secrets(dashboard, "user")
+    await create_secret(dashboard, SECRET, ["api.clinic.example"])
+    await create_secret(dashboard, "CRM_KEY", ["crm.example"])
+    # The tool's host does not resolve here: exempt it from the internal-address guard.
+    await set_egress(dashboard, DEV_USER_ID, ["api.clinic.example"])
+    catalog = await api_get(dashboard, "/api/catalog")
+    async with browsing(dashboard, "new-agent") as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        await expect(page.get_by_role("heading", name="No agents yet")).to_be_visible()
+        await page.get_by_role("link", name="Fill in a form instead").click()
+        await expect(page.get_by_role("heading", name="New agent", exact=True)).to_be_visible()
+
+        about = page.get_by_role("region", name="The agent")
+        await about.get_by_label("Name").fill("Clarence Forms")
+        await expect(about.get_by_label("Slug")).to_have_value("clarence-forms")
+        voice, model = about.get_by_label("Voice"), about.get_by_label("Model")
+        await expect(voice.locator("option")).to_have_count(len(catalog["voices"]))
+        await expect(voice).to_have_value(catalog["default_voice"])
+        await expect(model.locator("option")).to_have_count(len(catalog["models"]))
+        await voice.select_option("cedar")
+        await about.get_by_label("Greeting").fill(GREETING)
+        await about.get_by_label("Instructions").fill(INSTRUCTIONS)
+
+        actions = page.get_by_role("region", name="Actions")
+        await actions.get_by_role("button", name="Add an action").click()
+        action = actions.get_by_role("group", name=re.compile("^Action 1"))
+        await action.get_by_label("Name", exact=True).fill("book_cleaning")
+        await action.get_by_label("URL").fill("http://127.0.0.1:9/bookings")
+        await action.get_by_label("Description", exact=True).fill("Book a cleaning.")
+        await action.get_by_role("button", name="Add an input to action 1").click()
+        await action.get_by_label("Input name").fill("start")
+        await action.get_by_label("What it means").fill("When the cleaning starts")
+        await visit.check("new-agent-form")
+
+        # The server refuses an internal address: beside the URL.
+        visit.allow(REFUSED_LOAD.format(422))
+        create = page.get_by_role("button", name="Create agent")
+        await create.click()
+        url = action.get_by_label("URL")
+        await expect(url).to_have_attribute("aria-invalid", "true")
+        await expect(url).to_be_focused()
+        await expect(action.locator(f"#{await url.get_attribute('id')}-error")).to_contain_text(
+            "internal address"
+        )
+        await expect(page.get_by_role("alert").first).to_contain_text("not created")
+        await visit.check("new-agent-refused-url")
+
+        # A public URL, and a header sending a secret bound to another host: beside the header.
+        await url.fill("https://api.clinic.example/bookings")
+        await action.get_by_role("button", name="Add a header to action 1").click()
+        await action.get_by_label("Header name").fill("Authorization")
+        await action.get_by_label("Value from").select_option("secret")
+        secret = action.get_by_label("Secret", exact=True)
+        await secret.select_option("CRM_KEY")
+        await create.click()
+        await expect(secret).to_have_attribute("aria-invalid", "true")
+        await expect(action.locator(".subrow-header .field-error")).to_contain_text(
+            "may only be sent to crm.example"
+        )
+        await expect(url).to_have_attribute("aria-invalid", "false")
+        await visit.check("new-agent-refused-secret")
+
+        await secret.select_option(SECRET)
+        await create.click()
+        await expect(page.get_by_role("heading", name=re.compile("Clarence Forms"))).to_be_visible()
+        await expect(page.get_by_text("was created as a draft")).to_be_visible()
+        bound = page.get_by_role("region", name="Actions").locator(".binding-line")
+        await expect(bound).to_have_text([f"Authorization ← secret {SECRET} (api.clinic.example)"])
+        # The words: the draft's counter is a revision; a never-published agent is just that.
+        config = page.get_by_role("region", name="Configuration")
+        await expect(config.get_by_text("Revision 1, saved")).to_be_visible()
+        versions = page.get_by_role("region", name="Versions")
+        await expect(versions.locator(".version-state")).to_have_text("Not published yet")
+        await expect(page.get_by_role("button", name="Test agent")).to_have_count(0)
+        await visit.check("new-agent-created")
+
+        # Listed as a draft whose test is of its draft.
+        await page.get_by_role("navigation", name="Main").get_by_role("link", name="Agents").click()
+        await expect(page.get_by_role("button", name="Test draft Clarence Forms")).to_be_visible()
+        await page.get_by_role("link", name="Clarence Forms", exact=True).click()
+
+        # "Test draft": the draft runs (before anything is published) and greets.
+        await no_agent_rooms(dashboard)
+        dashboard.double.reset()
+        dashboard.double.script(GREETING)
+        await page.locator(".page-head").get_by_role("button", name="Test draft").click()
+        await expect(page.get_by_role("heading", name="Test Clarence Forms")).to_be_visible()
+        await expect(page.get_by_text("Running the unpublished draft")).to_be_visible()
+        await expect(transcript(page)).to_contain_text(GREETING, timeout=90_000)
+        await visit.check("new-agent-draft-call")
+        await page.get_by_role("button", name="End call").click()
+        await expect(page.get_by_text("You ended the call.")).to_be_visible()
+
+        # The edit form offers the same lists; saving says which revision the draft is.
+        await page.get_by_role("link", name="Clarence Forms", exact=True).click()
+        await page.get_by_role("button", name="Edit", exact=True).click()
+        edit_voice, edit_model = (
+            page.locator("select#edit-voice"),
+            page.locator("select#edit-model"),
+        )
+        await expect(edit_voice).to_have_value("cedar")
+        await expect(edit_voice.locator("option")).to_have_count(len(catalog["voices"]))
+        await expect(edit_model).to_have_value(catalog["default_model"])
+        await expect(edit_model.locator("option")).to_have_count(len(catalog["models"]))
+        await edit_voice.select_option("sage")
+        await page.get_by_label("Status").select_option("active")
+        await visit.check("new-agent-edit")
+        await page.get_by_role("button", name="Save changes").click()
+        saved = "Changes saved as revision 2 of the draft, and published as version 1"
+        await expect(page.get_by_text(f"{saved}: calls run it.")).to_be_visible()
+        await expect(config.get_by_text("Revision 2, saved")).to_be_visible()
+        # Activated: version 1 is live, and Compare starts at what calls run vs the draft.
+        await expect(versions.locator(".version-state")).to_have_text("Live version v1")
+        await expect(versions.get_by_label("Compare")).to_have_value("1")
+        await expect(versions.get_by_label("with", exact=True)).to_have_value("draft")
+        await expect(
+            versions.get_by_text("v1 and Draft run the same configuration.")
+        ).to_be_visible()
+        await expect(
+            page.locator(".page-head").get_by_role("button", name="Test agent")
+        ).to_be_visible()
+        await visit.check("new-agent-activated")
     await set_egress(dashboard, DEV_USER_ID, [])

@@ -159,18 +159,25 @@ def test_patch_is_validated_on_the_merged_result() -> None:
         AgentPatch(voice="robot")
 
 
-def test_only_an_active_agent_runs_and_a_plain_call_runs_the_published_version() -> None:
+def test_an_active_agent_runs_its_versions_a_draft_only_its_draft_an_archived_nothing() -> None:
     active = stored_agent(status="active").model_copy(update={"published_version": 3})
     assert check_runnable(active) == 3
     # A test call runs what it names: an older version, or the working draft.
     assert check_runnable(active, 1) == 1
     assert check_runnable(active, "draft") == "draft"
-    for status in (AgentStatus.DRAFT, AgentStatus.ARCHIVED):
-        versions: tuple[int | Literal["draft"] | None, ...] = (None, 1, "draft")
-        for version in versions:
-            with pytest.raises(NotRunnable, match=f"agent {active.slug} is") as refused:
-                check_runnable(active.model_copy(update={"status": status}), version)
-            assert refused.value.status is status and not refused.value.unpublished
+    archived = active.model_copy(update={"status": AgentStatus.ARCHIVED})
+    versions: tuple[int | Literal["draft"] | None, ...] = (None, 1, "draft")
+    for version in versions:
+        with pytest.raises(NotRunnable, match=f"agent {active.slug} is archived") as refused:
+            check_runnable(archived, version)
+        assert refused.value.status is AgentStatus.ARCHIVED and not refused.value.unpublished
+    # A draft-status agent runs its working draft (a test call), nothing published.
+    draft = active.model_copy(update={"status": AgentStatus.DRAFT, "published_version": None})
+    assert check_runnable(draft, "draft") == "draft"
+    for version in (None, 1):
+        with pytest.raises(NotRunnable, match="version=draft") as refused:
+            check_runnable(draft, version)
+        assert refused.value.status is AgentStatus.DRAFT and not refused.value.unpublished
     unpublished = active.model_copy(update={"published_version": None})
     with pytest.raises(NotRunnable, match="no published version") as refused:
         check_runnable(unpublished)

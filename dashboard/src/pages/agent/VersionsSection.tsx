@@ -8,7 +8,8 @@ import type { Failure } from '../../lib/describe'
 import { formatDateTime } from '../../lib/format'
 import type { Agent, AgentVersion, Paged, RunTarget, VersionDiff } from '../../lib/types'
 import { useAuth } from '../../auth'
-import { DRAFT, actorLabel, diffRows, liveLabel, targetLabel } from '../../lib/versions'
+import { DRAFT, actorLabel, defaultComparison, diffRows, targetLabel } from '../../lib/versions'
+import { VersionBadges } from '../../components/VersionBadges'
 
 /** The agent's versions: which one is live, publishing the draft with a note, rolling back,
  * testing any version or the draft, and a field-by-field diff between any two. */
@@ -67,10 +68,7 @@ export function VersionsSection({ agent, onChanged }: { agent: Agent; onChanged:
     <section className="card" aria-labelledby="versions-title">
       <div className="section-head">
         <h2 id="versions-title">Versions</h2>
-        <p className="version-state">
-          <span className="badge badge-live">{liveLabel(agent.published_version)}</span>
-          {agent.has_unpublished_changes && <span className="badge badge-unpublished">Unpublished changes</span>}
-        </p>
+        <VersionBadges state={{ publishedVersion: agent.published_version, hasUnpublishedChanges: agent.has_unpublished_changes }} />
       </div>
       {done && <Notice kind="success">{done}</Notice>}
       {actionFailure && <FailureNotice failure={actionFailure} />}
@@ -131,7 +129,8 @@ export function VersionsSection({ agent, onChanged }: { agent: Agent; onChanged:
           </tbody>
         </table>
       )}
-      {versions.length > 0 && <DiffView base={base} versions={versions} agent={agent} />}
+      {/* Keyed by what is live: a publish or rollback compares the new live version with the draft. */}
+      {versions.length > 0 && <DiffView key={agent.published_version ?? 0} base={base} versions={versions} agent={agent} />}
       <ConfirmDialog
         open={rollingBack !== null}
         title={`Roll back to v${rollingBack ?? ''}?`}
@@ -150,9 +149,10 @@ function parseChoice(value: string): RunTarget {
 }
 
 function DiffView({ base, versions, agent }: { base: string; versions: AgentVersion[]; agent: Agent }) {
-  const newest = versions[0]?.version ?? 1
-  const [a, setA] = useState<RunTarget>(agent.published_version ?? newest)
-  const [b, setB] = useState<RunTarget>(agent.has_unpublished_changes ? DRAFT : newest)
+  // What calls run against the draft, until the person picks others.
+  const initial = defaultComparison(agent.published_version, versions[0]?.version ?? 1)
+  const [a, setA] = useState<RunTarget>(initial.a)
+  const [b, setB] = useState<RunTarget>(initial.b)
   const { data, failure } = useLoad(
     (signal) => api.get<VersionDiff>(`${base}/versions/${a}/diff/${b}`, signal),
     [base, a, b, agent.version, agent.published_version],
