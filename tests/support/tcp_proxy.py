@@ -31,6 +31,7 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
         self._aborted: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self.up = True
         self.frozen = False
         # Client connections accepted, and how many of them the client closed (not the proxy,
@@ -52,6 +53,13 @@ class TcpProxy:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        # The cut links end as soon as their pipes see it; one still connecting to the target
+        # when they were cut would outlive the proxy.
+        if self._handlers:
+            _, stuck = await asyncio.wait(self._handlers, timeout=1.0)
+            for handler in stuck:
+                handler.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
 
     def cut(self) -> None:
         self.up = False
@@ -90,6 +98,9 @@ class TcpProxy:
             return
         self.accepted += 1
         self._links.add(client_w)
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
         try:
             if self.frozen:
                 await self._pipe(client_r, None, client_w)
@@ -109,9 +120,12 @@ class TcpProxy:
             )
             self._links.discard(server_w)
             self._aborted.discard(server_w)
+        except asyncio.CancelledError:
+            pass  # closed (or the loop is ending): asyncio would log a cancelled handler
         finally:
             self._links.discard(client_w)
             self._aborted.discard(client_w)
+            self._handlers.discard(handler)
             client_w.transport.abort()
 
     async def _pipe(

@@ -20,7 +20,7 @@ from shared.store.postgres import PostgresStore
 from shared.store.supabase import SupabaseStore
 from tests.shared.store.test_contract import new_agent
 from tests.support.postgrest import PostgrestDouble
-from tests.support.tcp_proxy import BlackHole
+from tests.support.tcp_proxy import BlackHole, TcpProxy, target_of, via
 
 
 async def test_postgres_store_comes_up_while_the_database_is_down() -> None:
@@ -128,6 +128,63 @@ async def test_a_frozen_database_costs_one_deadline_once_then_calls_fail_fast(
             fast_s = time.monotonic() - began
             assert hole.accepted == reached
             print(f"{kind}: first call {first_s:.2f} s, then 20 calls in {fast_s:.3f} s")
+        finally:
+            await store.close()
+
+
+# --- a database that hangs with the pool's connections in it (issue 26) -------------------------
+
+
+async def proxied_store(
+    kind: str, proxy: TcpProxy, database_url: str, postgrest_url: str, service_role_key: str
+) -> AgentStore:
+    """A store of `kind` reaching its server through `proxy`; each round trip may take 3 s."""
+    if kind == "postgres":
+        return await PostgresStore.connect(via(database_url, proxy), attempts=3, timeout_s=3)
+    return await SupabaseStore.connect(
+        via(postgrest_url, proxy), service_role_key, attempts=3, timeout_s=3
+    )
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["postgres", "supabase"])
+@pytest.mark.parametrize("call", ["ping", "list_agents"])  # one command; one in a transaction
+async def test_a_call_cut_short_against_a_hung_database_ends_at_once_and_drops_its_connection(
+    kind: str,
+    call: str,
+    database_url: str,
+    postgrest: PostgrestDouble,
+    service_role_key: str,
+) -> None:
+    """The in-process reproduction of issue 26: a command cancelled on a live connection to a
+    server that hangs. asyncpg's release of such a connection waits for the server to confirm
+    the cancel and then resets it, up to the acquire timeout (the store's 3 s here): a caller
+    that gave the call 1 s got its answer after 3 s. The connection is terminated now."""
+    target = target_of(database_url) if kind == "postgres" else target_of(postgrest.url)
+    async with TcpProxy(target) as proxy:
+        store = await proxied_store(kind, proxy, database_url, postgrest.url, service_role_key)
+        try:
+            await store.ping()  # a live connection in the pool (or httpx's), as after any call
+            proxy.freeze()
+            began = time.monotonic()
+            with pytest.raises(TimeoutError):
+                # Whoever cut it: a caller's own wait (as /readyz did), the request's budget.
+                async with asyncio.timeout(1):
+                    await getattr(store, call)(*(() if call == "ping" else (None,)))
+            elapsed = time.monotonic() - began
+            # 1 s plus what cancelling takes; the bug made it 3 s, so 2 s leaves a busy machine
+            # a whole second of slack and still cannot pass with the release's wait in it.
+            assert elapsed < 2.0, f"answered after {elapsed:.2f} s"
+            # The client closed its connection(s) rather than leave them half-used in a pool.
+            for _ in range(500):
+                if proxy.closed_by_client >= 1:
+                    break
+                await asyncio.sleep(0.01)
+            assert proxy.closed_by_client >= 1
+            print(f"{kind} {call}: cut after 1 s, answered in {elapsed:.2f} s")
+
+            proxy.restore()  # and the store works again at once, on new connections
+            await store.ping()
         finally:
             await store.close()
 
