@@ -4,13 +4,16 @@ database that never answers costs one deadline, then calls fail fast."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import asyncpg
 import httpx
 import pytest
 
+from shared import deadline
 from shared.contracts import NewCallSession
 from shared.livekit_local import free_port
 from shared.store import AgentStore, StoreUnavailable
@@ -146,12 +149,27 @@ async def proxied_store(
     )
 
 
+@contextlib.asynccontextmanager
+async def cut_after(seconds: float, by: str) -> AsyncIterator[None]:
+    """A call cut short after `seconds` by its caller's own wait (as /readyz did: TimeoutError)
+    or by the budget it draws from (shared.deadline: the store's own StoreTimedOut)."""
+    if by == "caller":
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(seconds):
+                yield
+    else:
+        with pytest.raises(StoreTimedOut), deadline.budget(seconds):
+            yield
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("kind", ["postgres", "supabase"])
 @pytest.mark.parametrize("call", ["ping", "list_agents"])  # one command; one in a transaction
+@pytest.mark.parametrize("by", ["caller", "budget"])
 async def test_a_call_cut_short_against_a_hung_database_ends_at_once_and_drops_its_connection(
     kind: str,
     call: str,
+    by: str,
     database_url: str,
     postgrest: PostgrestDouble,
     service_role_key: str,
@@ -167,10 +185,8 @@ async def test_a_call_cut_short_against_a_hung_database_ends_at_once_and_drops_i
             await store.ping()  # a live connection in the pool (or httpx's), as after any call
             proxy.freeze()
             began = time.monotonic()
-            with pytest.raises(TimeoutError):
-                # Whoever cut it: a caller's own wait (as /readyz did), the request's budget.
-                async with asyncio.timeout(1):
-                    await getattr(store, call)(*(() if call == "ping" else (None,)))
+            async with cut_after(1, by):
+                await getattr(store, call)(*(() if call == "ping" else (None,)))
             elapsed = time.monotonic() - began
             # 1 s plus what cancelling takes; the bug made it 3 s, so 2 s leaves a busy machine
             # a whole second of slack and still cannot pass with the release's wait in it.
@@ -181,12 +197,34 @@ async def test_a_call_cut_short_against_a_hung_database_ends_at_once_and_drops_i
                     break
                 await asyncio.sleep(0.01)
             assert proxy.closed_by_client >= 1
-            print(f"{kind} {call}: cut after 1 s, answered in {elapsed:.2f} s")
+            print(f"{kind} {call}: cut after 1 s by the {by}, answered in {elapsed:.2f} s")
 
             proxy.restore()  # and the store works again at once, on new connections
             await store.ping()
         finally:
             await store.close()
+
+
+async def test_a_call_gets_what_is_left_of_its_budget_and_none_once_it_is_spent() -> None:
+    guard = StoreGuard(3600, failures_to_open=2)
+    calls = 0
+
+    async def hang() -> None:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(3600)
+
+    # A budget spent: refused without asking the database, and the database is not blamed.
+    for _ in range(3):
+        with pytest.raises(StoreTimedOut, match="budget is spent"), deadline.budget(0):
+            await guard.run(hang)
+    assert calls == 0 and not guard.is_open
+    # Cut short by a budget, though its own deadline is an hour: it waited and got nothing,
+    # which counts like any timeout.
+    for _ in range(2):
+        with pytest.raises(StoreTimedOut, match="did not answer"), deadline.budget(0.05):
+            await guard.run(hang)
+    assert calls == 2 and guard.is_open
 
 
 async def test_the_breaker_probes_once_and_closes_when_the_database_answers() -> None:
