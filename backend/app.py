@@ -48,6 +48,7 @@ from backend.routes import (
     webhook,
 )
 from backend.services import Services
+from shared import deadline
 from shared.addresses import Resolver, system_resolver
 from shared.logging import bind_log_context, get_logger
 from shared.settings import Settings
@@ -160,6 +161,7 @@ def create_app(
                 max_age=600,
             ),
             Middleware(RequestContext, templates=templates),
+            Middleware(RequestBudget, budget_s=settings.backend_request_budget_s),
         ],
         exception_handlers={
             Problem: _problem,
@@ -351,6 +353,56 @@ class RequestContext:
                     status=status,
                     duration_ms=round(elapsed * 1000, 2),
                 )
+
+
+# A handler still running this long after its budget is spent is answered 503 (RequestBudget):
+# room for a degraded answer after a call that used the whole budget (the rooms list, unnamed).
+OVER_BUDGET_MARGIN_S = 1.0
+
+
+class RequestBudget:
+    """One budget per request (BACKEND_REQUEST_BUDGET_S) that every store and LiveKit call in it
+    draws from (`shared.deadline`): a call gets the lesser of its own timeout and what is left,
+    and fails at once when nothing is, so a hung dependency costs a request its budget — not a
+    timeout per call — and its store or LiveKit error answers 503 with Retry-After.
+
+    What waits without drawing from it (a lock, a DNS lookup, a body sent slowly) is stopped
+    OVER_BUDGET_MARGIN_S after the budget with a 503 too; only a response already started is let
+    finish (the dashboard's files stream to slow clients)."""
+
+    def __init__(self, app: ASGIApp, budget_s: float) -> None:
+        self.app = app
+        self.budget_s = budget_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        backstop = asyncio.timeout(self.budget_s + OVER_BUDGET_MARGIN_S)
+        started = False
+
+        async def send_started(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                backstop.reschedule(None)
+            await send(message)
+
+        try:
+            with deadline.budget(self.budget_s):
+                async with backstop:
+                    await self.app(scope, receive, send_started)
+        except TimeoutError:
+            if started or not backstop.expired():
+                raise
+            log.warning("request_over_budget", path=scope["path"], budget_s=self.budget_s)
+            problem = Problem(
+                503,
+                "over-budget",
+                f"the request did not finish within its {self.budget_s:g} s budget; try again",
+                headers={"Retry-After": "5"},
+            )
+            await problem_response(Request(scope), problem)(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -61,8 +61,9 @@ class RateLimiter:
 class RoomCensus:
     """The agent rooms LiveKit lists now (the only source of truth for rooms that run), read at
     most every CENSUS_TTL_S. Concurrent callers share one read; no lock is held while LiveKit
-    is asked, and the read itself has the LiveKit call's deadline, so a hung LiveKit costs each
-    caller one deadline and the next read starts afresh."""
+    is asked, and the read itself has the LiveKit call's deadline (within the budget of the
+    request that started it), so a hung LiveKit costs each caller one deadline at most and the
+    next read starts afresh."""
 
     def __init__(
         self,

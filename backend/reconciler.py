@@ -15,7 +15,8 @@ the holder of the `backend-reconciler` lease in the store — one pass over the 
 - agent-room slots (MAX_TOTAL_AGENTS) whose room LiveKit does not list → release them.
 
 Every LiveKit call has LIVEKIT_API_TIMEOUT_S (see `backend.rooms`) and every store call
-STORE_TIMEOUT_S, so a hung dependency fails the pass, which the next interval retries.
+STORE_TIMEOUT_S, so a hung dependency fails the pass, which the next interval retries; a pass
+run for `POST /api/gc` also ends within that request's budget (`shared.deadline`).
 
 Every action is logged with the room and counted in `voxie_backend_reconciler_actions`.
 """

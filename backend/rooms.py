@@ -1,12 +1,13 @@
 """LiveKit room operations the backend needs, behind a small Protocol, and their livekit-api form.
 
 `LiveKitRooms` is the only place that talks to LiveKit's server API. Every call has one overall
-deadline (LIVEKIT_API_TIMEOUT_S): livekit-api's Twirp client passes `timeout=None` per request,
-which switches aiohttp's session timeout off, so on its own it would wait forever on a server
-that accepts and never answers. Failures become two errors the API maps onto answers:
-`LiveKitUnavailable` (unreachable, 5xx, timeout → 503) and `LiveKitRefused` (a 4xx the request
-should not have caused → 502). A room that is already gone when an operation reaches it is
-`RoomGone`.
+deadline — LIVEKIT_API_TIMEOUT_S, or what is left of the request's budget if that is less
+(`shared.deadline`; nothing left: it fails without asking): livekit-api's Twirp client passes
+`timeout=None` per request, which switches aiohttp's session timeout off, so on its own it would
+wait forever on a server that accepts and never answers. Failures become two errors the API maps
+onto answers: `LiveKitUnavailable` (unreachable, 5xx, timeout → 503) and `LiveKitRefused` (a 4xx
+the request should not have caused → 502). A room that is already gone when an operation
+reaches it is `RoomGone`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Protocol, TypeVar
 import aiohttp
 from livekit import api
 from livekit.protocol import models
+
+from shared import deadline
 
 T = TypeVar("T")
 
@@ -81,13 +84,14 @@ class LiveKitRooms:
         self._timeout_s = timeout_s
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        timeout_s = deadline.allowed(self._timeout_s)
+        if timeout_s <= 0:
+            raise LiveKitUnavailable("the time budget is spent; LiveKit was not asked")
         try:
-            async with asyncio.timeout(self._timeout_s):
+            async with asyncio.timeout(timeout_s):
                 return await _translated(operation)
         except TimeoutError as exc:
-            raise LiveKitUnavailable(
-                f"LiveKit did not answer within {self._timeout_s:g} s"
-            ) from exc
+            raise LiveKitUnavailable(f"LiveKit did not answer within {timeout_s:.3g} s") from exc
 
     async def create(self, room: NewRoom) -> models.Room:
         request = api.CreateRoomRequest(

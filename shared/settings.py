@@ -250,6 +250,10 @@ class Settings(BaseSettings):
     backend_url: str | None = None
     # Dashboard origins allowed by CORS (exact origins, e.g. ["https://app.example.com"]).
     backend_cors_origins: list[str] = Field(default_factory=list)
+    # What one API request may spend in all: every store and LiveKit call in it draws from this
+    # (each gets the lesser of its own timeout and what is left), so a hung dependency costs a
+    # request this long, however many calls it makes; then it answers 503 (shared.deadline).
+    backend_request_budget_s: Annotated[float, Field(gt=0, le=120)] = 5.0
     # Largest request body the API reads; bigger ones get 413 before any work is done.
     backend_max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 262_144
     # Rooms (spawns and Voxie sessions) one caller may open per minute, per backend replica.

@@ -2,15 +2,18 @@
 
 Both stores run each database round trip through one `StoreGuard`:
 
-- a deadline (STORE_TIMEOUT_S) over the whole of it — getting a connection, the command and any
-  retry — so a database that accepts connections and never answers costs a caller that long and
-  no more (asyncpg's `pool.acquire()` has no timeout of its own; a retried command timeout would
-  multiply it);
+- a deadline over the whole of it — getting a connection, the command and any retry — so a
+  database that accepts connections and never answers costs a caller that long and no more
+  (asyncpg's `pool.acquire()` has no timeout of its own; a retried command timeout would
+  multiply it). It is STORE_TIMEOUT_S, or what is left of the caller's budget if that is less
+  (`shared.deadline`: an API request's calls share one); with nothing left the call fails at
+  once, without reaching the database and without counting for the breaker;
 - a circuit breaker: after `FAILURES_TO_OPEN` round trips in a row time out, calls fail at
   once for `OPEN_S`; then one probe goes through (the others still fail at once), and its
-  outcome closes the breaker or opens it again. Only timeouts count: a database that refuses
-  connections already fails fast, and the first call after it is back should succeed. Any
-  other outcome — an answer, a refusal (not found, conflict), a refused connection — closes it.
+  outcome closes the breaker or opens it again. Only timeouts count (a call cut short by its
+  budget too: it waited on the database and got nothing): a database that refuses connections
+  already fails fast, and the first call after it is back should succeed. Any other outcome —
+  an answer, a refusal (not found, conflict), a refused connection — closes it.
 
 The breaker is per process (per store object): each replica finds out for itself, within one
 deadline or two.
@@ -23,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from shared import deadline
 from shared.logging import get_logger
 from shared.store.errors import StoreTimedOut, StoreUnavailable
 
@@ -57,13 +61,16 @@ class StoreGuard:
         return self._open_until is not None
 
     async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        timeout_s = deadline.allowed(self.timeout_s)
+        if timeout_s <= 0:
+            raise StoreTimedOut("the time budget is spent; the database was not asked")
         probe = self._admit()
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout(timeout_s):
                 result = await call()
         except TimeoutError as exc:
             self._timed_out(probe)
-            raise StoreTimedOut(f"the database did not answer within {self.timeout_s:g} s") from exc
+            raise StoreTimedOut(f"the database did not answer within {timeout_s:.3g} s") from exc
         except StoreTimedOut:
             self._timed_out(probe)
             raise

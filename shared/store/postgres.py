@@ -168,13 +168,32 @@ class PostgresStore(PostgresVersions, PostgresSecrets):
         try:
             async for attempt in retrying(self._attempts, _retryable):
                 with attempt:
-                    async with self._pool.acquire(timeout=self._guard.timeout_s) as conn:
-                        return await op(conn)
+                    return await self._on_connection(op)
         except StoreError:
             raise
         except Exception as exc:
             raise _translate(exc) from exc
         raise AssertionError("unreachable: tenacity re-raises the last failure")
+
+    async def _on_connection(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+        """`op` on a pooled connection, which goes back to the pool only if the server answered.
+
+        A connection whose command was interrupted (the deadline cancelled it, it timed out, it
+        was cut) is terminated instead: asyncpg's release would first wait for the server to
+        confirm a cancel request and then reset the connection, up to the acquire timeout in all —
+        against a server that hangs, a second deadline spent after the first (10 s for a 5 s
+        STORE_TIMEOUT_S, issue 26).
+        """
+        conn = await self._pool.acquire(timeout=self._guard.timeout_s)
+        try:
+            result = await op(conn)
+        except BaseException as exc:
+            if not isinstance(exc, asyncpg.PostgresError | StoreError):  # no answer
+                conn.terminate()  # closed at once; releasing it then only frees its place
+            await self._pool.release(conn)
+            raise
+        await self._pool.release(conn)
+        return result
 
     async def ping(self) -> None:
         await self._run(lambda conn: conn.fetchval("select 1"))

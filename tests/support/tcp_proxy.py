@@ -4,9 +4,12 @@
         store = await PostgresStore.connect(dsn_through(proxy.port))
         proxy.cut()      # open connections are reset, new ones refused
         proxy.restore()  # connections go through again
+        proxy.freeze()   # connections stay open, new ones are accepted, nothing goes through
 
-Used for store outages: the database keeps running for every other test, and the client under
-test sees exactly what it would see when the network or the server goes away.
+Used for store and LiveKit outages: the server keeps running for every other test, and the
+client under test sees exactly what it would see when the network or the server goes away —
+or, frozen, when the server hangs with the client's connections open in it (a stuck database
+holding a pool's connections, a stalled LiveKit behind a kept-alive HTTP connection).
 
 `BlackHole` is the other kind of outage: a server that accepts every connection and never
 answers (a frozen database, a hung LiveKit, a stalled identity provider).
@@ -27,7 +30,14 @@ class TcpProxy:
         self._target = target
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
+        self._aborted: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self.up = True
+        self.frozen = False
+        # Client connections accepted, and how many of them the client closed (not the proxy,
+        # not the server): what a test observes of a client that gives a connection up.
+        self.accepted = 0
+        self.closed_by_client = 0
 
     @property
     def port(self) -> int:
@@ -43,15 +53,30 @@ class TcpProxy:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        # The cut links end as soon as their pipes see it; one still connecting to the target
+        # when they were cut would outlive the proxy.
+        if self._handlers:
+            _, stuck = await asyncio.wait(self._handlers, timeout=1.0)
+            for handler in stuck:
+                handler.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
 
     def cut(self) -> None:
         self.up = False
         for writer in list(self._links):
-            with contextlib.suppress(Exception):
-                writer.transport.abort()
+            self._abort(writer)
         self._links.clear()
 
+    def freeze(self) -> None:
+        """From now on nothing goes through, either way: what a client sends is swallowed, the
+        server's answers are held back, and new connections are accepted and connected nowhere.
+        Every socket stays open, so a client finds out only by its own deadline."""
+        self.frozen = True
+
     def restore(self) -> None:
+        if self.frozen:
+            self.cut()  # bytes were swallowed while frozen: those streams are broken for good
+        self.frozen = False
         self.up = True
 
     async def __aenter__(self) -> TcpProxy:
@@ -62,32 +87,70 @@ class TcpProxy:
     ) -> None:
         await self.close()
 
+    def _abort(self, writer: asyncio.StreamWriter) -> None:
+        self._aborted.add(writer)
+        with contextlib.suppress(Exception):
+            writer.transport.abort()
+
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         if not self.up:
             client_w.transport.abort()
             return
+        self.accepted += 1
+        self._links.add(client_w)
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
         try:
-            if isinstance(self._target, Path):
-                server_r, server_w = await asyncio.open_unix_connection(self._target)
-            else:
-                server_r, server_w = await asyncio.open_connection(*self._target)
-        except OSError:
+            if self.frozen:
+                await self._pipe(client_r, None, client_w)
+                return
+            try:
+                if isinstance(self._target, Path):
+                    server_r, server_w = await asyncio.open_unix_connection(self._target)
+                else:
+                    server_r, server_w = await asyncio.open_connection(*self._target)
+            except OSError:
+                return
+            self._links.add(server_w)
+            await asyncio.gather(
+                self._pipe(client_r, server_w, client_w),
+                self._pipe(server_r, client_w, None),
+                return_exceptions=True,
+            )
+            self._links.discard(server_w)
+            self._aborted.discard(server_w)
+        except asyncio.CancelledError:
+            pass  # closed (or the loop is ending): asyncio would log a cancelled handler
+        finally:
+            self._links.discard(client_w)
+            self._aborted.discard(client_w)
+            self._handlers.discard(handler)
             client_w.transport.abort()
-            return
-        self._links.update((client_w, server_w))
-        await asyncio.gather(
-            self._pipe(client_r, server_w), self._pipe(server_r, client_w), return_exceptions=True
-        )
-        self._links.difference_update((client_w, server_w))
 
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter | None,
+        client: asyncio.StreamWriter | None,
+    ) -> None:
+        """Forwards `reader` to `writer` (while not frozen; no writer: swallows it) until it
+        ends, then closes `writer`. `client`: `reader` is that client's side of the link."""
         try:
             while chunk := await reader.read(65536):
+                if self.frozen or writer is None:
+                    continue
                 writer.write(chunk)
                 await writer.drain()
+            if client is not None and client not in self._aborted:
+                self.closed_by_client += 1
+        except OSError:
+            if client is not None and client not in self._aborted:
+                self.closed_by_client += 1  # reset by the client
+            raise
         finally:
-            writer.transport.abort()
+            if writer is not None:
+                self._abort(writer)
 
 
 class BlackHole:

@@ -4,13 +4,16 @@ database that never answers costs one deadline, then calls fail fast."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import asyncpg
 import httpx
 import pytest
 
+from shared import deadline
 from shared.contracts import NewCallSession
 from shared.store import AgentStore, StoreUnavailable
 from shared.store.errors import StoreTimedOut
@@ -154,6 +157,98 @@ async def test_a_frozen_database_costs_one_deadline_once_then_calls_fail_fast(
             print(f"{kind}: first call {first_s:.2f} s, then 20 calls in {fast_s:.3f} s")
         finally:
             await store.close()
+
+
+# --- a database that hangs with the pool's connections in it (issue 26) -------------------------
+
+
+async def proxied_store(
+    kind: str, proxy: TcpProxy, database_url: str, postgrest_url: str, service_role_key: str
+) -> AgentStore:
+    """A store of `kind` reaching its server through `proxy`; each round trip may take 3 s."""
+    if kind == "postgres":
+        return await PostgresStore.connect(via(database_url, proxy), attempts=3, timeout_s=3)
+    return await SupabaseStore.connect(
+        via(postgrest_url, proxy), service_role_key, attempts=3, timeout_s=3
+    )
+
+
+@contextlib.asynccontextmanager
+async def cut_after(seconds: float, by: str) -> AsyncIterator[None]:
+    """A call cut short after `seconds` by its caller's own wait (as /readyz did: TimeoutError)
+    or by the budget it draws from (shared.deadline: the store's own StoreTimedOut)."""
+    if by == "caller":
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(seconds):
+                yield
+    else:
+        with pytest.raises(StoreTimedOut), deadline.budget(seconds):
+            yield
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["postgres", "supabase"])
+@pytest.mark.parametrize("call", ["ping", "list_agents"])  # one command; one in a transaction
+@pytest.mark.parametrize("by", ["caller", "budget"])
+async def test_a_call_cut_short_against_a_hung_database_ends_at_once_and_drops_its_connection(
+    kind: str,
+    call: str,
+    by: str,
+    database_url: str,
+    postgrest: PostgrestDouble,
+    service_role_key: str,
+) -> None:
+    """The in-process reproduction of issue 26: a command cancelled on a live connection to a
+    server that hangs. asyncpg's release of such a connection waits for the server to confirm
+    the cancel and then resets it, up to the acquire timeout (the store's 3 s here): a caller
+    that gave the call 1 s got its answer after 3 s. The connection is terminated now."""
+    target = target_of(database_url) if kind == "postgres" else target_of(postgrest.url)
+    async with TcpProxy(target) as proxy:
+        store = await proxied_store(kind, proxy, database_url, postgrest.url, service_role_key)
+        try:
+            await store.ping()  # a live connection in the pool (or httpx's), as after any call
+            proxy.freeze()
+            began = time.monotonic()
+            async with cut_after(1, by):
+                await getattr(store, call)(*(() if call == "ping" else (None,)))
+            elapsed = time.monotonic() - began
+            # 1 s plus what cancelling takes; the bug made it 3 s, so 2 s leaves a busy machine
+            # a whole second of slack and still cannot pass with the release's wait in it.
+            assert elapsed < 2.0, f"answered after {elapsed:.2f} s"
+            # The client closed its connection(s) rather than leave them half-used in a pool.
+            for _ in range(500):
+                if proxy.closed_by_client >= 1:
+                    break
+                await asyncio.sleep(0.01)
+            assert proxy.closed_by_client >= 1
+            print(f"{kind} {call}: cut after 1 s by the {by}, answered in {elapsed:.2f} s")
+
+            proxy.restore()  # and the store works again at once, on new connections
+            await store.ping()
+        finally:
+            await store.close()
+
+
+async def test_a_call_gets_what_is_left_of_its_budget_and_none_once_it_is_spent() -> None:
+    guard = StoreGuard(3600, failures_to_open=2)
+    calls = 0
+
+    async def hang() -> None:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(3600)
+
+    # A budget spent: refused without asking the database, and the database is not blamed.
+    for _ in range(3):
+        with pytest.raises(StoreTimedOut, match="budget is spent"), deadline.budget(0):
+            await guard.run(hang)
+    assert calls == 0 and not guard.is_open
+    # Cut short by a budget, though its own deadline is an hour: it waited and got nothing,
+    # which counts like any timeout.
+    for _ in range(2):
+        with pytest.raises(StoreTimedOut, match="did not answer"), deadline.budget(0.05):
+            await guard.run(hang)
+    assert calls == 2 and guard.is_open
 
 
 async def test_the_breaker_probes_once_and_closes_when_the_database_answers() -> None:
