@@ -51,7 +51,7 @@ from tests.backend.conftest import (
     serving,
 )
 from tests.support.livekit import LiveKitDouble
-from tests.support.livekit.webhooks import encode_event, sign_body
+from tests.support.livekit.webhooks import encode_event, signed_headers
 from tests.support.postgrest import PostgrestDouble, make_jwt
 from tests.support.tcp_proxy import TcpProxy, target_of, via
 
@@ -185,7 +185,7 @@ async def test_every_store_route_answers_within_its_budget_while_the_database_ha
     for room in rooms.values():
         await livekit.create_room(room)
     body = finished_event(rooms["finished"])
-    signed = {"Authorization": sign_body(body, livekit.api_key, livekit.api_secret)}
+    signed = signed_headers(body, livekit.api_key, livekit.api_secret)
     a = f"/api/agents/{agent.id}"
     down = "store-unavailable"
     cases = [
