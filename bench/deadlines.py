@@ -30,7 +30,7 @@ from shared.logging import configure_logging
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from tests.support.livekit import LiveKitDouble
-from tests.support.livekit.webhooks import encode_event, sign_body
+from tests.support.livekit.webhooks import encode_event, signed_headers
 from tests.support.postgres import create_database, postgres_server
 from tests.support.tcp_proxy import BlackHole, TcpProxy, target_of, via
 
@@ -98,7 +98,7 @@ async def main(args: argparse.Namespace) -> None:
         event = webhook.WebhookEvent(event="room_finished", id=f"EV_{uuid4().hex[:12]}")
         event.room.CopyFrom(models.Room(name=room, sid="RM_bench"))
         body = encode_event(event)
-        signed = {"Authorization": sign_body(body, double.api_key, double.api_secret)}
+        signed = signed_headers(body, double.api_key, double.api_secret)
 
         cases: dict[str, tuple[str, Request]] = {
             "GET /api/agents": ("store", lambda c: c.get("/api/agents", headers=OPERATOR)),
