@@ -103,6 +103,9 @@ async def sign_in(visit: Visit, as_who: str = "dev user") -> None:
     await expect(visit.page.get_by_role("heading", name="Sign in")).to_be_visible()
     await visit.page.get_by_role("button", name=f"Sign in as {as_who}").click()
     await expect(visit.page.get_by_role("navigation", name="Main")).to_be_visible()
+    # Signed in on `#/`, the app then redirects to `#/agents`: a test's next `goto` (a hash
+    # change, the same document) made before that redirect is overwritten by it.
+    await expect(visit.page).to_have_url(re.compile(r"#/agents$"))
 
 
 async def agent_state(page: Page, state: str, timeout_s: float = 90) -> None:
