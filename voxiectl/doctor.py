@@ -31,11 +31,11 @@ import httpx
 from livekit import api
 from prometheus_client.parser import text_string_to_metric_families
 
-from backend.room_states import room_states
-from backend.rooms import LiveKitError, LiveKitRefused, LiveKitRooms, NewRoom
 from shared.contracts.probe import ProbeAnswer, ProbeAnswers
 from shared.db.migrations import discover
 from shared.naming import WorkerRole, probe_room_name
+from shared.room_census import room_states
+from shared.rooms import LiveKitError, LiveKitRefused, LiveKitRooms, NewRoom
 from shared.settings import ConfigError, Settings, StoreKind
 from shared.store import AgentStore, open_store
 from shared.store.postgres import PostgresStore
