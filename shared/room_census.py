@@ -30,6 +30,10 @@ from shared.naming import RoomKind, RoomName, parse_room_name
 from shared.presence import agents_oldest_first, is_human
 from shared.rooms import Rooms
 
+# What livekit-server sets on every agent participant: the agent name its worker registered
+# (`AgentNameAttributeKey`, pkg/agent/worker.go).
+AGENT_NAME_ATTRIBUTE = "lk.agent_name"
+
 # The phases of a room whose agent has published no lifecycle state (yet).
 STARTING = "starting"  # an agent is in the room
 WAITING_FOR_AGENT = "waiting_for_agent"  # people, no agent
@@ -86,6 +90,10 @@ class RoomState:
     def extra_agents(self) -> list[models.ParticipantInfo]:
         """The agents beyond the one that stays (`shared.presence`: the oldest)."""
         return self.agents[1:]
+
+    def agents_named(self, agent_name: str) -> list[models.ParticipantInfo]:
+        """The agents here whose worker registered under `agent_name`."""
+        return [a for a in self.agents if a.attributes.get(AGENT_NAME_ATTRIBUTE) == agent_name]
 
     @property
     def phase(self) -> str:
