@@ -108,7 +108,7 @@ def create_app(
             census: RoomCensus | None = None
             reconciler: Reconciler | None = None
             if settings.livekit_configured:
-                # Per connection; LiveKitRooms puts the deadline on each whole call.
+                # LiveKitRooms puts the deadline on each whole call (see shared.livekit_api).
                 client = livekit_api(settings)
                 stack.push_async_callback(client.aclose)
                 livekit = LiveKitRooms(client, timeout_s=settings.livekit_api_timeout_s)

@@ -1,11 +1,15 @@
 """The one place a `livekit.api.LiveKitAPI` client is built: the backend's (owned by its lifespan),
 the doctor's, a worker's probe answer.
 
-Credentials and the deadline policy come from the settings. Each connection gets
-LIVEKIT_API_TIMEOUT_S as its aiohttp total (livekit-api otherwise defaults to 10 s, and a client
-built with neither would wait as long as that on a server that accepts and never answers). That is
-the floor; callers that hold a request budget put the lesser of it and the time left on the whole
-call (`shared.rooms.LiveKitRooms`, `shared.deadline`).
+Credentials and the deadline policy come from the settings. The policy: every call into LiveKit
+ends within LIVEKIT_API_TIMEOUT_S, or within what is left of the request's budget if that is less
+(`shared.deadline`). livekit-api cannot hold it alone: its Twirp client passes `timeout=None` on
+each request, which turns the session's aiohttp timeout off (aiohttp 3.14, `ClientSession`),
+so a server that accepts and never answers would be waited on forever. The session still gets
+LIVEKIT_API_TIMEOUT_S (for whatever livekit-api sends without that `None`, such as
+LiveKit Cloud's region list); the deadline on each whole call is put by the one wrapper every
+room operation goes through, `shared.rooms.LiveKitRooms` (a worker's probe answer, two calls,
+runs under one `asyncio.timeout` of the same length).
 """
 
 from __future__ import annotations
