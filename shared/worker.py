@@ -26,7 +26,7 @@ import sys
 from collections.abc import Callable
 
 from livekit import api
-from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest
+from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest, cli
 
 from shared.contracts.probe import ProbeAnswer, ProbeAnswers
 from shared.livekit_api import livekit_api
@@ -62,8 +62,6 @@ def run(role: WorkerRole, build_server: Callable[[Settings], AgentServer]) -> No
         print(f"{role.value}: refusing to start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging(settings.log_level, settings.log_format)
-    from livekit.agents import cli
-
     cli.run_app(build_server(settings))
 
 
