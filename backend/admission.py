@@ -19,13 +19,13 @@ import jwt
 from backend.auth import Principal
 from backend.limits import retry_after
 from backend.problems import Problem
-from backend.rooms import NewRoom
 from backend.services import Services
 from shared.contracts import AgentConfig
 from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKind
 from shared.contracts.versions import RunTarget
 from shared.logging import get_logger
 from shared.naming import RoomKind, agent_room_name, voxie_room_name
+from shared.rooms import NewRoom
 from shared.settings import Settings
 from shared.store import StoreError
 

@@ -90,3 +90,27 @@ class ServiceProcess:
         if self._process.poll() is None:
             self._process.kill()
         return self._process.wait()
+
+
+def python(
+    args: Sequence[str], cwd: Path, env: Mapping[str, str], stdin: bytes = b""
+) -> subprocess.CompletedProcess[str]:
+    """`python <args>` run to its end in `cwd` with exactly `env` (over PATH, HOME, LANG and
+    TMPDIR) and the repository on its path: no variable of the test run leaks in, and no `.env`
+    is read unless `cwd` has one."""
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    ran = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env={**base, "PYTHONPATH": str(REPO_ROOT), **env},
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    return subprocess.CompletedProcess(
+        ran.args,
+        ran.returncode,
+        ran.stdout.decode(errors="replace"),
+        ran.stderr.decode(errors="replace"),
+    )
