@@ -1,6 +1,7 @@
 """What the spawner and Voxie workers share: their entry point (`run`: settings built and checked
-once, then the LiveKit Agents CLI), the `AgentServer` built from those settings, and the spool
-replayer each replica runs in its main process, on the process runtime's store.
+once, then the LiveKit Agents CLI, logging through `shared.logging` rather than its own setup),
+the `AgentServer` built from those settings, and the spool replayer each replica runs in its
+main process, on the process runtime's store.
 
 Each worker keeps its own load function and prewarm (they differ for reasons given there) and
 its module shaped like LiveKit's examples, with the server built from the settings rather than
@@ -30,7 +31,7 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess,
 
 from shared.contracts.probe import ProbeAnswer, ProbeAnswers
 from shared.livekit_api import livekit_api
-from shared.logging import configure_logging, get_logger
+from shared.logging import adopt_livekit_cli_logging, configure_logging, get_logger
 from shared.naming import WorkerRole
 from shared.runtime import Runtime
 from shared.settings import ConfigError, Settings
@@ -62,6 +63,7 @@ def run(role: WorkerRole, build_server: Callable[[Settings], AgentServer]) -> No
         print(f"{role.value}: refusing to start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging(settings.log_level, settings.log_format)
+    adopt_livekit_cli_logging(settings.log_level, settings.log_format)
     cli.run_app(build_server(settings))
 
 

@@ -17,7 +17,7 @@ import psutil
 from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
 
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
-from shared.logging import bind_log_context, configure_logging, get_logger
+from shared.logging import bind_log_context, get_logger
 from shared.naming import WorkerRole
 from shared.routing import JobOffer, Verdict, route
 from shared.runtime import Runtime
@@ -45,7 +45,6 @@ def build_server(settings: Settings) -> AgentServer:
 
     @server.on("worker_started")
     def _on_started() -> None:
-        configure_logging(settings.log_level, settings.log_format)  # after the CLI's own setup
         # Each replica replays the session records an outage (or a previous run) left behind.
         start_spool_replayer(settings)
         log.info("spawner_started", agent_name=agent_name, executor=settings.worker_executor)

@@ -57,8 +57,6 @@ def build_server(settings: Settings) -> AgentServer:
 
     @server.on("worker_started")
     def _on_started() -> None:
-        # LiveKit's CLI installed its own log handler; ours replaces it.
-        configure_logging(settings.log_level, settings.log_format)
         start_spool_replayer(settings)
 
     @server.on("worker_registered")
