@@ -226,7 +226,8 @@ export function CallDetailPage() {
         {usage.length === 0 ? (
           <p className="muted">No model usage was recorded.</p>
         ) : (
-          <table className="table">
+          // Six columns do not fit a phone: there each model's figures stack as labelled lines.
+          <table className="table table-cards">
             <thead>
               <tr>
                 <th scope="col">Model</th>
@@ -240,12 +241,12 @@ export function CallDetailPage() {
             <tbody>
               {usage.map((u) => (
                 <tr key={u.model}>
-                  <th scope="row">{u.model}</th>
-                  <td>{formatNumber(u.input_tokens)}</td>
-                  <td>{formatNumber(u.output_tokens)}</td>
-                  <td>{formatNumber(u.input_audio_tokens)}</td>
-                  <td>{formatNumber(u.output_audio_tokens)}</td>
-                  <td>{formatDuration(u.audio_seconds)}</td>
+                  <th scope="row" data-label="Model">{u.model}</th>
+                  <td data-label="Input">{formatNumber(u.input_tokens)}</td>
+                  <td data-label="Output">{formatNumber(u.output_tokens)}</td>
+                  <td data-label="Audio in">{formatNumber(u.input_audio_tokens)}</td>
+                  <td data-label="Audio out">{formatNumber(u.output_audio_tokens)}</td>
+                  <td data-label="Audio time">{formatDuration(u.audio_seconds)}</td>
                 </tr>
               ))}
             </tbody>

@@ -6,11 +6,12 @@ room in its grace period, closed by hand; no dev sign-in where it must not exist
 the call history filtered by kind on the server, paged with "Load more", its agent filter a
 search of every agent, each call named by its agent; and tool secrets (issue 21), added on their
 page and never shown again, bound to their hosts on the agent page, and deleted; and an agent
-made with the New agent form (issue 22), its draft tested before it is published.
+made with the New agent form (issue 22), its draft tested before it is published; and a call's
+token figures stacked on a phone (issue 22).
 
 Every page visited is checked the same way (browser.Visit.check): no console errors, no
 serious or critical axe-core violations, screenshots at desktop and phone width in
-.test-artifacts/dashboard/.
+.test-artifacts/dashboard/, no sideways scrolling at phone width.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
 from shared.contracts.dispatch import DEV_USER_ID
-from tests.e2e.dashboard.browser import Visit, chromium, microphone_wav
+from tests.e2e.dashboard.browser import PHONE, Visit, chromium, microphone_wav
 from tests.e2e.dashboard.conftest import Dashboard
 from tests.e2e.support import eventually, healthy
 from tests.support.openai import ToolCall, Turn
@@ -605,6 +606,48 @@ async def test_calls_are_filtered_by_kind_past_the_newest_and_paged_with_load_mo
         await page.get_by_label("Kind").select_option(label="All kinds")
         await expect(count).to_have_text("Showing 50 of 208 calls")
         await expect(calls).to_have_count(50)
+
+
+# --- 6b. a call's page on a phone: its Tokens table does not scroll sideways ---------------------
+
+
+async def test_a_calls_tokens_fit_a_phone_without_scrolling_sideways(dashboard: Dashboard) -> None:
+    """The call page's Tokens table: six columns at desktop width; on a 390 px phone each
+    model's figures stacked as labelled lines, so the page is no wider than the phone (the
+    table alone was 540 px wide there, the only page that scrolled sideways)."""
+    agent = await create_agent(dashboard, "user", slug="token-tess", name="Token Tess")
+    await record_calls(
+        dashboard,
+        agent,
+        """with call as (
+               insert into public.call_sessions (agent_id, owner_id, room_name, kind, deployment,
+                   status, started_at, ended_at, end_reason)
+               values ($1, $2, 'tokens-' || gen_random_uuid(), 'test', 'dev', 'ended',
+                       now() - interval '5 min', now() - interval '2 min', 'user_hangup')
+               returning id)
+           insert into public.token_usage (session_id, model, input_tokens, output_tokens,
+               input_audio_tokens, output_audio_tokens, audio_seconds)
+           select call.id, usage.* from call, (values
+               ('gpt-4o-realtime-preview-2025-06-03', 1240000, 310000, 4521000, 9812000, 187.5),
+               ('gpt-4o-mini-transcribe', 0, 2300, 15800, 0, 181.0)) as usage""",
+    )
+    async with browsing(dashboard, "call-tokens") as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        await visit.goto(f"/calls?agent={agent['id']}")
+        await page.get_by_role("link", name=re.compile("View call")).first.click()
+        tokens = page.get_by_role("region", name="Tokens")
+        await expect(tokens).to_contain_text("9,812,000")
+        await expect(tokens.get_by_role("columnheader", name="Audio out")).to_be_visible()
+        await visit.check("call-tokens")  # at both widths; no sideways scrolling on the phone
+
+        await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+        box = await tokens.locator("table").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"], box
+        # Stacked, each figure is still named: its column's label is shown beside it.
+        audio_out = tokens.get_by_role("cell", name="9,812,000")
+        label = await audio_out.evaluate("cell => getComputedStyle(cell, '::before').content")
+        assert label == '"Audio out: "', label
 
 
 # --- 7. the agents list: the database searches, and pages past the first ----------------------
