@@ -249,8 +249,10 @@ _LIVEKIT_LEVELS = {"debug": "debug", "info": "info", "warning": "warn", "error":
 
 def livekit_log_level(settings: Settings, log_format: str) -> str:
     """LOG_LEVEL in livekit-server's words, except that readable output leaves out its info
-    lines: every API call, every dispatch it could not make yet, the machine's CPU — they
-    drowned the platform's own lines. LOG_LEVEL=debug still shows everything."""
+    lines, which drowned the platform's own: every API call, the machine's CPU, and for each
+    participant and publisher of a healthy call "not dispatching agent job since no worker is
+    available" (it offers participant and publisher jobs too; our workers take room jobs only).
+    LOG_LEVEL=debug still shows everything."""
     if log_format == "console" and settings.log_level == "info":
         return "warn"
     return _LIVEKIT_LEVELS[settings.log_level]
