@@ -132,14 +132,15 @@ def adopt_livekit_cli_logging(level: str, fmt: LogFormat) -> None:
 
     When a worker starts, the CLI adds a root handler of its own (its JSON shape, or coloured
     lines in dev mode) beside ours, so each line up to the `worker_started` hook printed twice
-    in two shapes, and after it the CLI's levels were undone by hand. The CLI looks its setup up
-    by name when it runs, so replacing that name is enough. Its interactive `console` mode keeps
-    its own setup: that handler redraws the terminal line the console draws on."""
+    in two shapes. The CLI looks its setup up by name when it runs, so replacing that name is
+    enough. Its console mode (driven by the `lk` CLI) keeps its own setup, alone: that handler
+    redraws the line the console draws on."""
     from livekit.agents.cli import cli as agents_cli
     from livekit.agents.cli import log as agents_log
 
     def setup(log_level: str, devmode: bool, console: bool, compact: bool = False) -> None:
         if console:
+            logging.getLogger().handlers.clear()  # beside it, ours would print each line again
             agents_log.setup_logging(log_level, devmode, console, compact)
         else:
             configure_logging(level, fmt)  # LOG_LEVEL governs, not the CLI's --log-level
