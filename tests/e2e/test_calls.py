@@ -350,6 +350,62 @@ async def test_a_call_greets_books_through_an_http_tool_and_is_recorded(
         assert SECRET not in process.output(), process.label
 
 
+# --- turn latency (issue 27, item 3) ---------------------------------------------------------
+
+HOURS_ASKED = "When are you open?"
+HOURS = "We are open from nine to five."
+THINKING_S = 0.6  # the model's scripted time to first audio for its answer
+
+
+async def test_each_turns_latency_is_recorded_and_served_per_call_and_per_agent(
+    fresh: Calls, http: httpx.AsyncClient, store: PostgresStore, db: asyncpg.Connection
+) -> None:
+    """The caller asks, the double's answer starts its audio THINKING_S after the response was
+    created: the stored turn's model time and the caller's wait are at least that."""
+    calls, double = fresh, fresh.double
+    config = await store.create_agent(new_agent())
+    double.script(config.greeting, Turn(say=HOURS, first_audio_delay_s=THINKING_S))
+    double.hear(HOURS_ASKED)
+    human, agent = await join(await spawn(http, calls.platform.api, config.id))
+    try:
+        await hears(human, agent, config.greeting)
+        session_id = agent.attributes[f"{PREFIX}session_id"]
+        await listening(human, agent)
+        await says(human, HOURS_ASKED, calls.directory)
+        await hears(human, agent, HOURS)
+    finally:
+        await human.leave()
+    await ended(db, session_id)
+    double.assert_consumed()
+
+    api = calls.platform.api
+    detail = (await http.get(f"{api}/api/sessions/{session_id}", headers=OPERATOR)).json()
+    greeting, answer = detail["turns"]
+    assert (greeting["turn"], answer["turn"]) == (1, 2)
+    # Each turn names its reply in the transcript.
+    replies = {
+        item["id"]: " ".join(item["content"])
+        for item in detail["transcript"]
+        if item.get("role") == "assistant"
+    }
+    assert (replies[greeting["item_id"]], replies[answer["item_id"]]) == (config.greeting, HOURS)
+    # The greeting answered no speech: no wait to measure; the model still reported its time.
+    assert greeting["latency_s"] is None and greeting["model_ttfa_s"] is not None
+    assert answer["model_ttfa_s"] >= THINKING_S
+    # The caller's wait (their end of speech to the agent's first audio) holds the model's.
+    assert answer["latency_s"] >= answer["model_ttfa_s"]
+    assert not answer["interrupted"]
+
+    analytics = await http.get(
+        f"{api}/api/agents/{config.id}/analytics", headers=OPERATOR, params={"group_by": "day"}
+    )
+    assert analytics.status_code == 200, analytics.text
+    [day] = analytics.json()["groups"]
+    assert day["turns"] == 1
+    assert day["p50_turn_latency_s"] == pytest.approx(answer["latency_s"])
+    assert day["p95_turn_latency_s"] == pytest.approx(answer["latency_s"])
+
+
 # --- 6. faults --------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from livekit.agents import Agent, AgentSession, llm
 from livekit.agents.metrics import LLMMetrics, RealtimeModelMetrics
-from livekit.agents.voice.events import MetricsCollectedEvent
+from livekit.agents.voice.events import MetricsCollectedEvent, UserStateChangedEvent
 
 from shared.contracts.sessions import MAX_TURNS
 from shared.turns import TurnLatencies, turns_from
@@ -100,6 +100,34 @@ async def test_realtime_turns_join_the_models_reported_ttft_by_response_id() -> 
         (3, "item_text", 0.4, None),
     ]
     assert turns[1].spoken_at.timestamp() == T0 + 5
+
+
+async def test_a_server_vad_reply_waits_from_the_callers_last_end_of_speech_before_it() -> None:
+    """With the realtime model's own turn detection LiveKit records no e2e_latency: the wait
+    runs from the last speaking → listening change (speech_stopped) before the reply."""
+    model = ScriptedLLM([])
+    async with AgentSession(llm=model) as session:
+        latencies = TurnLatencies.watch(session)
+        for old, new, at in (
+            ("listening", "speaking", T0 + 1.0),
+            ("speaking", "listening", T0 + 2.0),
+            ("listening", "speaking", T0 + 2.2),  # "…at ten" after a pause: the same turn
+            ("speaking", "listening", T0 + 2.5),
+            ("listening", "away", T0 + 30.0),  # not an end of speech
+        ):
+            session.emit(
+                "user_state_changed",
+                UserStateChangedEvent(old_state=old, new_state=new, created_at=at),
+            )
+    history = llm.ChatContext()
+    reply(history, "item_greeting", started_speaking_at=T0)
+    reply(history, "item_answer", started_speaking_at=T0 + 3.1)
+    reply(history, "item_follow_up", started_speaking_at=T0 + 8.0)  # no speech since: no wait
+    reply(history, "item_measured", started_speaking_at=T0 + 40.0, e2e_latency=0.7)
+    turns = latencies.turns(history)
+    waits = [t.latency_s for t in turns]
+    assert waits[0] is None and waits[2] is None and waits[3] == 0.7
+    assert waits[1] is not None and abs(waits[1] - 0.6) < 1e-6
 
 
 def test_a_pipelines_model_time_is_its_llms_first_token_and_its_tts_first_byte() -> None:
