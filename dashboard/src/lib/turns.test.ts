@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { formatLatency, turnRows, waitSummary } from './turns'
-import type { CallTurn } from './types'
+import { formatLatency, responseText, turnRows, waitSummary } from './turns'
+import type { CallFigures, CallTurn } from './types'
 
 function turn(overrides: Partial<CallTurn>): CallTurn {
   return { turn: 1, item_id: null, spoken_at: '2026-11-21T09:00:14.210Z', latency_s: null, model_ttfa_s: null, interrupted: false, ...overrides }
@@ -40,5 +40,11 @@ describe('turn latency', () => {
   it('sums up the measured waits only', () => {
     expect(waitSummary([turn({ latency_s: 0.4 }), turn({}), turn({ latency_s: 1.5 })])).toEqual({ answered: 2, slowest: 1.5 })
     expect(waitSummary([turn({})])).toEqual({ answered: 0, slowest: null })
+  })
+
+  it('gives a group its turn latency percentiles, or a dash without measured turns', () => {
+    const group = { turns: 12, p50_turn_latency_s: 0.74, p95_turn_latency_s: 1.31 } as CallFigures
+    expect(responseText(group)).toBe('740 ms / 1.31 s')
+    expect(responseText({ ...group, turns: 0, p50_turn_latency_s: null, p95_turn_latency_s: null })).toBe('—')
   })
 })

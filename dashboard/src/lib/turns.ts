@@ -8,7 +8,7 @@
  */
 
 import { messageText } from './conversation'
-import type { CallTurn } from './types'
+import type { CallFigures, CallTurn } from './types'
 
 export interface TurnRow {
   turn: number
@@ -57,4 +57,10 @@ export function turnRows(turns: readonly CallTurn[], transcript: readonly Record
 export function waitSummary(turns: readonly CallTurn[]): WaitSummary {
   const waits = turns.map((t) => t.latency_s).filter((w): w is number => w !== null)
   return { answered: waits.length, slowest: waits.length ? Math.max(...waits) : null }
+}
+
+/** A group's turn latency in the analytics: p50 / p95 of its measured turns, or '—'. */
+export function responseText(group: CallFigures): string {
+  if (group.turns === 0) return '—'
+  return `${formatLatency(group.p50_turn_latency_s)} / ${formatLatency(group.p95_turn_latency_s)}`
 }
