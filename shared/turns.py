@@ -1,5 +1,6 @@
 """Per-turn latency: for each spoken agent reply of a call, how long the caller waited for it
-(the end of their speech to the agent's first audio) and the model's own time to first audio.
+(the end of their turn, spoken or typed, to the agent's first audio) and the model's own time
+to first audio.
 
 Both workers measure it the same way, in the shared call skeleton (`shared.call.Call`):
 
@@ -14,8 +15,10 @@ room. The caller's wait is that minus the end of their speech. LiveKit computes 
 VAD: the pipeline agents); with the realtime model's server-side turn detection it records
 none, so the end of speech is taken from the session's `user_state_changed` events instead
 (speaking → listening: the model's `input_audio_buffer.speech_stopped` as it arrived, or the
-VAD's backdated end) — the last one after the previous reply started and before this one did;
-a reply no caller speech preceded (the greeting) has no wait. A pipeline reply also carries its
+VAD's backdated end; for a message the caller typed, LiveKit holds the state at speaking while
+it takes the message, so the end is when it was handed over) — the last one after the previous
+reply started and before this one did; a reply nothing from the caller preceded (the greeting,
+a second reply in a row) has no wait. A pipeline reply also carries its
 LLM's time to first token and its TTS's time to first byte. A realtime model's own time to
 first audio (`response.created` to the first `response.output_audio.delta`) is reported only
 as `RealtimeModelMetrics.ttft` in `metrics_collected` events, keyed by the response id the reply

@@ -128,7 +128,7 @@ class CallFigures(BaseModel):
     tool_error_rate: float | None = Field(description="tool_errors / tool_calls; null if none")
     turns: Count = Field(description="agent replies whose latency was measured")
     p50_turn_latency_s: float | None = Field(
-        description="median wait from the caller's end of speech to the agent's first audio"
+        description="median wait from the end of the caller's turn to the agent's first audio"
     )
     p95_turn_latency_s: float | None = Field(description="95th percentile of the same wait")
     tokens: list[ModelTokens]

@@ -119,9 +119,10 @@ class TokenUsage(BaseModel):
 class CallTurn(BaseModel):
     """One spoken agent reply and how long the caller waited for it.
 
-    `latency_s`: the end of the caller's speech to the agent's first audio frame in the room
-    (LiveKit's `e2e_latency`); null for a reply no caller speech preceded (the greeting, a reply
-    after a tool call). `model_ttfa_s`: the model's own time to its first audio, as it reports
+    `latency_s`: the end of the caller's turn (their speech, or a message they typed) to the
+    agent's first audio frame in the room; null for a reply nothing from the caller preceded
+    (the greeting, a second reply in a row). A reply after a tool call waited from the caller's
+    turn that led to it. `model_ttfa_s`: the model's own time to its first audio, as it reports
     it (a realtime model: response created to first audio delta; a pipeline: the LLM's first
     token plus the TTS's first byte); null where it reports none."""
 

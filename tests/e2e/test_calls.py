@@ -596,6 +596,26 @@ async def test_voxie_builds_an_agent_from_speech_and_chat_saves_it_and_it_runs(
     # Spawned, the saved agent runs and greets as configured.
     await short_call(calls, http, db, agent_id, greeting)
 
+    # Voxie's call records its turns through the same skeleton: each reply to a line, spoken
+    # or typed, with the caller's wait; the greeting answered nothing.
+    room = response.json()["room_name"]
+    voxie_session: asyncpg.Record = await eventually(
+        lambda: db.fetchrow(
+            "select id from call_sessions where room_name = $1 and status <> 'active'", room
+        ),
+        what="Voxie's session to end",
+        within=90,
+    )
+    turns = await store.get_turns(voxie_session["id"])
+    items, _ = await records(db, str(voxie_session["id"]))
+    said = {i["id"]: " ".join(i["content"]) for i in items if i.get("role") == "assistant"}
+    assert [said[t.item_id] for t in turns if t.item_id] == [
+        "Hi, I'm Voxie. What will your agent do?",
+        *(reply for _, _, reply in steps),
+    ]
+    assert turns[0].latency_s is None
+    assert all(t.latency_s is not None and t.model_ttfa_s is not None for t in turns[1:])
+
 
 # --- 2. interruption --------------------------------------------------------------------------
 

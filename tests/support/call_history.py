@@ -110,7 +110,7 @@ USAGE: dict[str, list[TokenUsage]] = {
 }
 
 
-# Each session's turns' latencies, in order; None: a reply no caller speech preceded.
+# Each session's turns' latencies, in order; None: nothing from the caller preceded it.
 TURNS: dict[str, list[float | None]] = {
     "s1": [None, 0.5, 1.0],
     "s2": [0.7],

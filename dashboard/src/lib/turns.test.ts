@@ -31,7 +31,7 @@ describe('turn latency', () => {
       TRANSCRIPT,
     )
     expect(rows).toEqual([
-      { turn: 1, said: 'Hi, this is Clarence from Coherence Dental. How can I help…', wait: 'No caller speech before it', model: '54 ms', interrupted: false },
+      { turn: 1, said: 'Hi, this is Clarence from Coherence Dental. How can I help…', wait: 'Nothing from the caller before it', model: '54 ms', interrupted: false },
       { turn: 2, said: 'We are open from nine to five.', wait: '635 ms', model: '614 ms', interrupted: true },
       { turn: 3, said: '', wait: '2.00 s', model: '—', interrupted: false },
     ])

@@ -1,7 +1,7 @@
 /**
  * A recorded call's turns (`GET /api/sessions/{id}` → `turns`, shared/turns.py) as the call page
  * shows them: each spoken agent reply with what it began with, how long the caller waited for
- * it (their end of speech to the agent's first audio) and the model's own time to first audio.
+ * it (the end of their turn, spoken or typed, to the agent's first audio) and the model's own time to first audio.
  *
  *     {"turn": 2, "item_id": "item_Cx81", "spoken_at": "2026-11-21T09:00:14.210Z",
  *      "latency_s": 0.742, "model_ttfa_s": 0.388, "interrupted": false}
@@ -14,7 +14,7 @@ export interface TurnRow {
   turn: number
   /** The reply's first words, from the transcript item it names; '' when not found. */
   said: string
-  /** The caller's wait; 'No caller speech before it' where none preceded (the greeting). */
+  /** The caller's wait; 'Nothing from the caller before it' where none preceded (the greeting). */
   wait: string
   model: string
   interrupted: boolean
@@ -48,7 +48,7 @@ export function turnRows(turns: readonly CallTurn[], transcript: readonly Record
   return turns.map((t) => ({
     turn: t.turn,
     said: shortened((t.item_id !== null && replies.get(t.item_id)) || ''),
-    wait: t.latency_s === null ? 'No caller speech before it' : formatLatency(t.latency_s),
+    wait: t.latency_s === null ? 'Nothing from the caller before it' : formatLatency(t.latency_s),
     model: formatLatency(t.model_ttfa_s),
     interrupted: t.interrupted,
   }))

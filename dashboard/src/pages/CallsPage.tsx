@@ -272,9 +272,9 @@ function TurnLatency({ turns, transcript }: { turns: CallTurn[]; transcript: Rec
         <>
           <p className="muted">
             {answered === 0
-              ? 'No reply followed the caller’s speech.'
+              ? 'No reply answered the caller.'
               : `${plural(answered, 'answer')} to the caller; the slowest came after ${formatLatency(slowest)}.`}{' '}
-            The wait runs from the end of the caller’s speech to the agent’s first audio.
+            The wait runs from the end of the caller’s turn (spoken or typed) to the agent’s first audio.
           </p>
           <table className="table table-cards">
             <thead>

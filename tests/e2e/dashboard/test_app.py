@@ -670,7 +670,7 @@ async def test_a_calls_page_shows_each_turns_response_time(dashboard: Dashboard)
         rows = times.locator("tbody tr")
         await expect(rows).to_have_count(3)
         await expect(rows.nth(0).get_by_role("cell")).to_have_text(
-            [GREETING, "No caller speech before it", "54 ms"]
+            [GREETING, "Nothing from the caller before it", "54 ms"]
         )
         await expect(rows.nth(1).get_by_role("cell")).to_have_text([HOURS, "635 ms", "614 ms"])
         await expect(rows.nth(2).get_by_role("cell")).to_have_text(
