@@ -773,6 +773,11 @@ async def test_a_pipeline_agent_greets_books_and_is_recorded_on_the_rest_models(
         await human.leave()
     usage = await booking_recorded(db, session_id, config.greeting)
     assert {"gpt-4.1-mini", "gpt-4o-mini-tts"} <= set(usage)
+    # A pipeline's turns: the greeting answered nothing; the booking waited from the caller's
+    # speech, and its model time is the LLM's first token plus the TTS's first audio.
+    greeting_turn, booked_turn = await store.get_turns(session_id)
+    assert greeting_turn.latency_s is None
+    assert booked_turn.latency_s is not None and booked_turn.model_ttfa_s is not None
     asked, answered, summarized = double.chats[chats:]
     assert config.instructions in asked.instructions
     assert set(asked.tool_names) == {"book_appointment", "end_call"}
