@@ -10,11 +10,11 @@ interpolation, as `percentile_cont`) are of ended calls; null when none ended. A
 with `version` null is keyed `draft`: calls that ran the working draft (a test spawn of the
 draft) or were recorded before agents had versions. Day groups are UTC days; days without calls
 are left out. Tokens are per model; `input_tokens` / `output_tokens` are totals, of which the
-`*_audio_tokens` are the audio part. Turn latency (`shared.turns`: the end of the caller's speech
+`*_audio_tokens` are the audio part. Turn latency (`shared.turns`: the end of the caller's turn
 to the agent's first audio, per spoken reply) is summarised over the group's measured turns:
 their count and the 50th and 95th percentiles (linear interpolation), null with no measured
-turn. `cost_usd` is null unless a price table is configured and
-prices every model (and every kind of token) in the figures.
+turn. `cost_usd` is null unless a price table is configured and prices every model (and every
+kind of token) in the figures.
 
 Example (`group_by=version`):
 
