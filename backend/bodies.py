@@ -27,7 +27,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts import AgentConfig, CallSession, TokenUsage
+from shared.contracts import AgentConfig, CallSession, CallTurn, TokenUsage
 from shared.contracts.versions import RunTarget
 from shared.room_census import RoomView
 from shared.store import CallStats, Page
@@ -135,6 +135,9 @@ class SessionDetail(Body):
     transcript: list[dict[str, Any]]
     summary: str | None
     usage: list[TokenUsage]
+    turns: list[CallTurn] = Field(
+        description="each spoken agent reply in order, with the caller's wait for it"
+    )
 
 
 class RoomList(Body):

@@ -20,6 +20,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -27,7 +28,9 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
+from shared.contracts import CallTurn
 from shared.contracts.dispatch import DEV_USER_ID
+from shared.store.postgres import PostgresStore
 from tests.e2e.dashboard.browser import PHONE, Visit, chromium, microphone_wav
 from tests.e2e.dashboard.conftest import Dashboard
 from tests.e2e.support import eventually, healthy
@@ -648,6 +651,75 @@ async def test_a_calls_tokens_fit_a_phone_without_scrolling_sideways(dashboard: 
         audio_out = tokens.get_by_role("cell", name="9,812,000")
         label = await audio_out.evaluate("cell => getComputedStyle(cell, '::before').content")
         assert label == '"Audio out: "', label
+
+
+# --- 6c. a call's response times (issue 27): each turn's latency on the call page ---------------
+
+HOURS = "We are open from nine to five."
+HOLD_ON = "Let me check that for you."
+
+
+async def test_a_calls_page_shows_each_turns_response_time(dashboard: Dashboard) -> None:
+    agent = await create_agent(dashboard, "user", slug="timed-tim", name="Timed Tim")
+    session_id = uuid.uuid4()
+    await record_calls(
+        dashboard,
+        agent,
+        f"""insert into public.call_sessions (id, agent_id, owner_id, room_name, kind,
+               deployment, status, started_at, ended_at, end_reason)
+           values ('{session_id}', $1, $2, 'tim-1', 'test', 'dev', 'ended',
+                   now() - interval '2 minutes', now() - interval '1 minute', 'user_hangup')""",
+    )
+    # The call's records as the spawner writes them at its end, through the real store.
+    spoken = datetime.now(UTC) - timedelta(seconds=100)
+    store = await PostgresStore.connect(dashboard.database_url)
+    try:
+        await store.write_transcript(
+            session_id,
+            [
+                {"type": "message", "id": "item_hi", "role": "assistant", "content": [GREETING]},
+                {"type": "message", "id": "item_ask", "role": "user", "content": ["When?"]},
+                {"type": "message", "id": "item_hours", "role": "assistant", "content": [HOURS]},
+                {"type": "message", "id": "item_hold", "role": "assistant", "content": [HOLD_ON]},
+            ],
+        )
+        await store.write_turns(
+            session_id,
+            [
+                CallTurn(turn=1, item_id="item_hi", spoken_at=spoken, model_ttfa_s=0.054),
+                CallTurn(
+                    turn=2,
+                    item_id="item_hours",
+                    spoken_at=spoken,
+                    latency_s=0.635,
+                    model_ttfa_s=0.614,
+                ),
+                CallTurn(
+                    turn=3, item_id="item_hold", spoken_at=spoken, latency_s=1.5, interrupted=True
+                ),
+            ],
+        )
+    finally:
+        await store.close()
+
+    async with browsing(dashboard, "call-response-times") as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        await visit.goto(f"/calls/{session_id}")
+        times = page.get_by_role("region", name="Response times")
+        await expect(
+            times.get_by_text("2 answers to the caller; the slowest came after 1.50 s.")
+        ).to_be_visible()
+        rows = times.locator("tbody tr")
+        await expect(rows).to_have_count(3)
+        await expect(rows.nth(0).get_by_role("cell")).to_have_text(
+            [GREETING, "Nothing from the caller before it", "54 ms"]
+        )
+        await expect(rows.nth(1).get_by_role("cell")).to_have_text([HOURS, "635 ms", "614 ms"])
+        await expect(rows.nth(2).get_by_role("cell")).to_have_text(
+            [f"{HOLD_ON} (interrupted)", "1.50 s", "—"]
+        )
+        await visit.check("call-response-times")
 
 
 # --- 7. the agents list: the database searches, and pages past the first ----------------------
