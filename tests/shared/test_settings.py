@@ -327,3 +327,11 @@ def test_secrets_keys_must_be_32_byte_keys(monkeypatch: pytest.MonkeyPatch) -> N
         Settings(_env_file=None)
     monkeypatch.setenv("SECRETS_KEYS", f'["{new_key()}"]')
     assert len(Settings(_env_file=None).secrets_keys) == 1
+
+
+def test_api_key_hash_keys_must_be_32_byte_keys_and_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_KEY_HASH_KEYS", '["c2hvcnQ="]')
+    with pytest.raises(ConfigError, match=r"an entry of API_KEY_HASH_KEYS must be 32 bytes"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("API_KEY_HASH_KEYS", f'["{new_key()}"]')
+    assert len(Settings(_env_file=None).api_key_hash_keys) == 1
