@@ -47,8 +47,8 @@ export function DevelopersPage() {
         <h1>Developers</h1>
       </div>
       <p className="lead">
-        Your own servers can use the API as you: create agents, start calls and read their outcomes. Send an API key as <code>Authorization: Bearer …</code>.
-        A key cannot create or revoke keys; that happens here.
+        Your own servers can use the API as you: create agents, start calls and read their outcomes. Each request carries a key in its header,{' '}
+        <code>Authorization: Bearer vx_live_…</code>, and no key can create or revoke keys: that happens here, signed in.
       </p>
       {created && <NewKey created={created} onDone={() => setCreated(null)} />}
       {revoked && <Notice kind="success">API key {revoked} was revoked. Requests made with it are refused from now on.</Notice>}
