@@ -367,6 +367,13 @@ class Settings(BaseSettings):
         uses_rest = self.store_kind is StoreKind.SUPABASE
         if uses_rest and self.supabase_url and self.supabase_service_role_key is None:
             problems.append("SUPABASE_SERVICE_ROLE_KEY is empty but SUPABASE_URL is set")
+        sealing = {parse_key(k.get_secret_value()) for k in self.secrets_keys}
+        if any(parse_key(k.get_secret_value()) in sealing for k in self.api_key_hash_keys):
+            # One key for two jobs: whoever learns it for one has it for the other too.
+            problems.append(
+                "API_KEY_HASH_KEYS repeats a key of SECRETS_KEYS: give each its own "
+                "(`voxiectl secrets new-key` makes one)"
+            )
         if self.store == "postgres" and self.database_url is None:
             problems.append("STORE=postgres but DATABASE_URL is empty")
         if self.store == "supabase" and not self.supabase_url:
