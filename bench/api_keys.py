@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from uuid import uuid4
 
 import httpx
@@ -55,7 +56,7 @@ async def run(n: int, concurrency: int) -> None:
                 minted.raise_for_status()
                 with_key = {"Authorization": f"Bearer {minted.json()['key']}"}
 
-                def get(headers: dict[str, str]) -> object:
+                def get(headers: dict[str, str]) -> Callable[[int], Awaitable[object]]:
                     async def op(_: int) -> object:
                         answer = await client.get("/api/me", headers=headers)
                         answer.raise_for_status()
