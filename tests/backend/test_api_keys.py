@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from backend.app import create_app
 from backend.routes.api_keys import KEYS_NEED_SIGN_IN
@@ -204,3 +205,17 @@ async def test_last_used_shows_in_the_list_after_a_request(client: httpx.AsyncCl
     assert (await client.get("/api/agents", headers=bearer(created["key"]))).status_code == 200
     [item] = (await client.get("/api/keys", headers=as_user(ALICE))).json()["items"]
     assert item["last_used_at"] is not None
+
+
+async def test_mint_use_and_revoke_through_either_store(any_store_settings: Settings) -> None:
+    settings = any_store_settings.model_copy(update={"api_key_hash_keys": [SecretStr(HASH_KEY)]})
+    async with serving(create_app(settings, reconcile=False)) as client:
+        alice = as_user(ALICE, settings)
+        created = await mint(client, alice)
+        key = bearer(created["key"])
+        made = await client.post("/api/agents", json=NEW_AGENT, headers=key)
+        assert made.status_code == 201 and made.json()["owner_id"] == str(ALICE)
+        [listed] = (await client.get("/api/keys", headers=alice)).json()["items"]
+        assert listed["id"] == created["id"] and listed["last_used_at"] is not None
+        assert (await client.delete(f"/api/keys/{created['id']}", headers=alice)).status_code == 204
+        assert (await client.get("/api/agents", headers=key)).status_code == 401
