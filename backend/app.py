@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend import dashboard, dev_auth
+from backend.api_keys import ApiKeys
 from backend.auth import Authenticator
 from backend.limits import RateLimiter, RoomCensus
 from backend.metrics import Metrics
@@ -34,6 +35,7 @@ from backend.reconciler import Reconciler
 from backend.routes import (
     agents,
     analytics,
+    api_keys,
     catalog,
     me,
     rooms,
@@ -77,6 +79,7 @@ OPERATIONS: list[Operation] = [
     *sessions.operations,
     *analytics.operations,
     *secrets.operations,
+    *api_keys.operations,
 ]
 
 
@@ -117,10 +120,12 @@ def create_app(
                 stack.push_async_callback(reconciler.release)
             else:
                 log.warning("livekit_not_configured", effect="room endpoints answer 503")
+            keys = ApiKeys(settings.api_key_hash_keys, store)
             app.state.services = Services(
                 settings=settings,
                 store=store,
-                auth=Authenticator(settings, http, dev_secret=dev_secret),
+                auth=Authenticator(settings, http, dev_secret=dev_secret, api_keys=keys),
+                api_keys=keys,
                 metrics=metrics,
                 limiter=RateLimiter(settings.spawn_rate_per_minute),
                 livekit=livekit,

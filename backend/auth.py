@@ -10,11 +10,14 @@
   Audience `authenticated`, `exp` and a UUID `sub` are required (never the nil UUID: that is
   the operator's owner id);
   the issuer must be `{SUPABASE_URL}/auth/v1` when SUPABASE_URL is set; or
+- an owner's API key (`vx_live_…`, `backend.api_keys`): the key's owner, as a user, looked up
+  in the store on every request (never cached, so a revoked key is refused at once on every
+  replica); never the operator, and never for managing keys (`authenticated`); or
 - a dev token from the dashboard's one-click dev sign-in (`backend.dev_auth`): HS256 with the
   dev secret, issuer `DEV_ISSUER`, subject the dev user's id or `operator`. Accepted only by a
   backend that has dev sign-in (PLATFORM_ENV=dev on loopback), which is given the secret.
 
-No token reaches a log line: failures are logged by reason only.
+No token or key reaches a log line or an answer: failures are logged by reason only.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from uuid import UUID
 import httpx
 import jwt
 
+from backend.api_keys import ApiKeys, not_configured
 from backend.problems import Problem, unavailable
+from shared.contracts.api_keys import is_api_key, is_well_formed
 from shared.contracts.dispatch import OPERATOR, OPERATOR_OWNER_ID, user_identity
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -54,9 +59,11 @@ DEV_OPERATOR_SUBJECT = "operator"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller: the operator (`user_id` None) or one Supabase user."""
+    """The caller: the operator (`user_id` None) or one Supabase user, signed in or through one
+    of their API keys (`api_key_id`)."""
 
     user_id: UUID | None = None
+    api_key_id: UUID | None = None
 
     @property
     def is_operator(self) -> bool:
@@ -79,6 +86,14 @@ class Principal:
 
 
 OPERATOR_PRINCIPAL = Principal()
+
+
+def owner_to_read(principal: Principal, asked: UUID | None, what: str) -> UUID:
+    """Whose `what` (e.g. "secrets") a list shows: the caller's own, or the owner `asked` for
+    (`?owner_id=`), which only the operator may name unless it is the caller."""
+    if asked is not None and not principal.is_operator and asked != principal.user_id:
+        raise forbidden(f"only the operator may read another owner's {what}")
+    return asked or principal.owner_id
 
 
 def unauthorized(detail: str) -> Problem:
@@ -202,9 +217,15 @@ class JwksCache:
 
 class Authenticator:
     def __init__(
-        self, settings: Settings, http: httpx.AsyncClient, *, dev_secret: str | None = None
+        self,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        *,
+        dev_secret: str | None = None,
+        api_keys: ApiKeys | None = None,
     ) -> None:
         self.dev_secret = dev_secret
+        self._api_keys = api_keys
         admin = settings.backend_admin_token
         self._admin = admin.get_secret_value().encode() if admin else None
         secret = settings.supabase_jwt_secret
@@ -224,6 +245,8 @@ class Authenticator:
         token = _bearer(authorization)
         if self._admin is not None and hmac.compare_digest(token.encode(), self._admin):
             return OPERATOR_PRINCIPAL
+        if is_api_key(token):
+            return await self._api_key(token)
         # A dashboard sends the same access token with every call: verify it once, then trust
         # it until it expires (or for VERIFIED_TTL_S, whichever is sooner).
         key = hashlib.sha256(token.encode()).digest()
@@ -236,6 +259,23 @@ class Authenticator:
             self._verified.clear()
         self._verified[key] = (principal, min(expires_at, now + VERIFIED_TTL_S))
         return principal
+
+    async def _api_key(self, key: str) -> Principal:
+        """Asked of the store every time (see `backend.api_keys`): no cache to outlive a
+        revocation."""
+        if self._api_keys is None or not self._api_keys.configured:
+            raise not_configured()
+        if not is_well_formed(key):
+            log.info("api_key_refused", reason="malformed")
+            raise unauthorized(
+                "the API key is malformed: a key is vx_live_ and 43 letters or digits"
+            )
+        found = await self._api_keys.find(key)
+        if found is None:
+            log.info("api_key_refused", reason="unknown")
+            raise unauthorized("the API key is not valid: it was revoked, or never issued")
+        user = _user_principal(str(found.owner_id), "the API key")
+        return Principal(user.user_id, api_key_id=found.id)
 
     async def _user(self, token: str) -> tuple[Principal, float]:
         try:

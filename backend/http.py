@@ -44,8 +44,12 @@ def services(request: Request) -> Services:
 # a bare HTTPException, which cannot carry the reason-specific 401 problem (detail and
 # WWW-Authenticate) or the 503 of an unreachable identity provider. Resolving the caller in the
 # endpoint keeps both, and the mark it leaves (`access`) is what the OpenAPI document reads.
-def authenticated(*, operator: bool = False) -> Callable[[AuthedEndpoint], Endpoint]:
-    """Resolves the caller before the handler runs; `operator=True` admits only the operator."""
+def authenticated(
+    *, operator: bool = False, signed_in: str | None = None
+) -> Callable[[AuthedEndpoint], Endpoint]:
+    """Resolves the caller before the handler runs; `operator=True` admits only the operator;
+    `signed_in` (the sentence an API key is refused with) admits users and the operator but
+    no API key: what a key must never do, such as minting or revoking keys."""
 
     def wrap(handler: AuthedEndpoint) -> Endpoint:
         @functools.wraps(handler)
@@ -55,9 +59,12 @@ def authenticated(*, operator: bool = False) -> Callable[[AuthedEndpoint], Endpo
             )
             if operator and not principal.is_operator:
                 raise forbidden("this endpoint is for the operator token only")
+            if signed_in is not None and principal.api_key_id is not None:
+                raise forbidden(signed_in)
             return await handler(request, principal)
 
-        endpoint.access = Access.OPERATOR if operator else Access.USER  # type: ignore[attr-defined]
+        access = Access.OPERATOR if operator else Access.SIGNED_IN if signed_in else Access.USER
+        endpoint.access = access  # type: ignore[attr-defined]
         return endpoint
 
     return wrap

@@ -35,7 +35,8 @@ class Access(StrEnum):
     """Who may call an operation; `backend.http.authenticated` marks the endpoint with it."""
 
     PUBLIC = "public"
-    USER = "user"  # any caller: a Supabase user or the operator
+    USER = "user"  # any caller: a Supabase user, a user's API key, or the operator
+    SIGNED_IN = "signed-in"  # a Supabase user or the operator, never an API key
     OPERATOR = "operator"
     LIVEKIT = "livekit"  # LiveKit's signed webhook
 
@@ -43,6 +44,7 @@ class Access(StrEnum):
 SECURITY: dict[Access, list[dict[str, list[str]]]] = {
     Access.PUBLIC: [],
     Access.USER: [{"bearer": []}],
+    Access.SIGNED_IN: [{"bearer": []}],
     Access.OPERATOR: [{"bearer": []}],
     Access.LIVEKIT: [{"livekit": []}],
 }
@@ -82,10 +84,11 @@ class Operation:
 
     def statuses(self) -> list[int]:
         found = set(self.problems)
-        if self.access in (Access.USER, Access.OPERATOR, Access.LIVEKIT):
-            # 503: the identity provider's keys (users) or LiveKit (webhooks) are unreachable.
+        if self.access in (Access.USER, Access.SIGNED_IN, Access.OPERATOR, Access.LIVEKIT):
+            # 503: the identity provider's keys (users) or LiveKit (webhooks) are unreachable,
+            # or API keys are not configured.
             found |= {401, 503}
-        if self.access is Access.OPERATOR:
+        if self.access in (Access.OPERATOR, Access.SIGNED_IN):
             found.add(403)
         if self.body is not None:
             # 415: a body not sent as JSON (`backend.http.read_body`).
@@ -148,7 +151,9 @@ def openapi_document(operations: Iterable[Operation]) -> dict[str, Any]:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "BACKEND_ADMIN_TOKEN or a Supabase Auth access token",
+                    "description": "BACKEND_ADMIN_TOKEN, a Supabase Auth access token, or "
+                    "an owner's API key (vx_live_…, POST /api/keys), which acts as its owner "
+                    "on every route but the operator's and key management",
                 },
                 "livekit": {
                     "type": "apiKey",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from backend.api_keys import ApiKeys
 from backend.auth import Authenticator
 from backend.limits import RateLimiter, RoomCensus
 from backend.metrics import Metrics
@@ -24,6 +25,8 @@ class Services:
     settings: Settings
     store: AgentStore
     auth: Authenticator
+    # Minting and finding owners' API keys (backend.api_keys): `auth` finds, the routes mint.
+    api_keys: ApiKeys
     metrics: Metrics
     limiter: RateLimiter
     # None when LiveKit credentials are not configured (dev): room endpoints answer 503.

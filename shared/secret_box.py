@@ -40,14 +40,15 @@ class SecretUnreadable(ValueError):
     """A stored value no listed key opens (a removed key, or a row moved or tampered with)."""
 
 
-def parse_key(text: str) -> bytes:
-    """A key as `SECRETS_KEYS` lists it: 32 bytes in base64 (url-safe or standard)."""
+def parse_key(text: str, variable: str = "SECRETS_KEYS") -> bytes:
+    """A key as `SECRETS_KEYS` (or `variable`, another list of keys in this form, such as
+    API_KEY_HASH_KEYS) lists it: 32 bytes in base64 (url-safe or standard)."""
     try:
         key = base64.urlsafe_b64decode(text.strip().replace("+", "-").replace("/", "_"))
     except (binascii.Error, ValueError):
-        raise ValueError("a SECRETS_KEYS entry is not base64") from None
+        raise ValueError(f"an entry of {variable} is not base64") from None
     if len(key) != KEY_BYTES:
-        raise ValueError(f"a SECRETS_KEYS entry must be {KEY_BYTES} bytes, not {len(key)}")
+        raise ValueError(f"an entry of {variable} must be {KEY_BYTES} bytes, not {len(key)}")
     return key
 
 

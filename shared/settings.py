@@ -241,6 +241,10 @@ class Settings(BaseSettings):
     # Keys that encrypt owners' secrets at rest (shared.secret_box): base64 32-byte keys, the
     # first seals, all open; `voxiectl secrets new-key` makes one. Unset: no secrets API.
     secrets_keys: list[SecretStr] = Field(default_factory=list)
+    # Keys of the HMAC that API keys are stored under (backend.api_keys): base64 32-byte keys,
+    # the first hashes new keys, every listed one verifies (rotation); same form as
+    # SECRETS_KEYS, never the same key. Unset: no API keys (their routes answer 503).
+    api_key_hash_keys: list[SecretStr] = Field(default_factory=list)
 
     # Backend
     backend_host: str = "127.0.0.1"
@@ -292,11 +296,12 @@ class Settings(BaseSettings):
             raise ValueError("PLATFORM_ENV must be lowercase letters, digits and single hyphens")
         return value
 
-    @field_validator("secrets_keys")
+    @field_validator("secrets_keys", "api_key_hash_keys")
     @classmethod
-    def _keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+    def _keys(cls, keys: list[SecretStr], info: ValidationInfo) -> list[SecretStr]:
+        variable = (info.field_name or "").upper()
         for key in keys:
-            parse_key(key.get_secret_value())
+            parse_key(key.get_secret_value(), variable)
         return keys
 
     @field_validator("log_level", mode="before")
@@ -335,6 +340,7 @@ class Settings(BaseSettings):
         "tool_http_allowlist",
         "tool_secrets",
         "secrets_keys",
+        "api_key_hash_keys",
         "backend_cors_origins",
         "model_prices",
         mode="before",
@@ -361,6 +367,13 @@ class Settings(BaseSettings):
         uses_rest = self.store_kind is StoreKind.SUPABASE
         if uses_rest and self.supabase_url and self.supabase_service_role_key is None:
             problems.append("SUPABASE_SERVICE_ROLE_KEY is empty but SUPABASE_URL is set")
+        sealing = {parse_key(k.get_secret_value()) for k in self.secrets_keys}
+        if any(parse_key(k.get_secret_value()) in sealing for k in self.api_key_hash_keys):
+            # One key for two jobs: whoever learns it for one has it for the other too.
+            problems.append(
+                "API_KEY_HASH_KEYS repeats a key of SECRETS_KEYS: give each its own "
+                "(`voxiectl secrets new-key` makes one)"
+            )
         if self.store == "postgres" and self.database_url is None:
             problems.append("STORE=postgres but DATABASE_URL is empty")
         if self.store == "supabase" and not self.supabase_url:

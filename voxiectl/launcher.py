@@ -166,6 +166,10 @@ def plan(
         # Kept like the operator token: owners' stored secrets must open after a restart.
         key = secrets_key(files.secrets_key)
         result.env["SECRETS_KEYS"] = json.dumps([key])
+    if not settings.api_key_hash_keys and settings.is_development:
+        # Kept too: owners' API keys must still be recognised after a restart.
+        hash_key = kept(files.api_key_hash_key, new_key)[0]
+        result.env["API_KEY_HASH_KEYS"] = json.dumps([hash_key])
     settings = _plan_livekit(settings, result, files.livekit_dir, livekit_binary)
     if not settings.openai_api_key.get_secret_value() and settings.is_development:
         result.notes.append(

@@ -3,11 +3,11 @@ command gets beside it.
 
 The launcher (`voxiectl start`) makes, once, and keeps under the data directory (`.data/`, the
 parent of LOCAL_DB_DIR): the operator token, the dev sign-in's secret, the key that seals owners'
-secrets, and the local livekit-server's API key pair; it hands them to the processes it starts
-as environment variables. A `voxiectl` command run in another terminal has none of those
-variables: `as_launched` reads them from the same files, so `voxiectl doctor` or `rooms list`
-talks to the platform `scripts/start` runs — in dev/test only, for what the environment leaves
-unset, and without creating anything.
+secrets, the key owners' API keys are hashed under, and the local livekit-server's API key pair;
+it hands them to the processes it starts as environment variables. A `voxiectl` command run in
+another terminal has none of those variables: `as_launched` reads them from the same files, so
+`voxiectl doctor` or `rooms list` talks to the platform `scripts/start` runs — in dev/test
+only, for what the environment leaves unset, and without creating anything.
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ class LocalFiles:
     @property
     def secrets_key(self) -> Path:
         return self.data_dir / "secrets-key"
+
+    @property
+    def api_key_hash_key(self) -> Path:
+        return self.data_dir / "api-key-hash-key"
 
     @property
     def livekit_dir(self) -> Path:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend.auth import Principal, forbidden
+from backend.auth import Principal, owner_to_read
 from backend.http import UuidParam, authenticated, json_response, path, query, read_model, services
 from backend.operations import Operation
 from backend.problems import Problem, not_found, unavailable
@@ -67,10 +67,7 @@ def _not_configured() -> Problem:
 @authenticated()
 async def list_secrets(request: Request, principal: Principal) -> Response:
     svc = services(request)
-    asked = query(request, SecretsQuery).owner_id
-    if asked is not None and not principal.is_operator and asked != principal.user_id:
-        raise forbidden("only the operator may read another owner's secrets")
-    owner = asked or principal.owner_id
+    owner = owner_to_read(principal, query(request, SecretsQuery).owner_id, "secrets")
     stored = [s.info() for s in await svc.store.list_secrets(owner)]
     environment = svc.tools.environment_infos(owner)
     shadowed = {info.name for info in environment}

@@ -17,6 +17,7 @@ const AgentsPage = lazyPage(() => import('./pages/AgentsPage'), 'AgentsPage')
 const NewAgentPage = lazyPage(() => import('./pages/NewAgentPage'), 'NewAgentPage')
 const CallsPage = lazyPage(() => import('./pages/CallsPage'), 'CallsPage')
 const CallDetailPage = lazyPage(() => import('./pages/CallsPage'), 'CallDetailPage')
+const DevelopersPage = lazyPage(() => import('./pages/DevelopersPage'), 'DevelopersPage')
 const OperationsPage = lazyPage(() => import('./pages/OperationsPage'), 'OperationsPage')
 const SecretsPage = lazyPage(() => import('./pages/SecretsPage'), 'SecretsPage')
 const TestCallPage = lazyPage(() => import('./pages/TestCallPage'), 'TestCallPage')
@@ -81,6 +82,7 @@ function Shell() {
               <li><NavLink to="/voxie">Create with Voxie</NavLink></li>
               <li><NavLink to="/calls">Calls</NavLink></li>
               <li><NavLink to="/secrets">Secrets</NavLink></li>
+              <li><NavLink to="/developers">Developers</NavLink></li>
               {account.operator && <li><NavLink to="/operations">Operations</NavLink></li>}
             </ul>
           </nav>
@@ -108,6 +110,7 @@ function Shell() {
             <Route path="/calls" element={<CallsPage />} />
             <Route path="/calls/:sessionId" element={<CallDetailPage />} />
             <Route path="/secrets" element={<SecretsPage />} />
+            <Route path="/developers" element={<DevelopersPage />} />
             <Route path="/operations" element={account.operator ? <OperationsPage /> : <NotAllowed />} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>

@@ -32,6 +32,7 @@ from shared.contracts import (
     TokenUsage,
 )
 from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
+from shared.contracts.api_keys import StoredApiKey
 from shared.contracts.secrets import EgressPolicy, StoredSecret
 from shared.contracts.versions import AgentVersion
 from shared.logging import get_logger
@@ -290,6 +291,24 @@ class AgentStore(Protocol):
         self, owner_id: UUID, allow: Sequence[str], *, updated_by: str
     ) -> EgressPolicy:
         """Replaces the owner's exemptions."""
+
+    # API keys (shared.contracts.api_keys, shared.store.api_keys): only keyed hashes come in,
+    # and no hash goes out.
+    async def create_api_key(
+        self, owner_id: UUID, name: str, prefix: str, key_hash: str
+    ) -> StoredApiKey:
+        """TooManyApiKeys (a Conflict) at MAX_API_KEYS_PER_OWNER."""
+
+    async def list_api_keys(self, owner_id: UUID) -> list[StoredApiKey]:
+        """The owner's keys, oldest first."""
+
+    async def delete_api_key(self, key_id: UUID, owner_id: UUID | None) -> StoredApiKey:
+        """Revokes (deletes) the key; `owner_id` None: whoever's it is (the operator). NotFound
+        when there is no such key of that owner's."""
+
+    async def use_api_key(self, key_hashes: Sequence[str]) -> StoredApiKey | None:
+        """The key whose hash is one of `key_hashes` (one per hash key, for rotation), marked
+        used at most once a minute; None when there is none (revoked or never issued)."""
 
     async def ping(self) -> None:
         """Raises StoreUnavailable unless the database answers."""

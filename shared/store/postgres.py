@@ -34,6 +34,7 @@ from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
 from shared.contracts.sessions import INFERRED_ENDS, end_replaces
 from shared.logging import get_logger
 from shared.store import analytics
+from shared.store.api_keys import PostgresApiKeys
 from shared.store.base import (
     AGENT_COLUMNS,
     TURN_COLUMNS,
@@ -108,7 +109,7 @@ _TRANSIENT = (
 )
 
 
-class PostgresStore(PostgresVersions, PostgresSecrets):
+class PostgresStore(PostgresVersions, PostgresSecrets, PostgresApiKeys):
     def __init__(self, pool: asyncpg.Pool, *, attempts: int = 3, guard: StoreGuard) -> None:
         self._pool = pool
         self._attempts = attempts

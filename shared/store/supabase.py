@@ -37,6 +37,7 @@ from shared.contracts import (
 from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
 from shared.contracts.sessions import end_replaces
 from shared.store import analytics
+from shared.store.api_keys import SupabaseApiKeys
 from shared.store.base import (
     AGENT_COLUMNS,
     TURN_COLUMNS,
@@ -87,7 +88,7 @@ _INVALID_CODES = {
 }
 
 
-class SupabaseStore(SupabaseVersions, SupabaseSecrets):
+class SupabaseStore(SupabaseVersions, SupabaseSecrets, SupabaseApiKeys):
     def __init__(self, client: AsyncClient, *, attempts: int = 3, guard: StoreGuard) -> None:
         self._client = client
         self._attempts = attempts

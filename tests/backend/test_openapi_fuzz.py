@@ -45,6 +45,7 @@ def backend_url(livekit: LiveKitDouble, database_url: str) -> Iterator[str]:
         "spawn_rate_per_minute": 10_000,
         "max_total_agents": 10_000,
         "secrets_keys": [new_key()],  # the secrets API in use, not answering 503
+        "api_key_hash_keys": [new_key()],  # likewise the API keys
     }
     app = create_app(
         backend_settings(livekit, database_url, **values),

@@ -327,3 +327,18 @@ def test_secrets_keys_must_be_32_byte_keys(monkeypatch: pytest.MonkeyPatch) -> N
         Settings(_env_file=None)
     monkeypatch.setenv("SECRETS_KEYS", f'["{new_key()}"]')
     assert len(Settings(_env_file=None).secrets_keys) == 1
+
+
+def test_api_key_hash_keys_must_be_32_byte_keys_and_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_KEY_HASH_KEYS", '["c2hvcnQ="]')
+    with pytest.raises(ConfigError, match=r"an entry of API_KEY_HASH_KEYS must be 32 bytes"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("API_KEY_HASH_KEYS", f'["{new_key()}"]')
+    assert len(Settings(_env_file=None).api_key_hash_keys) == 1
+
+
+def test_an_api_key_hash_key_is_never_a_secrets_key() -> None:
+    shared_key, other = new_key(), new_key()
+    with pytest.raises(ConfigError, match="API_KEY_HASH_KEYS repeats a key of SECRETS_KEYS"):
+        Settings(_env_file=None, secrets_keys=[other, shared_key], api_key_hash_keys=[shared_key])
+    assert Settings(_env_file=None, secrets_keys=[shared_key], api_key_hash_keys=[other])

@@ -108,14 +108,20 @@ def test_dev_without_auth_gets_a_generated_operator_token_kept_across_starts(
     dev_secret = (tmp_path / "dev-auth-secret").read_text().strip()
     # So does the key that seals owners' secrets: stored secrets open after a restart.
     key = (tmp_path / "secrets-key").read_text().strip()
+    # And the key API keys are hashed under: owners' keys still work after a restart.
+    hash_key = (tmp_path / "api-key-hash-key").read_text().strip()
+    assert hash_key != key
     assert first.env == {
         "LOG_FORMAT": "json",
         "BACKEND_ADMIN_TOKEN": first.operator_token,
         "DEV_AUTH_SECRET": dev_secret,
         "SECRETS_KEYS": f'["{key}"]',
+        "API_KEY_HASH_KEYS": f'["{hash_key}"]',
     }
     assert make_settings(secrets_keys=json.loads(first.env["SECRETS_KEYS"])).secrets_keys
-    for kept in ("operator-token", "dev-auth-secret", "secrets-key"):
+    hashing = make_settings(api_key_hash_keys=json.loads(first.env["API_KEY_HASH_KEYS"]))
+    assert hashing.api_key_hash_keys
+    for kept in ("operator-token", "dev-auth-secret", "secrets-key", "api-key-hash-key"):
         assert (tmp_path / kept).stat().st_mode & 0o777 == 0o600
     again = plan(settings, token_path=tmp_path / "operator-token", find_spec=absent)
     assert again.operator_token == first.operator_token and again.env == first.env

@@ -87,6 +87,27 @@ export function describeApiError(error: ApiError): Failure {
   return failure(capitalize(detail) || `The platform answered ${error.status}.`)
 }
 
+/** The server's lowercase reason as a sentence: capitalised, with a full stop. */
+export function sentence(text: string): string {
+  const trimmed = text.trim()
+  return (trimmed.charAt(0).toUpperCase() + trimmed.slice(1)).replace(/([^.!?])$/, '$1.')
+}
+
+// 503s describeApiError has a sentence of its own for.
+const KNOWN_UNAVAILABLE = new Set(['store-unavailable', 'not-ready'])
+
+/** `error` in the server's own words when its status is one of `own` and it says something
+ * (a 503 only when describeApiError has no sentence for it, such as a feature the operator has
+ * not configured, whose detail names the setting); otherwise describeApiError's sentence. */
+export function describeInServerWords(error: unknown, own: readonly number[]): Failure {
+  if (!(error instanceof ApiError)) return describeCallError(error)
+  const unknownOutage = error.status !== 503 || !KNOWN_UNAVAILABLE.has(error.code)
+  if (own.includes(error.status) && error.detail && unknownOutage) {
+    return { message: sentence(error.detail), retryAfterS: null, action: null }
+  }
+  return describeApiError(error)
+}
+
 function capitalize(text: string): string {
   return text ? text.charAt(0).toUpperCase() + text.slice(1) : text
 }

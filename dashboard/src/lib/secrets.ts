@@ -16,8 +16,7 @@
  * agent otherwise); the pages only show the lists side by side.
  */
 
-import { describeApiError, describeCallError, type Failure } from './describe'
-import { ApiError } from './problem'
+import { describeInServerWords, sentence, type Failure } from './describe'
 import type { Secret, SecretSource, ToolSpec } from './types'
 
 /** The create form's fields, as the API's 422 details name them. */
@@ -143,21 +142,7 @@ export function createConflict(detail: string, name: string): { field: 'name' | 
   return { field: !detail || detail.includes(name) ? 'name' : null, message }
 }
 
-// 503s whose sentence describe.ts already has; any other 503 of the secrets API (secrets not
-// configured on this server) is said in the server's own words.
-const KNOWN_UNAVAILABLE = new Set(['store-unavailable', 'not-ready'])
-
-/** A failure of the secrets API as a sentence. */
+/** A failure of the secrets API as a sentence: an unconfigured server's 503 in its own words. */
 export function describeSecretsError(error: unknown): Failure {
-  if (!(error instanceof ApiError)) return describeCallError(error)
-  if (error.status === 503 && error.detail && !KNOWN_UNAVAILABLE.has(error.code)) {
-    return { message: sentence(error.detail), retryAfterS: null, action: null }
-  }
-  return describeApiError(error)
-}
-
-/** The server's lowercase reason as a sentence: capitalised, with a full stop. */
-function sentence(text: string): string {
-  const trimmed = text.trim()
-  return (trimmed.charAt(0).toUpperCase() + trimmed.slice(1)).replace(/([^.!?])$/, '$1.')
+  return describeInServerWords(error, [503])
 }

@@ -267,6 +267,32 @@ export interface SecretList {
   items: Secret[]
 }
 
+/** `GET /api/keys` item (shared/contracts/api_keys.py): never the key, only its prefix. */
+export interface ApiKey {
+  id: string
+  name: string
+  /** The key's first 12 characters (`vx_live_` and four more): enough to tell keys apart. */
+  prefix: string
+  created_at: string
+  /** The last request made with it, to within a minute; null if never used. */
+  last_used_at: string | null
+}
+
+/** `POST /api/keys`' answer: the only time the key itself is ever shown. */
+export interface ApiKeyCreated extends ApiKey {
+  key: string
+}
+
+/** `GET /api/keys` (oldest first). */
+export interface ApiKeyList {
+  items: ApiKey[]
+}
+
+/** `POST /api/keys`' body. */
+export interface ApiKeyCreate {
+  name: string
+}
+
 /** `POST /api/secrets`' body; the value goes to the server and is never read back. */
 export interface SecretCreate {
   name: string

@@ -69,11 +69,13 @@ async def dashboard(
     finally:
         await conn.close()
     platform = Platform(lk, database_url, directory, backend_port, double.env())
-    # A key of its own, so the Secrets page can store secrets (the dev launcher keeps one too).
+    # Keys of its own, so the Secrets page can store secrets and the Developers page mint API
+    # keys (the dev launcher keeps both too).
     env = {
         "PLATFORM_ENV": "dev",
         "GRACE_PERIOD_S": GRACE_S,
         "SECRETS_KEYS": json.dumps([new_key()]),
+        "API_KEY_HASH_KEYS": json.dumps([new_key()]),
     }
     try:
         backend = platform.backend(**env, MAX_TOTAL_AGENTS=MAX_TOTAL_AGENTS)
