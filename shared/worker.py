@@ -14,10 +14,14 @@ its module shaped like LiveKit's examples:
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import socket
+import time
 from collections.abc import Callable
+from pathlib import Path
 
+import psutil
 from livekit import api
 from livekit.agents import AgentServer, JobExecutorType, JobProcess, JobRequest
 
@@ -69,6 +73,71 @@ def session_load(active: int, settings: Settings) -> float:
     workers whose load reaches its `agents.target_load` (0.7 unless set): keep the threshold at
     or below it (tests/e2e/test_scaling.py runs the fleet up to the bound)."""
     return settings.worker_load_threshold * min(1.0, active / settings.worker_max_sessions)
+
+
+# The CPU share is measured over this many seconds: long enough that a call's start-up work
+# (a burst of a second or so) does not flip the replica to full, short enough to follow load.
+CPU_WINDOW_S = 10.0
+
+
+def available_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> float:
+    """The CPUs this process may run on: its affinity (taskset), capped by a cgroup v2 quota
+    (a container's CPU limit) when one is set."""
+    cpus = float(len(os.sched_getaffinity(0)))
+    try:
+        quota, period = cgroup_cpu_max.read_text(encoding="utf-8").split()[:2]
+        if quota != "max":
+            cpus = min(cpus, int(quota) / int(period))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 file (or an unexpected one): the affinity alone
+    return max(cpus, 0.01)
+
+
+def replica_cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds used by `process` and its job processes: live children now, and those it
+    already reaped (psutil's children_* times), so a finished job's work is not lost."""
+    times = process.cpu_times()
+    used = times.user + times.system + times.children_user + times.children_system
+    for child in process.children(recursive=True):
+        try:
+            child_times = child.cpu_times()
+        except psutil.Error:
+            continue  # ended while we looked: reaped, its time is in children_* next time
+        used += child_times.user + child_times.system
+    return used
+
+
+class ReplicaCpu:
+    """The share of its CPUs this replica itself used over the last CPU_WINDOW_S: the CPU term
+    of the spawner's load (WORKER_LOAD_CPU). Never the machine's CPU (psutil.cpu_percent,
+    livekit-agents' default): on a shared box a busy neighbour made a replica refuse calls."""
+
+    def __init__(
+        self,
+        *,
+        used: Callable[[], float] | None = None,
+        cpus: float | None = None,
+        window_s: float = CPU_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        process = psutil.Process()
+        self._used = used or (lambda: replica_cpu_seconds(process))
+        self._cpus = cpus if cpus is not None else available_cpus()
+        self._window_s = window_s
+        self._clock = clock
+        self._samples: collections.deque[tuple[float, float]] = collections.deque()
+
+    def share(self) -> float:
+        """0 for an idle replica, 1 when it kept all its CPUs busy; 0 on the first reading."""
+        now, used = self._clock(), self._used()
+        self._samples.append((now, used))
+        # Keep the newest sample at least a window old as the baseline.
+        while len(self._samples) > 2 and now - self._samples[1][0] >= self._window_s:
+            self._samples.popleft()
+        then, used_then = self._samples[0]
+        if now <= then:
+            return 0.0
+        return min(1.0, max(0.0, (used - used_then) / (now - then) / self._cpus))
 
 
 def start_spool_replayer(

@@ -10,7 +10,6 @@ it has capacity. Each accepted job runs one `spawner.call.SpawnedCall` (the call
 
 from __future__ import annotations
 
-import psutil
 from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
 
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
@@ -19,7 +18,13 @@ from shared.naming import WorkerRole
 from shared.routing import JobOffer, Verdict, route
 from shared.runtime import Runtime
 from shared.settings import Settings
-from shared.worker import agent_server, answer_probe, session_load, start_spool_replayer
+from shared.worker import (
+    ReplicaCpu,
+    agent_server,
+    answer_probe,
+    session_load,
+    start_spool_replayer,
+)
 from spawner import metrics
 from spawner.call import SpawnedCall, job_decision
 from spawner.loader import process_loader
@@ -33,11 +38,15 @@ configure_logging(settings.log_level, settings.log_format)
 AGENT_NAME = settings.worker_agent_name(WorkerRole.SPAWNER)
 
 
+_cpu = ReplicaCpu() if settings.worker_load_cpu else None
+
+
 def current_load(server: AgentServer) -> float:
-    """Sessions against the configured maximum, or the CPU, whichever is fuller. Unlike Voxie
-    (sessions only), a call can do audio work here (noise cancellation, a pipeline's plugins)."""
+    """Sessions against the configured maximum, or (WORKER_LOAD_CPU) this replica's own CPU,
+    whichever is fuller. Unlike Voxie (sessions only), a call can do audio work here (noise
+    cancellation, a pipeline's plugins)."""
     sessions = session_load(len(server.active_jobs), settings)
-    cpu = psutil.cpu_percent(interval=None) / 100 if settings.worker_load_cpu else 0.0
+    cpu = _cpu.share() if _cpu is not None else 0.0
     return min(1.0, max(sessions, cpu))
 
 
