@@ -222,6 +222,9 @@ class Settings(BaseSettings):
     # call's start-up work; turn it on for pipelines heavier than that calibration.
     worker_load_cpu: bool = False
     worker_drain_timeout_s: Annotated[int, Field(ge=0, le=86_400)] = 600
+    # Each worker writes a heartbeat (shared.contracts.workers) this often, and at once when its
+    # sessions change; it counts as alive for three intervals after its last one.
+    worker_heartbeat_interval_s: Annotated[float, Field(ge=0.5, le=60)] = 2.0
     # Health server (`GET /`, `GET /worker`); 0 picks a free port (tests, several replicas).
     worker_http_port: Annotated[int, Field(ge=0, le=65535)] = 8081
     worker_prometheus_port: Annotated[int, Field(ge=0, le=65535)] | None = None

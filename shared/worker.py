@@ -26,6 +26,7 @@ from livekit import api
 from livekit.agents import AgentServer, JobExecutorType, JobProcess, JobRequest
 
 from shared.contracts.probe import ProbeAnswer, ProbeAnswers
+from shared.contracts.workers import WorkerBeat
 from shared.logging import get_logger
 from shared.naming import WorkerRole
 from shared.runtime import Runtime
@@ -36,8 +37,16 @@ log = get_logger(__name__)
 
 SPOOL_REPLAY_INTERVAL_S = 15.0
 
-# The event loop keeps only weak references to tasks: these hold the replayers.
+# How often a worker looks for a change worth a heartbeat at once (a call started or ended, it
+# filled up or drained): the backend re-dispatches a dropped room when a place frees, so the
+# news must not wait for the next interval.
+HEARTBEAT_CHECK_S = 0.25
+# A heartbeat lasts this many intervals: one lost write does not make a worker look dead.
+HEARTBEAT_TTL_INTERVALS = 3
+
+# The event loop keeps only weak references to tasks: these hold the replayers and heartbeats.
 _replayers: set[asyncio.Task[None]] = set()
+_heartbeat_tasks: dict[int, asyncio.Task[None]] = {}
 
 
 def agent_server(
@@ -138,6 +147,104 @@ class ReplicaCpu:
         if now <= then:
             return 0.0
         return min(1.0, max(0.0, (used - used_then) / (now - then) / self._cpus))
+
+
+def start_heartbeat(
+    server: AgentServer,
+    settings: Settings,
+    *,
+    role: WorkerRole,
+    load_fnc: Callable[[AgentServer], float],
+    runtime: Runtime | None = None,
+) -> asyncio.Task[None]:
+    """Writes this worker's heartbeat (`shared.contracts.workers`) now, at once on every change
+    of its sessions or availability, and every WORKER_HEARTBEAT_INTERVAL_S; its row is removed
+    when the task is cancelled. Call it from `worker_registered` (the row is keyed by the id
+    LiveKit gave the worker; a re-registration under a new id replaces the old row). Store
+    failures are logged and retried on the next check: the worker keeps serving calls."""
+    running = _heartbeat_tasks.get(id(server))
+    if running is not None and not running.done():
+        return running  # it follows the server's current id itself
+    task = asyncio.get_running_loop().create_task(
+        _heartbeats(server, settings, role, load_fnc, runtime)
+    )
+    _heartbeat_tasks[id(server)] = task
+    task.add_done_callback(lambda _: _heartbeat_tasks.pop(id(server), None))
+    return task
+
+
+def heartbeat_of(
+    server: AgentServer,
+    settings: Settings,
+    role: WorkerRole,
+    load_fnc: Callable[[AgentServer], float],
+) -> WorkerBeat:
+    """What the worker says of itself now; `available` is livekit-agents' own rule (below the
+    load threshold and not draining), which livekit-server follows when it picks a worker."""
+    draining = server.draining
+    return WorkerBeat(
+        worker_id=server.id,
+        agent_name=settings.worker_agent_name(role),
+        role=role,
+        deployment=settings.platform_env,
+        active_sessions=len(server.active_jobs),
+        max_sessions=settings.worker_max_sessions,
+        available=not draining and load_fnc(server) < settings.worker_load_threshold,
+        draining=draining,
+    )
+
+
+async def _heartbeats(
+    server: AgentServer,
+    settings: Settings,
+    role: WorkerRole,
+    load_fnc: Callable[[AgentServer], float],
+    runtime: Runtime | None,
+) -> None:
+    if runtime is None:
+        try:
+            runtime = await asyncio.to_thread(Runtime.shared, settings)
+        except (StoreError, TimeoutError) as exc:
+            log.error("heartbeat_not_started", reason=str(exc) or type(exc).__name__)
+            return
+    store = runtime.store
+    interval = settings.worker_heartbeat_interval_s
+    ttl_s = interval * HEARTBEAT_TTL_INTERVALS
+    written: WorkerBeat | None = None
+    written_at = 0.0
+    try:
+        while True:
+            beat = heartbeat_of(server, settings, role, load_fnc)
+            now = time.monotonic()
+            if beat != written or now - written_at >= interval:
+                try:
+                    if written is not None and written.worker_id != beat.worker_id:
+                        await runtime.call(store.worker_gone(written.worker_id))
+                    await runtime.call(store.worker_heartbeat(beat, ttl_s=ttl_s))
+                except StoreError as exc:
+                    log.warning("heartbeat_not_written", worker_id=beat.worker_id, error=str(exc))
+                else:
+                    if written is None or written.available != beat.available:
+                        log.info(
+                            "heartbeat",
+                            worker_id=beat.worker_id,
+                            agent_name=beat.agent_name,
+                            available=beat.available,
+                            active_sessions=beat.active_sessions,
+                        )
+                    written, written_at = beat, now
+            await asyncio.sleep(HEARTBEAT_CHECK_S)
+    finally:
+        if written is not None:
+            await _gone(runtime, written.worker_id)
+
+
+async def _gone(runtime: Runtime, worker_id: str) -> None:
+    # Best effort within the store's deadline: an expired heartbeat says the same a little later.
+    try:
+        await runtime.call(runtime.store.worker_gone(worker_id))
+    except (StoreError, RuntimeError) as exc:
+        log.warning("heartbeat_not_removed", worker_id=worker_id, error=str(exc))
 
 
 def start_spool_replayer(

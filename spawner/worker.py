@@ -23,6 +23,7 @@ from shared.worker import (
     agent_server,
     answer_probe,
     session_load,
+    start_heartbeat,
     start_spool_replayer,
 )
 from spawner import metrics
@@ -66,6 +67,12 @@ def _on_started() -> None:
     # Each replica replays the session records an outage (or a previous run) left behind.
     start_spool_replayer(settings)
     log.info("spawner_started", agent_name=AGENT_NAME, executor=settings.worker_executor)
+
+
+@server.on("worker_registered")
+def _on_registered(worker_id: str, _server_info: object) -> None:
+    # The backend counts this replica (and re-dispatches rooms it missed) from its heartbeat.
+    start_heartbeat(server, settings, role=WorkerRole.SPAWNER, load_fnc=current_load)
 
 
 async def on_request(request: JobRequest) -> None:

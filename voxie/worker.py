@@ -24,7 +24,13 @@ from shared.logging import bind_log_context, configure_logging, get_logger
 from shared.naming import WorkerRole
 from shared.routing import JobOffer, Verdict, console_metadata, route
 from shared.settings import Settings
-from shared.worker import agent_server, answer_probe, session_load, start_spool_replayer
+from shared.worker import (
+    agent_server,
+    answer_probe,
+    session_load,
+    start_heartbeat,
+    start_spool_replayer,
+)
 from voxie.admission import Refusal, admit
 from voxie.call import CreationCall
 
@@ -69,6 +75,7 @@ def _on_registered(worker_id: str, _server_info: object) -> None:
         worker_id=worker_id,
         deployment=settings.platform_env,
     )
+    start_heartbeat(server, settings, role=WorkerRole.VOXIE, load_fnc=_load)
 
 
 async def on_request(request: JobRequest) -> None:

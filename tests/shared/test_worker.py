@@ -41,11 +41,13 @@ from shared.worker import (
     agent_server,
     available_cpus,
     session_load,
+    start_heartbeat,
     start_spool_replayer,
 )
 from tests.conftest import make_settings
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit_server import api_client, livekit_server
+from tests.support.postgres import empty_platform_tables
 from tests.support.tcp_proxy import TcpProxy, via
 from voxiectl.livekit_local import LiveKitServer, free_port
 
@@ -236,6 +238,77 @@ async def test_the_server_reports_itself_full_at_the_load_threshold(
         await livekit.wait_for(
             lambda: reported(WorkerStatus.WS_FULL, 0.6), within=20, what="full at it"
         )
+
+
+@pytest.mark.timeout(120)
+async def test_a_registered_worker_s_heartbeat_says_it_is_alive_and_whether_it_has_room(
+    real_livekit: LiveKitServer, database_url: str
+) -> None:
+    await empty_platform_tables(database_url)
+    credentials = real_livekit.config.credentials
+    settings = make_settings(
+        platform_env="test",
+        database_url=database_url,
+        worker_http_port=0,
+        worker_heartbeat_interval_s=0.5,
+        livekit_url=real_livekit.url,
+        livekit_api_key=credentials.api_key,
+        livekit_api_secret=credentials.api_secret,
+    )
+    load = [0.0]
+    server = agent_server(settings, load_fnc=lambda _: load[0], setup_fnc=lambda _: None)
+
+    @server.rtc_session(agent_name=settings.worker_agent_name(WorkerRole.SPAWNER))
+    async def entrypoint(ctx: JobContext) -> None:
+        await ctx.connect()
+
+    runtime = await asyncio.to_thread(Runtime(settings).start)
+    store = await PostgresStore.connect(database_url, max_size=1)
+
+    async def workers(available: bool) -> list[Any]:
+        for _ in range(200):
+            live = await store.live_workers()
+            if live and all(w.available is available for w in live):
+                return live
+            await asyncio.sleep(0.05)
+        pytest.fail(f"no heartbeat with available={available}: {live}")
+
+    try:
+        assert await store.live_workers() == []
+        async with running(server) as worker_id:
+            beating = start_heartbeat(
+                server,
+                settings,
+                role=WorkerRole.SPAWNER,
+                load_fnc=lambda _: load[0],
+                runtime=runtime,
+            )
+            assert (
+                start_heartbeat(
+                    server,
+                    settings,
+                    role=WorkerRole.SPAWNER,
+                    load_fnc=lambda _: load[0],
+                    runtime=runtime,
+                )
+                is beating
+            )  # a re-registration does not start a second one
+            [alive] = await workers(available=True)
+            assert (alive.worker_id, alive.agent_name) == (worker_id, "spawner-test")
+            assert (alive.deployment, alive.max_sessions) == ("test", settings.worker_max_sessions)
+            load[0] = settings.worker_load_threshold  # full: LiveKit offers it nothing more
+            [full] = await workers(available=False)
+            assert full.available_since is None
+            load[0] = 0.1
+            [freed] = await workers(available=True)
+            assert freed.available_since is not None and alive.available_since is not None
+            assert freed.available_since > alive.available_since
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+            assert await store.live_workers() == []  # it stopped: it no longer counts
+    finally:
+        await store.close()
+        await asyncio.to_thread(runtime.close)
 
 
 def test_a_replica_is_full_at_exactly_its_maximum_sessions() -> None:
