@@ -48,6 +48,7 @@ from backend.routes import (
     webhook,
 )
 from backend.services import Services
+from backend.workers import WorkerCensus
 from shared import deadline
 from shared.addresses import Resolver, system_resolver
 from shared.logging import bind_log_context, get_logger
@@ -108,6 +109,7 @@ def create_app(
             livekit: Rooms | None = None
             census: RoomCensus | None = None
             reconciler: Reconciler | None = None
+            workers = WorkerCensus(settings, store)
             if settings.livekit_configured:
                 client = api.LiveKitAPI(
                     settings.livekit_url,
@@ -119,7 +121,7 @@ def create_app(
                 stack.push_async_callback(client.aclose)
                 livekit = LiveKitRooms(client, timeout_s=settings.livekit_api_timeout_s)
                 census = RoomCensus(_room_names(livekit))
-                reconciler = Reconciler(settings, store, livekit, metrics)
+                reconciler = Reconciler(settings, store, livekit, metrics, workers=workers)
                 stack.push_async_callback(reconciler.release)
             else:
                 log.warning("livekit_not_configured", effect="room endpoints answer 503")
@@ -132,11 +134,15 @@ def create_app(
                 livekit=livekit,
                 census=census,
                 reconciler=reconciler,
+                workers=workers,
                 resolve=resolve,
             )
             if reconciler is not None and reconcile:
                 task = asyncio.create_task(reconciler.run_forever(), name="reconciler")
                 stack.push_async_callback(_cancel, task)
+                # A worker gaining room wakes the reconciler: a dropped dispatch heals in ~1 s.
+                watch = asyncio.create_task(workers.watch(reconciler.nudge), name="worker-watch")
+                stack.push_async_callback(_cancel, watch)
             log.info(
                 "backend_started",
                 store=settings.store_kind.value,

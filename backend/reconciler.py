@@ -7,6 +7,11 @@ the holder of the `backend-reconciler` lease in the store — one pass over the 
   than that → dispatch again (LiveKit drops a dead worker's jobs); after `MAX_REDISPATCHES`
   re-dispatches the room is closed instead, and the people in it are told why on the data
   topic `platform.room_closed` (see `shared.contracts.room_messages`);
+- humans present, no agent, no worker ever took the room's dispatch (LiveKit lists no job for
+  it) and a worker gained room after that dispatch (registered, or a place freed:
+  `WorkerHeartbeat.available_since`) → dispatch again at once, not after the startup timeout:
+  livekit-server dropped it (no worker registered) or refused it (every worker full) and never
+  retries (`backend.workers.WorkerCensus.watch` runs a pass as soon as a worker gains room);
 - more than one agent in a room → remove all but the oldest (a second voice is never right;
   `shared.presence` is the rule, the one the agents apply themselves);
 - no humans for longer than the room's own timeouts say LiveKit should have taken to close it,
@@ -39,6 +44,7 @@ from livekit.protocol import models
 from backend.metrics import Metrics
 from backend.room_states import RoomState, room_states
 from backend.rooms import LiveKitError, RoomGone, Rooms
+from backend.workers import WorkerCensus
 from shared.contracts import CallSession, EndReason, SessionStatus
 from shared.contracts.dispatch import OPERATOR, DispatchMetadata, SessionKind
 from shared.contracts.lifecycle import LifecycleState
@@ -60,6 +66,9 @@ SESSION_SLACK_S = 5.0
 # A slot this much older than the longest a room creation can take, beyond the room listing, is
 # for a room that is not coming.
 SLOT_SLACK_S = 5.0
+# A dispatch without a job may still be on its way to a worker this long (psrpc's 200 ms pick,
+# the worker's answer on a busy machine); only an older one is taken as dropped.
+DISPATCH_SETTLE_S = 2.0
 
 AGENT_UNAVAILABLE_MESSAGE = "No agent could be started for this call. Please try again in a minute."
 
@@ -99,8 +108,10 @@ class Reconciler:
         *,
         holder: str | None = None,
         clock: Callable[[], float] = time.time,
+        workers: WorkerCensus | None = None,
     ) -> None:
         self.settings = settings
+        self.workers = workers
         self.store = store
         self.rooms = rooms
         self.metrics = metrics
@@ -217,6 +228,8 @@ class Reconciler:
             self._empty_since.pop(name, None)
             if not state.agents and now - state.created_at >= self.settings.agent_startup_timeout_s:
                 await self._heal_missing_agent(state, now, report)
+            elif not state.agents:
+                await self._heal_dropped_dispatch(state, now, report)
             return
         empty_since = self._empty_since.setdefault(name, now)
         lifecycle = state.lifecycle
@@ -258,6 +271,43 @@ class Reconciler:
             name,
             f"humans {len(state.humans)}, no agent; re-dispatch {len(dispatches)} of "
             f"{MAX_REDISPATCHES}",
+        )
+
+    async def _heal_dropped_dispatch(
+        self, state: RoomState, now: float, report: PassReport
+    ) -> None:
+        """Re-dispatches a room whose dispatch no worker took, once a worker has gained room
+        since it was made. One job listed on any of its dispatches means a worker took it (the
+        agent is on its way, or its worker was lost: the startup timeout's case), so a room is
+        never given a second agent here."""
+        if self.workers is None:
+            return
+        gained = (await self.workers.fleet()).available_since(state.name.kind.role)
+        if gained is None:
+            return  # no worker has room: nothing could take it now
+        name = state.room.name
+        dispatches = await self.rooms.dispatches(name)
+        if not dispatches or any(d.state.jobs for d in dispatches):
+            return
+        if len(dispatches) > MAX_REDISPATCHES:
+            return  # the startup timeout closes it
+        newest = max(d.state.created_at for d in dispatches) / 1e9
+        if gained.timestamp() <= newest:
+            return  # refused by workers that have not changed since
+        if now - newest < DISPATCH_SETTLE_S:
+            # Perhaps still on its way to a worker: look again once it cannot be.
+            asyncio.get_running_loop().call_later(DISPATCH_SETTLE_S - (now - newest), self.nudge)
+            return
+        await self.rooms.dispatch(
+            name,
+            self.settings.worker_agent_name(state.name.kind.role),
+            self._dispatch_metadata(state, dispatches),
+        )
+        self._record(
+            report,
+            "redispatched_dropped",
+            name,
+            f"no worker took its dispatch; one gained room {now - gained.timestamp():.1f} s ago",
         )
 
     def _dispatch_metadata(self, state: RoomState, dispatches: list[api.AgentDispatch]) -> str:
