@@ -39,8 +39,10 @@ from starlette.routing import Route
 
 from bench.timing import measure, row
 from shared.contracts import NewAgent
+from shared.contracts.workers import WorkerBeat
 from shared.db.migrations import apply_migrations
 from shared.logging import configure_logging
+from shared.naming import WorkerRole
 from shared.store.postgres import PostgresStore
 from tests.support.livekit import LiveKitDouble
 from tests.support.postgres import create_database, postgres_server
@@ -260,8 +262,23 @@ def bearer(issuer: str | None = None) -> str:
 
 
 async def seed_agents(dsn: str) -> list[str]:
+    """The agents spawned, and one spawner's heartbeat for the run: the backend refuses rooms no
+    live worker could take (backend.workers), and no worker runs beside the LiveKit double."""
     store = await PostgresStore.connect(dsn)
     try:
+        await store.worker_heartbeat(
+            WorkerBeat(
+                worker_id="AW_bench",
+                agent_name="spawner-bench",
+                role=WorkerRole.SPAWNER,
+                deployment="bench",
+                active_sessions=0,
+                max_sessions=16,
+                available=True,
+                draining=False,
+            ),
+            ttl_s=3600,
+        )
         return [
             str(
                 (
@@ -315,6 +332,7 @@ async def main(n: int, log_level: str) -> None:
                 "SPAWN_RATE_PER_MINUTE": "10000",
                 "DB_POOL_MAX_SIZE": "20",
                 "GC_INTERVAL_S": "3600",
+                "PLATFORM_ENV": "bench",  # the deployment of the spawner's heartbeat
             }
             # label, command, environment, the user token's issuer (Supabase's, with SUPABASE_URL)
             runs: list[tuple[str, list[str], dict[str, str], str | None]] = [
