@@ -37,12 +37,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bench.spawner_support import live_spawner
 from bench.timing import measure, row
 from shared.contracts import NewAgent
-from shared.contracts.workers import WorkerBeat
 from shared.db.migrations import apply_migrations
 from shared.logging import configure_logging
-from shared.naming import WorkerRole
 from shared.store.postgres import PostgresStore
 from tests.support.livekit import LiveKitDouble
 from tests.support.postgres import create_database, postgres_server
@@ -266,19 +265,7 @@ async def seed_agents(dsn: str) -> list[str]:
     live worker could take (backend.workers), and no worker runs beside the LiveKit double."""
     store = await PostgresStore.connect(dsn)
     try:
-        await store.worker_heartbeat(
-            WorkerBeat(
-                worker_id="AW_bench",
-                agent_name="spawner-bench",
-                role=WorkerRole.SPAWNER,
-                deployment="bench",
-                active_sessions=0,
-                max_sessions=16,
-                available=True,
-                draining=False,
-            ),
-            ttl_s=3600,
-        )
+        await store.worker_heartbeat(live_spawner("bench"), ttl_s=3600)
         return [
             str(
                 (

@@ -201,12 +201,9 @@ async def _heartbeats(
     load_fnc: Callable[[AgentServer], float],
     runtime: Runtime | None,
 ) -> None:
+    runtime = runtime or await _process_runtime(settings, "heartbeat_not_started")
     if runtime is None:
-        try:
-            runtime = await asyncio.to_thread(Runtime.shared, settings)
-        except (StoreError, TimeoutError) as exc:
-            log.error("heartbeat_not_started", reason=str(exc) or type(exc).__name__)
-            return
+        return
     store = runtime.store
     interval = settings.worker_heartbeat_interval_s
     ttl_s = interval * HEARTBEAT_TTL_INTERVALS
@@ -264,13 +261,20 @@ def start_spool_replayer(
     return task
 
 
+async def _process_runtime(settings: Settings, failed_event: str) -> Runtime | None:
+    """The process runtime (`Runtime.shared`), or None, logged as `failed_event`, when its store
+    cannot be opened: a worker serves calls without its background tasks then."""
+    try:
+        return await asyncio.to_thread(Runtime.shared, settings)
+    except (StoreError, TimeoutError) as exc:
+        log.error(failed_event, reason=str(exc) or type(exc).__name__)
+        return None
+
+
 async def _replay_spool(settings: Settings, interval_s: float, runtime: Runtime | None) -> None:
+    runtime = runtime or await _process_runtime(settings, "spool_replayer_not_started")
     if runtime is None:
-        try:
-            runtime = await asyncio.to_thread(Runtime.shared, settings)
-        except (StoreError, TimeoutError) as exc:
-            log.error("spool_replayer_not_started", reason=str(exc) or type(exc).__name__)
-            return
+        return
     # Cancelling this task cancels the replayer on the runtime's loop too.
     await runtime.call(runtime.recorder.run_replayer(interval_s))
 

@@ -76,6 +76,16 @@ async def human_guard() -> AsyncIterator[list[Human]]:
         await human.leave()
 
 
+async def spawn_and_join(
+    http: httpx.AsyncClient, platform: Platform, agent_id: object, joined: list[Human]
+) -> tuple[str, Human]:
+    """A spawn through the API that must succeed, and a silent human in its room."""
+    spawned = await spawn(http, platform.api, agent_id)
+    human = await Human.join(spawned["livekit_url"], spawned["token"], listen=False)
+    joined.append(human)
+    return spawned["room_name"], human
+
+
 async def close_room(http: httpx.AsyncClient, api_base: str, room: str) -> None:
     closed = await http.post(f"{api_base}/api/rooms/{room}/close", headers=OPERATOR)
     assert closed.status_code == 200, closed.text
@@ -128,10 +138,7 @@ async def test_a_spawn_without_a_spawner_is_refused_and_a_dropped_one_healed_on_
     first = platform.spawner("spawner-1")
     await registered(first)
     first.kill()
-    spawned = await spawn(http, platform.api, agent.id)
-    room = spawned["room_name"]
-    human = await Human.join(spawned["livekit_url"], spawned["token"], listen=False)
-    human_guard.append(human)
+    room, human = await spawn_and_join(http, platform, agent.id, human_guard)
 
     # A new spawner registers: its heartbeat wakes the reconciler, which re-dispatches.
     second = platform.spawner("spawner-2")
@@ -182,10 +189,7 @@ async def test_a_dispatch_refused_for_capacity_is_healed_once_a_place_frees(
         ttl_s=60,
     )
     refusals = platform.lk.log().count(REFUSED)
-    spawned = await spawn(http, platform.api, agent.id)
-    room = spawned["room_name"]
-    human = await Human.join(spawned["livekit_url"], spawned["token"], listen=False)
-    human_guard.append(human)
+    room, human = await spawn_and_join(http, platform, agent.id, human_guard)
     await eventually(
         lambda: platform.lk.log().count(REFUSED) > refusals,
         what="livekit-server to refuse the dispatch",
