@@ -277,7 +277,8 @@ class Reconciler:
         self, state: RoomState, now: float, report: PassReport
     ) -> None:
         """Re-dispatches a room whose dispatch no worker took, once a worker has gained room
-        since it was made. One job listed on any of its dispatches means a worker took it (the
+        since the room's first dispatch (at most every DISPATCH_SETTLE_S, MAX_REDISPATCHES times,
+        while none takes it). One job listed on any of its dispatches means a worker took it (the
         agent is on its way, or its worker was lost: the startup timeout's case), so a room is
         never given a second agent here."""
         if self.workers is None:
@@ -291,24 +292,27 @@ class Reconciler:
             return
         if len(dispatches) > MAX_REDISPATCHES:
             return  # the startup timeout closes it
-        newest = max(d.state.created_at for d in dispatches) / 1e9
-        if gained.timestamp() <= newest:
-            return  # refused by workers that have not changed since
-        if now - newest < DISPATCH_SETTLE_S:
+        created = sorted(d.state.created_at / 1e9 for d in dispatches)
+        if gained.timestamp() <= created[0]:
+            return  # refused by workers that have not changed since the room was made
+        if now - created[-1] < DISPATCH_SETTLE_S:
             # Perhaps still on its way to a worker: look again once it cannot be.
-            asyncio.get_running_loop().call_later(DISPATCH_SETTLE_S - (now - newest), self.nudge)
+            self._look_again(DISPATCH_SETTLE_S - (now - created[-1]))
             return
-        await self.rooms.dispatch(
-            name,
-            self.settings.worker_agent_name(state.name.kind.role),
-            self._dispatch_metadata(state, dispatches),
-        )
+        agent_name = self.settings.worker_agent_name(state.name.kind.role)
+        await self.rooms.dispatch(name, agent_name, self._dispatch_metadata(state, dispatches))
+        # The server may refuse this one too (it learns of a freed place up to 2.5 s after the
+        # heartbeat says so, if the worker could not tell it at once): look again.
+        self._look_again(DISPATCH_SETTLE_S)
         self._record(
             report,
             "redispatched_dropped",
             name,
             f"no worker took its dispatch; one gained room {now - gained.timestamp():.1f} s ago",
         )
+
+    def _look_again(self, delay_s: float) -> None:
+        asyncio.get_running_loop().call_later(delay_s, self.nudge)
 
     def _dispatch_metadata(self, state: RoomState, dispatches: list[api.AgentDispatch]) -> str:
         """The original dispatch's metadata, so the new agent serves the same request."""

@@ -124,9 +124,18 @@ async def main(rounds: int) -> None:
                             "spawner-full", WORKER_MAX_SESSIONS="1", GRACE_PERIOD_S="1"
                         )
                         await registered(full)
-                        refusals = [
-                            await refused(platform, http, store, agent) for _ in range(rounds)
-                        ]
+                        try:
+                            refusals = [
+                                await refused(platform, http, store, agent) for _ in range(rounds)
+                            ]
+                        except AssertionError:
+                            for e in backend.events():
+                                if e.get("event") in ("reconciler_action", "worker_gained_room"):
+                                    print("backend:", e)
+                            for e in full.events("heartbeat"):
+                                print("spawner:", e)
+                            print(lk.log()[-3000:])
+                            raise
                         summary("refused for capacity: place freed → agent joined", refusals)
                     healed = len(backend.events("reconciler_action", action="redispatched_dropped"))
                     print(f"{'fast re-dispatches logged by the backend':<52} {healed}")

@@ -214,6 +214,8 @@ async def _heartbeats(
             beat = heartbeat_of(server, settings, role, load_fnc)
             now = time.monotonic()
             if beat != written or now - written_at >= interval:
+                if beat.available and written is not None and not written.available:
+                    await _status_to_livekit_now(server)  # before the backend hears of it
                 try:
                     if written is not None and written.worker_id != beat.worker_id:
                         await runtime.call(store.worker_gone(written.worker_id))
@@ -234,6 +236,22 @@ async def _heartbeats(
     finally:
         if written is not None:
             await _gone(runtime, written.worker_id)
+
+
+async def _status_to_livekit_now(server: AgentServer) -> None:
+    """A place freed: tell livekit-server now. livekit-agents sends its status every 2.5 s
+    (`UPDATE_STATUS_INTERVAL`), and until then the server refuses this worker jobs, the
+    reconciler's re-dispatch of a refused room included. Private methods of livekit-agents 1.8
+    (there is no public one); without them the next interval still says it."""
+    refresh = getattr(server, "_refresh_worker_load", None)
+    update = getattr(server, "_update_worker_status", None)
+    if refresh is None or update is None:
+        return
+    try:
+        await refresh()
+        await update()
+    except Exception as exc:  # the SDK's own loop reports the status again within 2.5 s
+        log.warning("worker_status_not_sent", error=repr(exc))
 
 
 async def _gone(runtime: Runtime, worker_id: str) -> None:
