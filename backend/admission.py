@@ -19,7 +19,6 @@ import jwt
 from backend.auth import Principal
 from backend.limits import retry_after
 from backend.problems import Problem
-from backend.rooms import NewRoom
 from backend.services import Services
 from backend.workers import refuse_without_worker
 from shared.contracts import AgentConfig
@@ -27,6 +26,7 @@ from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKin
 from shared.contracts.versions import RunTarget
 from shared.logging import get_logger
 from shared.naming import RoomKind, agent_room_name, voxie_room_name
+from shared.rooms import NewRoom
 from shared.settings import Settings
 from shared.store import StoreError
 
@@ -94,7 +94,8 @@ async def admit(
     """The caller's rate, then (agent rooms) a slot under the platform's capacity, or 429."""
     settings, metrics = services.settings, services.metrics
     _ = services.rooms  # 503 before anything is counted when LiveKit is not configured
-    await refuse_without_worker(services, kind)  # 503 at once: no worker could take the room
+    # 503 at once when no worker could take the room.
+    await refuse_without_worker(services.workers, services.metrics, kind)
     # Taken before any await: concurrent requests of one caller each see the others' tokens.
     wait = services.limiter.take(principal.identity)
     if wait is not None:

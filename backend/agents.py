@@ -14,12 +14,12 @@ from uuid import UUID
 
 from backend.auth import Principal
 from backend.problems import not_found, unprocessable
-from backend.room_states import RoomState, room_states
 from backend.services import Services
 from shared.addresses import AddressRefused, check_tool_destinations
 from shared.contracts import AgentConfig, HttpTool
 from shared.contracts.agent_config import ToolSpec
 from shared.contracts.secrets import binding_problems
+from shared.room_census import RoomState, room_states
 from shared.store import InvalidInput, Page, UnreadableAgent
 from shared.store.base import MAX_PAGE_SIZE, agent_from_row
 from shared.validation import excerpt

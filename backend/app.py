@@ -13,9 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import httpx
-from livekit import api
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -33,7 +31,6 @@ from backend.metrics import Metrics
 from backend.operations import Operation, openapi_document, routes
 from backend.problems import Problem, problem_response
 from backend.reconciler import Reconciler
-from backend.rooms import LiveKitRefused, LiveKitRooms, LiveKitUnavailable, RoomGone, Rooms
 from backend.routes import (
     agents,
     analytics,
@@ -51,7 +48,9 @@ from backend.services import Services
 from backend.workers import WorkerCensus
 from shared import deadline
 from shared.addresses import Resolver, system_resolver
+from shared.livekit_api import livekit_api
 from shared.logging import bind_log_context, get_logger
+from shared.rooms import LiveKitRefused, LiveKitRooms, LiveKitUnavailable, RoomGone, Rooms
 from shared.settings import Settings
 from shared.store import (
     Conflict,
@@ -111,13 +110,8 @@ def create_app(
             reconciler: Reconciler | None = None
             workers = WorkerCensus(settings, store)
             if settings.livekit_configured:
-                client = api.LiveKitAPI(
-                    settings.livekit_url,
-                    settings.livekit_api_key,
-                    settings.livekit_api_secret.get_secret_value(),
-                    # Per connection; LiveKitRooms puts the deadline on each whole call.
-                    timeout=aiohttp.ClientTimeout(total=settings.livekit_api_timeout_s),
-                )
+                # LiveKitRooms puts the deadline on each whole call (see shared.livekit_api).
+                client = livekit_api(settings)
                 stack.push_async_callback(client.aclose)
                 livekit = LiveKitRooms(client, timeout_s=settings.livekit_api_timeout_s)
                 census = RoomCensus(_room_names(livekit))

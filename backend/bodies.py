@@ -27,9 +27,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts import AgentConfig, CallSession, TokenUsage
+from shared.contracts import AgentConfig, CallSession, CallTurn, TokenUsage
 from shared.contracts.versions import RunTarget
-from shared.naming import RoomKind
+from shared.room_census import RoomView
 from shared.store import CallStats, Page
 
 T = TypeVar("T")
@@ -135,28 +135,9 @@ class SessionDetail(Body):
     transcript: list[dict[str, Any]]
     summary: str | None
     usage: list[TokenUsage]
-
-
-class RoomView(Body):
-    name: str
-    kind: RoomKind
-    agent_id: UUID | None
-    agent_name: str | None = Field(
-        default=None,
-        description="the agent's name; null for Voxie's rooms, an agent that is gone, or while "
-        "the database cannot be read (the rooms are LiveKit's view and still listed)",
+    turns: list[CallTurn] = Field(
+        description="each spoken agent reply in order, with the caller's wait for it"
     )
-    humans: list[str]
-    agent_present: bool
-    agents: list[str]
-    state: str = Field(
-        description="the agent's lifecycle state, or starting / empty / "
-        "waiting_for_agent while none has published one"
-    )
-    grace_remaining_s: float | None
-    session_id: UUID | None
-    age_s: float
-    created_at: str
 
 
 class RoomList(Body):

@@ -3,6 +3,8 @@
 Every GC_INTERVAL_S (sooner when a webhook says an agent left), in exactly one backend replica —
 the holder of the `backend-reconciler` lease in the store — one pass over the platform's rooms:
 
+The thresholds are `shared.reconciliation`'s (the doctor reports by the same ones):
+
 - humans present, no agent, the room older than AGENT_STARTUP_TIMEOUT_S and no dispatch newer
   than that → dispatch again (LiveKit drops a dead worker's jobs); after `MAX_REDISPATCHES`
   re-dispatches the room is closed instead, and the people in it are told why on the data
@@ -19,7 +21,7 @@ the holder of the `backend-reconciler` lease in the store — one pass over the 
 - session rows still open whose room no longer exists → finalise them with end_reason `lost`;
 - agent-room slots (MAX_TOTAL_AGENTS) whose room LiveKit does not list → release them.
 
-Every LiveKit call has LIVEKIT_API_TIMEOUT_S (see `backend.rooms`) and every store call
+Every LiveKit call has LIVEKIT_API_TIMEOUT_S (see `shared.rooms`) and every store call
 STORE_TIMEOUT_S, so a hung dependency fails the pass, which the next interval retries; a pass
 run for `POST /api/gc` also ends within that request's budget (`shared.deadline`).
 
@@ -42,8 +44,6 @@ from livekit import api
 from livekit.protocol import models
 
 from backend.metrics import Metrics
-from backend.room_states import RoomState, room_states
-from backend.rooms import LiveKitError, RoomGone, Rooms
 from backend.workers import WorkerCensus
 from shared.contracts import CallSession, EndReason, SessionStatus
 from shared.contracts.dispatch import OPERATOR, DispatchMetadata, SessionKind
@@ -51,6 +51,19 @@ from shared.contracts.lifecycle import LifecycleState
 from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED, RoomClosed, RoomClosedCode
 from shared.logging import bind_log_context, get_logger
 from shared.naming import RoomKind
+from shared.reconciliation import (
+    DISPATCH_SETTLE_S,
+    MAX_REDISPATCHES,
+    dispatch_pending,
+    may_be_lost,
+    needs_agent,
+    redispatch_dropped_in,
+    redispatches_spent,
+    slot_expiry_s,
+    stale,
+)
+from shared.room_census import RoomState, room_states
+from shared.rooms import LiveKitError, RoomGone, Rooms
 from shared.settings import Settings
 from shared.store import AgentStore, StoreError
 from shared.store.base import MAX_PAGE_SIZE
@@ -58,17 +71,6 @@ from shared.store.base import MAX_PAGE_SIZE
 log = get_logger(__name__)
 
 LEASE_NAME = "backend-reconciler"
-MAX_REDISPATCHES = 3
-# A room is deleted only this long after LiveKit itself should have closed it.
-STALE_SLACK_S = 10.0
-# Sessions that started this close to the room listing may belong to a room made after it.
-SESSION_SLACK_S = 5.0
-# A slot this much older than the longest a room creation can take, beyond the room listing, is
-# for a room that is not coming.
-SLOT_SLACK_S = 5.0
-# A dispatch without a job may still be on its way to a worker this long (psrpc's 200 ms pick,
-# the worker's answer on a busy machine); only an older one is taken as dropped.
-DISPATCH_SETTLE_S = 2.0
 
 AGENT_UNAVAILABLE_MESSAGE = "No agent could be started for this call. Please try again in a minute."
 
@@ -200,10 +202,9 @@ class Reconciler:
         """Frees the MAX_TOTAL_AGENTS slots of rooms LiveKit no longer lists (ended without a
         webhook, or never made), sparing any young enough that its room may still be coming."""
         live = [room.name for room in listed]
-        older_than = (
-            self.settings.livekit_api_timeout_s + self.settings.store_timeout_s + SLOT_SLACK_S
+        released = await self.store.release_agent_slots_except(
+            live, older_than_s=slot_expiry_s(self.settings)
         )
-        released = await self.store.release_agent_slots_except(live, older_than_s=older_than)
         if released:
             self.metrics.reconciler_actions.labels("released_slot").inc(released)
             log.info("reconciler_action", action="released_slot", count=released)
@@ -215,7 +216,7 @@ class Reconciler:
 
     async def _reconcile_room(self, state: RoomState, report: PassReport) -> None:
         name = state.room.name
-        for extra in state.agents[1:]:
+        for extra in state.extra_agents:
             await self.rooms.remove_participant(name, extra.identity)
             self._record(
                 report,
@@ -226,7 +227,7 @@ class Reconciler:
         now = self.clock()
         if state.humans:
             self._empty_since.pop(name, None)
-            if not state.agents and now - state.created_at >= self.settings.agent_startup_timeout_s:
+            if needs_agent(state, now, self.settings):
                 await self._heal_missing_agent(state, now, report)
             elif not state.agents:
                 await self._heal_dropped_dispatch(state, now, report)
@@ -240,9 +241,8 @@ class Reconciler:
             and lifecycle.grace_ends_at.timestamp() > now
         ):
             return  # the agent is counting down its grace period; it closes the room itself
-        timeout = max(state.room.empty_timeout, state.room.departure_timeout)
         quiet_for = now - max(state.created_at, empty_since)
-        if quiet_for >= timeout + STALE_SLACK_S:
+        if stale(state.room, quiet_for):
             await self.rooms.delete(name)
             self._empty_since.pop(name, None)
             self._record(report, "deleted_stale_room", name, f"no humans for {quiet_for:.0f} s")
@@ -250,10 +250,9 @@ class Reconciler:
     async def _heal_missing_agent(self, state: RoomState, now: float, report: PassReport) -> None:
         name = state.room.name
         dispatches = await self.rooms.dispatches(name)
-        newest = max((d.state.created_at for d in dispatches), default=0) / 1e9
-        if newest and now - newest < self.settings.agent_startup_timeout_s:
-            return  # a dispatch is still within its startup time
-        if len(dispatches) > MAX_REDISPATCHES:
+        if dispatch_pending(dispatches, now, self.settings):
+            return
+        if redispatches_spent(dispatches):
             await self.close_room(name, RoomClosedCode.AGENT_UNAVAILABLE, AGENT_UNAVAILABLE_MESSAGE)
             self._record(
                 report,
@@ -288,16 +287,11 @@ class Reconciler:
             return  # no worker has room: nothing could take it now
         name = state.room.name
         dispatches = await self.rooms.dispatches(name)
-        if not dispatches or any(d.state.jobs for d in dispatches):
+        wait = redispatch_dropped_in(dispatches, gained, now)
+        if wait is None:
             return
-        if len(dispatches) > MAX_REDISPATCHES:
-            return  # the startup timeout closes it
-        created = sorted(d.state.created_at / 1e9 for d in dispatches)
-        if gained.timestamp() <= created[0]:
-            return  # refused by workers that have not changed since the room was made
-        if now - created[-1] < DISPATCH_SETTLE_S:
-            # Perhaps still on its way to a worker: look again once it cannot be.
-            self._look_again(DISPATCH_SETTLE_S - (now - created[-1]))
+        if wait > 0:
+            self._look_again(wait)  # perhaps still on its way to a worker
             return
         agent_name = self.settings.worker_agent_name(state.name.kind.role)
         await self.rooms.dispatch(name, agent_name, self._dispatch_metadata(state, dispatches))
@@ -346,9 +340,9 @@ class Reconciler:
             if not page.items or offset >= page.total:
                 break
         report.open_sessions = len(open_sessions)
-        cutoff = datetime.fromtimestamp(listed_at - SESSION_SLACK_S, UTC)
+        listed = datetime.fromtimestamp(listed_at, UTC)
         for session in open_sessions:
-            if session.started_at > cutoff:
+            if not may_be_lost(session.started_at, listed):
                 continue
             replaced = running.get(session.room_name, session.id) != session.id
             if session.room_name in live and not replaced:

@@ -9,8 +9,8 @@ from backend.auth import Authenticator
 from backend.limits import RateLimiter, RoomCensus
 from backend.metrics import Metrics
 from backend.problems import unavailable
-from backend.rooms import Rooms
 from shared.addresses import Resolver, system_resolver
+from shared.rooms import Rooms
 from shared.settings import Settings
 from shared.store import AgentStore
 from shared.tool_access import ToolAccess

@@ -20,8 +20,8 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from backend.metrics import Metrics
 from backend.problems import Problem
 from shared import deadline
 from shared.contracts.dispatch import SessionKind
@@ -30,9 +30,6 @@ from shared.logging import get_logger
 from shared.naming import WorkerRole
 from shared.settings import Settings
 from shared.store import AgentStore, StoreError
-
-if TYPE_CHECKING:
-    from backend.services import Services
 
 log = get_logger(__name__)
 
@@ -122,13 +119,15 @@ def _later(since: datetime | None, before: datetime | None) -> bool:
     return since is not None and (before is None or since > before)
 
 
-async def refuse_without_worker(services: Services, kind: SessionKind) -> None:
+async def refuse_without_worker(
+    workers: WorkerCensus | None, metrics: Metrics, kind: SessionKind
+) -> None:
     """503 with Retry-After, before any room is made, when no worker could serve `kind`."""
-    if services.workers is None:
+    if workers is None:
         return
     try:
         with deadline.budget(_census_timeout_s()):
-            shortage = await services.workers.shortage(kind.room_kind.role)
+            shortage = await workers.shortage(kind.room_kind.role)
     except StoreError as exc:
         # Not knowing is no reason to refuse: the room is made as before the census, and a
         # dispatch dropped meanwhile is healed by the reconciler. Bounded, so the request's
@@ -137,7 +136,7 @@ async def refuse_without_worker(services: Services, kind: SessionKind) -> None:
         return
     if shortage is None:
         return
-    services.metrics.spawns_refused.labels(shortage.value).inc()
+    metrics.spawns_refused.labels(shortage.value).inc()
     raise Problem(
         503,
         shortage.value,

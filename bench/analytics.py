@@ -1,13 +1,14 @@
 """Call analytics on a million sessions: `python -m bench.analytics [--sessions 1000000]`.
 
 Generates `--sessions` call sessions (one token_usage row each, a second model on a fifth of
-them) across `--agents` agents in a local PostgreSQL (the embedded server, or
-TEST_DATABASE_URL's), all in SQL with generate_series, spread over the last 400 days. One busy
-agent holds `--busy-share` of them (default 5 %: about 125 calls a day); the rest share the
-others evenly. Then it times `AgentStore.call_analytics` for the busy agent — the whole path
-the API takes: the SQL function, JSON decoding and the contract — for group_by version and day
-over the last 30 and 365 days, and prints p50/p95 per query (target: p95 <= 100 ms). The REST
-path (SupabaseStore through the PostgREST-compatible test server) is timed too, for its shape.
+them; one turn per 20 s of an ended call, at most 30, each with a latency) across `--agents`
+agents in a local PostgreSQL (the embedded server, or TEST_DATABASE_URL's), all in SQL with
+generate_series, spread over the last 400 days. One busy agent holds `--busy-share` of them
+(default 5 %: about 125 calls a day); the rest share the others evenly. Then it times
+`AgentStore.call_analytics` for the busy agent — the whole path the API takes: the SQL
+function, JSON decoding and the contract — for group_by version and day over the last 30 and
+365 days, and prints p50/p95 per query (target: p95 <= 100 ms). The REST path (SupabaseStore
+through the PostgREST-compatible test server) is timed too, for its shape.
 `--explain` prints each query's plan as run inside the function (auto_explain, ANALYZE).
 """
 
@@ -97,6 +98,14 @@ from public.call_sessions,
 
 insert into public.token_usage (session_id, model, input_tokens, output_tokens)
 select id, 'gpt-4o-mini', 300, 60 from public.call_sessions where random() < 0.2;
+
+-- The greeting (no wait) then the answers: waits of 0.3 s to about 2.5 s, mostly short.
+insert into public.call_turns (session_id, turn, spoken_at, latency_s, model_ttfa_s)
+select s.id, t, s.started_at + make_interval(secs => t * 20),
+       case when t > 1 then 0.3 + random() ^ 3 * 2.2 end,
+       0.1 + random() * 0.5
+from public.call_sessions as s,
+     generate_series(1, least(30, 1 + floor(coalesce(s.duration_s, 0) / 20)::int)) as t;
 """
 
 
@@ -115,10 +124,13 @@ async def generate(dsn: str, sessions: int, agents: int, busy_share: float) -> U
         generated = time.perf_counter() - began
         # What autovacuum does on a live table: statistics, and the visibility map that lets
         # the covering index answer without visiting the table.
-        await conn.execute("vacuum analyze public.call_sessions, public.token_usage")
+        await conn.execute(
+            "vacuum analyze public.call_sessions, public.token_usage, public.call_turns"
+        )
         counts = await conn.fetchrow(
             "select (select count(*) from public.call_sessions) as sessions,"
             " (select count(*) from public.token_usage) as usage,"
+            " (select count(*) from public.call_turns) as turns,"
             " pg_size_pretty(pg_total_relation_size('public.call_sessions')) as sessions_size,"
             " pg_size_pretty(pg_relation_size('public.call_sessions_agent_analytics_idx'))"
             " as index_size"
@@ -127,7 +139,8 @@ async def generate(dsn: str, sessions: int, agents: int, busy_share: float) -> U
         busy: UUID = await conn.fetchval("select id from public.agents where slug = $1", BUSY_SLUG)
         print(
             f"generated {counts['sessions']} sessions ({counts['sessions_size']}, covering "
-            f"index {counts['index_size']}) and {counts['usage']} usage rows across {agents} "
+            f"index {counts['index_size']}), {counts['usage']} usage rows and {counts['turns']} "
+            f"turns across {agents} "
             f"agents in {generated:.0f} s (+ vacuum analyze)"
         )
         return busy

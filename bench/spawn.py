@@ -41,7 +41,10 @@ from bench.spawner_support import live_spawner
 from bench.timing import measure, row
 from shared.contracts import NewAgent
 from shared.db.migrations import apply_migrations
+from shared.livekit_api import livekit_api
 from shared.logging import configure_logging
+from shared.rooms import LiveKitRooms
+from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from tests.support.livekit import LiveKitDouble
 from tests.support.postgres import create_database, postgres_server
@@ -191,10 +194,15 @@ async def start(
 
 
 async def clear_rooms(livekit_url: str, key: str, secret: str) -> None:
-    async with api.LiveKitAPI(livekit_url, key, secret) as client:
-        rooms = (await client.room.list_rooms(api.ListRoomsRequest())).rooms
-        for room in rooms:
-            await client.room.delete_room(api.DeleteRoomRequest(room=room.name))
+    # The platform's client and room operations (their deadline included), not the seed's:
+    # this only tidies up between rows.
+    settings = Settings(
+        _env_file=None, livekit_url=livekit_url, livekit_api_key=key, livekit_api_secret=secret
+    )
+    async with livekit_api(settings) as client:
+        rooms = LiveKitRooms(client, timeout_s=settings.livekit_api_timeout_s)
+        for room in await rooms.list_rooms():
+            await rooms.delete(room.name)
 
 
 async def measure_row(

@@ -31,7 +31,8 @@ agent ahead is the one-agent rule (`shared.presence`) at work, not a failure of 
 newcomer leaves and the agent that was first serves the caller. A model that failed, or a
 refusal with a code, is told to the room (`shared.room_notice`). The session records go through
 the process runtime's recorder (`runtime.recorder`, spooled through a store outage), and the
-room is deleted after the ends that leave it no use (`DELETE_ROOM_ON`).
+room is deleted after the ends that leave it no use (`DELETE_ROOM_ON`). Every call's turns are
+measured here too (`shared.turns`), so both workers record each reply's latency with the end.
 
 Entry points build a call with `for_job`, the one way a job gets the process runtime:
 
@@ -61,6 +62,7 @@ from shared.presence import agents_ahead_in_room, human_kind
 from shared.recording import CallEnd, call_end
 from shared.room_notice import tell_room
 from shared.runtime import Runtime
+from shared.turns import TurnLatencies
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -388,10 +390,11 @@ class Call(ABC):
             return
         session_id = await self.runtime.call(self.runtime.recorder.start(record))
         agent, session = self.build(session_id)
+        turns = TurnLatencies.watch(session)
         try:
             await self._converse(agent, session)
         finally:
-            await self._finish(session_id, session)
+            await self._finish(session_id, session, turns)
 
     async def _refuse(self, refused: Refused) -> None:
         log.warning("agent_refused", code=refused.code, detail=str(refused))
@@ -462,7 +465,9 @@ class Call(ABC):
         await asyncio.sleep(max(0.0, timeout_s - DRAIN_MARGIN_S))
         self.end(EndReason.SHUTDOWN)
 
-    async def _finish(self, session_id: UUID, session: AgentSession[Any]) -> None:
+    async def _finish(
+        self, session_id: UUID, session: AgentSession[Any], turns: TurnLatencies
+    ) -> None:
         for timer in self._timers:
             timer.cancel()
         if self.end_reason is None:  # a drive that returned before its call ended: a bug
@@ -484,6 +489,7 @@ class Call(ABC):
             error=self.error,
             summary=summary,
             ended_at=self.ended_at,
+            turns=turns.turns(session.history),
         )
         await self.runtime.call(self.runtime.recorder.finish(end))
         log.info("call_ended", end_reason=end.end_reason, status=end.status)

@@ -2,7 +2,7 @@
 
 The backend opens one per API request (`backend.app.RequestBudget`, BACKEND_REQUEST_BUDGET_S;
 `/readyz` a shorter one of its own). The store's guard (`shared.store.guard`) and the LiveKit
-client (`backend.rooms`) give each call the lesser of its own timeout and the time left, and
+client (`shared.rooms`) give each call the lesser of its own timeout and the time left, and
 fail at once, without asking, when nothing is left. So a request that makes several calls in a
 row — a webhook finalising a room's sessions, a spawn — answers within its budget as a whole,
 not within one timeout per call. Work outside any budget (the workers' jobs, the reconciler's

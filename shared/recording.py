@@ -1,5 +1,6 @@
-"""Session records that survive a store outage: the start and end of every call, its transcript
-and token usage, written now if the store answers, else spooled to disk and replayed later.
+"""Session records that survive a store outage: the start and end of every call, its transcript,
+token usage and turn latencies, written now if the store answers, else spooled to disk and
+replayed later.
 
 Used by both workers (the spawner for test/live calls, Voxie for creation calls):
 
@@ -13,8 +14,9 @@ Why a spool and not only retries: a call ends when it ends; a store outage at th
 not cost the transcript, and a worker restarting during the outage must not either. Each
 session is one JSON file, `<session_id>.json`, written atomically (temp file + rename), holding
 the start and/or the end still owed to the store. Every write is idempotent (start by client-
-chosen id, first end wins, transcript and usage replaced), so a record replayed twice — by two
-processes sharing the directory, or after a crash between write and delete — changes nothing.
+chosen id, first end wins, transcript, usage and turns replaced), so a record replayed twice —
+by two processes sharing the directory, or after a crash between write and delete — changes
+nothing.
 A record the store refuses as invalid is moved to `dead/` and logged, never retried forever.
 The recorder does not retry a write itself: the store already retries what is worth retrying
 (one retry layer, `shared.store.base.retrying`); what still fails is spooled.
@@ -38,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.sessions import (
     MAX_TRANSCRIPT_ITEMS,
+    CallTurn,
     EndReason,
     NewCallSession,
     SessionStatus,
@@ -72,6 +75,7 @@ class CallEnd:
     transcript: Sequence[dict[str, Any]] = ()
     summary: str | None = None
     usage: Sequence[TokenUsage] = ()
+    turns: Sequence[CallTurn] = ()
 
 
 def call_end(
@@ -83,11 +87,13 @@ def call_end(
     error: str | None = None,
     summary: str | None = None,
     ended_at: datetime | None = None,
+    turns: Sequence[CallTurn] = (),
 ) -> CallEnd:
     """What is recorded when a call ends: its transcript and token usage if a session got that
     far, and the summary if one was written. The status is `failed` for an error end unless the
     caller knows better (a session that closed itself ends with `error` but `ended`). `ended_at`
-    defaults to now; a caller that knows when the conversation ended says so."""
+    defaults to now; a caller that knows when the conversation ended says so. `turns`: the
+    session's measured turns (`shared.turns`)."""
     if status is None:
         status = SessionStatus.FAILED if reason is EndReason.ERROR else SessionStatus.ENDED
     return CallEnd(
@@ -99,6 +105,7 @@ def call_end(
         summary=summary,
         usage=usage_from(session.usage) if session else (),
         ended_at=ended_at or datetime.now(UTC),
+        turns=turns,
     )
 
 
@@ -112,6 +119,8 @@ class _SpooledEnd(BaseModel):
     transcript: list[dict[str, Any]] = Field(default_factory=list)
     summary: str | None = None
     usage: list[TokenUsage] = Field(default_factory=list)
+    # Spool files written before turns were recorded have none.
+    turns: list[CallTurn] = Field(default_factory=list)
 
 
 class _SpoolRecord(BaseModel):
@@ -158,6 +167,7 @@ class SessionRecorder:
             transcript=list(end.transcript),
             summary=end.summary,
             usage=list(end.usage),
+            turns=list(end.turns),
         )
         owed = self._read(end.session_id)
         if owed is not None:
@@ -220,11 +230,13 @@ class SessionRecorder:
         return True
 
     async def _write_end(self, session_id: UUID, end: _SpooledEnd) -> None:
-        # Transcript and usage before the status: a reader that sees the session ended can
-        # trust that its records are complete.
+        # Transcript, usage and turns before the status: a reader that sees the session ended
+        # can trust that its records are complete.
         await self._store.write_transcript(session_id, end.transcript, end.summary)
         if end.usage:
             await self._store.write_usage(session_id, end.usage)
+        if end.turns:
+            await self._store.write_turns(session_id, end.turns)
         await self._store.finish_session(
             session_id,
             end_reason=end.end_reason,

@@ -1,36 +1,45 @@
-"""What the spawner and Voxie workers share: the `AgentServer` built from `Settings`, and the
-spool replayer each replica runs in its main process, on the process runtime's store.
+"""What the spawner and Voxie workers share: their entry point (`run`: settings built and checked
+once, then the LiveKit Agents CLI, logging through `shared.logging` rather than its own setup),
+the `AgentServer` built from those settings, and the spool replayer each replica runs in its
+main process, on the process runtime's store.
 
 Each worker keeps its own load function and prewarm (they differ for reasons given there) and
-its module shaped like LiveKit's examples:
+its module shaped like LiveKit's examples, with the server built from the settings rather than
+at import (importing a worker module reads no environment):
 
-    server = agent_server(settings, load_fnc=current_load, setup_fnc=prewarm)
+    def build_server(settings: Settings) -> AgentServer:
+        server = agent_server(settings, load_fnc=..., setup_fnc=prewarm)
+        server.on("worker_started", ...)
+        server.rtc_session(agent_name=..., on_request=...)(entrypoint)
+        return server
 
-    @server.on("worker_started")
-    def _on_started() -> None:
-        start_spool_replayer(settings)
+    async def entrypoint(ctx: JobContext) -> None:
+        settings = job_settings(ctx)
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 from livekit import api
-from livekit.agents import AgentServer, JobExecutorType, JobProcess, JobRequest
+from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest, cli
 
 from shared.contracts.probe import ProbeAnswer, ProbeAnswers
 from shared.contracts.workers import WorkerBeat
-from shared.logging import get_logger
+from shared.livekit_api import livekit_api
+from shared.logging import adopt_livekit_cli_logging, configure_logging, get_logger
 from shared.naming import WorkerRole
 from shared.runtime import Runtime
-from shared.settings import Settings
+from shared.settings import ConfigError, Settings
 from shared.store import StoreError
 
 log = get_logger(__name__)
@@ -44,20 +53,52 @@ HEARTBEAT_CHECK_S = 0.25
 # A heartbeat lasts this many intervals: one lost write does not make a worker look dead.
 HEARTBEAT_TTL_INTERVALS = 3
 
+# Where a job process keeps the settings it was started with (`JobProcess.userdata`).
+SETTINGS_KEY = "platform.settings"
+
 # The event loop keeps only weak references to tasks: these hold the replayers and heartbeats.
 _replayers: set[asyncio.Task[None]] = set()
 _heartbeat_tasks: dict[int, asyncio.Task[None]] = {}
+
+# This process's server, for `draining()`. A process executor's job process is another
+# interpreter where no server runs: there it stays None (a job is not told of a drain there).
+_server: AgentServer | None = None
+
+
+def run(role: WorkerRole, build_server: Callable[[Settings], AgentServer]) -> None:
+    """`python -m voxie|spawner …`: the settings, built once here and checked for `role`, then
+    the LiveKit Agents CLI around the server built from them. Refused settings are the
+    operator's to fix: said in one line, exit 2, no traceback."""
+    try:
+        settings = Settings()
+        settings.validate_for(role.value)
+    except ConfigError as exc:
+        print(f"{role.value}: refusing to start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    adopt_livekit_cli_logging(settings.log_level, settings.log_format)
+    cli.run_app(build_server(settings))
 
 
 def agent_server(
     settings: Settings,
     *,
     load_fnc: Callable[[AgentServer], float],
-    setup_fnc: Callable[[JobProcess], None],
+    setup_fnc: Callable[[JobProcess, Settings], None],
 ) -> AgentServer:
     """The worker's `AgentServer`: executor, idle processes, load, drain, ports and LiveKit
-    credentials from the settings."""
-    return AgentServer(
+    credentials from the settings; `setup_fnc` is the worker's prewarm, given the settings.
+
+    How the settings reach the job: with the process executor livekit-agents starts each job
+    process from a fresh interpreter (forkserver on Linux, spawn elsewhere) and hands it the
+    prewarm and the entry point pickled (`ipc.job_proc_executor.ProcStartArgs`), so functions
+    travel by module path and nothing the entry point built is there. The prewarm is given as
+    a `functools.partial` over these settings: pickled with it, the job process gets the very
+    settings `run()` built (not a second reading of an environment that may differ), and keeps
+    them in `proc.userdata` for `job_settings(ctx)`. The thread executor calls the same
+    prewarm in this process."""
+    global _server
+    server = AgentServer(
         job_executor_type=JobExecutorType(settings.worker_executor),
         num_idle_processes=settings.worker_idle_processes,
         load_fnc=load_fnc,
@@ -68,8 +109,30 @@ def agent_server(
         ws_url=settings.livekit_url,
         api_key=settings.livekit_api_key,
         api_secret=settings.livekit_api_secret.get_secret_value(),
-        setup_fnc=setup_fnc,
+        setup_fnc=functools.partial(_setup_job_process, settings, setup_fnc),
     )
+    _server = server
+    return server
+
+
+def _setup_job_process(
+    settings: Settings, prewarm: Callable[[JobProcess, Settings], None], proc: JobProcess
+) -> None:
+    proc.userdata[SETTINGS_KEY] = settings
+    prewarm(proc, settings)
+
+
+def job_settings(ctx: JobContext) -> Settings:
+    """The settings the worker was started with, in whichever process or thread runs the job."""
+    settings = ctx.proc.userdata.get(SETTINGS_KEY)
+    if not isinstance(settings, Settings):
+        raise RuntimeError("the job process was not set up by agent_server()")
+    return settings
+
+
+def draining() -> bool:
+    """Whether this process's worker is draining (see `_server`)."""
+    return _server is not None and _server.draining
 
 
 def session_load(active: int, settings: Settings) -> float:
@@ -321,11 +384,7 @@ async def answer_probe(
         pid=os.getpid(),
     )
     try:
-        async with api.LiveKitAPI(
-            settings.livekit_url,
-            settings.livekit_api_key,
-            settings.livekit_api_secret.get_secret_value(),
-        ) as lkapi:
+        async with livekit_api(settings) as lkapi:
             async with asyncio.timeout(settings.livekit_api_timeout_s):
                 listed = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room]))
                 current = listed.rooms[0].metadata if listed.rooms else ""

@@ -1,8 +1,8 @@
 """`python -m spawner start|dev|console`: the LiveKit Agents CLI around the spawner worker."""
 
-from livekit.agents import cli
-
-from spawner.worker import server
+from shared.naming import WorkerRole
+from shared.worker import run
+from spawner.worker import build_server
 
 if __name__ == "__main__":
-    cli.run_app(server)
+    run(WorkerRole.SPAWNER, build_server)

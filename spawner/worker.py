@@ -1,6 +1,9 @@
-"""The spawner worker, shaped like LiveKit's examples: `server`, a prewarm, one entry point.
+"""The spawner worker, shaped like LiveKit's examples: the server, a prewarm, one entry point.
 
     python -m spawner start|dev|console
+
+The server is built from the settings the entry point built (`build_server`, called by
+`shared.worker.run`); importing this module reads no environment.
 
 Registers as `spawner-{PLATFORM_ENV}` (explicit dispatch only) and takes only the jobs the shared
 routing rule gives it (`shared.routing`): `agent-{agent_id}-*` rooms of its own deployment while
@@ -13,7 +16,7 @@ from __future__ import annotations
 from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
 
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
-from shared.logging import bind_log_context, configure_logging, get_logger
+from shared.logging import bind_log_context, get_logger
 from shared.naming import WorkerRole
 from shared.routing import JobOffer, Verdict, route
 from shared.runtime import Runtime
@@ -22,6 +25,8 @@ from shared.worker import (
     ReplicaCpu,
     agent_server,
     answer_probe,
+    draining,
+    job_settings,
     session_load,
     start_heartbeat,
     start_spool_replayer,
@@ -33,49 +38,52 @@ from spawner.tools import tls_context
 
 log = get_logger(__name__)
 
-settings = Settings()
-settings.validate_for("spawner")
-configure_logging(settings.log_level, settings.log_format)
-AGENT_NAME = settings.worker_agent_name(WorkerRole.SPAWNER)
+
+def build_server(settings: Settings) -> AgentServer:
+    """The spawner's `AgentServer` for `settings` (built once, by `shared.worker.run`)."""
+    agent_name = settings.worker_agent_name(WorkerRole.SPAWNER)
+    cpu = ReplicaCpu() if settings.worker_load_cpu else None
+
+    def load(server: AgentServer) -> float:
+        return current_load(server, settings, cpu)
+
+    server = agent_server(settings, load_fnc=load, setup_fnc=prewarm)
+
+    @server.on("worker_started")
+    def _on_started() -> None:
+        # Each replica replays the session records an outage (or a previous run) left behind.
+        start_spool_replayer(settings)
+        log.info("spawner_started", agent_name=agent_name, executor=settings.worker_executor)
+
+    @server.on("worker_registered")
+    def _on_registered(worker_id: str, _server_info: object) -> None:
+        # The backend counts this replica (and re-dispatches rooms it missed) from its heartbeat.
+        start_heartbeat(server, settings, role=WorkerRole.SPAWNER, load_fnc=load)
+
+    async def on_request(request: JobRequest) -> None:
+        await answer(request, server, settings)
+
+    server.rtc_session(agent_name=agent_name, on_request=on_request)(entrypoint)
+    return server
 
 
-_cpu = ReplicaCpu() if settings.worker_load_cpu else None
-
-
-def current_load(server: AgentServer) -> float:
-    """Sessions against the configured maximum, or (WORKER_LOAD_CPU) this replica's own CPU,
-    whichever is fuller. Unlike Voxie (sessions only), a call can do audio work here (noise
+def current_load(server: AgentServer, settings: Settings, cpu: ReplicaCpu | None = None) -> float:
+    """Sessions against the configured maximum, or (WORKER_LOAD_CPU: `cpu`) this replica's own
+    CPU, whichever is fuller. Unlike Voxie (sessions only), a call can do audio work here (noise
     cancellation, a pipeline's plugins)."""
     sessions = session_load(len(server.active_jobs), settings)
-    cpu = _cpu.share() if _cpu is not None else 0.0
-    return min(1.0, max(sessions, cpu))
+    return min(1.0, max(sessions, cpu.share() if cpu is not None else 0.0))
 
 
-def prewarm(proc: JobProcess) -> None:
+def prewarm(proc: JobProcess, settings: Settings) -> None:
     # Idle job processes (or threads) open the store and build the TLS context before a job
     # arrives (Voxie has neither to warm: its prewarm only sets up logging).
     process_loader(Runtime.shared(settings))
     tls_context()
 
 
-server = agent_server(settings, load_fnc=current_load, setup_fnc=prewarm)
-
-
-@server.on("worker_started")
-def _on_started() -> None:
-    configure_logging(settings.log_level, settings.log_format)  # after the CLI's own setup
-    # Each replica replays the session records an outage (or a previous run) left behind.
-    start_spool_replayer(settings)
-    log.info("spawner_started", agent_name=AGENT_NAME, executor=settings.worker_executor)
-
-
-@server.on("worker_registered")
-def _on_registered(worker_id: str, _server_info: object) -> None:
-    # The backend counts this replica (and re-dispatches rooms it missed) from its heartbeat.
-    start_heartbeat(server, settings, role=WorkerRole.SPAWNER, load_fnc=current_load)
-
-
-async def on_request(request: JobRequest) -> None:
+async def answer(request: JobRequest, server: AgentServer, settings: Settings) -> None:
+    """The request handler: the shared routing rule, then accept or refuse."""
     at_capacity = len(server.active_jobs) >= settings.worker_max_sessions
     decision = route(
         JobOffer.from_request(request),
@@ -103,8 +111,9 @@ async def on_request(request: JobRequest) -> None:
         log.info("job_accepted")
 
 
-@server.rtc_session(agent_name=AGENT_NAME, on_request=on_request)
 async def entrypoint(ctx: JobContext) -> None:
+    # Module level: a process executor's job process finds it by this module's path.
+    settings = job_settings(ctx)
     decision = job_decision(ctx, settings)
     with bind_log_context(room=ctx.job.room.name, job_id=ctx.job.id, agent_id=decision.agent_id):
         if not decision.accepted or decision.agent_id is None:
@@ -117,6 +126,6 @@ async def entrypoint(ctx: JobContext) -> None:
             settings,
             decision.metadata,
             agent_id=decision.agent_id,
-            draining=lambda: server.draining,
+            draining=draining,
         )
         await call.run()

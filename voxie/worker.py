@@ -27,6 +27,8 @@ from shared.settings import Settings
 from shared.worker import (
     agent_server,
     answer_probe,
+    draining,
+    job_settings,
     session_load,
     start_heartbeat,
     start_spool_replayer,
@@ -36,9 +38,6 @@ from voxie.call import CreationCall
 
 log = get_logger(__name__)
 
-settings = Settings()
-settings.validate_for("voxie")
-AGENT_NAME = settings.worker_agent_name(WorkerRole.VOXIE)
 PARTICIPANT_NAME = "Voxie"
 # Owner of what `python -m voxie console` builds (dev/test only: no user minted that session).
 CONSOLE_OWNER = DEV_USER_ID
@@ -47,38 +46,44 @@ CONSOLE_OWNER = DEV_USER_ID
 # --- the server ----------------------------------------------------------------------------------
 
 
-def _load(server: AgentServer) -> float:
-    # Sessions are network-bound (the model runs remotely): count them, not CPU.
-    return session_load(len(server.active_jobs), settings)
+def build_server(settings: Settings) -> AgentServer:
+    """Voxie's `AgentServer` for `settings` (built once, by `shared.worker.run`)."""
+    agent_name = settings.worker_agent_name(WorkerRole.VOXIE)
+
+    def load(server: AgentServer) -> float:
+        # Sessions are network-bound (the model runs remotely): count them, not CPU.
+        return session_load(len(server.active_jobs), settings)
+
+    server = agent_server(settings, load_fnc=load, setup_fnc=prewarm)
+
+    @server.on("worker_started")
+    def _on_started() -> None:
+        start_spool_replayer(settings)
+
+    @server.on("worker_registered")
+    def _on_registered(worker_id: str, _server_info: object) -> None:
+        log.info(
+            "voxie_registered",
+            agent_name=agent_name,
+            worker_id=worker_id,
+            deployment=settings.platform_env,
+        )
+        start_heartbeat(server, settings, role=WorkerRole.VOXIE, load_fnc=load)
+
+    async def on_request(request: JobRequest) -> None:
+        await answer(request, server, settings)
+
+    server.rtc_session(agent_name=agent_name, on_request=on_request)(entrypoint)
+    return server
 
 
-def prewarm(proc: JobProcess) -> None:
+def prewarm(proc: JobProcess, settings: Settings) -> None:
     # A job process logs like the worker: the same structured lines, straight to stdout.
     configure_logging(settings.log_level, settings.log_format)
 
 
-server = agent_server(settings, load_fnc=_load, setup_fnc=prewarm)
-
-
-@server.on("worker_started")
-def _on_started() -> None:
-    # LiveKit's CLI installed its own log handler; ours replaces it.
-    configure_logging(settings.log_level, settings.log_format)
-    start_spool_replayer(settings)
-
-
-@server.on("worker_registered")
-def _on_registered(worker_id: str, _server_info: object) -> None:
-    log.info(
-        "voxie_registered",
-        agent_name=AGENT_NAME,
-        worker_id=worker_id,
-        deployment=settings.platform_env,
-    )
-    start_heartbeat(server, settings, role=WorkerRole.VOXIE, load_fnc=_load)
-
-
-async def on_request(request: JobRequest) -> None:
+async def answer(request: JobRequest, server: AgentServer, settings: Settings) -> None:
+    """The request handler: the shared routing rule, then Voxie's admission."""
     decision = route(
         JobOffer.from_request(request),
         role=WorkerRole.VOXIE,
@@ -108,15 +113,16 @@ async def on_request(request: JobRequest) -> None:
     await request.accept(name=PARTICIPANT_NAME, attributes=lifecycle.to_attributes())
 
 
-@server.rtc_session(agent_name=AGENT_NAME, on_request=on_request)
 async def entrypoint(ctx: JobContext) -> None:
-    metadata = DispatchMetadata.parse(ctx.job.metadata) or _console_metadata(ctx)
+    # Module level: a process executor's job process finds it by this module's path.
+    settings = job_settings(ctx)
+    metadata = DispatchMetadata.parse(ctx.job.metadata) or _console_metadata(ctx, settings)
     with bind_log_context(room=ctx.job.room.name, job_id=ctx.job.id, agent_id=metadata.agent_id):
-        call = await CreationCall.for_job(ctx, settings, metadata, draining=lambda: server.draining)
+        call = await CreationCall.for_job(ctx, settings, metadata, draining=draining)
         await call.run()
 
 
-def _console_metadata(ctx: JobContext) -> DispatchMetadata:
+def _console_metadata(ctx: JobContext, settings: Settings) -> DispatchMetadata:
     """`python -m voxie console` runs a local job no backend dispatched: in dev/test it builds
     agents for a fixed console user (`CONSOLE_OWNER`)."""
     console = console_metadata(settings, SessionKind.CREATION, user_identity(CONSOLE_OWNER))

@@ -15,6 +15,11 @@ authentication.
 Every child runs in its own process group, so Ctrl-C reaches only this launcher, which stops
 them in reverse order (workers drain, the backend finishes its requests, the database stops
 last); a second Ctrl-C kills what is left. If any child dies, the others are stopped too.
+
+Their output reaches the person (or the file) through this launcher, each line prefixed with
+the process's name. A child's stdout is a pipe to the launcher, so LOG_FORMAT=auto is decided
+here from the launcher's own stdout and passed down: readable lines on a terminal (and
+livekit-server's info lines left out), JSON otherwise.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import IO
 
 from pydantic import SecretStr
 
+from shared.logging import resolve_format
 from shared.secret_box import new_key
 from shared.settings import Component, ConfigError, Settings, StoreKind
 from voxiectl import livekit_local
@@ -126,10 +132,12 @@ def plan(
     token_path: Path,
     find_spec: FindSpec = importlib.util.find_spec,
     livekit_binary: Path | None = None,
+    terminal: bool = False,
 ) -> Plan:
     """Which processes to start and which to skip (and why); raises ConfigError when the
     platform must not start at all. `livekit_binary` is the livekit-server to run when
-    LIVEKIT_URL is not set (None: there is none, and LiveKit is skipped)."""
+    LIVEKIT_URL is not set (None: there is none, and LiveKit is skipped); `terminal`: the
+    launcher's output reaches a terminal."""
     settings.validate_for("backend")
     # Where the credentials it makes are kept (voxiectl.local_settings reads them back).
     files = LocalFiles(token_path.parent)
@@ -144,6 +152,7 @@ def plan(
             Service("backend", ("-m", "backend")),
         ],
         skipped=[],
+        env={"LOG_FORMAT": resolve_format(settings.log_format, terminal=terminal)},
     )
     has_auth = bool(
         settings.backend_admin_token or settings.supabase_jwt_secret or settings.jwks_url
@@ -211,11 +220,14 @@ def _plan_livekit(
     credentials = livekit_local.Credentials.kept_in(directory / "keys")
     host = _loopback(settings.backend_host)
     port = settings.local_livekit_port
+    log_format = result.env["LOG_FORMAT"]
     config = livekit_local.ServerConfig(
         credentials,
         http_port=port,
         udp_port=port + 2,
         webhook_urls=[f"http://{host}:{settings.backend_port}/api/livekit/webhook"],
+        log_level=livekit_log_level(settings, log_format),
+        log_json=log_format == "json",
     )
     config_path = directory / "livekit.json"
     config_path.write_text(config.text(), encoding="utf-8")
@@ -242,6 +254,21 @@ def _plan_livekit(
             "livekit_api_secret": SecretStr(credentials.api_secret),
         }
     )
+
+
+# livekit-server's names for LOG_LEVEL's levels.
+_LIVEKIT_LEVELS = {"debug": "debug", "info": "info", "warning": "warn", "error": "error"}
+
+
+def livekit_log_level(settings: Settings, log_format: str) -> str:
+    """LOG_LEVEL in livekit-server's words, except that readable output leaves out its info
+    lines, which drowned the platform's own: every API call, the machine's CPU, and for each
+    participant and publisher of a healthy call "not dispatching agent job since no worker is
+    available" (it offers participant and publisher jobs too; our workers take room jobs only).
+    LOG_LEVEL=debug still shows everything."""
+    if log_format == "console" and settings.log_level == "info":
+        return "warn"
+    return _LIVEKIT_LEVELS[settings.log_level]
 
 
 NO_LIVEKIT_SERVER = (
@@ -464,6 +491,7 @@ def main() -> int:
             settings,
             token_path=LocalFiles.of(settings).operator_token,
             livekit_binary=livekit_local.find_binary(),
+            terminal=sys.stdout.isatty(),
         )
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -20,7 +20,7 @@ Example config (JSON is YAML, so no YAML writer is needed)::
              "ips": {"includes": ["127.0.0.1/32"]}},
      "keys": {"APIxxxx": "<48 characters>"},
      "webhook": {"api_key": "APIxxxx", "urls": ["http://127.0.0.1:8000/api/livekit/webhook"]},
-     "logging": {"level": "info"}}
+     "logging": {"level": "info", "json": false}}
 
 Several nodes (the path past one node's capacity): every node gets the same keys and
 `"redis": {"address": "127.0.0.1:6379"}`, and its own HTTP and UDP ports when they share a
@@ -178,6 +178,8 @@ class ServerConfig:
     udp_port: int
     webhook_urls: Sequence[str] = ()
     log_level: str = "info"
+    # Its lines as JSON objects (for a log collector) instead of tab-separated text.
+    log_json: bool = False
     # host:port of the Redis the nodes of a multi-node deployment share; None: one node.
     redis_address: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -209,7 +211,7 @@ class ServerConfig:
                 "ips": {"includes": [f"{LOOPBACK}/32"]},
             },
             "keys": {self.credentials.api_key: self.credentials.api_secret},
-            "logging": {"level": self.log_level},
+            "logging": {"level": self.log_level, "json": self.log_json},
         }
         if self.webhook_urls:
             config["webhook"] = {

@@ -1,7 +1,7 @@
 """The platform's live rooms, read from LiveKit: `GET /api/rooms`, `GET /api/stats`, and the
 operator's `POST /api/rooms/{room_name}/close` and `POST /api/gc` (a reconciler pass now).
 
-The read model (`backend.room_states`) is LiveKit's view; a user sees the rooms of their own
+The read model (`shared.room_census`) is LiveKit's view; a user sees the rooms of their own
 agents and the rooms they are in (`backend.agents.visible_rooms`).
 """
 
@@ -24,7 +24,6 @@ from backend.bodies import (
     RoomClosed,
     RoomCounts,
     RoomList,
-    RoomView,
     Stats,
 )
 from backend.http import authenticated, json_response, path, services
@@ -33,6 +32,7 @@ from backend.problems import Problem, not_found, unavailable
 from shared.contracts.room_messages import RoomClosedCode
 from shared.logging import get_logger
 from shared.naming import RoomKind, parse_room_name
+from shared.room_census import RoomView
 from shared.store import AgentStore, StoreUnavailable
 from shared.validation import excerpt
 

@@ -1,5 +1,6 @@
 """Call sessions: `GET /api/sessions` (filtered by agent and kind, paged) and `GET
-/api/sessions/{id}` with its transcript, summary and token usage.
+/api/sessions/{id}` with its transcript, summary, token usage and turns (each spoken reply
+with the caller's wait for it).
 A user sees only sessions of their own agents. Each session carries its agent's name, read for
 a whole page at once (`AgentStore.agent_names`), and within the caller's own agents only."""
 
@@ -72,12 +73,14 @@ async def get_session(request: Request, principal: Principal) -> Response:
     except NotFound:
         items, summary = [], None
     usage = await store.get_usage(session_id)
+    turns = await store.get_turns(session_id)
     return json_response(
         SessionDetail(
             session=(await named(store, [session], principal.owner_scope))[0],
             transcript=items,
             summary=summary,
             usage=usage,
+            turns=turns,
         )
     )
 
@@ -97,7 +100,7 @@ operations = [
         "GET",
         "/api/sessions/{session_id}",
         get_session,
-        "one session with its transcript, summary and usage",
+        "one session with its transcript, summary, usage and turn latencies",
         response=SessionDetail,
         path_params=SessionId,
         problems=(404,),

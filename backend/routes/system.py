@@ -16,9 +16,9 @@ from backend.bodies import Health, Ready, WorkerCount
 from backend.http import authenticated, json_response, services
 from backend.operations import Operation
 from backend.problems import Problem
-from backend.rooms import LiveKitError
 from backend.services import Services
 from shared import deadline
+from shared.rooms import LiveKitError
 from shared.store import StoreError
 
 # A probe asks and reports within this: its own budget, shorter than a request's, that both

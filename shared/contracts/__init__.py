@@ -15,6 +15,7 @@ from shared.contracts.agent_config import (
 from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKind
 from shared.contracts.sessions import (
     CallSession,
+    CallTurn,
     EndReason,
     NewCallSession,
     SessionStatus,
@@ -29,6 +30,7 @@ __all__ = [
     "AgentStatus",
     "BuiltinTool",
     "CallSession",
+    "CallTurn",
     "DispatchMetadata",
     "EndReason",
     "HttpTool",

@@ -10,8 +10,11 @@ interpolation, as `percentile_cont`) are of ended calls; null when none ended. A
 with `version` null is keyed `draft`: calls that ran the working draft (a test spawn of the
 draft) or were recorded before agents had versions. Day groups are UTC days; days without calls
 are left out. Tokens are per model; `input_tokens` / `output_tokens` are totals, of which the
-`*_audio_tokens` are the audio part. `cost_usd` is null unless a price table is configured and
-prices every model (and every kind of token) in the figures.
+`*_audio_tokens` are the audio part. Turn latency (`shared.turns`: the end of the caller's turn
+to the agent's first audio, per spoken reply) is summarised over the group's measured turns:
+their count and the 50th and 95th percentiles (linear interpolation), null with no measured
+turn. `cost_usd` is null unless a price table is configured and prices every model (and every
+kind of token) in the figures.
 
 Example (`group_by=version`):
 
@@ -21,7 +24,8 @@ Example (`group_by=version`):
                 {"key": "2", "version": 2, "day": null, "calls": 120, "completed": 104,
                  "errored": 4, "abandoned": 11, "active": 1, "grace_expiries": 81,
                  "median_duration_s": 94.5, "p90_duration_s": 240.0, "tool_calls": 57,
-                 "tool_errors": 3, "tool_error_rate": 0.0526,
+                 "tool_errors": 3, "tool_error_rate": 0.0526, "turns": 611,
+                 "p50_turn_latency_s": 0.74, "p95_turn_latency_s": 1.31,
                  "tokens": [{"model": "gpt-realtime", "input_tokens": 614400,
                              "output_tokens": 99600, "input_audio_tokens": 492000,
                              "output_audio_tokens": 84000, "audio_seconds": 0.0,
@@ -122,6 +126,11 @@ class CallFigures(BaseModel):
     tool_calls: Count
     tool_errors: Count
     tool_error_rate: float | None = Field(description="tool_errors / tool_calls; null if none")
+    turns: Count = Field(description="agent replies whose latency was measured")
+    p50_turn_latency_s: float | None = Field(
+        description="median wait from the end of the caller's turn to the agent's first audio"
+    )
+    p95_turn_latency_s: float | None = Field(description="95th percentile of the same wait")
     tokens: list[ModelTokens]
     cost_usd: float | None = Field(
         default=None, description="null unless MODEL_PRICES prices every model used"

@@ -16,6 +16,10 @@ Example session (the `call_sessions` row):
 
 Example usage row: {"model": "gpt-realtime", "input_tokens": 5120, "output_tokens": 830,
 "input_audio_tokens": 4100, "output_audio_tokens": 700, "audio_seconds": 181.5}
+
+Example turn row (one spoken agent reply; `shared.turns` measures it, `call_turns` holds it):
+{"turn": 2, "item_id": "item_Cx81...", "spoken_at": "2026-11-21T09:00:14.210Z",
+"latency_s": 0.742, "model_ttfa_s": 0.388, "interrupted": false}
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from shared.contracts.dispatch import SessionKind
 
 MAX_TRANSCRIPT_ITEMS = 5_000
 MAX_SUMMARY = 4_000
+# Spoken agent replies kept per call: a call that talks longer is a runaway (MAX_CALL_DURATION_S
+# stops it well before), and the newest are kept.
+MAX_TURNS = 2_000
 
 
 class SessionStatus(StrEnum):
@@ -107,6 +114,28 @@ class TokenUsage(BaseModel):
     input_audio_tokens: Annotated[int, Field(ge=0)] = 0
     output_audio_tokens: Annotated[int, Field(ge=0)] = 0
     audio_seconds: Annotated[float, Field(ge=0)] = 0.0
+
+
+class CallTurn(BaseModel):
+    """One spoken agent reply and how long the caller waited for it.
+
+    `latency_s`: the end of the caller's turn (their speech, or a message they typed) to the
+    agent's first audio frame in the room; null for a reply nothing from the caller preceded
+    (the greeting, a second reply in a row). A reply after a tool call waited from the caller's
+    turn that led to it. `model_ttfa_s`: the model's own time to its first audio, as it reports
+    it (a realtime model: response created to first audio delta; a pipeline: the LLM's first
+    token plus the TTS's first byte); null where it reports none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    turn: Annotated[int, Field(ge=1)] = Field(description="1 for the call's first reply")
+    item_id: Annotated[str, StringConstraints(max_length=128)] | None = Field(
+        default=None, description="the reply's item in the transcript"
+    )
+    spoken_at: datetime = Field(description="when the reply's first audio went to the room")
+    latency_s: Annotated[float, Field(ge=0)] | None = None
+    model_ttfa_s: Annotated[float, Field(ge=0)] | None = None
+    interrupted: bool = False
 
 
 class Transcript(BaseModel):

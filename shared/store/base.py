@@ -23,6 +23,7 @@ from shared.contracts import (
     AgentFields,
     AgentPatch,
     CallSession,
+    CallTurn,
     EndReason,
     NewAgent,
     NewCallSession,
@@ -55,6 +56,8 @@ MAX_PAGE_SIZE = 200
 MAX_PAGE_OFFSET = 1_000_000
 # The agents columns a user may set: exactly the contract's editable fields.
 AGENT_COLUMNS: tuple[str, ...] = tuple(AgentFields.model_fields)
+# `call_turns` columns a turn is read from (the table also holds its session's keys).
+TURN_COLUMNS = ",".join(CallTurn.model_fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +225,12 @@ class AgentStore(Protocol):
     ) -> tuple[list[dict[str, Any]], str | None]: ...
 
     async def get_usage(self, session_id: UUID | str) -> list[TokenUsage]: ...
+
+    async def write_turns(self, session_id: UUID | str, turns: Sequence[CallTurn]) -> None:
+        """Stores (or replaces) the session's turns, by turn number: written twice, kept once."""
+
+    async def get_turns(self, session_id: UUID | str) -> list[CallTurn]:
+        """The session's turns in order."""
 
     # analytics (shared/store/analytics.py, the SQL function `agent_call_analytics`)
     async def call_analytics(self, agent_id: UUID, window: AnalyticsWindow) -> CallAnalytics:

@@ -21,6 +21,7 @@ from shared.contracts import (
     AgentPatch,
     AgentStatus,
     CallSession,
+    CallTurn,
     EndReason,
     NewAgent,
     NewCallSession,
@@ -36,6 +37,7 @@ from shared.logging import get_logger
 from shared.store import analytics
 from shared.store.base import (
     AGENT_COLUMNS,
+    TURN_COLUMNS,
     CallStats,
     Page,
     agent_from_row,
@@ -550,6 +552,44 @@ class PostgresStore(PostgresVersions, PostgresSecrets):
             )
         )
         return [TokenUsage.model_validate(dict(r)) for r in rows]
+
+    async def write_turns(self, session_id: UUID | str, turns: Sequence[CallTurn]) -> None:
+        sid = parse_uuid(session_id, "session id")
+        rows = [validated(CallTurn, t.model_dump()) for t in turns]
+        if not rows:
+            return
+        await self._run(
+            lambda c: c.executemany(
+                "insert into public.call_turns (session_id, turn, item_id, spoken_at, latency_s,"
+                " model_ttfa_s, interrupted) values ($1, $2, $3, $4, $5, $6, $7)"
+                " on conflict (session_id, turn) do update set item_id = excluded.item_id,"
+                " spoken_at = excluded.spoken_at, latency_s = excluded.latency_s,"
+                " model_ttfa_s = excluded.model_ttfa_s, interrupted = excluded.interrupted",
+                [
+                    (
+                        sid,
+                        t.turn,
+                        t.item_id,
+                        t.spoken_at,
+                        t.latency_s,
+                        t.model_ttfa_s,
+                        t.interrupted,
+                    )
+                    for t in rows
+                ],
+            )
+        )
+
+    async def get_turns(self, session_id: UUID | str) -> list[CallTurn]:
+        sid = parse_uuid(session_id, "session id")
+        rows = await self._run(
+            lambda c: c.fetch(
+                f"select {TURN_COLUMNS} from public.call_turns"  # noqa: S608 (fixed column names)
+                " where session_id = $1 order by turn",
+                sid,
+            )
+        )
+        return [CallTurn.model_validate(dict(r)) for r in rows]
 
     # --- analytics -----------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from shared.contracts import (
     AgentPatch,
     AgentStatus,
     CallSession,
+    CallTurn,
     EndReason,
     NewAgent,
     NewCallSession,
@@ -39,6 +40,7 @@ from shared.contracts.workers import WorkerBeat, WorkerHeartbeat
 from shared.store import analytics
 from shared.store.base import (
     AGENT_COLUMNS,
+    TURN_COLUMNS,
     CallStats,
     Page,
     agent_from_row,
@@ -470,6 +472,28 @@ class SupabaseStore(SupabaseVersions, SupabaseSecrets):
             .execute
         )
         return [TokenUsage.model_validate(r) for r in rows]
+
+    async def write_turns(self, session_id: UUID | str, turns: Sequence[CallTurn]) -> None:
+        sid = parse_uuid(session_id, "session id")
+        rows = [
+            {"session_id": str(sid), **validated(CallTurn, t.model_dump()).model_dump(mode="json")}
+            for t in turns
+        ]
+        if rows:
+            await self._run(
+                self._table("call_turns").upsert(rows, on_conflict="session_id,turn").execute
+            )
+
+    async def get_turns(self, session_id: UUID | str) -> list[CallTurn]:
+        sid = parse_uuid(session_id, "session id")
+        rows = await self._rows(
+            self._table("call_turns")
+            .select(TURN_COLUMNS)
+            .eq("session_id", str(sid))
+            .order("turn")
+            .execute
+        )
+        return [CallTurn.model_validate(r) for r in rows]
 
     # --- analytics -----------------------------------------------------------------------------
 

@@ -18,10 +18,10 @@ from livekit.protocol import models
 from starlette.applications import Starlette
 
 from backend.app import create_app
-from backend.rooms import NewRoom, Rooms
 from shared.contracts import AgentConfig, AgentStatus, NewAgent
 from shared.contracts.workers import WorkerBeat
 from shared.naming import WorkerRole
+from shared.rooms import NewRoom, Rooms
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from tests.conftest import make_settings

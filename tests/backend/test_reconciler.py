@@ -17,12 +17,13 @@ from livekit import api
 
 from backend.app import create_app
 from backend.metrics import Metrics
-from backend.reconciler import AGENT_UNAVAILABLE_MESSAGE, MAX_REDISPATCHES, Reconciler
-from backend.rooms import LiveKitRooms
+from backend.reconciler import AGENT_UNAVAILABLE_MESSAGE, Reconciler
 from shared.contracts import AgentConfig, EndReason, NewCallSession, SessionStatus
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED
 from shared.presence import is_agent
+from shared.reconciliation import MAX_REDISPATCHES
+from shared.rooms import LiveKitRooms
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from tests.backend.conftest import (

@@ -3,13 +3,14 @@ records."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 from starlette.applications import Starlette
 
-from shared.contracts import EndReason, NewCallSession, SessionKind, TokenUsage
+from shared.contracts import CallTurn, EndReason, NewCallSession, SessionKind, TokenUsage
 from shared.store.postgres import PostgresStore
 from tests.backend.conftest import ALICE, BOB, OPERATOR, AgentFactory, as_user
 
@@ -35,6 +36,14 @@ async def test_sessions_are_listed_by_agent_and_shown_with_their_records(
     done = sessions[0]
     await store.write_transcript(done.id, [{"role": "user", "content": ["hi"]}], "A greeting.")
     await store.write_usage(done.id, [TokenUsage(model="gpt-realtime", input_tokens=12)])
+    spoken = datetime(2026, 11, 21, 9, 0, 14, 210_000, tzinfo=UTC)
+    await store.write_turns(
+        done.id,
+        [
+            CallTurn(turn=1, item_id="item_hello", spoken_at=spoken, model_ttfa_s=0.3),
+            CallTurn(turn=2, spoken_at=spoken, latency_s=0.742, model_ttfa_s=0.388),
+        ],
+    )
     await store.finish_session(done.id, end_reason=EndReason.GRACE_EXPIRED)
 
     alice = as_user(ALICE)
@@ -49,8 +58,27 @@ async def test_sessions_are_listed_by_agent_and_shown_with_their_records(
     assert shown["session"]["end_reason"] == "grace_expired"
     assert shown["summary"] == "A greeting." and len(shown["transcript"]) == 1
     assert shown["usage"][0]["input_tokens"] == 12
+    assert shown["turns"] == [
+        {
+            "turn": 1,
+            "item_id": "item_hello",
+            "spoken_at": "2026-11-21T09:00:14.210000Z",
+            "latency_s": None,
+            "model_ttfa_s": 0.3,
+            "interrupted": False,
+        },
+        {
+            "turn": 2,
+            "item_id": None,
+            "spoken_at": "2026-11-21T09:00:14.210000Z",
+            "latency_s": 0.742,
+            "model_ttfa_s": 0.388,
+            "interrupted": False,
+        },
+    ]
     open_one = (await client.get(f"/api/sessions/{sessions[2].id}", headers=alice)).json()
     assert open_one["transcript"] == [] and open_one["summary"] is None
+    assert open_one["turns"] == []
 
     assert (await client.get(f"/api/sessions/{sessions[3].id}", headers=alice)).status_code == 404
     assert (await client.get(f"/api/sessions/{uuid4()}", headers=OPERATOR)).status_code == 404

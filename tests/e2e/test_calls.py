@@ -350,6 +350,62 @@ async def test_a_call_greets_books_through_an_http_tool_and_is_recorded(
         assert SECRET not in process.output(), process.label
 
 
+# --- turn latency (issue 27, item 3) ---------------------------------------------------------
+
+HOURS_ASKED = "When are you open?"
+HOURS = "We are open from nine to five."
+THINKING_S = 0.6  # the model's scripted time to first audio for its answer
+
+
+async def test_each_turns_latency_is_recorded_and_served_per_call_and_per_agent(
+    fresh: Calls, http: httpx.AsyncClient, store: PostgresStore, db: asyncpg.Connection
+) -> None:
+    """The caller asks, the double's answer starts its audio THINKING_S after the response was
+    created: the stored turn's model time and the caller's wait are at least that."""
+    calls, double = fresh, fresh.double
+    config = await store.create_agent(new_agent())
+    double.script(config.greeting, Turn(say=HOURS, first_audio_delay_s=THINKING_S))
+    double.hear(HOURS_ASKED)
+    human, agent = await join(await spawn(http, calls.platform.api, config.id))
+    try:
+        await hears(human, agent, config.greeting)
+        session_id = agent.attributes[f"{PREFIX}session_id"]
+        await listening(human, agent)
+        await says(human, HOURS_ASKED, calls.directory)
+        await hears(human, agent, HOURS)
+    finally:
+        await human.leave()
+    await ended(db, session_id)
+    double.assert_consumed()
+
+    api = calls.platform.api
+    detail = (await http.get(f"{api}/api/sessions/{session_id}", headers=OPERATOR)).json()
+    greeting, answer = detail["turns"]
+    assert (greeting["turn"], answer["turn"]) == (1, 2)
+    # Each turn names its reply in the transcript.
+    replies = {
+        item["id"]: " ".join(item["content"])
+        for item in detail["transcript"]
+        if item.get("role") == "assistant"
+    }
+    assert (replies[greeting["item_id"]], replies[answer["item_id"]]) == (config.greeting, HOURS)
+    # The greeting answered no speech: no wait to measure; the model still reported its time.
+    assert greeting["latency_s"] is None and greeting["model_ttfa_s"] is not None
+    assert answer["model_ttfa_s"] >= THINKING_S
+    # The caller's wait (their end of speech to the agent's first audio) holds the model's.
+    assert answer["latency_s"] >= answer["model_ttfa_s"]
+    assert not answer["interrupted"]
+
+    analytics = await http.get(
+        f"{api}/api/agents/{config.id}/analytics", headers=OPERATOR, params={"group_by": "day"}
+    )
+    assert analytics.status_code == 200, analytics.text
+    [day] = analytics.json()["groups"]
+    assert day["turns"] == 1
+    assert day["p50_turn_latency_s"] == pytest.approx(answer["latency_s"])
+    assert day["p95_turn_latency_s"] == pytest.approx(answer["latency_s"])
+
+
 # --- 6. faults --------------------------------------------------------------------------------
 
 
@@ -540,6 +596,26 @@ async def test_voxie_builds_an_agent_from_speech_and_chat_saves_it_and_it_runs(
     # Spawned, the saved agent runs and greets as configured.
     await short_call(calls, http, db, agent_id, greeting)
 
+    # Voxie's call records its turns through the same skeleton: each reply to a line, spoken
+    # or typed, with the caller's wait; the greeting answered nothing.
+    room = response.json()["room_name"]
+    voxie_session: asyncpg.Record = await eventually(
+        lambda: db.fetchrow(
+            "select id from call_sessions where room_name = $1 and status <> 'active'", room
+        ),
+        what="Voxie's session to end",
+        within=90,
+    )
+    turns = await store.get_turns(voxie_session["id"])
+    items, _ = await records(db, str(voxie_session["id"]))
+    said = {i["id"]: " ".join(i["content"]) for i in items if i.get("role") == "assistant"}
+    assert [said[t.item_id] for t in turns if t.item_id] == [
+        "Hi, I'm Voxie. What will your agent do?",
+        *(reply for _, _, reply in steps),
+    ]
+    assert turns[0].latency_s is None
+    assert all(t.latency_s is not None and t.model_ttfa_s is not None for t in turns[1:])
+
 
 # --- 2. interruption --------------------------------------------------------------------------
 
@@ -697,6 +773,11 @@ async def test_a_pipeline_agent_greets_books_and_is_recorded_on_the_rest_models(
         await human.leave()
     usage = await booking_recorded(db, session_id, config.greeting)
     assert {"gpt-4.1-mini", "gpt-4o-mini-tts"} <= set(usage)
+    # A pipeline's turns: the greeting answered nothing; the booking waited from the caller's
+    # speech, and its model time is the LLM's first token plus the TTS's first audio.
+    greeting_turn, booked_turn = await store.get_turns(session_id)
+    assert greeting_turn.latency_s is None
+    assert booked_turn.latency_s is not None and booked_turn.model_ttfa_s is not None
     asked, answered, summarized = double.chats[chats:]
     assert config.instructions in asked.instructions
     assert set(asked.tool_names) == {"book_appointment", "end_call"}

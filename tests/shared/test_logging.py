@@ -2,12 +2,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+import os
+import pty
+import re
+import sys
+from collections.abc import Callable, Iterator
 
 import pytest
 import structlog
+from livekit.agents.cli import cli as agents_cli
 
-from shared.logging import REDACTED, bind_log_context, configure_logging, get_logger
+from shared.logging import (
+    REDACTED,
+    adopt_livekit_cli_logging,
+    bind_log_context,
+    configure_logging,
+    get_logger,
+    resolve_format,
+)
 
 
 @pytest.fixture
@@ -72,3 +84,80 @@ def test_console_format_is_human(capsys: pytest.CaptureFixture[str]) -> None:
     assert "hello" in out and "room=r1" in out and not out.startswith("{")
     structlog.reset_defaults()
     configure_logging("warning", "console")
+
+
+def test_auto_is_json_unless_the_lines_reach_a_terminal() -> None:
+    assert resolve_format("auto", terminal=False) == "json"
+    assert resolve_format("auto", terminal=True) == "console"
+    assert resolve_format("json", terminal=True) == "json"
+    assert resolve_format("console", terminal=False) == "console"
+
+
+def test_on_a_terminal_auto_renders_one_readable_line_per_event() -> None:
+    leader, follower = pty.openpty()
+    with os.fdopen(follower, "w", buffering=1) as terminal, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "stdout", terminal)
+        configure_logging("info", "auto")
+        get_logger("test").info("job_accepted", room="r1")
+        logging.getLogger("uvicorn.error").info(
+            "Started server process [%d]", 7, extra={"color_message": "\x1b[36m%d\x1b[0m"}
+        )
+    configure_logging("warning", "console")
+    written = read_all(leader)
+    assert "\x1b[" in written  # coloured: a terminal shows it
+    first, second = re.sub(r"\x1b\[[0-9;]*m", "", written).splitlines()
+    assert "job_accepted" in first and "room=r1" in first and not first.startswith("{")
+    # uvicorn's coloured copy of its message is not a field worth a person's reading.
+    assert "Started server process [7]" in second and "color_message" not in second
+
+
+def read_all(leader: int) -> str:
+    """What was written to a pseudo-terminal whose other side is closed."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the other side is closed and nothing is left
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def cli_setup() -> Callable[..., None]:
+    """The log setup the LiveKit CLI calls when it starts a worker (it looks the name up then)."""
+    setup: Callable[..., None] = vars(agents_cli)["setup_logging"]
+    return setup
+
+
+@pytest.fixture
+def livekit_cli(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """The LiveKit CLI's setup as it was, and our logging, restored afterwards."""
+    original = cli_setup()
+    yield capsys
+    vars(agents_cli)["setup_logging"] = original
+    configure_logging("warning", "console")
+
+
+def test_a_worker_started_by_the_livekit_cli_prints_each_line_once(
+    livekit_cli: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("info", "json")  # what shared.worker.run does first
+    adopt_livekit_cli_logging("info", "json")  # what shared.worker.run does
+    cli_setup()("INFO", devmode=False, console=False)  # what `start` then does
+    logging.getLogger("livekit.agents").info("starting worker", extra={"version": "1.8"})
+    (line,) = lines(livekit_cli)
+    assert line["event"] == "starting worker" and line["version"] == "1.8"
+    assert len(logging.getLogger().handlers) == 1
+
+
+def test_the_livekit_console_mode_keeps_its_own_terminal_lines(
+    livekit_cli: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("info", "json")
+    adopt_livekit_cli_logging("info", "json")
+    cli_setup()("DEBUG", devmode=True, console=True)  # the console mode the `lk` CLI drives
+    (handler,) = logging.getLogger().handlers
+    assert handler.formatter is not None and "\r" in str(handler.formatter._fmt)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
@@ -17,7 +18,14 @@ from livekit.agents.metrics.usage import (
     TTSModelUsage,
 )
 
-from shared.contracts import EndReason, NewCallSession, SessionKind, SessionStatus, TokenUsage
+from shared.contracts import (
+    CallTurn,
+    EndReason,
+    NewCallSession,
+    SessionKind,
+    SessionStatus,
+    TokenUsage,
+)
 from shared.recording import (
     MAX_TRANSCRIPT_BYTES,
     CallEnd,
@@ -29,6 +37,11 @@ from shared.store.postgres import PostgresStore
 from tests.support.tcp_proxy import TcpProxy, via
 
 USAGE = [TokenUsage(model="gpt-realtime", input_tokens=120, output_tokens=30, audio_seconds=4.5)]
+SPOKEN = datetime(2026, 11, 21, 9, 0, 14, tzinfo=UTC)
+TURNS = [
+    CallTurn(turn=1, item_id="item_greeting", spoken_at=SPOKEN, model_ttfa_s=0.3),
+    CallTurn(turn=2, item_id="item_answer", spoken_at=SPOKEN, latency_s=0.8, model_ttfa_s=0.4),
+]
 
 
 async def connect(database_url: str, proxy: TcpProxy) -> PostgresStore:
@@ -63,24 +76,26 @@ def ended(session_id: object, **values: object) -> CallEnd:
         transcript=[{"type": "message", "role": "user", "content": ["hi"]}],
         summary="The caller said hi.",
         usage=USAGE,
+        turns=TURNS,
         **values,  # type: ignore[arg-type]
     )
 
 
-async def stored(database_url: str, session_id: object) -> tuple[str, str | None, int, int]:
+async def stored(database_url: str, session_id: object) -> tuple[str, str | None, int, int, int]:
     conn = await asyncpg.connect(database_url)
     try:
         row = await conn.fetchrow(
             "select s.status, s.end_reason,"
             " (select count(*) from call_transcripts t where t.session_id = s.id) as transcripts,"
-            " (select count(*) from token_usage u where u.session_id = s.id) as usage"
+            " (select count(*) from token_usage u where u.session_id = s.id) as usage,"
+            " (select count(*) from call_turns t where t.session_id = s.id) as turns"
             " from call_sessions s where s.id = $1",
             session_id,
         )
     finally:
         await conn.close()
     assert row is not None, f"no call_sessions row {session_id}"
-    return row["status"], row["end_reason"], row["transcripts"], row["usage"]
+    return row["status"], row["end_reason"], row["transcripts"], row["usage"], row["turns"]
 
 
 async def test_with_the_store_up_everything_is_written_at_once(
@@ -88,9 +103,9 @@ async def test_with_the_store_up_everything_is_written_at_once(
 ) -> None:
     recorder = SessionRecorder(store, tmp_path)
     session_id = await recorder.start(new_call())
-    assert await stored(database_url, session_id) == ("active", None, 0, 0)
+    assert await stored(database_url, session_id) == ("active", None, 0, 0, 0)
     assert await recorder.finish(ended(session_id)) is True
-    assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1)
+    assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1, 2)
     assert recorder.pending == 0
     assert await store.get_transcript(session_id) == (
         [{"type": "message", "role": "user", "content": ["hi"]}],
@@ -117,7 +132,7 @@ async def test_a_call_ending_during_an_outage_survives_a_worker_restart(
         assert restarted.pending == 1
         assert await restarted.replay() == 1
         assert restarted.pending == 0
-        assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1)
+        assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1, 2)
         assert await restarted_store.get_usage(session_id) == USAGE
     finally:
         await restarted_store.close()
@@ -133,9 +148,29 @@ async def test_a_call_starting_and_ending_during_an_outage_is_written_in_order(
     assert recorder.pending == 1
     proxy.restore()
     assert await recorder.replay() == 1
-    assert await stored(database_url, session_id) == ("failed", "grace_expired", 1, 1)
+    assert await stored(database_url, session_id) == ("failed", "grace_expired", 1, 1, 2)
     # Replaying the same record again (a second process, a crash before delete) is harmless.
     assert await recorder.replay() == 0
+    assert await proxied_store.get_turns(session_id) == TURNS
+
+
+async def test_a_record_replayed_twice_writes_its_turns_once(
+    database_url: str, proxied_store: PostgresStore, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    """A crash between the store's write and the spool file's removal: the same record is
+    replayed again, by this process or another sharing the directory."""
+    recorder = SessionRecorder(proxied_store, tmp_path)
+    session_id = await recorder.start(new_call())
+    proxy.cut()
+    assert await recorder.finish(ended(session_id)) is False
+    proxy.restore()
+    spooled = tmp_path / f"{session_id}.json"  # the spool names a record by its session
+    record = spooled.read_bytes()
+    assert await recorder.replay() == 1
+    spooled.write_bytes(record)  # as if the removal never happened
+    assert await recorder.replay() == 1
+    assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1, 2)
+    assert await proxied_store.get_turns(session_id) == TURNS
 
 
 async def test_the_end_follows_a_spooled_start_directly_when_the_store_is_back(
@@ -147,7 +182,7 @@ async def test_the_end_follows_a_spooled_start_directly_when_the_store_is_back(
     proxy.restore()
     assert await recorder.finish(ended(session_id)) is True
     assert recorder.pending == 0
-    assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1)
+    assert await stored(database_url, session_id) == ("ended", "grace_expired", 1, 1, 2)
 
 
 class CountingStarts:

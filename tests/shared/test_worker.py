@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pickle
 import re
 import signal
 import subprocess
@@ -26,7 +27,7 @@ import httpx
 import psutil
 import pytest
 from livekit import api
-from livekit.agents import AgentServer, JobContext, JobRequest
+from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
 from livekit.protocol.agent import WorkerStatus
 
 from shared.contracts import CallSession, EndReason, NewCallSession, SessionKind
@@ -48,6 +49,7 @@ from tests.conftest import make_settings
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit_server import api_client, livekit_server
 from tests.support.postgres import empty_platform_tables
+from tests.support.processes import python
 from tests.support.tcp_proxy import TcpProxy, via
 from voxiectl.livekit_local import LiveKitServer, free_port
 
@@ -142,7 +144,7 @@ async def test_the_server_built_from_the_settings_serves_a_job_and_drains_as_the
     server = agent_server(
         settings,
         load_fnc=lambda _: 0.25,
-        setup_fnc=lambda _: prewarmed.append((os.getpid(), threading.current_thread().name)),
+        setup_fnc=lambda _p, _s: prewarmed.append((os.getpid(), threading.current_thread().name)),
     )
 
     async def on_request(request: JobRequest) -> None:
@@ -219,7 +221,7 @@ async def test_the_server_reports_itself_full_at_the_load_threshold(
     )
     name = settings.worker_agent_name(WorkerRole.SPAWNER)
     load = [0.59]
-    server = agent_server(settings, load_fnc=lambda _: load[-1], setup_fnc=lambda _: None)
+    server = agent_server(settings, load_fnc=lambda _: load[-1], setup_fnc=lambda _p, _s: None)
 
     @server.rtc_session(agent_name=name)
     async def entrypoint(ctx: JobContext) -> None:
@@ -256,7 +258,7 @@ async def test_a_registered_worker_s_heartbeat_says_it_is_alive_and_whether_it_h
         livekit_api_secret=credentials.api_secret,
     )
     load = [0.0]
-    server = agent_server(settings, load_fnc=lambda _: load[0], setup_fnc=lambda _: None)
+    server = agent_server(settings, load_fnc=lambda _: load[0], setup_fnc=lambda _p, _s: None)
 
     @server.rtc_session(agent_name=settings.worker_agent_name(WorkerRole.SPAWNER))
     async def entrypoint(ctx: JobContext) -> None:
@@ -443,3 +445,35 @@ async def test_the_replayer_writes_what_an_outage_spooled_once_the_store_is_back
     finally:
         await conn.close()
     assert row is not None and (row["status"], row["end_reason"]) == ("ended", "user_hangup")
+
+
+def record_prewarm(proc: JobProcess, settings: Settings) -> None:
+    """A worker's prewarm (module level, as livekit-agents pickles it by its path)."""
+    proc.userdata["prewarmed_for"] = settings.platform_env
+
+
+def test_a_job_process_gets_the_settings_the_entry_point_built(tmp_path: Path) -> None:
+    """What livekit-agents' process executor does (`ipc.job_proc_executor`): the prewarm travels
+    pickled to a fresh interpreter, here with an environment `Settings()` refuses, and runs
+    there before the job's entry point, which then reads the settings the worker started with."""
+    settings = make_settings(
+        platform_env="staging",
+        livekit_api_key="key",
+        livekit_api_secret="a-secret-of-the-right-length-0123456789",
+        database_url="postgresql://db.internal/voxie",
+        worker_max_sessions=7,
+    )
+    server = agent_server(settings, load_fnc=lambda _: 0.0, setup_fnc=record_prewarm)
+    child = """
+import pickle, sys
+from livekit.agents import JobExecutorType, JobProcess
+from shared.worker import SETTINGS_KEY
+proc = JobProcess(executor_type=JobExecutorType.PROCESS, user_arguments=None, http_proxy=None)
+pickle.loads(sys.stdin.buffer.read())(proc)
+settings = proc.userdata[SETTINGS_KEY]
+print(proc.userdata["prewarmed_for"], settings.platform_env, settings.worker_max_sessions)
+"""
+    bad = {"PLATFORM_ENV": "Not A Name!", "WORKER_MAX_SESSIONS": "many"}
+    ran = python(["-c", child], tmp_path, bad, stdin=pickle.dumps(server.setup_fnc))
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stdout.split() == ["staging", "staging", "7"]

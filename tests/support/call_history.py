@@ -20,6 +20,12 @@ Durations sorted, with percentile_cont's linear interpolation (rank (n - 1) * p)
     11-01 [30, 60, 80, 120] median 70, p90 80 + 0.7 * 40 = 108
     11-03 [40]              median 40, p90 40
     all [30, 40, 60, 80, 100, 120, 200]  median 80, p90 120 + 0.4 * 80 = 152
+
+Turn latencies (TURNS; an unmeasured turn, None, counts in neither), p50 and p95 the same way:
+    v1 = 11-01 [0.5, 0.7, 1.0]  p50 0.7, p95 0.7 + 0.9 * 0.3 = 0.97
+    v2 = 11-02 [0.4, 2.0]       p50 0.4 + 0.5 * 1.6 = 1.2, p95 0.4 + 0.95 * 1.6 = 1.92
+    draft = 11-03 [0.9]         p50 0.9, p95 0.9
+    all [0.4, 0.5, 0.7, 0.9, 1.0, 2.0]  p50 0.7 + 0.5 * 0.2 = 0.8, p95 1.0 + 0.75 * 1.0 = 1.75
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from shared.contracts import TokenUsage
+from shared.contracts import CallTurn, TokenUsage
 from shared.contracts.analytics import AnalyticsWindow, GroupBy
 from shared.store import AgentStore
 
@@ -104,6 +110,29 @@ USAGE: dict[str, list[TokenUsage]] = {
 }
 
 
+# Each session's turns' latencies, in order; None: nothing from the caller preceded it.
+TURNS: dict[str, list[float | None]] = {
+    "s1": [None, 0.5, 1.0],
+    "s2": [0.7],
+    "s4": [2.0, 0.4],
+    "s7": [0.9],
+    "s9": [9.0],
+}
+
+
+def turns_of(started: datetime, latencies: list[float | None]) -> list[CallTurn]:
+    return [
+        CallTurn(
+            turn=n,
+            item_id=f"item_{n}",
+            spoken_at=started + timedelta(seconds=10 * n),
+            latency_s=latency,
+            model_ttfa_s=latency / 2 if latency is not None else None,
+        )
+        for n, latency in enumerate(latencies, start=1)
+    ]
+
+
 async def seed(
     db: asyncpg.Connection, store: AgentStore, agent_id: UUID, owner_id: UUID, other: UUID
 ) -> dict[str, UUID]:
@@ -116,6 +145,8 @@ async def seed(
         await store.write_transcript(ids[name], items)
     for name, usage in USAGE.items():
         await store.write_usage(ids[name], usage)
+    for name, latencies in TURNS.items():
+        await store.write_turns(ids[name], turns_of(CALLS[name][0], latencies))
     return ids
 
 
@@ -174,6 +205,7 @@ def _figures(
     tokens: list[dict[str, Any]],
     version: int | None = None,
     day: str | None = None,
+    turns: tuple[int, float | None, float | None] = (0, None, None),
 ) -> dict[str, Any]:
     return {
         "key": key,
@@ -190,6 +222,9 @@ def _figures(
         "tool_calls": tool_calls,
         "tool_errors": tool_errors,
         "tool_error_rate": round(tool_errors / tool_calls, 9) if tool_calls else None,
+        "turns": turns[0],
+        "p50_turn_latency_s": turns[1],
+        "p95_turn_latency_s": turns[2],
         "tokens": tokens,
         "cost_usd": None,
     }
@@ -214,6 +249,9 @@ def _tokens(
     }
 
 
+V1_TURNS = (3, 0.7, 0.97)
+V2_TURNS = (2, 1.2, 1.92)
+DRAFT_TURNS = (1, 0.9, 0.9)
 V1_TOKENS = [_tokens(REALTIME, 1000, 500, 800, 400)]
 V2_TOKENS = [_tokens(MINI, 300, 50), _tokens(REALTIME, 2000, 1000, 1500, 900)]
 DRAFT_TOKENS = [_tokens(REALTIME, 100, 10, seconds=2.5)]
@@ -221,16 +259,36 @@ DRAFT_TOKENS = [_tokens(REALTIME, 100, 10, seconds=2.5)]
 TOTAL = _figures(
     None, 8, 3, 2, 2, 1, 1, 80, 152, 3, 2,
     [_tokens(MINI, 300, 50), _tokens(REALTIME, 3100, 1510, 2300, 1300, 2.5)],
+    turns=(6, 0.8, 1.75),
 )  # fmt: skip
 
 BY_VERSION = [
-    _figures("draft", 2, 0, 1, 1, 0, 0, 60, 76, 0, 0, DRAFT_TOKENS),
-    _figures("1", 3, 2, 1, 0, 0, 1, 60, 108, 2, 1, V1_TOKENS, version=1),
-    _figures("2", 3, 1, 0, 1, 1, 0, 150, 190, 1, 1, V2_TOKENS, version=2),
+    _figures("draft", 2, 0, 1, 1, 0, 0, 60, 76, 0, 0, DRAFT_TOKENS, turns=DRAFT_TURNS),
+    _figures("1", 3, 2, 1, 0, 0, 1, 60, 108, 2, 1, V1_TOKENS, version=1, turns=V1_TURNS),
+    _figures("2", 3, 1, 0, 1, 1, 0, 150, 190, 1, 1, V2_TOKENS, version=2, turns=V2_TURNS),
 ]
 
 BY_DAY = [
-    _figures("2026-11-01", 4, 2, 2, 0, 0, 1, 70, 108, 2, 1, V1_TOKENS, day="2026-11-01"),
-    _figures("2026-11-02", 3, 1, 0, 1, 1, 0, 150, 190, 1, 1, V2_TOKENS, day="2026-11-02"),
-    _figures("2026-11-03", 1, 0, 0, 1, 0, 0, 40, 40, 0, 0, DRAFT_TOKENS, day="2026-11-03"),
+    _figures(
+        "2026-11-01", 4, 2, 2, 0, 0, 1, 70, 108, 2, 1, V1_TOKENS, day="2026-11-01", turns=V1_TURNS
+    ),
+    _figures(
+        "2026-11-02", 3, 1, 0, 1, 1, 0, 150, 190, 1, 1, V2_TOKENS, day="2026-11-02", turns=V2_TURNS
+    ),
+    _figures(
+        "2026-11-03",
+        1,
+        0,
+        0,
+        1,
+        0,
+        0,
+        40,
+        40,
+        0,
+        0,
+        DRAFT_TOKENS,
+        day="2026-11-03",
+        turns=DRAFT_TURNS,
+    ),
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, python
 
 
 def test_unsafe_settings_refuse_to_start_with_a_clear_message(tmp_path: Path) -> None:
@@ -26,3 +26,9 @@ def test_unsafe_settings_refuse_to_start_with_a_clear_message(tmp_path: Path) ->
     output = process.output()
     assert "voxie: refusing to start" in output and "Traceback" not in output
     assert "VOXIE_VOICE: unsupported voice 'robot'" in output
+
+
+def test_importing_the_worker_module_reads_no_environment(tmp_path: Path) -> None:
+    """The settings are built once, by `python -m voxie` (and refused there, as above)."""
+    ran = python(["-c", "import voxie.worker"], tmp_path, {"PLATFORM_ENV": "Not A Name!"})
+    assert ran.returncode == 0, ran.stderr[-3000:]

@@ -23,8 +23,10 @@ import pytest
 from livekit import api
 
 from shared.naming import agent_room_name
+from shared.store.postgres import PostgresStore
 from tests.backend.test_agents import insert_poisoned
-from tests.e2e.support import healthy, registered
+from tests.e2e.support import OpenCall, eventually, healthy, open_call, registered
+from tests.spawner.conftest import new_agent
 from tests.support.human import Human
 from tests.support.livekit_server import api_client, join_token
 from tests.support.openai import OpenAIDouble
@@ -39,6 +41,9 @@ pytestmark = pytest.mark.timeout(300)
 
 SPAWNER = "spawner-test"
 VOXIE = "voxie-test"
+BUSY = "spawner-busy"
+# livekit-agents' own log line once a worker's load reaches its threshold.
+FULL = "worker is at full capacity, marking as unavailable"
 
 
 class Running:
@@ -186,13 +191,7 @@ async def test_a_backend_livekit_sends_no_webhooks_to(running: Running) -> None:
     `webhook.urls` names the first one: the doctor pointed at the second warns (exit 0)."""
     platform = running.platform
     port = free_port()
-    other = platform.start(
-        ["-m", "backend"],
-        "backend-unhooked",
-        BACKEND_PORT=str(port),
-        BACKEND_ADMIN_TOKEN=ADMIN_TOKEN,
-        GC_INTERVAL_S="3600",
-    )
+    other = platform.backend("backend-unhooked", BACKEND_PORT=str(port), GC_INTERVAL_S="3600")
     try:
         async with httpx.AsyncClient(timeout=10) as http:
             await healthy(http, f"http://127.0.0.1:{port}", other)
@@ -288,6 +287,44 @@ async def test_a_session_stuck_open_and_gc_finalising_it(running: Running) -> No
         await conn.close()
 
 
+async def test_a_spawner_that_is_registered_but_full(running: Running) -> None:
+    """Issue 22: a spawner with no room for another call takes no probe job (LiveKit offers jobs
+    only to workers below their load threshold); the doctor says it is full, from the call it
+    runs, not that none is registered. It runs under its own agent name, with room for one call,
+    which a backend dispatching to that name opens."""
+    platform = running.platform
+    port = free_port()
+    api_base = f"http://127.0.0.1:{port}"
+    backend = platform.backend(
+        "backend-busy", BACKEND_PORT=str(port), GC_INTERVAL_S="3600", SPAWNER_AGENT_NAME=BUSY
+    )
+    spawner = platform.spawner("spawner-busy", SPAWNER_AGENT_NAME=BUSY, WORKER_MAX_SESSIONS="1")
+    store = await PostgresStore.connect(platform.database_url)
+    call: OpenCall | None = None
+    try:
+        agent = await store.create_agent(new_agent())
+        async with httpx.AsyncClient(timeout=10) as http:
+            await healthy(http, api_base, backend)
+            await registered(spawner)
+            call = await open_call(http, api_base, agent.id)
+        await eventually(lambda: spawner.events(FULL), what="the spawner to report itself full")
+        ran, checks = await running.doctor(SPAWNER_AGENT_NAME=BUSY)
+        assert ran.code == 1
+        worker = checks[f"worker {BUSY}"]
+        assert worker["status"] == "fail", worker
+        assert f"1 spawner registered under {BUSY}, all full" in worker["detail"], worker
+        assert call.room in worker["detail"] and "none is registered" not in worker["detail"]
+        assert "WORKER_MAX_SESSIONS" in worker["fix"] and "start one" not in worker["fix"]
+        assert list(worker["data"]["full_workers"].values()) == [[call.room]]
+        assert checks[f"worker {VOXIE}"]["status"] == "pass"
+    finally:
+        if call is not None:
+            await call.human.leave()
+        spawner.stop()
+        backend.stop()
+        await store.close()
+
+
 async def test_two_deployments_under_one_agent_name(running: Running) -> None:
     """The seeds' staging outage: a `staging` spawner registers this deployment's name."""
     staging = running.platform.spawner(
@@ -316,6 +353,7 @@ async def test_no_spawner_running(running: Running) -> None:
     assert ran.code == 1
     worker = checks[f"worker {SPAWNER}"]
     assert worker["status"] == "fail" and "none is registered" in worker["detail"]
+    assert "full_workers" in worker["data"] and worker["data"]["full_workers"] == {}
     assert "python -m spawner start" in worker["fix"] and "PLATFORM_ENV=test" in worker["fix"]
     assert checks[f"worker {VOXIE}"]["status"] == "pass"
 

@@ -110,6 +110,7 @@ def test_dev_without_auth_gets_a_generated_operator_token_kept_across_starts(
     # So does the key that seals owners' secrets: stored secrets open after a restart.
     key = (tmp_path / "secrets-key").read_text().strip()
     assert first.env == {
+        "LOG_FORMAT": "json",
         "BACKEND_ADMIN_TOKEN": first.operator_token,
         "DEV_AUTH_SECRET": dev_secret,
         "SECRETS_KEYS": f'["{key}"]',
@@ -149,9 +150,10 @@ def test_outside_dev_it_refuses_to_start_without_auth(tmp_path: Path) -> None:
 async def test_the_start_command_runs_the_platform_on_a_local_livekit_and_ctrl_c_stops_it(
     database_url: str, store: PostgresStore, tmp_path: Path
 ) -> None:
-    """`scripts/start` with no LIVEKIT_URL and no OPENAI_API_KEY: a local livekit-server, the
-    backend and both workers; a spawned call and a Voxie session each tell the human in the
-    room that no model is configured; one Ctrl-C stops everything."""
+    """`scripts/start` in a terminal with no LIVEKIT_URL and no OPENAI_API_KEY: a local
+    livekit-server, the backend and both workers; a spawned call and a Voxie session each tell
+    the human in the room that no model is configured; one Ctrl-C stops everything. What the
+    person reads: one readable line per event, each once, none of livekit-server's info."""
     port, livekit_port = free_port(), free_port()
     launcher = ServiceProcess(
         ["-m", "voxiectl", "start"],
@@ -165,8 +167,8 @@ async def test_the_start_command_runs_the_platform_on_a_local_livekit_and_ctrl_c
             "LIVEKIT_SERVER_BIN": str(livekit_server_binary()),
             "SPOOL_DIR": str(tmp_path / "spool"),
             "WORKER_HTTP_PORT": "0",
-            "LOG_FORMAT": "console",
         },
+        terminal=True,
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
@@ -246,7 +248,8 @@ async def test_the_start_command_runs_the_platform_on_a_local_livekit_and_ctrl_c
         launcher.signal(signal.SIGINT)
         launcher.stop(timeout=60)
     output = launcher.output()
-    assert "[livekit] " in output and "livekit ready in" in output, output
+    assert "livekit ready in" in output, output
+    assert_read_by_a_person(output)
     assert f"LiveKit: ws://127.0.0.1:{livekit_port}" in output
     assert "note: OPENAI_API_KEY is not set" in output
     assert "[backend]" in output and "[spawner]" in output and "stopping" in output
@@ -278,9 +281,52 @@ def test_without_livekit_url_a_local_server_starts_first_with_keys_kept(tmp_path
     assert "LiveKit: ws://127.0.0.1:17880" in describe(settings, first)
 
 
+def test_on_a_terminal_its_processes_log_readable_lines_and_livekit_only_warnings(
+    tmp_path: Path,
+) -> None:
+    """The children's stdout is a pipe to the launcher: it tells them where their lines end up."""
+
+    def started(terminal: bool, **values: object) -> tuple[str, dict[str, object]]:
+        settings = make_settings(local_livekit_port=17880, **values)
+        chosen = plan(
+            settings,
+            token_path=tmp_path / "operator-token",
+            livekit_binary=tmp_path / "livekit-server",
+            terminal=terminal,
+        )
+        config = json.loads((tmp_path / "livekit" / "livekit.json").read_text())
+        return chosen.env["LOG_FORMAT"], config["logging"]
+
+    assert started(terminal=True) == ("console", {"level": "warn", "json": False})
+    assert started(terminal=False) == ("json", {"level": "info", "json": True})
+    # A format or level the person asked for is theirs.
+    assert started(terminal=True, log_format="json") == ("json", {"level": "info", "json": True})
+    assert started(terminal=False, log_format="console")[0] == "console"
+    assert started(terminal=True, log_level="debug") == (
+        "console",
+        {"level": "debug", "json": False},
+    )
+    assert started(terminal=True, log_level="warning")[1] == {"level": "warn", "json": False}
+
+
 def test_without_livekit_url_or_a_server_it_says_what_to_install(tmp_path: Path) -> None:
     chosen = plan(make_settings(), token_path=tmp_path / "t", find_spec=present)
     assert [s.name for s in chosen.services] == ["database: local embedded Postgres", "backend"]
     reasons = {s.name: s.reason for s in chosen.skipped}
     assert reasons["livekit"] == NO_LIVEKIT_SERVER and "https://go.dev/dl/" in NO_LIVEKIT_SERVER
     assert reasons["spawner"].startswith("no LiveKit server")
+
+
+def assert_read_by_a_person(output: str) -> None:
+    """The launcher's output on a terminal: every process's lines readable (not JSON), each
+    worker's start-up told once (the LiveKit CLI's own handler printed a second copy of each
+    line in its own shape), and no livekit-server info line (API calls, dispatch attempts)."""
+    lines = output.splitlines()
+    for label in ("database", "backend", "voxie", "spawner"):
+        own = [line for line in lines if line.startswith(f"[{label}] ")]
+        assert own and not [line for line in own if line.startswith(f"[{label}] {{")], own
+    for label, started in (("voxie", "voxie_registered"), ("spawner", "spawner_started")):
+        for event in ("starting worker", "registered worker", started):
+            told = [line for line in lines if line.startswith(f"[{label}] ") and event in line]
+            assert len(told) == 1, (event, told)
+    assert not [line for line in lines if line.startswith("[livekit] ") and "INFO" in line]

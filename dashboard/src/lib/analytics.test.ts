@@ -5,7 +5,8 @@ import type { CallFigures } from './types'
 function figures(overrides: Partial<CallFigures>): CallFigures {
   return {
     key: '1', version: 1, day: null, calls: 0, completed: 0, errored: 0, abandoned: 0, active: 0, grace_expiries: 0,
-    median_duration_s: null, p90_duration_s: null, tool_calls: 0, tool_errors: 0, tool_error_rate: null, tokens: [], cost_usd: null,
+    median_duration_s: null, p90_duration_s: null, tool_calls: 0, tool_errors: 0, tool_error_rate: null,
+    turns: 0, p50_turn_latency_s: null, p95_turn_latency_s: null, tokens: [], cost_usd: null,
     ...overrides,
   }
 }

@@ -17,7 +17,8 @@ function str(value: unknown): string {
   return typeof value === 'string' ? value : value == null ? '' : JSON.stringify(value)
 }
 
-function messageText(content: unknown): string {
+/** A message item's `content` as text (strings and text parts, joined). */
+export function messageText(content: unknown): string {
   if (typeof content === 'string') return content
   if (!Array.isArray(content)) return ''
   return content

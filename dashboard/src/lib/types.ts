@@ -117,11 +117,24 @@ export interface TokenUsage {
   audio_seconds: number
 }
 
+/** shared/contracts/sessions.py CallTurn: one spoken agent reply and the caller's wait for it. */
+export interface CallTurn {
+  turn: number
+  item_id: string | null
+  spoken_at: string
+  /** The caller's end of speech to the agent's first audio; null when no speech preceded it. */
+  latency_s: number | null
+  /** The model's own time to its first audio, where it reports one. */
+  model_ttfa_s: number | null
+  interrupted: boolean
+}
+
 export interface SessionDetail {
   session: CallSession
   transcript: Record<string, unknown>[]
   summary: string | null
   usage: TokenUsage[]
+  turns: CallTurn[]
 }
 
 export interface RoomGrant {
@@ -178,6 +191,9 @@ export interface CallFigures {
   tool_calls: number
   tool_errors: number
   tool_error_rate: number | null
+  turns: number
+  p50_turn_latency_s: number | null
+  p95_turn_latency_s: number | null
   tokens: ModelTokens[]
   cost_usd: number | null
 }

@@ -7,10 +7,12 @@ import { toFailure, useLoad } from '../components/useApi'
 import { sessionAgentName } from '../lib/agentPicker'
 import { api, query } from '../lib/api'
 import { toConversation } from '../lib/conversation'
+import { plural } from '../lib/plural'
+import { formatLatency, turnRows, waitSummary } from '../lib/turns'
 import type { Failure } from '../lib/describe'
 import { formatDateTime, formatDuration, formatEndReason, formatNumber } from '../lib/format'
 import { appendPage, firstPage, hasMore, showing, type Paging } from '../lib/paging'
-import type { CallSession, Paged, SessionDetail } from '../lib/types'
+import type { CallSession, CallTurn, Paged, SessionDetail } from '../lib/types'
 import { useTitle } from '../components/useTitle'
 
 const KINDS: Record<string, string> = { test: 'Test call', live: 'Live call', creation: 'Voxie session' }
@@ -187,6 +189,7 @@ export function CallDetailPage() {
         <h2 id="summary-title">Summary</h2>
         <p className="prewrap">{summary || <span className="muted">No summary for this call.</span>}</p>
       </section>
+      <TurnLatency turns={data.turns} transcript={data.transcript} />
       <section className="card" aria-labelledby="conversation-title">
         <h2 id="conversation-title">Transcript</h2>
         {conversation.length === 0 ? (
@@ -226,7 +229,8 @@ export function CallDetailPage() {
         {usage.length === 0 ? (
           <p className="muted">No model usage was recorded.</p>
         ) : (
-          <table className="table">
+          // Six columns do not fit a phone: there each model's figures stack as labelled lines.
+          <table className="table table-cards">
             <thead>
               <tr>
                 <th scope="col">Model</th>
@@ -240,12 +244,12 @@ export function CallDetailPage() {
             <tbody>
               {usage.map((u) => (
                 <tr key={u.model}>
-                  <th scope="row">{u.model}</th>
-                  <td>{formatNumber(u.input_tokens)}</td>
-                  <td>{formatNumber(u.output_tokens)}</td>
-                  <td>{formatNumber(u.input_audio_tokens)}</td>
-                  <td>{formatNumber(u.output_audio_tokens)}</td>
-                  <td>{formatDuration(u.audio_seconds)}</td>
+                  <th scope="row" data-label="Model">{u.model}</th>
+                  <td data-label="Input">{formatNumber(u.input_tokens)}</td>
+                  <td data-label="Output">{formatNumber(u.output_tokens)}</td>
+                  <td data-label="Audio in">{formatNumber(u.input_audio_tokens)}</td>
+                  <td data-label="Audio out">{formatNumber(u.output_audio_tokens)}</td>
+                  <td data-label="Audio time">{formatDuration(u.audio_seconds)}</td>
                 </tr>
               ))}
             </tbody>
@@ -253,5 +257,51 @@ export function CallDetailPage() {
         )}
       </section>
     </>
+  )
+}
+
+/** Each spoken reply's latency: what the caller waited, and the model's part of it. */
+function TurnLatency({ turns, transcript }: { turns: CallTurn[]; transcript: Record<string, unknown>[] }) {
+  const rows = turnRows(turns, transcript)
+  const { answered, slowest } = waitSummary(turns)
+  return (
+    <section className="card" aria-labelledby="turns-title">
+      <h2 id="turns-title">Response times</h2>
+      {rows.length === 0 ? (
+        <p className="muted">No agent reply was recorded for this call.</p>
+      ) : (
+        <>
+          <p className="muted">
+            {answered === 0
+              ? 'No reply answered the caller.'
+              : `${plural(answered, 'answer')} to the caller; the slowest came after ${formatLatency(slowest)}.`}{' '}
+            The wait runs from the end of the caller’s turn (spoken or typed) to the agent’s first audio.
+          </p>
+          <table className="table table-cards">
+            <thead>
+              <tr>
+                <th scope="col">Turn</th>
+                <th scope="col">Agent said</th>
+                <th scope="col">Caller waited</th>
+                <th scope="col">Model’s first audio</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((row) => (
+                <tr key={row.turn}>
+                  <th scope="row" data-label="Turn">{row.turn}</th>
+                  <td data-label="Agent said">
+                    {row.said || <span className="muted">—</span>}
+                    {row.interrupted && <span className="muted"> (interrupted)</span>}
+                  </td>
+                  <td data-label="Caller waited">{row.wait}</td>
+                  <td data-label="Model’s first audio">{row.model}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
   )
 }

@@ -1,6 +1,7 @@
 """The person at the dashboard: Debian's chromium driven by Playwright (Python), its fake
 microphone playing a WAV made here, and the checks every page gets — no console errors, no
-serious or critical axe-core violations, screenshots at desktop and phone width.
+serious or critical axe-core violations, screenshots at desktop and phone width, and at phone
+width no sideways scrolling.
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium (`.ci/run` installs it)
 with DESIGN.md's flags. The fake microphone starts playing its file at `getUserMedia` and plays
@@ -127,7 +128,7 @@ class Visit:
 
     async def check(self, label: str) -> None:
         """The page as it is now: no console errors so far, no serious or critical axe-core
-        violations, and screenshots at desktop and phone width."""
+        violations, screenshots at desktop and phone width, and no wider than a phone there."""
         assert not self.unexpected_errors(), f"{label}: console errors {self.unexpected_errors()}"
         violations = await axe_violations(self.page)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -137,6 +138,8 @@ class Visit:
             await self.page.screenshot(path=str(shot), full_page=True)
             self.shots.append(shot)
             if width == "phone":
+                overflow = await sideways_overflow(self.page)
+                assert overflow == 0, f"{label}: {overflow} px wider than a phone (see {shot})"
                 violations += [
                     {**v, "id": f"{v['id']} (phone width)"} for v in await axe_violations(self.page)
                 ]
@@ -153,6 +156,14 @@ class Visit:
 
     async def close(self) -> None:
         await self.page.context.close()
+
+
+async def sideways_overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than its viewport (0: it does not scroll sideways)."""
+    overflow: int = await page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return overflow
 
 
 async def axe_violations(page: Page) -> list[dict[str, Any]]:

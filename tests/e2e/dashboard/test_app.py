@@ -6,11 +6,12 @@ room in its grace period, closed by hand; no dev sign-in where it must not exist
 the call history filtered by kind on the server, paged with "Load more", its agent filter a
 search of every agent, each call named by its agent; and tool secrets (issue 21), added on their
 page and never shown again, bound to their hosts on the agent page, and deleted; and an agent
-made with the New agent form (issue 22), its draft tested before it is published.
+made with the New agent form (issue 22), its draft tested before it is published; and a call's
+token figures stacked on a phone (issue 22).
 
 Every page visited is checked the same way (browser.Visit.check): no console errors, no
 serious or critical axe-core violations, screenshots at desktop and phone width in
-.test-artifacts/dashboard/.
+.test-artifacts/dashboard/, no sideways scrolling at phone width.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -26,8 +28,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
+from shared.contracts import CallTurn
 from shared.contracts.dispatch import DEV_USER_ID
-from tests.e2e.dashboard.browser import Visit, chromium, microphone_wav
+from shared.store.postgres import PostgresStore
+from tests.e2e.dashboard.browser import PHONE, Visit, chromium, microphone_wav
 from tests.e2e.dashboard.conftest import Dashboard
 from tests.e2e.support import eventually, healthy
 from tests.support.openai import ToolCall, Turn
@@ -605,6 +609,117 @@ async def test_calls_are_filtered_by_kind_past_the_newest_and_paged_with_load_mo
         await page.get_by_label("Kind").select_option(label="All kinds")
         await expect(count).to_have_text("Showing 50 of 208 calls")
         await expect(calls).to_have_count(50)
+
+
+# --- 6b. a call's page on a phone: its Tokens table does not scroll sideways ---------------------
+
+
+async def test_a_calls_tokens_fit_a_phone_without_scrolling_sideways(dashboard: Dashboard) -> None:
+    """The call page's Tokens table: six columns at desktop width; on a 390 px phone each
+    model's figures stacked as labelled lines, so the page is no wider than the phone (the
+    table alone was 540 px wide there, the only page that scrolled sideways)."""
+    agent = await create_agent(dashboard, "user", slug="token-tess", name="Token Tess")
+    await record_calls(
+        dashboard,
+        agent,
+        """with call as (
+               insert into public.call_sessions (agent_id, owner_id, room_name, kind, deployment,
+                   status, started_at, ended_at, end_reason)
+               values ($1, $2, 'tokens-' || gen_random_uuid(), 'test', 'dev', 'ended',
+                       now() - interval '5 min', now() - interval '2 min', 'user_hangup')
+               returning id)
+           insert into public.token_usage (session_id, model, input_tokens, output_tokens,
+               input_audio_tokens, output_audio_tokens, audio_seconds)
+           select call.id, usage.* from call, (values
+               ('gpt-4o-realtime-preview-2025-06-03', 1240000, 310000, 4521000, 9812000, 187.5),
+               ('gpt-4o-mini-transcribe', 0, 2300, 15800, 0, 181.0)) as usage""",
+    )
+    async with browsing(dashboard, "call-tokens") as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        await visit.goto(f"/calls?agent={agent['id']}")
+        await page.get_by_role("link", name=re.compile("View call")).first.click()
+        tokens = page.get_by_role("region", name="Tokens")
+        await expect(tokens).to_contain_text("9,812,000")
+        await expect(tokens.get_by_role("columnheader", name="Audio out")).to_be_visible()
+        await visit.check("call-tokens")  # at both widths; no sideways scrolling on the phone
+
+        await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+        box = await tokens.locator("table").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"], box
+        # Stacked, each figure is still named: its column's label is shown beside it.
+        audio_out = tokens.get_by_role("cell", name="9,812,000")
+        label = await audio_out.evaluate("cell => getComputedStyle(cell, '::before').content")
+        assert label == '"Audio out: "', label
+
+
+# --- 6c. a call's response times (issue 27): each turn's latency on the call page ---------------
+
+HOURS = "We are open from nine to five."
+HOLD_ON = "Let me check that for you."
+
+
+async def test_a_calls_page_shows_each_turns_response_time(dashboard: Dashboard) -> None:
+    agent = await create_agent(dashboard, "user", slug="timed-tim", name="Timed Tim")
+    session_id = uuid.uuid4()
+    await record_calls(
+        dashboard,
+        agent,
+        f"""insert into public.call_sessions (id, agent_id, owner_id, room_name, kind,
+               deployment, status, started_at, ended_at, end_reason)
+           values ('{session_id}', $1, $2, 'tim-1', 'test', 'dev', 'ended',
+                   now() - interval '2 minutes', now() - interval '1 minute', 'user_hangup')""",
+    )
+    # The call's records as the spawner writes them at its end, through the real store.
+    spoken = datetime.now(UTC) - timedelta(seconds=100)
+    store = await PostgresStore.connect(dashboard.database_url)
+    try:
+        await store.write_transcript(
+            session_id,
+            [
+                {"type": "message", "id": "item_hi", "role": "assistant", "content": [GREETING]},
+                {"type": "message", "id": "item_ask", "role": "user", "content": ["When?"]},
+                {"type": "message", "id": "item_hours", "role": "assistant", "content": [HOURS]},
+                {"type": "message", "id": "item_hold", "role": "assistant", "content": [HOLD_ON]},
+            ],
+        )
+        await store.write_turns(
+            session_id,
+            [
+                CallTurn(turn=1, item_id="item_hi", spoken_at=spoken, model_ttfa_s=0.054),
+                CallTurn(
+                    turn=2,
+                    item_id="item_hours",
+                    spoken_at=spoken,
+                    latency_s=0.635,
+                    model_ttfa_s=0.614,
+                ),
+                CallTurn(
+                    turn=3, item_id="item_hold", spoken_at=spoken, latency_s=1.5, interrupted=True
+                ),
+            ],
+        )
+    finally:
+        await store.close()
+
+    async with browsing(dashboard, "call-response-times") as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        await visit.goto(f"/calls/{session_id}")
+        times = page.get_by_role("region", name="Response times")
+        await expect(
+            times.get_by_text("2 answers to the caller; the slowest came after 1.50 s.")
+        ).to_be_visible()
+        rows = times.locator("tbody tr")
+        await expect(rows).to_have_count(3)
+        await expect(rows.nth(0).get_by_role("cell")).to_have_text(
+            [GREETING, "Nothing from the caller before it", "54 ms"]
+        )
+        await expect(rows.nth(1).get_by_role("cell")).to_have_text([HOURS, "635 ms", "614 ms"])
+        await expect(rows.nth(2).get_by_role("cell")).to_have_text(
+            [f"{HOLD_ON} (interrupted)", "1.50 s", "—"]
+        )
+        await visit.check("call-response-times")
 
 
 # --- 7. the agents list: the database searches, and pages past the first ----------------------

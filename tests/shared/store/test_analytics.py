@@ -123,6 +123,9 @@ async def test_usage_rows_follow_their_sessions_agent_and_version(
     report = await store.call_analytics(agent_id, history.window(GroupBy.VERSION))
     v1, v2 = (g for g in report.groups if g.version in (1, 2))
     assert v1.tokens == [] and {t.model for t in v2.tokens} == {history.MINI, history.REALTIME}
+    # Its turns move with it: v1 keeps s2's one (0.7), v2 gains s1's two measured ones.
+    assert (v1.turns, v1.p50_turn_latency_s) == (1, 0.7)
+    assert v2.turns == 4
     # Deleting the agent unsets it on its sessions (their records stay) and on their usage.
     await store.delete_agent(agent_id)
     assert (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,6 +13,7 @@ import pytest
 from shared.contracts import (
     AgentPatch,
     AgentStatus,
+    CallTurn,
     EndReason,
     NewAgent,
     NewCallSession,
@@ -453,6 +455,17 @@ async def test_session_lifecycle_with_transcript_and_usage(store: AgentStore) ->
     await store.write_usage(session_id, usage)
     await store.write_usage(session_id, usage)  # idempotent per (session, model)
     assert await store.get_usage(session_id) == sorted(usage, key=lambda u: u.model)
+
+    spoken = datetime(2026, 11, 21, 9, 0, 14, 210_000, tzinfo=UTC)
+    turns = [
+        CallTurn(turn=2, item_id="item_b", spoken_at=spoken, latency_s=0.742, model_ttfa_s=0.388),
+        CallTurn(turn=1, item_id="item_a", spoken_at=spoken - timedelta(seconds=9)),
+        CallTurn(turn=3, spoken_at=spoken + timedelta(seconds=5), latency_s=1.5, interrupted=True),
+    ]
+    await store.write_turns(session_id, turns)
+    await store.write_turns(session_id, turns)  # idempotent per (session, turn)
+    assert await store.get_turns(session_id) == sorted(turns, key=lambda t: t.turn)
+    assert await store.get_turns(uuid4()) == []
 
 
 async def test_a_workers_late_end_replaces_an_end_the_backend_inferred(store: AgentStore) -> None:

@@ -28,8 +28,9 @@ Emulated, at `{base_url}` = `http://127.0.0.1:<port>/v1` (and without the `/v1`)
 - **Faults**, per turn: `Turn(error=ApiError(...))` (an `error` event / an HTTP error with
   OpenAI's body), `Turn(calls=[ToolCall("x", "{not json")])` (malformed arguments),
   `Turn(drop_after=n)` (the socket closed with 1011, or the body cut, after n deltas),
-  `Turn(delay_s=…)` (answering slowly); `refuse()` every request or handshake (401 by
-  default); `drop_connections()`; `speech_fault` for the TTS.
+  `Turn(delay_s=…)` (answering slowly), `Turn(first_audio_delay_s=…)` (a realtime response
+  created at once whose first audio comes that much later); `refuse()` every request or
+  handshake (401 by default); `drop_connections()`; `speech_fault` for the TTS.
 - **Records** for assertions: `realtime` (per connection: the session as configured, every client
   event with audio summarised, items created, truncations, cancels, user turns, responses),
   `chats`, `transcriptions`, `speeches`; `assert_consumed()` fails on unused or missing script.

@@ -613,6 +613,9 @@ class RealtimeConnection:
             "metadata": params.get("metadata"),
         }
         await self.send({"type": "response.created", "response": dict(response)})
+        if turn.first_audio_delay_s:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(active.cancelled.wait(), turn.first_audio_delay_s)
         budget = [turn.drop_after if turn.drop_after is not None else -1]
 
         async def delta(event: dict[str, Any]) -> None:

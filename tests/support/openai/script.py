@@ -64,6 +64,10 @@ class Turn:
     error: ApiError | None = None
     drop_after: int | None = None
     delay_s: float = 0.0
+    # A realtime response "thinks" this long between `response.created` and its first output
+    # (the first audio delta of a spoken answer): the model's own time to first audio, which
+    # the client measures from those two events, as against OpenAI.
+    first_audio_delay_s: float = 0.0
 
 
 @dataclass(frozen=True)

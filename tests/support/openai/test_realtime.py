@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from livekit import rtc
 from livekit.agents import APIConnectionError, APIConnectOptions, llm
+from livekit.agents.metrics import RealtimeModelMetrics
 from livekit.plugins import openai
 
 from tests.support.openai import ApiError, OpenAIDouble, ToolCall, Turn, audio
@@ -286,6 +287,31 @@ async def test_a_slow_answer_still_arrives(
     finally:
         await session.aclose()
     assert heard.text == "Let me check." and heard.frames
+
+
+async def test_a_scripted_first_audio_delay_is_the_models_reported_time_to_first_audio(
+    openai_double: OpenAIDouble, model: openai.realtime.RealtimeModel
+) -> None:
+    openai_double.script(Turn(say="Let me check.", first_audio_delay_s=0.4))
+    session = model.session()
+    reported: list[RealtimeModelMetrics] = []
+    session.on("metrics_collected", reported.append)
+    try:
+        generation = await asyncio.wait_for(session.generate_reply(), 10)
+        heard = await asyncio.wait_for(collect(generation), 10)
+        await asyncio.wait_for(_until(lambda: any(m.request_id for m in reported)), 10)
+    finally:
+        await session.aclose()
+    assert heard.text == "Let me check." and heard.frames
+    # (The connection's own metrics come first, with no response id.)
+    [metrics] = [m for m in reported if m.request_id]
+    # The plugin's ttft: response.created to the first audio delta, at least the delay.
+    assert metrics.ttft >= 0.4
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    while not done():  # noqa: ASYNC110 (the plugin emits its metrics as an event, after the streams)
+        await asyncio.sleep(0.01)
 
 
 async def test_a_refused_key_never_opens_a_session(openai_double: OpenAIDouble) -> None:

@@ -17,6 +17,7 @@ import {
   type Outcome,
   type WindowDays,
 } from '../../lib/analytics'
+import { responseText } from '../../lib/turns'
 import type { CallAnalytics, CallFigures, GroupBy } from '../../lib/types'
 
 const OUTCOME_LABELS: Record<Outcome, string> = { completed: 'Completed', errored: 'Errored', abandoned: 'Abandoned', other: 'Active or other' }
@@ -138,6 +139,7 @@ function FiguresRow({ group, analytics, total = false }: { group: CallFigures; a
       <td data-label="Abandoned">{group.abandoned}</td>
       <td data-label="Median">{durationText(group.median_duration_s)}</td>
       <td data-label="p90">{durationText(group.p90_duration_s)}</td>
+      <td data-label="Response p50 / p95">{responseText(group)}</td>
       <td data-label="Tokens">{tokensText(group)}</td>
       <td data-label="Cost">{costText(group, analytics.priced)}</td>
     </tr>
@@ -157,6 +159,7 @@ function FiguresTable({ analytics }: { analytics: CallAnalytics }) {
           <th scope="col">Abandoned</th>
           <th scope="col">Median duration</th>
           <th scope="col">p90 duration</th>
+          <th scope="col">Response p50 / p95</th>
           <th scope="col">Tokens</th>
           <th scope="col">Cost</th>
         </tr>

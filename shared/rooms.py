@@ -1,6 +1,7 @@
-"""LiveKit room operations the backend needs, behind a small Protocol, and their livekit-api form.
+"""LiveKit room operations the platform needs (the backend's routes and reconciler, the operator's
+doctor), behind a small Protocol, and their livekit-api form over `shared.livekit_api`'s client.
 
-`LiveKitRooms` is the only place that talks to LiveKit's server API. Every call has one overall
+`LiveKitRooms` is the only place that talks to LiveKit's rooms API. Every call has one overall
 deadline — LIVEKIT_API_TIMEOUT_S, or what is left of the request's budget if that is less
 (`shared.deadline`; nothing left: it fails without asking): livekit-api's Twirp client passes
 `timeout=None` per request, which switches aiohttp's session timeout off, so on its own it would
@@ -77,7 +78,8 @@ class Rooms(Protocol):
 
 
 class LiveKitRooms:
-    """`Rooms` over the real livekit-api client (one per process, owned by the app's lifespan)."""
+    """`Rooms` over the real livekit-api client (the backend's: one per process, owned by the
+    app's lifespan)."""
 
     def __init__(self, client: api.LiveKitAPI, *, timeout_s: float) -> None:
         self._api = client

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from livekit.protocol import models
 
-from backend.room_states import RoomState
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.naming import agent_room_name, parse_room_name
+from shared.room_census import RoomState
 
 
 def test_a_room_in_its_grace_period_shows_the_session_and_the_seconds_left() -> None:
