@@ -193,7 +193,8 @@ async def test_the_start_command_runs_the_platform_on_a_local_livekit_and_ctrl_c
             output = launcher.output()
             assert output.count(READY) == 1, output
             registrations = [m.end() for m in re.finditer("registered worker", output)]
-            assert len(registrations) == 2 and output.index(READY) > max(registrations), output
+            # (Either worker may register again after a dropped connection: a third line.)
+            assert len(registrations) >= 2 and output.index(READY) > registrations[1], output
             agent = await store.create_agent(new_agent())
             auth = {"Authorization": f"Bearer {token}"}
 
