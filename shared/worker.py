@@ -25,6 +25,7 @@ import functools
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -198,15 +199,18 @@ class ReplicaCpu:
         self._window_s = window_s
         self._clock = clock
         self._samples: collections.deque[tuple[float, float]] = collections.deque()
+        self._lock = threading.Lock()
 
     def share(self) -> float:
         """0 for an idle replica, 1 when it kept all its CPUs busy; 0 on the first reading."""
-        now, used = self._clock(), self._used()
-        self._samples.append((now, used))
-        # Keep the newest sample at least a window old as the baseline.
-        while len(self._samples) > 2 and now - self._samples[1][0] >= self._window_s:
-            self._samples.popleft()
-        then, used_then = self._samples[0]
+        # livekit-agents reads the load on an executor thread, the heartbeat on the loop.
+        with self._lock:
+            now, used = self._clock(), self._used()
+            self._samples.append((now, used))
+            # Keep the newest sample at least a window old as the baseline.
+            while len(self._samples) > 2 and now - self._samples[1][0] >= self._window_s:
+                self._samples.popleft()
+            then, used_then = self._samples[0]
         if now <= then:
             return 0.0
         return min(1.0, max(0.0, (used - used_then) / (now - then) / self._cpus))
@@ -274,7 +278,12 @@ async def _heartbeats(
     written_at = 0.0
     try:
         while True:
-            beat = heartbeat_of(server, settings, role, load_fnc)
+            try:
+                beat = heartbeat_of(server, settings, role, load_fnc)
+            except Exception as exc:  # a load that cannot be read now: try again, stay alive
+                log.warning("heartbeat_not_measured", error=repr(exc))
+                await asyncio.sleep(HEARTBEAT_CHECK_S)
+                continue
             now = time.monotonic()
             if beat != written or now - written_at >= interval:
                 if beat.available and written is not None and not written.available:
