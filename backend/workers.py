@@ -38,7 +38,8 @@ FLEET_TTL_S = 0.5
 # more than this share of what is left of the request's budget (the rest is LiveKit's).
 CENSUS_TIMEOUT_S = 1.0
 CENSUS_BUDGET_SHARE = 0.25
-# How often the reconciler's replica reads the heartbeats for a worker that gained room.
+# How often each replica reads the heartbeats for a worker that gained room (the pass it then
+# asks for runs on the reconciler lease's holder only).
 WATCH_INTERVAL_S = 0.5
 # What a refused caller is told to wait: about one heartbeat's worth for a place to free, longer
 # for a worker to start.
