@@ -20,6 +20,7 @@ from backend.auth import Principal
 from backend.limits import retry_after
 from backend.problems import Problem
 from backend.services import Services
+from backend.workers import refuse_without_worker
 from shared.contracts import AgentConfig
 from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKind
 from shared.contracts.versions import RunTarget
@@ -93,6 +94,8 @@ async def admit(
     """The caller's rate, then (agent rooms) a slot under the platform's capacity, or 429."""
     settings, metrics = services.settings, services.metrics
     _ = services.rooms  # 503 before anything is counted when LiveKit is not configured
+    # 503 at once when no worker could take the room.
+    await refuse_without_worker(services.workers, services.metrics, kind)
     # Taken before any await: concurrent requests of one caller each see the others' tokens.
     wait = services.limiter.take(principal.identity)
     if wait is not None:

@@ -47,6 +47,7 @@ from backend.routes import (
     webhook,
 )
 from backend.services import Services
+from backend.workers import WorkerCensus
 from shared import deadline
 from shared.addresses import Resolver, system_resolver
 from shared.livekit_api import livekit_api
@@ -110,13 +111,14 @@ def create_app(
             livekit: Rooms | None = None
             census: RoomCensus | None = None
             reconciler: Reconciler | None = None
+            workers = WorkerCensus(settings, store)
             if settings.livekit_configured:
                 # LiveKitRooms puts the deadline on each whole call (see shared.livekit_api).
                 client = livekit_api(settings)
                 stack.push_async_callback(client.aclose)
                 livekit = LiveKitRooms(client, timeout_s=settings.livekit_api_timeout_s)
                 census = RoomCensus(_room_names(livekit))
-                reconciler = Reconciler(settings, store, livekit, metrics)
+                reconciler = Reconciler(settings, store, livekit, metrics, workers=workers)
                 stack.push_async_callback(reconciler.release)
             else:
                 log.warning("livekit_not_configured", effect="room endpoints answer 503")
@@ -131,11 +133,15 @@ def create_app(
                 livekit=livekit,
                 census=census,
                 reconciler=reconciler,
+                workers=workers,
                 resolve=resolve,
             )
             if reconciler is not None and reconcile:
                 task = asyncio.create_task(reconciler.run_forever(), name="reconciler")
                 stack.push_async_callback(_cancel, task)
+                # A worker gaining room wakes the reconciler: a dropped dispatch heals in ~1 s.
+                watch = asyncio.create_task(workers.watch(reconciler.nudge), name="worker-watch")
+                stack.push_async_callback(_cancel, watch)
             log.info(
                 "backend_started",
                 store=settings.store_kind.value,

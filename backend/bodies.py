@@ -185,9 +185,20 @@ class Health(Body):
     status: Literal["ok"]
 
 
+class WorkerCount(Body):
+    alive: int = Field(description="workers of this kind with a live heartbeat")
+    available: int = Field(description="of those, the ones with room for another call")
+
+
 class Ready(Body):
     status: Literal["ready"]
     checks: dict[str, str]
+    workers: dict[str, WorkerCount] | None = Field(
+        default=None,
+        description="live workers by kind (voxie, spawner) from their heartbeats; null while "
+        "the store cannot be read. Readiness does not depend on them: rooms of a kind without "
+        "a worker are refused with 503 at the spawn",
+    )
 
 
 class WebhookReceived(Body):

@@ -9,6 +9,11 @@ The thresholds are `shared.reconciliation`'s (the doctor reports by the same one
   than that → dispatch again (LiveKit drops a dead worker's jobs); after `MAX_REDISPATCHES`
   re-dispatches the room is closed instead, and the people in it are told why on the data
   topic `platform.room_closed` (see `shared.contracts.room_messages`);
+- humans present, no agent, no worker ever took the room's dispatch (LiveKit lists no job for
+  it) and a worker gained room after that dispatch (registered, or a place freed:
+  `WorkerHeartbeat.available_since`) → dispatch again at once, not after the startup timeout:
+  livekit-server dropped it (no worker registered) or refused it (every worker full) and never
+  retries (`backend.workers.WorkerCensus.watch` runs a pass as soon as a worker gains room);
 - more than one agent in a room → remove all but the oldest (a second voice is never right;
   `shared.presence` is the rule, the one the agents apply themselves);
 - no humans for longer than the room's own timeouts say LiveKit should have taken to close it,
@@ -39,6 +44,7 @@ from livekit import api
 from livekit.protocol import models
 
 from backend.metrics import Metrics
+from backend.workers import WorkerCensus
 from shared.contracts import CallSession, EndReason, SessionStatus
 from shared.contracts.dispatch import OPERATOR, DispatchMetadata, SessionKind
 from shared.contracts.lifecycle import LifecycleState
@@ -46,10 +52,12 @@ from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED, RoomClosed, Roo
 from shared.logging import bind_log_context, get_logger
 from shared.naming import RoomKind
 from shared.reconciliation import (
+    DISPATCH_SETTLE_S,
     MAX_REDISPATCHES,
     dispatch_pending,
     may_be_lost,
     needs_agent,
+    redispatch_dropped_in,
     redispatches_spent,
     slot_expiry_s,
     stale,
@@ -102,8 +110,10 @@ class Reconciler:
         *,
         holder: str | None = None,
         clock: Callable[[], float] = time.time,
+        workers: WorkerCensus | None = None,
     ) -> None:
         self.settings = settings
+        self.workers = workers
         self.store = store
         self.rooms = rooms
         self.metrics = metrics
@@ -219,6 +229,8 @@ class Reconciler:
             self._empty_since.pop(name, None)
             if needs_agent(state, now, self.settings):
                 await self._heal_missing_agent(state, now, report)
+            elif not state.agents:
+                await self._heal_dropped_dispatch(state, now, report)
             return
         empty_since = self._empty_since.setdefault(name, now)
         lifecycle = state.lifecycle
@@ -259,6 +271,42 @@ class Reconciler:
             f"humans {len(state.humans)}, no agent; re-dispatch {len(dispatches)} of "
             f"{MAX_REDISPATCHES}",
         )
+
+    async def _heal_dropped_dispatch(
+        self, state: RoomState, now: float, report: PassReport
+    ) -> None:
+        """Re-dispatches a room whose dispatch no worker took, once a worker has gained room
+        since the room's first dispatch (at most every DISPATCH_SETTLE_S, MAX_REDISPATCHES times,
+        while none takes it). One job listed on any of its dispatches means a worker took it (the
+        agent is on its way, or its worker was lost: the startup timeout's case), so a room is
+        never given a second agent here."""
+        if self.workers is None:
+            return
+        gained = (await self.workers.fleet()).available_since(state.name.kind.role)
+        if gained is None:
+            return  # no worker has room: nothing could take it now
+        name = state.room.name
+        dispatches = await self.rooms.dispatches(name)
+        wait = redispatch_dropped_in(dispatches, gained, now)
+        if wait is None:
+            return
+        if wait > 0:
+            self._look_again(wait)  # perhaps still on its way to a worker
+            return
+        agent_name = self.settings.worker_agent_name(state.name.kind.role)
+        await self.rooms.dispatch(name, agent_name, self._dispatch_metadata(state, dispatches))
+        # The server may refuse this one too (it learns of a freed place up to 2.5 s after the
+        # heartbeat says so, if the worker could not tell it at once): look again.
+        self._look_again(DISPATCH_SETTLE_S)
+        self._record(
+            report,
+            "redispatched_dropped",
+            name,
+            f"no worker took its dispatch; one gained room {now - gained.timestamp():.1f} s ago",
+        )
+
+    def _look_again(self, delay_s: float) -> None:
+        asyncio.get_running_loop().call_later(delay_s, self.nudge)
 
     def _dispatch_metadata(self, state: RoomState, dispatches: list[api.AgentDispatch]) -> str:
         """The original dispatch's metadata, so the new agent serves the same request."""

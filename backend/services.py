@@ -18,6 +18,7 @@ from shared.tool_access import ToolAccess
 
 if TYPE_CHECKING:
     from backend.reconciler import Reconciler
+    from backend.workers import WorkerCensus
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Services:
     livekit: Rooms | None
     census: RoomCensus | None
     reconciler: Reconciler | None
+    # The live workers, from their heartbeats (None: rooms are made without asking).
+    workers: WorkerCensus | None = None
     # How tool URLs are resolved when a config is saved (tests give names addresses).
     resolve: Resolver = field(default=system_resolver)
     # Whose secrets and exemptions a tool gets (shared.tool_access), over `store`.

@@ -24,6 +24,7 @@ import httpx
 from livekit.protocol import models, webhook
 
 from backend.app import create_app
+from bench.spawner_support import live_spawner
 from shared.contracts import AgentStatus, NewAgent, NewCallSession
 from shared.db.migrations import apply_migrations
 from shared.logging import configure_logging
@@ -94,6 +95,7 @@ async def main(args: argparse.Namespace) -> None:
         await store.start_session(
             NewCallSession(agent_id=agent.id, room_name=room, kind="test", deployment="test")
         )
+        await store.worker_heartbeat(live_spawner("test"), ttl_s=3600)  # spawns reach LiveKit
         await store.close()
         event = webhook.WebhookEvent(event="room_finished", id=f"EV_{uuid4().hex[:12]}")
         event.room.CopyFrom(models.Room(name=room, sid="RM_bench"))

@@ -37,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bench.spawner_support import live_spawner
 from bench.timing import measure, row
 from shared.contracts import NewAgent
 from shared.db.migrations import apply_migrations
@@ -268,8 +269,11 @@ def bearer(issuer: str | None = None) -> str:
 
 
 async def seed_agents(dsn: str) -> list[str]:
+    """The agents spawned, and one spawner's heartbeat for the run: the backend refuses rooms no
+    live worker could take (backend.workers), and no worker runs beside the LiveKit double."""
     store = await PostgresStore.connect(dsn)
     try:
+        await store.worker_heartbeat(live_spawner("bench"), ttl_s=3600)
         return [
             str(
                 (
@@ -323,6 +327,7 @@ async def main(n: int, log_level: str) -> None:
                 "SPAWN_RATE_PER_MINUTE": "10000",
                 "DB_POOL_MAX_SIZE": "20",
                 "GC_INTERVAL_S": "3600",
+                "PLATFORM_ENV": "bench",  # the deployment of the spawner's heartbeat
             }
             # label, command, environment, the user token's issuer (Supabase's, with SUPABASE_URL)
             runs: list[tuple[str, list[str], dict[str, str], str | None]] = [

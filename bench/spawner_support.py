@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from shared.contracts import AgentConfig
+from shared.contracts.workers import WorkerBeat
 from shared.db.migrations import apply_migrations
+from shared.naming import WorkerRole
 from shared.store import AgentStore
 from shared.store.postgres import PostgresStore
 from tests.spawner.conftest import new_agent
@@ -26,6 +28,22 @@ async def bench_database() -> AsyncIterator[tuple[str, PostgresStore]]:
             yield dsn, store
         finally:
             await store.close()
+
+
+def live_spawner(deployment: str) -> WorkerBeat:
+    """A spawner's heartbeat for a benchmark's backend to count (its store is told one is live,
+    ttl an hour): the backend refuses rooms no live worker could take, and what the benchmark
+    serves writes none (the LiveKit double, the seeds' shape)."""
+    return WorkerBeat(
+        worker_id=f"AW_bench_{deployment}",
+        agent_name=f"spawner-{deployment}",
+        role=WorkerRole.SPAWNER,
+        deployment=deployment,
+        active_sessions=0,
+        max_sessions=16,
+        available=True,
+        draining=False,
+    )
 
 
 async def bench_agent(store: AgentStore) -> AgentConfig:

@@ -7,6 +7,8 @@ Every threshold is read against the room census (`shared.room_census`) and the s
 - a room needs an agent when people are in it, no agent is, and it is AGENT_STARTUP_TIMEOUT_S
   old; it is re-dispatched while a dispatch younger than that is not already pending, at most
   `MAX_REDISPATCHES` times, then closed;
+- a room whose dispatch no worker took is re-dispatched as soon as a worker gained room after
+  its first dispatch (`redispatch_dropped_in`), not after the startup timeout;
 - a room is stale when nobody has been in it for longer than its own timeouts say LiveKit
   should have taken to close it, plus `STALE_SLACK_S`;
 - an open session is lost when its room is gone (or another agent's session runs there), unless
@@ -33,6 +35,29 @@ SESSION_SLACK_S = 5.0
 # A slot this much older than the longest a room creation can take, beyond the room listing, is
 # for a room that is not coming.
 SLOT_SLACK_S = 5.0
+# A dispatch without a job may still be on its way to a worker this long (psrpc's 200 ms pick,
+# the worker's answer on a busy machine); only an older one is taken as dropped.
+DISPATCH_SETTLE_S = 2.0
+
+
+def redispatch_dropped_in(
+    dispatches: list[api.AgentDispatch], gained: datetime | None, now: float
+) -> float | None:
+    """When a room with people and no agent is dispatched again because livekit-server dropped
+    or refused its dispatch (no worker registered, or every one full; it never retries): 0 now,
+    a positive wait while its newest dispatch may still be on its way to a worker, None when it
+    is not (a worker took one of its dispatches — the agent is coming, or its worker was lost,
+    which is the startup timeout's case; no worker gained room (`gained`, from the heartbeats)
+    since its first dispatch; or the re-dispatches are spent). No worker ever took a dispatch
+    of a room given one more here, so a room never gets a second agent this way."""
+    if gained is None or not dispatches or any(d.state.jobs for d in dispatches):
+        return None
+    if redispatches_spent(dispatches):
+        return None
+    created = sorted(d.state.created_at / 1e9 for d in dispatches)
+    if gained.timestamp() <= created[0]:
+        return None  # refused by workers that have not changed since the room was made
+    return max(0.0, DISPATCH_SETTLE_S - (now - created[-1]))
 
 
 def needs_agent(state: RoomState, now: float, settings: Settings) -> bool:

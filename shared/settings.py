@@ -211,14 +211,20 @@ class Settings(BaseSettings):
     # threshold / idle of its load (livekit-agents), so it takes at most this many at once.
     worker_idle_processes: Annotated[int, Field(ge=0, le=64)] = 4
     # A realtime call costs the spawner about 0.085 cores and 7-17 MB (bench.calls_per_replica):
-    # 16 calls fill a 2-vCPU replica's 0.7 load threshold (the CPU term of the load caps first
-    # on smaller machines).
+    # 16 calls fill a 2-vCPU replica's 0.7 load threshold.
     worker_max_sessions: Annotated[int, Field(ge=1, le=1000)] = 16
     worker_load_threshold: Annotated[float, Field(gt=0, le=1)] = 0.7
-    # The load is threshold * sessions / WORKER_MAX_SESSIONS (shared.worker.session_load), or the
-    # CPU use if higher (unless this is off).
-    worker_load_cpu: bool = True
+    # The load is threshold * sessions / WORKER_MAX_SESSIONS (shared.worker.session_load); on,
+    # the spawner's load is also at least the CPU this replica itself uses (its process and its
+    # job processes, over the CPUs it may run on: shared.worker.ReplicaCpu), never the
+    # machine's: a neighbour's work must not make a replica refuse calls. Off by default: the
+    # session cap is calibrated to the measured cost of a call and does not flicker with a
+    # call's start-up work; turn it on for pipelines heavier than that calibration.
+    worker_load_cpu: bool = False
     worker_drain_timeout_s: Annotated[int, Field(ge=0, le=86_400)] = 600
+    # Each worker writes a heartbeat (shared.contracts.workers) this often, and at once when its
+    # sessions change; it counts as alive for three intervals after its last one.
+    worker_heartbeat_interval_s: Annotated[float, Field(ge=0.5, le=60)] = 2.0
     # Health server (`GET /`, `GET /worker`); 0 picks a free port (tests, several replicas).
     worker_http_port: Annotated[int, Field(ge=0, le=65535)] = 8081
     worker_prometheus_port: Annotated[int, Field(ge=0, le=65535)] | None = None

@@ -20,16 +20,22 @@ at import (importing a worker module reads no environment):
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import os
 import socket
 import sys
+import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
+import psutil
 from livekit import api
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest, cli
 
 from shared.contracts.probe import ProbeAnswer, ProbeAnswers
+from shared.contracts.workers import WorkerBeat
 from shared.livekit_api import livekit_api
 from shared.logging import adopt_livekit_cli_logging, configure_logging, get_logger
 from shared.naming import WorkerRole
@@ -41,11 +47,19 @@ log = get_logger(__name__)
 
 SPOOL_REPLAY_INTERVAL_S = 15.0
 
+# How often a worker looks for a change worth a heartbeat at once (a call started or ended, it
+# filled up or drained): the backend re-dispatches a dropped room when a place frees, so the
+# news must not wait for the next interval.
+HEARTBEAT_CHECK_S = 0.25
+# A heartbeat lasts this many intervals: one lost write does not make a worker look dead.
+HEARTBEAT_TTL_INTERVALS = 3
+
 # Where a job process keeps the settings it was started with (`JobProcess.userdata`).
 SETTINGS_KEY = "platform.settings"
 
-# The event loop keeps only weak references to tasks: these hold the replayers.
+# The event loop keeps only weak references to tasks: these hold the replayers and heartbeats.
 _replayers: set[asyncio.Task[None]] = set()
+_heartbeat_tasks: dict[int, asyncio.Task[None]] = {}
 
 # This process's server, for `draining()`. A process executor's job process is another
 # interpreter where no server runs: there it stays None (a job is not told of a drain there).
@@ -134,6 +148,192 @@ def session_load(active: int, settings: Settings) -> float:
     return settings.worker_load_threshold * min(1.0, active / settings.worker_max_sessions)
 
 
+# The CPU share is measured over this many seconds: long enough that a call's start-up work
+# (a burst of a second or so) does not flip the replica to full, short enough to follow load.
+CPU_WINDOW_S = 10.0
+
+
+def available_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> float:
+    """The CPUs this process may run on: its affinity (taskset), capped by a cgroup v2 quota
+    (a container's CPU limit) when one is set."""
+    cpus = float(len(os.sched_getaffinity(0)))
+    try:
+        quota, period = cgroup_cpu_max.read_text(encoding="utf-8").split()[:2]
+        if quota != "max":
+            cpus = min(cpus, int(quota) / int(period))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 file (or an unexpected one): the affinity alone
+    return max(cpus, 0.01)
+
+
+def replica_cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds used by `process` and its job processes: live children now, and those it
+    already reaped (psutil's children_* times), so a finished job's work is not lost."""
+    times = process.cpu_times()
+    used = times.user + times.system + times.children_user + times.children_system
+    for child in process.children(recursive=True):
+        try:
+            child_times = child.cpu_times()
+        except psutil.Error:
+            continue  # ended while we looked: reaped, its time is in children_* next time
+        used += child_times.user + child_times.system
+    return used
+
+
+class ReplicaCpu:
+    """The share of its CPUs this replica itself used over the last CPU_WINDOW_S: the CPU term
+    of the spawner's load (WORKER_LOAD_CPU). Never the machine's CPU (psutil.cpu_percent,
+    livekit-agents' default): on a shared box a busy neighbour made a replica refuse calls."""
+
+    def __init__(
+        self,
+        *,
+        used: Callable[[], float] | None = None,
+        cpus: float | None = None,
+        window_s: float = CPU_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        process = psutil.Process()
+        self._used = used or (lambda: replica_cpu_seconds(process))
+        self._cpus = cpus if cpus is not None else available_cpus()
+        self._window_s = window_s
+        self._clock = clock
+        self._samples: collections.deque[tuple[float, float]] = collections.deque()
+        self._lock = threading.Lock()
+
+    def share(self) -> float:
+        """0 for an idle replica, 1 when it kept all its CPUs busy; 0 on the first reading."""
+        # livekit-agents reads the load on an executor thread, the heartbeat on the loop.
+        with self._lock:
+            now, used = self._clock(), self._used()
+            self._samples.append((now, used))
+            # Keep the newest sample at least a window old as the baseline.
+            while len(self._samples) > 2 and now - self._samples[1][0] >= self._window_s:
+                self._samples.popleft()
+            then, used_then = self._samples[0]
+        if now <= then:
+            return 0.0
+        return min(1.0, max(0.0, (used - used_then) / (now - then) / self._cpus))
+
+
+def start_heartbeat(
+    server: AgentServer,
+    settings: Settings,
+    *,
+    role: WorkerRole,
+    load_fnc: Callable[[AgentServer], float],
+    runtime: Runtime | None = None,
+) -> asyncio.Task[None]:
+    """Writes this worker's heartbeat (`shared.contracts.workers`) now, at once on every change
+    of its sessions or availability, and every WORKER_HEARTBEAT_INTERVAL_S; its row is removed
+    when the task is cancelled. Call it from `worker_registered` (the row is keyed by the id
+    LiveKit gave the worker; a re-registration under a new id replaces the old row). Store
+    failures are logged and retried on the next check: the worker keeps serving calls."""
+    running = _heartbeat_tasks.get(id(server))
+    if running is not None and not running.done():
+        return running  # it follows the server's current id itself
+    task = asyncio.get_running_loop().create_task(
+        _heartbeats(server, settings, role, load_fnc, runtime)
+    )
+    _heartbeat_tasks[id(server)] = task
+    task.add_done_callback(lambda _: _heartbeat_tasks.pop(id(server), None))
+    return task
+
+
+def heartbeat_of(
+    server: AgentServer,
+    settings: Settings,
+    role: WorkerRole,
+    load_fnc: Callable[[AgentServer], float],
+) -> WorkerBeat:
+    """What the worker says of itself now; `available` is livekit-agents' own rule (below the
+    load threshold and not draining), which livekit-server follows when it picks a worker."""
+    draining = server.draining
+    return WorkerBeat(
+        worker_id=server.id,
+        agent_name=settings.worker_agent_name(role),
+        role=role,
+        deployment=settings.platform_env,
+        active_sessions=len(server.active_jobs),
+        max_sessions=settings.worker_max_sessions,
+        available=not draining and load_fnc(server) < settings.worker_load_threshold,
+        draining=draining,
+    )
+
+
+async def _heartbeats(
+    server: AgentServer,
+    settings: Settings,
+    role: WorkerRole,
+    load_fnc: Callable[[AgentServer], float],
+    runtime: Runtime | None,
+) -> None:
+    runtime = runtime or await _process_runtime(settings, "heartbeat_not_started")
+    if runtime is None:
+        return
+    store = runtime.store
+    interval = settings.worker_heartbeat_interval_s
+    ttl_s = interval * HEARTBEAT_TTL_INTERVALS
+    written: WorkerBeat | None = None
+    written_at = 0.0
+    try:
+        while True:
+            try:
+                beat = heartbeat_of(server, settings, role, load_fnc)
+            except Exception as exc:  # a load that cannot be read now: try again, stay alive
+                log.warning("heartbeat_not_measured", error=repr(exc))
+                await asyncio.sleep(HEARTBEAT_CHECK_S)
+                continue
+            now = time.monotonic()
+            if beat != written or now - written_at >= interval:
+                if beat.available and written is not None and not written.available:
+                    await _status_to_livekit_now(server)  # before the backend hears of it
+                try:
+                    if written is not None and written.worker_id != beat.worker_id:
+                        await runtime.call(store.worker_gone(written.worker_id))
+                    await runtime.call(store.worker_heartbeat(beat, ttl_s=ttl_s))
+                except StoreError as exc:
+                    log.warning("heartbeat_not_written", worker_id=beat.worker_id, error=str(exc))
+                else:
+                    if written is None or written.available != beat.available:
+                        log.info(
+                            "heartbeat",
+                            worker_id=beat.worker_id,
+                            agent_name=beat.agent_name,
+                            available=beat.available,
+                            active_sessions=beat.active_sessions,
+                        )
+                    written, written_at = beat, now
+            await asyncio.sleep(HEARTBEAT_CHECK_S)
+    finally:
+        if written is not None:
+            await _gone(runtime, written.worker_id)
+
+
+async def _status_to_livekit_now(server: AgentServer) -> None:
+    """A place freed: tell livekit-server now. livekit-agents sends its status every 2.5 s
+    (`UPDATE_STATUS_INTERVAL`), and until then the server refuses this worker jobs, the
+    reconciler's re-dispatch of a refused room included. Private methods of livekit-agents 1.8
+    (there is no public one); without them the next interval still says it."""
+    refresh = getattr(server, "_refresh_worker_load", None)
+    update = getattr(server, "_update_worker_status", None)
+    if refresh is None or update is None:
+        return
+    try:
+        await refresh()
+        await update()
+    except Exception as exc:  # the SDK's own loop reports the status again within 2.5 s
+        log.warning("worker_status_not_sent", error=repr(exc))
+
+
+async def _gone(runtime: Runtime, worker_id: str) -> None:
+    # Best effort within the store's deadline: an expired heartbeat says the same a little later.
+    try:
+        await runtime.call(runtime.store.worker_gone(worker_id))
+    except (StoreError, RuntimeError) as exc:
+        log.warning("heartbeat_not_removed", worker_id=worker_id, error=str(exc))
+
+
 def start_spool_replayer(
     settings: Settings,
     *,
@@ -151,13 +351,20 @@ def start_spool_replayer(
     return task
 
 
+async def _process_runtime(settings: Settings, failed_event: str) -> Runtime | None:
+    """The process runtime (`Runtime.shared`), or None, logged as `failed_event`, when its store
+    cannot be opened: a worker serves calls without its background tasks then."""
+    try:
+        return await asyncio.to_thread(Runtime.shared, settings)
+    except (StoreError, TimeoutError) as exc:
+        log.error(failed_event, reason=str(exc) or type(exc).__name__)
+        return None
+
+
 async def _replay_spool(settings: Settings, interval_s: float, runtime: Runtime | None) -> None:
+    runtime = runtime or await _process_runtime(settings, "spool_replayer_not_started")
     if runtime is None:
-        try:
-            runtime = await asyncio.to_thread(Runtime.shared, settings)
-        except (StoreError, TimeoutError) as exc:
-            log.error("spool_replayer_not_started", reason=str(exc) or type(exc).__name__)
-            return
+        return
     # Cancelling this task cancels the replayer on the runtime's loop too.
     await runtime.call(runtime.recorder.run_replayer(interval_s))
 

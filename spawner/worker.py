@@ -13,7 +13,6 @@ it has capacity. Each accepted job runs one `spawner.call.SpawnedCall` (the call
 
 from __future__ import annotations
 
-import psutil
 from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
 
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
@@ -23,11 +22,13 @@ from shared.routing import JobOffer, Verdict, route
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.worker import (
+    ReplicaCpu,
     agent_server,
     answer_probe,
     draining,
     job_settings,
     session_load,
+    start_heartbeat,
     start_spool_replayer,
 )
 from spawner import metrics
@@ -41,13 +42,23 @@ log = get_logger(__name__)
 def build_server(settings: Settings) -> AgentServer:
     """The spawner's `AgentServer` for `settings` (built once, by `shared.worker.run`)."""
     agent_name = settings.worker_agent_name(WorkerRole.SPAWNER)
-    server = agent_server(settings, load_fnc=lambda s: current_load(s, settings), setup_fnc=prewarm)
+    cpu = ReplicaCpu() if settings.worker_load_cpu else None
+
+    def load(server: AgentServer) -> float:
+        return current_load(server, settings, cpu)
+
+    server = agent_server(settings, load_fnc=load, setup_fnc=prewarm)
 
     @server.on("worker_started")
     def _on_started() -> None:
         # Each replica replays the session records an outage (or a previous run) left behind.
         start_spool_replayer(settings)
         log.info("spawner_started", agent_name=agent_name, executor=settings.worker_executor)
+
+    @server.on("worker_registered")
+    def _on_registered(worker_id: str, _server_info: object) -> None:
+        # The backend counts this replica (and re-dispatches rooms it missed) from its heartbeat.
+        start_heartbeat(server, settings, role=WorkerRole.SPAWNER, load_fnc=load)
 
     async def on_request(request: JobRequest) -> None:
         await answer(request, server, settings)
@@ -56,12 +67,12 @@ def build_server(settings: Settings) -> AgentServer:
     return server
 
 
-def current_load(server: AgentServer, settings: Settings) -> float:
-    """Sessions against the configured maximum, or the CPU, whichever is fuller. Unlike Voxie
-    (sessions only), a call can do audio work here (noise cancellation, a pipeline's plugins)."""
+def current_load(server: AgentServer, settings: Settings, cpu: ReplicaCpu | None = None) -> float:
+    """Sessions against the configured maximum, or (WORKER_LOAD_CPU: `cpu`) this replica's own
+    CPU, whichever is fuller. Unlike Voxie (sessions only), a call can do audio work here (noise
+    cancellation, a pipeline's plugins)."""
     sessions = session_load(len(server.active_jobs), settings)
-    cpu = psutil.cpu_percent(interval=None) / 100 if settings.worker_load_cpu else 0.0
-    return min(1.0, max(sessions, cpu))
+    return min(1.0, max(sessions, cpu.share() if cpu is not None else 0.0))
 
 
 def prewarm(proc: JobProcess, settings: Settings) -> None:

@@ -30,6 +30,7 @@ from shared.worker import (
     draining,
     job_settings,
     session_load,
+    start_heartbeat,
     start_spool_replayer,
 )
 from voxie.admission import Refusal, admit
@@ -67,6 +68,7 @@ def build_server(settings: Settings) -> AgentServer:
             worker_id=worker_id,
             deployment=settings.platform_env,
         )
+        start_heartbeat(server, settings, role=WorkerRole.VOXIE, load_fnc=load)
 
     async def on_request(request: JobRequest) -> None:
         await answer(request, server, settings)

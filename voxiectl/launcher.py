@@ -51,6 +51,8 @@ from voxiectl.local_settings import LocalFiles
 DATABASE_READY_PREFIX = "DATABASE_URL="
 STOP_TIMEOUT_S = 30.0
 DATABASE_TIMEOUT_S = 300.0
+# How often the launcher asks the backend whether every worker it started has registered.
+READY_POLL_S = 0.5
 
 FindSpec = Callable[[str], object | None]
 WORKERS: dict[str, Component] = {"voxie": "voxie", "spawner": "spawner"}
@@ -87,6 +89,10 @@ class Plan:
     token_made_now: bool = False
     livekit_url: str | None = None
     notes: list[str] = field(default_factory=list)
+    # The backend's /readyz: "ready" is said once it answers and counts every worker started
+    # here as alive (their heartbeats: registered with LiveKit).
+    ready_url: str | None = None
+    workers: list[str] = field(default_factory=list)
 
 
 def has_entry_point(package: str, find_spec: FindSpec = importlib.util.find_spec) -> bool:
@@ -181,9 +187,16 @@ def plan(
         if reason is None:
             env = _worker_ports(settings, offset)
             result.services.append(Service(package, ("-m", package, "start"), env=env))
+            result.workers.append(package)
         else:
             result.skipped.append(Skipped(package, reason))
+    result.ready_url = f"http://{_loopback(settings.backend_host)}:{settings.backend_port}/readyz"
     return result
+
+
+def _loopback(host: str) -> str:
+    """Where this machine reaches a server bound to `host`."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - compared, not bound
 
 
 def _worker_ports(settings: Settings, offset: int) -> dict[str, str]:
@@ -209,7 +222,7 @@ def _plan_livekit(
         result.skipped.append(Skipped("livekit", NO_LIVEKIT_SERVER))
         return settings.model_copy(update={"livekit_api_key": "", "livekit_api_secret": ""})
     credentials = livekit_local.Credentials.kept_in(directory / "keys")
-    host = "127.0.0.1" if settings.backend_host in ("0.0.0.0", "::") else settings.backend_host  # noqa: S104 - compared, not bound
+    host = _loopback(settings.backend_host)
     port = settings.local_livekit_port
     log_format = result.env["LOG_FORMAT"]
     config = livekit_local.ServerConfig(
@@ -428,8 +441,34 @@ class Launcher:
             time.sleep(0.05)
         return False
 
+    def _ready(self) -> bool:
+        """The backend answers /readyz and counts each worker started here as alive."""
+        if self.plan.ready_url is None:
+            return True
+        try:
+            with urllib.request.urlopen(self.plan.ready_url, timeout=1) as answer:  # noqa: S310 - loopback
+                body = json.loads(answer.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        alive = body.get("workers") or {}
+        return all((alive.get(w) or {}).get("alive", 0) > 0 for w in self.plan.workers)
+
+    def _say_ready(self) -> None:
+        started = " and ".join(self.plan.workers)
+        what = f"the backend answers and {started} registered" if started else "the backend answers"
+        skipped = [s.name for s in self.plan.skipped if s.name in WORKERS]
+        without = f" (without {', '.join(skipped)}: skipped, see above)" if skipped else ""
+        self.say(f"ready: {what}{without}")
+
     def _watch(self) -> int:
+        ready = False
+        next_check = 0.0
         while not self.stopping.wait(0.2):
+            if not ready and time.monotonic() >= next_check:
+                ready = self._ready()
+                next_check = time.monotonic() + READY_POLL_S
+                if ready:
+                    self._say_ready()
             for child in self.children:
                 code = child.process.poll()
                 one_shot_done = child.service.database and not child.database_url and code == 0

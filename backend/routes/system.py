@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from backend.auth import Principal
-from backend.bodies import Health, Ready
+from backend.bodies import Health, Ready, WorkerCount
 from backend.http import authenticated, json_response, services
 from backend.operations import Operation
 from backend.problems import Problem
@@ -33,7 +33,9 @@ async def healthz(_: Request) -> Response:
 async def readyz(request: Request) -> Response:
     svc = services(request)
     with deadline.budget(READY_TIMEOUT_S):
-        store, livekit = await asyncio.gather(_store_check(svc), _livekit_check(svc))
+        store, livekit, workers = await asyncio.gather(
+            _store_check(svc), _livekit_check(svc), _workers(svc)
+        )
     checks = {"store": store, "livekit": livekit}
     failing = [name for name, result in checks.items() if result.startswith("unavailable")]
     if failing:
@@ -44,7 +46,7 @@ async def readyz(request: Request) -> Response:
             headers={"Retry-After": "5"},
             checks=checks,
         )
-    return json_response(Ready(status="ready", checks=checks))
+    return json_response(Ready(status="ready", checks=checks, workers=workers))
 
 
 async def _store_check(svc: Services) -> str:
@@ -53,6 +55,19 @@ async def _store_check(svc: Services) -> str:
     except StoreError as exc:
         return f"unavailable: {type(exc).__name__}"
     return "ok"
+
+
+async def _workers(svc: Services) -> dict[str, WorkerCount] | None:
+    if svc.workers is None:
+        return None
+    try:
+        fleet = await svc.workers.fleet(fresh=True)
+    except StoreError:
+        return None  # the store check says why
+    return {
+        role.value: WorkerCount(alive=count.alive, available=count.available)
+        for role, count in fleet.counts().items()
+    }
 
 
 async def _livekit_check(svc: Services) -> str:
@@ -91,7 +106,7 @@ operations = [
         "GET",
         "/readyz",
         readyz,
-        "readiness: the store and LiveKit answer",
+        "readiness: the store and LiveKit answer; how many workers of each kind are alive",
         response=Ready,
         problems=(503,),
     ),

@@ -35,6 +35,7 @@ from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
 from shared.contracts.api_keys import StoredApiKey
 from shared.contracts.secrets import EgressPolicy, StoredSecret
 from shared.contracts.versions import AgentVersion
+from shared.contracts.workers import WorkerBeat, WorkerHeartbeat
 from shared.logging import get_logger
 from shared.naming import InvalidSlug, closest_slugs, normalize_slug, validate_slug
 from shared.store.errors import Conflict, InvalidInput, NotFound, UnreadableAgent
@@ -259,6 +260,16 @@ class AgentStore(Protocol):
     async def release_agent_slots_except(self, live: Sequence[str], *, older_than_s: float) -> int:
         """Frees the slots older than `older_than_s` of rooms not in `live`; how many."""
 
+    # worker heartbeats (shared.contracts.workers, deploy/.../*_worker_heartbeats.sql)
+    async def worker_heartbeat(self, beat: WorkerBeat, *, ttl_s: float) -> None:
+        """Records that the worker is alive, and how full, for `ttl_s` seconds from now."""
+
+    async def worker_gone(self, worker_id: str) -> bool:
+        """The worker stopped: its row is removed; False if it had none."""
+
+    async def live_workers(self) -> list[WorkerHeartbeat]:
+        """Every worker whose heartbeat has not expired, oldest registration first."""
+
     # lifecycle
     # owner secrets and egress (shared.contracts.secrets, shared.store.secrets): values are
     # sealed by the caller (shared.secret_box) and stay sealed here.
@@ -334,6 +345,13 @@ def _timestamp(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
+
+
+def workers_from_rows(rows: Sequence[Row]) -> list[WorkerHeartbeat]:
+    """Live worker rows, oldest registration first (PostgREST does not promise a function's
+    row order)."""
+    workers = [WorkerHeartbeat.model_validate(dict(row)) for row in rows]
+    return sorted(workers, key=lambda w: (w.registered_at, w.worker_id))
 
 
 def parse_uuid(value: UUID | str, what: str = "id") -> UUID:

@@ -32,6 +32,7 @@ from shared.contracts import (
 )
 from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
 from shared.contracts.sessions import INFERRED_ENDS, end_replaces
+from shared.contracts.workers import WorkerBeat, WorkerHeartbeat
 from shared.logging import get_logger
 from shared.store import analytics
 from shared.store.api_keys import PostgresApiKeys
@@ -56,6 +57,7 @@ from shared.store.base import (
     slug_taken,
     stale_version,
     validated,
+    workers_from_rows,
 )
 from shared.store.errors import (
     Conflict,
@@ -652,6 +654,23 @@ class PostgresStore(PostgresVersions, PostgresSecrets, PostgresApiKeys):
                 )
             )
         )
+
+    # --- worker heartbeats ---------------------------------------------------------------------
+
+    async def worker_heartbeat(self, beat: WorkerBeat, *, ttl_s: float) -> None:
+        arguments = beat.arguments(ttl_s)
+        named = ", ".join(f"{name} => ${i}" for i, name in enumerate(arguments, 1))
+        sql = f"select public.worker_heartbeat({named})"
+        await self._run(lambda c: c.execute(sql, *arguments.values()))
+
+    async def worker_gone(self, worker_id: str) -> bool:
+        return bool(
+            await self._run(lambda c: c.fetchval("select public.worker_gone($1)", worker_id))
+        )
+
+    async def live_workers(self) -> list[WorkerHeartbeat]:
+        rows = await self._run(lambda c: c.fetch("select * from public.live_workers()"))
+        return workers_from_rows(rows)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -36,6 +36,7 @@ from shared.contracts import (
 )
 from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
 from shared.contracts.sessions import end_replaces
+from shared.contracts.workers import WorkerBeat, WorkerHeartbeat
 from shared.store import analytics
 from shared.store.api_keys import SupabaseApiKeys
 from shared.store.base import (
@@ -59,6 +60,7 @@ from shared.store.base import (
     slug_taken,
     stale_version,
     validated,
+    workers_from_rows,
 )
 from shared.store.errors import (
     Conflict,
@@ -538,6 +540,21 @@ class SupabaseStore(SupabaseVersions, SupabaseSecrets, SupabaseApiKeys):
         response = await self._run(self._client.rpc("release_agent_slots_except", params).execute)
         released = response.data
         return released if isinstance(released, int) else 0
+
+    # --- worker heartbeats ---------------------------------------------------------------------
+
+    async def worker_heartbeat(self, beat: WorkerBeat, *, ttl_s: float) -> None:
+        await self._run(self._client.rpc("worker_heartbeat", beat.arguments(ttl_s)).execute)
+
+    async def worker_gone(self, worker_id: str) -> bool:
+        response = await self._run(
+            self._client.rpc("worker_gone", {"p_worker_id": worker_id}).execute
+        )
+        return response.data is True
+
+    async def live_workers(self) -> list[WorkerHeartbeat]:
+        rows = await self._rows(self._client.rpc("live_workers", {}).execute)
+        return workers_from_rows(rows)
 
 
 def _search_tree(search: AgentSearch) -> str:

@@ -19,6 +19,8 @@ from starlette.applications import Starlette
 
 from backend.app import create_app
 from shared.contracts import AgentConfig, AgentStatus, NewAgent
+from shared.contracts.workers import WorkerBeat
+from shared.naming import WorkerRole
 from shared.rooms import NewRoom, Rooms
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
@@ -104,9 +106,31 @@ async def serving(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+def worker_beat(role: WorkerRole, *, available: bool = True, worker_id: str = "") -> WorkerBeat:
+    """A heartbeat of a worker of the tests' deployment (`platform_env` test)."""
+    return WorkerBeat(
+        worker_id=worker_id or f"AW_{role.value}",
+        agent_name=SPAWNER if role is WorkerRole.SPAWNER else VOXIE,
+        role=role,
+        deployment="test",
+        active_sessions=0 if available else 16,
+        max_sessions=16,
+        available=available,
+        draining=False,
+    )
+
+
 @pytest.fixture(autouse=True)
 async def empty_tables(database_url: str) -> None:
+    """An empty database, but for one live worker of each kind (their heartbeats last the
+    test): the backend refuses rooms no worker could take (backend.workers)."""
     await empty_platform_tables(database_url)
+    arranged = await PostgresStore.connect(database_url, max_size=1)
+    try:
+        for role in WorkerRole:
+            await arranged.worker_heartbeat(worker_beat(role), ttl_s=3600)
+    finally:
+        await arranged.close()
 
 
 @pytest.fixture

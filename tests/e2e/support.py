@@ -19,6 +19,7 @@ from tests.support.platform import OPERATOR, Platform
 from tests.support.processes import ServiceProcess
 
 REGISTERED = "registered worker"  # livekit-agents' own log line once the server took the worker
+HEARTBEAT = "heartbeat"  # shared.worker: a heartbeat was written (the backend counts the worker)
 STATE = f"{PREFIX}state"  # the platform's lifecycle attribute on the agent participant
 SESSION_ID = f"{PREFIX}session_id"
 
@@ -41,13 +42,14 @@ async def eventually(
 
 
 async def registered(*processes: ServiceProcess, within: float = 90.0) -> None:
-    """Every worker process has registered with the server (or one died: its output says why)."""
+    """Every worker process has registered with the server and written its first heartbeat, so
+    the backend counts it (or one died: its output says why)."""
 
     def ready() -> bool:
         for process in processes:
             if process.returncode is not None:
                 raise AssertionError(f"{process.label} exited:\n{process.output()[-6000:]}")
-        return all(p.events(REGISTERED) for p in processes)
+        return all(p.events(REGISTERED) and p.events(HEARTBEAT) for p in processes)
 
     await eventually(ready, what="the workers to register", within=within)
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from livekit import api
 from livekit.protocol import models
 
 from shared.naming import agent_room_name, parse_room_name
-from shared.reconciliation import STALE_SLACK_S, needs_agent, session_stuck, stale
+from shared.reconciliation import (
+    DISPATCH_SETTLE_S,
+    MAX_REDISPATCHES,
+    STALE_SLACK_S,
+    needs_agent,
+    redispatch_dropped_in,
+    session_stuck,
+    stale,
+)
 from shared.room_census import RoomState
 from tests.conftest import make_settings
 
@@ -56,3 +65,35 @@ def test_a_session_is_stuck_after_two_passes_and_a_startup_or_past_the_longest_c
     assert not session_stuck(now - timedelta(seconds=vanished + 1), True, now, settings)
     longest = 600 + 60 + 30
     assert session_stuck(now - timedelta(seconds=longest + 1), True, now, settings)
+
+
+def dispatch(at: float, *, taken: bool = False) -> api.AgentDispatch:
+    state = api.AgentDispatchState(created_at=int(at * 1e9))
+    if taken:
+        state.jobs.append(api.Job(id="AJ_taken"))
+    return api.AgentDispatch(agent_name="spawner-test", state=state)
+
+
+def test_a_dispatch_no_worker_took_is_made_again_once_a_worker_gained_room_after_it() -> None:
+    made = CREATED
+    after = datetime.fromtimestamp(made + 1, UTC)
+    before = datetime.fromtimestamp(made - 1, UTC)
+    settled = made + DISPATCH_SETTLE_S
+    assert redispatch_dropped_in([dispatch(made)], after, settled) == 0.0
+    # Still perhaps on its way to a worker: wait out the rest of the settle time.
+    assert redispatch_dropped_in([dispatch(made)], after, made + 0.5) == DISPATCH_SETTLE_S - 0.5
+    # A worker took it (the agent is coming, or was lost: the startup timeout's case).
+    assert redispatch_dropped_in([dispatch(made, taken=True)], after, settled) is None
+    assert (
+        redispatch_dropped_in([dispatch(made), dispatch(made + 3, taken=True)], after, made + 9)
+        is None
+    )
+    # Nobody gained room since the room's first dispatch, or nobody has room at all.
+    assert redispatch_dropped_in([dispatch(made)], before, settled) is None
+    assert redispatch_dropped_in([dispatch(made)], None, settled) is None
+    assert redispatch_dropped_in([], after, settled) is None
+    # A re-dispatch refused again is tried again, measured from the newest, until they are spent.
+    again = [dispatch(made), dispatch(made + 3)]
+    assert redispatch_dropped_in(again, after, made + 3 + DISPATCH_SETTLE_S) == 0.0
+    spent = [dispatch(made + i) for i in range(MAX_REDISPATCHES + 1)]
+    assert redispatch_dropped_in(spent, after, made + 60) is None

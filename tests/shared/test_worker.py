@@ -12,7 +12,11 @@ import contextlib
 import os
 import pickle
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +24,7 @@ from uuid import uuid4
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 from livekit import api
 from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
@@ -32,10 +37,18 @@ from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.store import AgentStore, StoreUnavailable, open_store
 from shared.store.postgres import PostgresStore
-from shared.worker import agent_server, session_load, start_spool_replayer
+from shared.worker import (
+    ReplicaCpu,
+    agent_server,
+    available_cpus,
+    session_load,
+    start_heartbeat,
+    start_spool_replayer,
+)
 from tests.conftest import make_settings
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit_server import api_client, livekit_server
+from tests.support.postgres import empty_platform_tables
 from tests.support.processes import python
 from tests.support.tcp_proxy import TcpProxy, via
 from voxiectl.livekit_local import LiveKitServer, free_port
@@ -229,6 +242,77 @@ async def test_the_server_reports_itself_full_at_the_load_threshold(
         )
 
 
+@pytest.mark.timeout(120)
+async def test_a_registered_worker_s_heartbeat_says_it_is_alive_and_whether_it_has_room(
+    real_livekit: LiveKitServer, database_url: str
+) -> None:
+    await empty_platform_tables(database_url)
+    credentials = real_livekit.config.credentials
+    settings = make_settings(
+        platform_env="test",
+        database_url=database_url,
+        worker_http_port=0,
+        worker_heartbeat_interval_s=0.5,
+        livekit_url=real_livekit.url,
+        livekit_api_key=credentials.api_key,
+        livekit_api_secret=credentials.api_secret,
+    )
+    load = [0.0]
+    server = agent_server(settings, load_fnc=lambda _: load[0], setup_fnc=lambda _p, _s: None)
+
+    @server.rtc_session(agent_name=settings.worker_agent_name(WorkerRole.SPAWNER))
+    async def entrypoint(ctx: JobContext) -> None:
+        await ctx.connect()
+
+    runtime = await asyncio.to_thread(Runtime(settings).start)
+    store = await PostgresStore.connect(database_url, max_size=1)
+
+    async def workers(available: bool) -> list[Any]:
+        for _ in range(200):
+            live = await store.live_workers()
+            if live and all(w.available is available for w in live):
+                return live
+            await asyncio.sleep(0.05)
+        pytest.fail(f"no heartbeat with available={available}: {live}")
+
+    try:
+        assert await store.live_workers() == []
+        async with running(server) as worker_id:
+            beating = start_heartbeat(
+                server,
+                settings,
+                role=WorkerRole.SPAWNER,
+                load_fnc=lambda _: load[0],
+                runtime=runtime,
+            )
+            assert (
+                start_heartbeat(
+                    server,
+                    settings,
+                    role=WorkerRole.SPAWNER,
+                    load_fnc=lambda _: load[0],
+                    runtime=runtime,
+                )
+                is beating
+            )  # a re-registration does not start a second one
+            [alive] = await workers(available=True)
+            assert (alive.worker_id, alive.agent_name) == (worker_id, "spawner-test")
+            assert (alive.deployment, alive.max_sessions) == ("test", settings.worker_max_sessions)
+            load[0] = settings.worker_load_threshold  # full: LiveKit offers it nothing more
+            [full] = await workers(available=False)
+            assert full.available_since is None
+            load[0] = 0.1
+            [freed] = await workers(available=True)
+            assert freed.available_since is not None and alive.available_since is not None
+            assert freed.available_since > alive.available_since
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+            assert await store.live_workers() == []  # it stopped: it no longer counts
+    finally:
+        await store.close()
+        await asyncio.to_thread(runtime.close)
+
+
 def test_a_replica_is_full_at_exactly_its_maximum_sessions() -> None:
     settings = make_settings(worker_max_sessions=16, worker_load_threshold=0.7)
     # LiveKit offers a worker jobs while its load is below the threshold: 15 calls, not 16.
@@ -237,6 +321,72 @@ def test_a_replica_is_full_at_exactly_its_maximum_sessions() -> None:
     assert session_load(40, settings) == 0.7
     assert session_load(0, settings) == 0.0
     assert session_load(8, settings) == 0.35
+
+
+def test_by_default_a_replica_s_load_is_its_sessions_only() -> None:
+    assert make_settings().worker_load_cpu is False
+
+
+def test_the_cpu_term_is_the_share_of_its_cpus_the_replica_used_over_the_window() -> None:
+    now, used = [0.0], [0.0]
+    cpu = ReplicaCpu(used=lambda: used[0], cpus=2.0, window_s=10.0, clock=lambda: now[0])
+    assert cpu.share() == 0.0  # one reading is no interval
+    now[0], used[0] = 4.0, 4.0  # one core busy of two
+    assert cpu.share() == 0.5
+    # A burst (two cores for a second) moves the windowed share, not to full.
+    now[0], used[0] = 5.0, 6.0
+    assert cpu.share() == 0.6
+    # Idle since: the old samples leave the window, the share falls back.
+    now[0] = 12.0
+    assert cpu.share() == 0.25  # 6 s of CPU over 12 s on 2 CPUs: (0, 0) is the baseline
+    now[0] = 16.0
+    assert cpu.share() == 0.0  # (5, 6), the newest sample a window old, is the baseline
+    now[0], used[0] = 46.0, 100.0  # more than its CPUs can give (a clock step): capped
+    assert cpu.share() == 1.0
+
+
+def test_the_cpus_are_the_affinity_capped_by_a_cgroup_quota(tmp_path: Path) -> None:
+    affinity = len(os.sched_getaffinity(0))
+    quota = tmp_path / "cpu.max"
+    quota.write_text("50000 100000\n")
+    assert available_cpus(quota) == 0.5
+    quota.write_text("max 100000\n")
+    assert available_cpus(quota) == affinity
+    assert available_cpus(tmp_path / "absent") == affinity
+
+
+def test_a_busy_neighbour_does_not_fill_a_replica(tmp_path: Path) -> None:
+    """One CPU hog per core beside this (idle) process: its own CPU share stays near zero,
+    where the machine's CPU (what livekit-agents' default load reads) is full."""
+    # Started through a shell that exits at once: not this process's children (a replica's
+    # children are its job processes, and they count).
+    hogs = [
+        int(
+            subprocess.check_output(
+                ["/bin/sh", "-c", f"{sys.executable} -c 'while True: pass' >/dev/null & echo $!"]
+            )
+        )
+        for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        cpu = ReplicaCpu()
+        cpu.share()
+        psutil.cpu_percent(interval=None)
+        time.sleep(1.5)
+        machine = psutil.cpu_percent(interval=None) / 100
+        own = cpu.share()
+    finally:
+        for hog in hogs:
+            os.kill(hog, signal.SIGKILL)
+    assert machine > 0.7, machine  # the neighbours do fill the machine
+    assert own < 0.2, own
+    # Its own work does count.
+    burner = ReplicaCpu()
+    burner.share()
+    until = time.process_time() + 0.5
+    while time.process_time() < until:
+        pass
+    assert burner.share() > 0.05
 
 
 async def test_the_replayer_writes_what_an_outage_spooled_once_the_store_is_back(

@@ -7,7 +7,8 @@
 
 import { Room, RoomEvent, type RemoteParticipant } from 'livekit-client'
 import { useCallback, useEffect, useRef, useState } from 'react'
-import { agentTimeoutMessage, describeCallError, roomMessageFailure, type Failure } from '../lib/describe'
+import { request } from '../lib/api'
+import { agentTimeoutFailure, describeCallError, roomMessageFailure, type Failure, type WorkerCount } from '../lib/describe'
 import { isAgent } from '../lib/participants'
 import type { RoomGrant } from '../lib/types'
 import {
@@ -177,10 +178,12 @@ export function useCallRoom(options: CallOptions = {}): CallRoom {
           move('live')
         } else {
           move('waiting-for-agent')
-          agentTimer.current = window.setTimeout(
-            () => fail({ message: agentTimeoutMessage(joinTimeoutS), retryAfterS: null, action: 'retry' }),
-            joinTimeoutS * 1000,
-          )
+          agentTimer.current = window.setTimeout(() => {
+            void whyNoAgent(room.name, joinTimeoutS).then((why) => {
+              // The agent may have come while the backend was asked.
+              if (![...room.remoteParticipants.values()].some(isAgent)) fail(why)
+            })
+          }, joinTimeoutS * 1000)
         }
       } catch (error) {
         fail(describeCallError(error))
@@ -205,4 +208,15 @@ export function useCallRoom(options: CallOptions = {}): CallRoom {
   )
 
   return { room, phase, failure, failedIn, transcript, endedNote, start, end, sendText }
+}
+
+/** Asks the backend's readiness (public, no sign-in) how the workers stand, to name the cause
+ * of an agent that never came; without an answer, the generic timeout. */
+async function whyNoAgent(roomName: string, waitedS: number): Promise<Failure> {
+  try {
+    const ready = await request<{ workers?: Record<string, WorkerCount> | null }>('/readyz', { anonymous: true })
+    return agentTimeoutFailure(waitedS, roomName, ready.workers)
+  } catch {
+    return agentTimeoutFailure(waitedS, roomName, null)
+  }
 }

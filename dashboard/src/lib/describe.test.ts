@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { agentTimeoutMessage, describeApiError, describeCallError, describePageError, describeRoomMessage } from './describe'
+import { agentTimeoutFailure, agentTimeoutMessage, describeApiError, describeCallError, describePageError, describeRoomMessage } from './describe'
 import { ApiError, parseProblem } from './problem'
 
 const problem = (status: number, code: string, detail: string, extra: Record<string, unknown> = {}) =>
@@ -68,6 +68,21 @@ describe('error mapping', () => {
 
   it('says how long the agent was waited for', () => {
     expect(agentTimeoutMessage(45)).toMatch(/within 45 s/)
+  })
+
+  it('names busy or missing agent workers, at the spawn and when the agent never came', () => {
+    const busy = describeApiError(new ApiError(503, parseProblem(JSON.stringify({ type: 'urn:voxie:problem:agent-workers-busy', detail: 'x' })), 3))
+    expect(busy.message).toBe('All agent workers are busy — try again in a moment.')
+    expect(busy.retryAfterS).toBe(3)
+    expect(busy.action).toBe('retry')
+    expect(describeApiError(problem(503, 'no-agent-worker', 'x')).message).toMatch(/^No agent worker is running/)
+    const room = 'agent-5b1f9a4e-7c1d-4a53-9d0e-2f4b8c6d1e3a-abcd1234'
+    const workers = { spawner: { alive: 1, available: 0 }, voxie: { alive: 0, available: 0 } }
+    expect(agentTimeoutFailure(45, room, workers).message).toMatch(/^All agent workers are busy/)
+    expect(agentTimeoutFailure(45, 'voxie-creation-abcd1234', workers).message).toMatch(/^No agent worker is running/)
+    const healthy = { spawner: { alive: 1, available: 1 } }
+    expect(agentTimeoutFailure(45, room, healthy).message).toBe(agentTimeoutMessage(45))
+    expect(agentTimeoutFailure(45, room, null).message).toBe(agentTimeoutMessage(45))
   })
 
   it('tells a page whose code could not be downloaded from one that failed, both with reload', () => {

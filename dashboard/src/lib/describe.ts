@@ -54,6 +54,10 @@ export function describeApiError(error: ApiError): Failure {
       return failure('The platform database is unavailable right now. Try again shortly.', 'retry', wait)
     case 'livekit-unavailable':
       return failure('The call service (LiveKit) cannot be reached right now. Try again shortly.', 'retry', wait)
+    case 'agent-workers-busy':
+      return failure(WORKERS_BUSY, 'retry', wait)
+    case 'no-agent-worker':
+      return failure(NO_WORKER, 'retry', wait)
     case 'livekit-not-configured':
       return failure('Calls are not set up on this platform: LiveKit is not configured.')
     case 'livekit-refused':
@@ -181,6 +185,26 @@ export function roomMessageFailure(topic: 'spawner.error' | 'platform.room_close
 
 export function agentTimeoutMessage(seconds: number): string {
   return `The agent did not join the call within ${formatCountdown(seconds)}. The platform may be busy; try again in a minute.`
+}
+
+// What the API says with `agent-workers-busy` and `no-agent-worker` (shared/contracts/workers.py).
+const WORKERS_BUSY = 'All agent workers are busy — try again in a moment.'
+const NO_WORKER = 'No agent worker is running, so nothing can take this call. Start one (scripts/start runs both), then try again.'
+
+/** Live workers of one kind, as `GET /readyz` counts them from their heartbeats. */
+export interface WorkerCount {
+  alive: number
+  available: number
+}
+
+/** The agent did not join: the workers' own account (`GET /readyz` `workers`) when it explains
+ * why — none of the room's kind running, or every one full — else the generic timeout. */
+export function agentTimeoutFailure(seconds: number, roomName: string, workers: Record<string, WorkerCount> | null | undefined): Failure {
+  const kind = roomName.startsWith('voxie-creation-') ? 'voxie' : 'spawner'
+  const count = workers?.[kind]
+  if (count !== undefined && count.alive === 0) return failure(NO_WORKER, 'retry')
+  if (count !== undefined && count.available === 0) return failure(WORKERS_BUSY, 'retry')
+  return failure(agentTimeoutMessage(seconds), 'retry')
 }
 
 /** Errors thrown while connecting or opening the microphone (livekit-client and getUserMedia). */

@@ -22,6 +22,8 @@ from shared.contracts import (
     TokenUsage,
 )
 from shared.contracts.agent_config import MAX_INSTRUCTIONS
+from shared.contracts.workers import WorkerBeat
+from shared.naming import WorkerRole
 from shared.store import AgentStore, Conflict, InvalidInput, NotFound
 from shared.store.search import MAX_SEARCH_LENGTH
 
@@ -603,6 +605,60 @@ async def test_list_sessions_filters_by_kind(store: AgentStore) -> None:
     assert second.total == 3 and (await store.list_sessions(owner_id=OWNER)).total == 5
     open_tests = await store.list_sessions(kind=test, open_only=True)
     assert open_tests.total == 2
+
+
+# --- worker heartbeats ---------------------------------------------------------------------------
+
+
+def beat(worker_id: str, *, active: int = 0, available: bool = True) -> WorkerBeat:
+    return WorkerBeat(
+        worker_id=worker_id,
+        agent_name="spawner-test",
+        role=WorkerRole.SPAWNER,
+        deployment="test",
+        active_sessions=active,
+        max_sessions=2,
+        available=available,
+        draining=False,
+    )
+
+
+async def test_a_worker_is_alive_while_its_heartbeat_lasts(store: AgentStore) -> None:
+    assert await store.live_workers() == []
+    await store.worker_heartbeat(beat("AW_one"), ttl_s=30)
+    await store.worker_heartbeat(beat("AW_short"), ttl_s=0.2)
+    listed = await store.live_workers()
+    [one, short] = listed  # oldest registration first
+    assert (one.worker_id, one.role, one.agent_name) == (
+        "AW_one",
+        WorkerRole.SPAWNER,
+        "spawner-test",
+    )
+    assert one.available and one.available_since is not None and short.worker_id == "AW_short"
+    await asyncio.sleep(0.3)
+    assert [w.worker_id for w in await store.live_workers()] == ["AW_one"]
+    assert await store.worker_gone("AW_one")
+    assert not await store.worker_gone("AW_one")
+    assert await store.live_workers() == []
+    with pytest.raises(InvalidInput):
+        await store.worker_heartbeat(beat("AW_one"), ttl_s=0)
+
+
+async def test_available_since_is_when_a_worker_last_gained_room(store: AgentStore) -> None:
+    await store.worker_heartbeat(beat("AW_w", active=1), ttl_s=30)
+    [first] = await store.live_workers()
+    await store.worker_heartbeat(beat("AW_w", active=1), ttl_s=30)
+    [same] = await store.live_workers()
+    assert same.available_since == first.available_since  # still available: unchanged
+    assert same.last_seen > first.last_seen
+    await store.worker_heartbeat(beat("AW_w", active=2, available=False), ttl_s=30)
+    [full] = await store.live_workers()
+    assert not full.available and full.available_since is None and full.active_sessions == 2
+    await store.worker_heartbeat(beat("AW_w", active=1), ttl_s=30)
+    [freed] = await store.live_workers()
+    assert freed.available_since is not None and first.available_since is not None
+    assert freed.available_since > first.available_since
+    assert freed.registered_at == first.registered_at
 
 
 # --- leases ------------------------------------------------------------------------------------
