@@ -23,10 +23,11 @@ an edit (and the agent's status is never older than the backend's check).
 
 `requested_by` is who the session is for. In a Voxie session it is always `user:<uuid>`: the
 user who will own what the session creates (the Supabase user who asked; for the operator token
-the user it names, by default `OPERATOR_OWNER_ID`, which also owns agents the operator creates
-through the API; for an edit session the agent's owner). In a test call it is the caller:
-`user:<uuid>` or `operator`. The participant identity in the caller's join token is the caller:
-`user:<uuid>` or `operator`.
+the user it must name with `owner_id`; for an edit session the agent's owner). Never the
+operator's owner id (`OPERATOR_OWNER_ID`, which owns the agents the operator creates through
+the API): Voxie builds for users only, and refuses `user:<nil uuid>` like any non-user. In a
+test call it is the caller: `user:<uuid>` or `operator`. The participant identity in the
+caller's join token is the caller: `user:<uuid>` or `operator`.
 
 """
 
@@ -111,14 +112,24 @@ def user_identity(user_id: UUID) -> str:
     return f"{USER_PREFIX}{user_id}"
 
 
+def names_a_user(user_id: UUID) -> bool:
+    """Whether `user_id` can be a user's: every UUID but the operator's owner id (the nil UUID),
+    which stands for the operator token, behind which there is no user. A user holding it would
+    own, see and change the operator's agents; Voxie building for it would make agents that no
+    user's dashboard shows."""
+    return user_id != OPERATOR_OWNER_ID
+
+
 def user_id_of(identity: str) -> UUID | None:
-    """The Supabase user an identity names (`user:<uuid>`), or None for any other identity."""
+    """The Supabase user an identity names (`user:<uuid>`), or None for any other identity,
+    `user:` with the operator's owner id included (see `names_a_user`)."""
     if not identity.startswith(USER_PREFIX):
         return None
     try:
-        return UUID(identity.removeprefix(USER_PREFIX))
+        user_id = UUID(identity.removeprefix(USER_PREFIX))
     except ValueError:
         return None
+    return user_id if names_a_user(user_id) else None
 
 
 class RoomMetadata(BaseModel):

@@ -184,7 +184,7 @@ async def test_at_max_total_agents_spawn_answers_429(
         assert full.status_code == 429 and full.json()["type"].endswith("at-capacity")
         assert int(full.headers["retry-after"]) >= 1
         # Voxie sessions are not agent rooms: still open.
-        assert (await client.post("/api/voxie/sessions", headers=OPERATOR)).status_code == 201
+        assert (await client.post("/api/voxie/sessions", headers=as_user(ALICE))).status_code == 201
     assert len(await rooms_of(livekit_api)) == 3
 
 
@@ -193,8 +193,11 @@ async def test_livekit_outage_is_a_503_problem(
 ) -> None:
     agent = await make_agent(ALICE)
     async with livekit.outage():
-        for path in (f"/api/agents/{agent.id}/spawn", "/api/voxie/sessions"):
-            response = await client.post(path, headers=OPERATOR)
+        for path, body in (
+            (f"/api/agents/{agent.id}/spawn", None),
+            ("/api/voxie/sessions", {"owner_id": str(ALICE)}),
+        ):
+            response = await client.post(path, json=body, headers=OPERATOR)
             assert response.status_code == 503, response.text
             assert response.json()["type"].endswith("livekit-unavailable")
             assert response.headers["retry-after"]
@@ -303,8 +306,7 @@ async def test_voxie_sessions_always_name_the_user_who_will_own_the_agent(
         _, metadata = await one_dispatch(livekit_api, grant["room_name"])
         return metadata.requested_by
 
-    # Voxie makes agents for users only: the operator's session is for a user too.
-    assert await requested_by(None, OPERATOR) == f"user:{OPERATOR_OWNER_ID}"
+    # Voxie makes agents for users only: the operator's session is for the user it names.
     assert await requested_by({"owner_id": str(BOB)}, OPERATOR) == f"user:{BOB}"
     alices = await make_agent(ALICE, slug="clarence")
     assert await requested_by({"agent_id": str(alices.id)}, OPERATOR) == f"user:{ALICE}"
@@ -313,6 +315,17 @@ async def test_voxie_sessions_always_name_the_user_who_will_own_the_agent(
         "/api/voxie/sessions", json={"owner_id": str(BOB)}, headers=as_user(ALICE)
     )
     assert for_bob.status_code == 403
+
+    # The operator token is no user: a session for nobody, or for the operator's own nil owner
+    # id, or to edit an agent the operator owns, is refused before any room is made.
+    operators = await make_agent(OPERATOR_OWNER_ID, slug="house-agent")
+    rooms_before = len(await rooms_of(livekit_api))
+    for body in (None, {}, {"owner_id": str(OPERATOR_OWNER_ID)}, {"agent_id": str(operators.id)}):
+        refused = await client.post("/api/voxie/sessions", json=body, headers=OPERATOR)
+        assert refused.status_code == 422, (body, refused.text)
+        assert refused.json()["type"].endswith("owner-required"), refused.text
+        assert "users" in refused.json()["detail"]
+    assert len(await rooms_of(livekit_api)) == rooms_before
 
     # A test call names its caller, the operator as "operator".
     spawned = await client.post(f"/api/agents/{alices.id}/spawn", headers=OPERATOR)
@@ -385,7 +398,7 @@ async def test_a_livekit_that_never_answers_is_a_503_and_spawns_work_once_it_is_
             # Several at once: the census read they share must not hold the rest behind it.
             answers = await asyncio.gather(
                 *(client.post(spawn, headers=OPERATOR) for _ in range(4)),
-                client.post("/api/voxie/sessions", headers=OPERATOR),
+                client.post("/api/voxie/sessions", json={"owner_id": str(ALICE)}, headers=OPERATOR),
                 client.get("/api/rooms", headers=OPERATOR),
                 client.post("/api/gc", headers=OPERATOR),  # a reconciler pass
             )

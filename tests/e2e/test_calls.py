@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
@@ -485,7 +485,11 @@ async def test_voxie_builds_an_agent_from_speech_and_chat_saves_it_and_it_runs(
     double.hear(steps[0][0])
     seen = len(double.realtime)
 
-    response = await http.post(f"{calls.platform.api}/api/voxie/sessions", headers=OPERATOR)
+    response = await http.post(
+        f"{calls.platform.api}/api/voxie/sessions",
+        json={"owner_id": str(uuid4())},
+        headers=OPERATOR,
+    )
     assert response.status_code == 201, response.text
     human, voxie = await join(response.json())
     try:
