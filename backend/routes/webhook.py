@@ -3,8 +3,9 @@
 The signature (a JWT signed with the API secret carrying the body's sha256) is verified with
 livekit-api's `WebhookReceiver` before anything is read; anything unsigned or tampered with is
 401 and nothing is acted on. `room_finished` finalises the room's still-open session rows
-(end_reason `room_closed`) and frees an agent room's slot under MAX_TOTAL_AGENTS; an agent
-leaving a room wakes the reconciler; every event is counted.
+(end_reason `room_closed`; a call no agent took, `lost` and failed) and frees an agent room's
+slot under MAX_TOTAL_AGENTS; an agent leaving a room wakes the reconciler; every event is
+counted.
 
 Replays are accepted: a signature has no expiry worth relying on, LiveKit retries a delivery
 that timed out, and replicas share no memory of event ids. So `handle` must stay idempotent —
@@ -32,7 +33,8 @@ from backend.http import json_response, parse_json, read_body, services
 from backend.operations import Access, Operation
 from backend.problems import bad_request, unavailable
 from backend.services import Services
-from shared.contracts import EndReason
+from shared.contracts import EndReason, SessionStatus
+from shared.contracts.sessions import NO_AGENT
 from shared.logging import bind_log_context, get_logger
 from shared.naming import RoomKind, parse_room_name
 from shared.presence import is_agent
@@ -76,8 +78,12 @@ async def handle(svc: Services, event: WebhookEvent) -> None:
             await release_slot(svc, event.room.name)
         sessions = await svc.store.list_sessions(room_name=event.room.name, open_only=True)
         for session in sessions.items:
-            await svc.store.finish_session(session.id, end_reason=EndReason.ROOM_CLOSED)
-            log.info("session_finalised", session_id=str(session.id), end_reason="room_closed")
+            if session.job_id is None:  # opened with the room, and no agent ever took it
+                end, status, error = EndReason.LOST, SessionStatus.FAILED, NO_AGENT
+            else:
+                end, status, error = EndReason.ROOM_CLOSED, SessionStatus.ENDED, None
+            await svc.store.finish_session(session.id, end_reason=end, status=status, error=error)
+            log.info("session_finalised", session_id=str(session.id), end_reason=end)
     elif event.event == "participant_left" and is_agent(event.participant) and svc.reconciler:
         svc.reconciler.nudge()
 

@@ -20,6 +20,10 @@ already dispatched. Left out (a dispatch from before versions): the published ve
 `agent_version` is the draft's row version (`agents.version`) when the room was created: a
 spawner whose cached row is older reloads it, so a draft call never runs the draft from before
 an edit (and the agent's status is never older than the backend's check).
+`session_id` (agent rooms) is the `call_sessions` row the backend opened with the room, owner
+and version already set, so a call is on its owner's list even if no agent ever takes it; the
+worker that takes the job records its start and end on that row (`shared.contracts.sessions.
+call_record`). Left out (a Voxie session, a dispatch made by hand): the worker opens the row.
 
 `requested_by` is who the session is for. In a Voxie session it is always `user:<uuid>`: the
 user who will own what the session creates (the Supabase user who asked; for the operator token
@@ -98,6 +102,7 @@ class DispatchMetadata(BaseModel):
     requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     agent_version: Annotated[int, Field(ge=1)] | None = None
     version: RunTarget | None = None
+    session_id: UUID | None = None
 
     def to_json(self) -> str:
         return self.model_dump_json()

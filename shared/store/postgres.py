@@ -394,7 +394,10 @@ class PostgresStore(PostgresVersions, PostgresSecrets):
                 " insert into public.call_sessions (id, agent_id, owner_id, room_name, kind,"
                 " deployment, participant_identity, job_id, agent_version, draft_version)"
                 " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                " on conflict (id) do nothing returning *)"
+                " on conflict (id) do update set job_id = excluded.job_id"
+                " where public.call_sessions.job_id is null"
+                " and public.call_sessions.status = 'active'"
+                " returning *)"
                 " select * from inserted union all"
                 " select * from public.call_sessions where id = $1 limit 1",
                 session_id,

@@ -338,6 +338,15 @@ class SupabaseStore(SupabaseVersions, SupabaseSecrets):
             .upsert(row, on_conflict="id", ignore_duplicates=True)
             .execute
         )
+        if not rows and new.job_id is not None:  # there already: the job claims an open row
+            rows = await self._rows(
+                self._table("call_sessions")
+                .update({"job_id": new.job_id})
+                .eq("id", str(session_id))
+                .eq("status", SessionStatus.ACTIVE.value)
+                .is_("job_id", "null")
+                .execute
+            )
         return session_from_row(rows[0]) if rows else await self.get_session(session_id)
 
     async def finish_session(

@@ -19,6 +19,7 @@ from shared.contracts import AgentStatus
 from shared.contracts.dispatch import OPERATOR_OWNER_ID, DispatchMetadata, RoomMetadata
 from shared.naming import parse_room_name
 from shared.settings import Settings
+from shared.store.postgres import PostgresStore
 from tests.backend.conftest import (
     ALICE,
     BOB,
@@ -46,6 +47,7 @@ async def test_spawn_creates_one_room_with_one_dispatch_and_a_one_room_token(
     livekit_api: api.LiveKitAPI,
     make_agent: AgentFactory,
     settings: Settings,
+    store: PostgresStore,
 ) -> None:
     agent = await make_agent(ALICE, slug="clarence")
     response = await client.post(f"/api/agents/{agent.id}/spawn", headers=as_user(ALICE))
@@ -66,15 +68,25 @@ async def test_spawn_creates_one_room_with_one_dispatch_and_a_one_room_token(
 
     [dispatch] = await livekit_api.agent_dispatch.list_dispatch(room_name)
     assert dispatch.agent_name == SPAWNER
-    assert DispatchMetadata.parse(dispatch.metadata) == DispatchMetadata(
+    metadata = DispatchMetadata.parse(dispatch.metadata)
+    assert metadata is not None and metadata.session_id is not None
+    assert metadata == DispatchMetadata(
         agent_id=agent.id,
         deployment="test",
         kind="test",
         requested_by=f"user:{ALICE}",
         agent_version=agent.version,
         version=1,  # a plain call runs the published version, fixed here
+        session_id=metadata.session_id,
     )
     assert body["version"] == 1
+    # The call's row is there with the room, before any agent took it: on its owner's list,
+    # with the version it runs, no job yet.
+    [session] = (await store.list_sessions(owner_id=ALICE, agent_id=agent.id)).items
+    assert session.id == metadata.session_id and session.room_name == room_name
+    assert (session.kind, session.status, session.job_id) == ("test", "active", None)
+    assert (session.agent_version, session.draft_version) == (1, None)
+    assert session.participant_identity == f"user:{ALICE}"
 
     # The token: this caller, this room, join/publish/subscribe/data, short-lived, nothing else.
     claims = api.TokenVerifier(livekit.api_key, livekit.api_secret).verify(body["token"])

@@ -453,6 +453,35 @@ async def test_session_lifecycle_with_transcript_and_usage(store: AgentStore) ->
     assert await store.get_usage(session_id) == sorted(usage, key=lambda u: u.model)
 
 
+async def test_the_job_that_takes_a_call_claims_the_row_the_backend_opened(
+    store: AgentStore,
+) -> None:
+    agent = await store.create_agent(new_agent())
+    opened = NewCallSession(
+        id=uuid4(),
+        agent_id=agent.id,
+        owner_id=OWNER,
+        room_name=f"agent-{agent.id}-claimed1",
+        kind=SessionKind.TEST,
+        deployment="dev",
+        participant_identity="user:alice",
+        agent_version=1,
+    )
+    row = await store.start_session(opened)  # the backend, with the room: no job yet
+    assert row.job_id is None and row.agent_version == 1
+    # The worker's start: its job is recorded; what the backend knew stays as it was.
+    taken = opened.model_copy(update={"job_id": "AJ_1", "agent_version": None, "owner_id": None})
+    claimed = await store.start_session(taken)
+    assert (claimed.job_id, claimed.owner_id, claimed.agent_version) == ("AJ_1", OWNER, 1)
+    assert claimed.started_at == row.started_at and claimed.status is SessionStatus.ACTIVE
+    assert await store.start_session(taken) == claimed  # the same job's retried start
+    # Another job (a re-dispatch after a worker died) does not take it over.
+    assert await store.start_session(opened.model_copy(update={"job_id": "AJ_2"})) == claimed
+    # Once the call ended, a later job's start changes nothing.
+    ended = await store.finish_session(opened.id or uuid4(), end_reason=EndReason.USER_HANGUP)
+    assert await store.start_session(opened.model_copy(update={"job_id": "AJ_2"})) == ended
+
+
 async def test_a_workers_late_end_replaces_an_end_the_backend_inferred(store: AgentStore) -> None:
     """The worker's end, spooled through a store outage, arrives after the backend closed the
     row as `room_closed`: the worker knows why the call ended, so its end is the one kept."""
