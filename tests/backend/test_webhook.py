@@ -219,3 +219,60 @@ async def test_a_replayed_webhook_leaves_the_same_state(
     for _ in range(3):  # the same signed delivery again: accepted, and nothing changes
         assert (await client.post(HOOK, content=body, headers=signed)).status_code == 200
         assert await state() == once
+
+
+def left_event(room: str, identity: str, kind: int = models.ParticipantInfo.Kind.STANDARD) -> str:
+    event = webhook.WebhookEvent(event="participant_left", id=f"EV_{uuid4().hex[:12]}")
+    event.room.CopyFrom(models.Room(name=room, sid="RM_test"))
+    event.participant.CopyFrom(models.ParticipantInfo(identity=identity, kind=kind))  # type: ignore[arg-type]
+    return encode_event(event)
+
+
+async def test_the_last_one_leaving_deletes_the_room_and_frees_its_place(
+    client: httpx.AsyncClient,
+    livekit: LiveKitDouble,
+    livekit_api: api.LiveKitAPI,
+    database_url: str,
+    make_agent: AgentFactory,
+) -> None:
+    """Issue 22, item 8: a room nobody is left in (a refused call, a caller who gave up on an
+    agent, a Voxie session after both left) is gone at once with its place, not ~1.5 min later;
+    a room whose agent stays for its grace period is not touched."""
+    agent = await make_agent(ALICE)
+    served, refused = [
+        (await client.post(f"/api/agents/{agent.id}/spawn", headers=OPERATOR)).json()["room_name"]
+        for _ in range(2)
+    ]
+    caller = f"user:{ALICE}"
+    for room in (served, refused):
+        await livekit.join(room, caller)
+    await livekit.join(served, "agent-serving", kind=AGENT)
+
+    async def left(
+        room: str, identity: str, kind: int = models.ParticipantInfo.Kind.STANDARD
+    ) -> None:
+        await livekit.leave(room, identity)
+        body = left_event(room, identity, kind)
+        signed = signed_headers(body, livekit.api_key, livekit.api_secret)
+        for _ in range(2):  # delivered twice: the same as once
+            assert (await client.post(HOOK, content=body, headers=signed)).status_code == 200
+
+    async def live() -> set[str]:
+        rooms = await livekit_api.room.list_rooms(api.ListRoomsRequest())
+        return {room.name for room in rooms.rooms}
+
+    async def places() -> set[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return {r["room_name"] for r in await conn.fetch("select room_name from agent_slots")}
+        finally:
+            await conn.close()
+
+    # The caller of the refused call leaves (the agent had already gone): gone, place freed.
+    await left(refused, caller)
+    # The served caller leaves: the agent stays for its grace period, so does the room.
+    await left(served, caller)
+    assert await live() == {served} and await places() == {served}
+    # The agent leaves at the end of its grace: now nobody is left.
+    await left(served, "agent-serving", models.ParticipantInfo.Kind.AGENT)
+    assert await live() == set() and await places() == set()
