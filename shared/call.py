@@ -3,7 +3,8 @@
     another agent here? leave ─▶ prepare (the worker's: what runs) ─▶ refused? tell the room,
     record a failed session ─▶ record the start ─▶ build agent + session (the worker's) ─▶
     connect ─▶ another agent came first? end ─▶ drive (the worker's, until an end) ─▶
-    end reason ─▶ finish (the worker's last writes) ─▶ record the end ─▶ shut the job down
+    end reason ─▶ mark the session ending ─▶ finish (the worker's last writes) ─▶ record the
+    end ─▶ shut the job down
 
 The spawner (`spawner.call.SpawnedCall`) and Voxie (`voxie.call.CreationCall`) subclass `Call`
 with what is their own — what runs and why it may be refused, the agent, how the conversation
@@ -468,6 +469,8 @@ class Call(ABC):
         if self.end_reason is None:  # a drive that returned before its call ended: a bug
             self.end(EndReason.ERROR, "the call stopped without an end")
         assert self.end_reason is not None
+        # The pages show the call as ending from now on, while the summary is still written.
+        await self.runtime.call(self.runtime.recorder.ending(session_id))
         if self._notice is not None:
             await self.room.tell(self._notice, self.agent_id)
         # The records below matter more than a clean close: a failing close is logged, not fatal.

@@ -44,7 +44,7 @@ from shared.contracts.sessions import (
     TokenUsage,
 )
 from shared.logging import get_logger
-from shared.store.errors import InvalidInput, NotFound, StoreUnavailable
+from shared.store.errors import InvalidInput, NotFound, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
     from livekit.agents import AgentSession, llm
@@ -161,6 +161,17 @@ class SessionRecorder:
             )
             self._write(_SpoolRecord(session_id=session_id, start=new))
         return session_id
+
+    async def ending(self, session_id: UUID) -> None:
+        """The call began to end and its last writes (the summary) follow: readers see it as
+        ending now, not when they are done. Only a hint for the pages, so best effort: nothing
+        is spooled for it, and a start still in the spool has no row to mark."""
+        if self._read(session_id) is not None:
+            return
+        try:
+            await self._store.mark_ending(session_id)
+        except StoreError as exc:
+            log.warning("session_not_marked_ending", session_id=str(session_id), reason=str(exc))
 
     async def finish(self, end: CallEnd) -> bool:
         """Records the end, transcript and usage; True if stored now, False if spooled."""

@@ -129,6 +129,9 @@ class CallSession(NewCallSession):
     duration_s: float | None = None
     end_reason: EndReason | None = None
     error: str | None = None
+    # When the call began to end while still `active` (migration 20261207000200): the caller
+    # hung up, or the worker is writing its last records. Readers show "ending".
+    ending_at: datetime | None = None
     # Counted from the transcript when it is written (a database trigger): `function_call`
     # items, and `function_call_output` items with `is_error`.
     tool_calls: Annotated[int, Field(ge=0)] = 0

@@ -196,6 +196,10 @@ class AgentStore(Protocol):
         """Closes an open session; an already closed one is returned unchanged (first end
         wins), except that a worker's end replaces one the backend inferred (`end_replaces`)."""
 
+    async def mark_ending(self, session_id: UUID | str) -> None:
+        """The open session began to end (`ending_at`, the first time only); a closed or
+        unknown one is left as it is."""
+
     async def get_session(self, session_id: UUID | str) -> CallSession: ...
 
     async def list_sessions(

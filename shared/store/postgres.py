@@ -442,6 +442,16 @@ class PostgresStore(PostgresVersions, PostgresSecrets):
         )
         return session_from_row(row) if row is not None else await self.get_session(sid)
 
+    async def mark_ending(self, session_id: UUID | str) -> None:
+        sid = parse_uuid(session_id, "session id")
+        await self._run(
+            lambda c: c.execute(
+                "update public.call_sessions set ending_at = now()"
+                " where id = $1 and status = 'active' and ending_at is null",
+                sid,
+            )
+        )
+
     async def get_session(self, session_id: UUID | str) -> CallSession:
         sid = parse_uuid(session_id, "session id")
         row = await self._run(

@@ -12,7 +12,7 @@ when the request never reached the server (connect errors).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -384,6 +384,17 @@ class SupabaseStore(SupabaseVersions, SupabaseSecrets):
             update = update.eq("end_reason", current.end_reason.value)
         rows = await self._rows(update.execute)
         return session_from_row(rows[0]) if rows else await self.get_session(sid)
+
+    async def mark_ending(self, session_id: UUID | str) -> None:
+        sid = parse_uuid(session_id, "session id")
+        await self._rows(
+            self._table("call_sessions")
+            .update({"ending_at": datetime.now(UTC).isoformat()})
+            .eq("id", str(sid))
+            .eq("status", SessionStatus.ACTIVE.value)
+            .is_("ending_at", "null")
+            .execute
+        )
 
     async def get_session(self, session_id: UUID | str) -> CallSession:
         sid = parse_uuid(session_id, "session id")

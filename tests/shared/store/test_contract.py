@@ -482,6 +482,26 @@ async def test_the_job_that_takes_a_call_claims_the_row_the_backend_opened(
     assert await store.start_session(opened.model_copy(update={"job_id": "AJ_2"})) == ended
 
 
+async def test_a_session_is_marked_ending_once_and_only_while_open(store: AgentStore) -> None:
+    session = await store.start_session(
+        NewCallSession(agent_id=None, room_name="agent-ending", kind="test", deployment="dev")
+    )
+    assert session.ending_at is None
+    await store.mark_ending(session.id)
+    marked = await store.get_session(session.id)
+    assert marked.status is SessionStatus.ACTIVE and marked.ending_at is not None
+    await store.mark_ending(session.id)  # again: the first time stands
+    assert (await store.get_session(session.id)).ending_at == marked.ending_at
+    ended = await store.finish_session(session.id, end_reason=EndReason.USER_HANGUP)
+    assert ended.ending_at == marked.ending_at
+    closed = await store.start_session(
+        NewCallSession(agent_id=None, room_name="agent-closed", kind="test", deployment="dev")
+    )
+    closed = await store.finish_session(closed.id, end_reason=EndReason.USER_HANGUP)
+    await store.mark_ending(closed.id)
+    assert (await store.get_session(closed.id)).ending_at is None
+
+
 async def test_a_workers_late_end_replaces_an_end_the_backend_inferred(store: AgentStore) -> None:
     """The worker's end, spooled through a store outage, arrives after the backend closed the
     row as `room_closed`: the worker knows why the call ended, so its end is the one kept."""
