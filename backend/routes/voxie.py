@@ -4,7 +4,7 @@ of their own (`{"agent_id": "<id or slug>"}`).
 Voxie makes agents for users only, so the dispatch names the user who will own the result: the
 caller, or for the operator token the user it names with `owner_id`; an edit session names the
 agent's owner. The operator token is no user: a session it opens without `owner_id` (or to edit
-an agent the operator owns) is refused with 422 `owner-required` before any room is made — an
+an agent the operator owns) is refused with 403 `owner-required` before any room is made — an
 agent Voxie built for the nil owner would show on no user's dashboard (the rule:
 `shared.contracts.dispatch.names_a_user`).
 """
@@ -52,14 +52,14 @@ async def create_voxie_session(request: Request, principal: Principal) -> Respon
         owner = agent.owner_id
         if not names_a_user(owner):
             raise Problem(
-                422,
+                403,
                 "owner-required",
                 f"agent {agent.slug} is the operator's, and Voxie edits users' agents only: "
                 f"change it with PATCH /api/agents/{agent.id}",
             )
     if not names_a_user(owner):
         raise Problem(
-            422,
+            403,
             "owner-required",
             "Voxie builds agents for users, and the operator token is none: name the user "
             'who will own the agent, {"owner_id": "<user uuid>"}',
@@ -83,6 +83,6 @@ operations = [
         response=RoomGrantBody,
         body=VoxieSessionRequest,
         body_required=False,
-        problems=(403, 404, 409, 422, 429, 502),
+        problems=(403, 404, 409, 429, 502),
     )
 ]

@@ -334,7 +334,7 @@ async def test_voxie_sessions_always_name_the_user_who_will_own_the_agent(
     rooms_before = len(await rooms_of(livekit_api))
     for body in (None, {}, {"owner_id": str(OPERATOR_OWNER_ID)}, {"agent_id": str(operators.id)}):
         refused = await client.post("/api/voxie/sessions", json=body, headers=OPERATOR)
-        assert refused.status_code == 422, (body, refused.text)
+        assert refused.status_code == 403, (body, refused.text)
         assert refused.json()["type"].endswith("owner-required"), refused.text
         assert "users" in refused.json()["detail"]
     assert len(await rooms_of(livekit_api)) == rooms_before

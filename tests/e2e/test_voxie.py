@@ -65,7 +65,7 @@ async def test_voxie_joins_creation_rooms_only(
     # dispatch naming the operator's nil owner id that reaches Voxie anyway (made by hand in
     # LiveKit): refused by Voxie too, with a reason, and no session recorded.
     refused = await http.post(f"{platform.api}/api/voxie/sessions", headers=OPERATOR)
-    assert refused.status_code == 422 and "owner_id" in refused.json()["detail"], refused.text
+    assert refused.status_code == 403 and "owner_id" in refused.json()["detail"], refused.text
     nobodys = voxie_room_name()
     nil_owner = DispatchMetadata(
         deployment="test", kind="creation", requested_by=f"user:{OPERATOR_OWNER_ID}"
