@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -106,8 +106,8 @@ async def calls(
     store_link = await TcpProxy(target_of(database_url)).start()
     platform = Platform(lk, database_url, directory, backend_port, double.env())
     key = new_key()
-    # The operator's agents (Voxie sessions the operator opens) use the environment's secret;
-    # the calls' agents are a user's, whose secret and exemption are stored as the API would.
+    # The operator's own agents would use the environment's secret; the calls' agents, and the
+    # one Voxie builds, are a user's, whose secret and exemption are stored as the API would.
     tools = {
         "TOOL_HTTP_ALLOWLIST": ALLOW_LOCAL,
         "TOOL_SECRETS": json.dumps(
@@ -487,7 +487,8 @@ async def test_voxie_builds_an_agent_from_speech_and_chat_saves_it_and_it_runs(
 
     response = await http.post(
         f"{calls.platform.api}/api/voxie/sessions",
-        json={"owner_id": str(uuid4())},
+        # For the user whose secret and exemption the fixture stored: Voxie builds for users.
+        json={"owner_id": str(OWNER)},
         headers=OPERATOR,
     )
     assert response.status_code == 201, response.text
