@@ -5,7 +5,8 @@ Both room endpoints end here. A test call gets `agent-{agent_id}-{suffix}` with 
 `{"agent_id"}` and one dispatch to the spawner; a Voxie session gets `voxie-creation-{suffix}`
 and one dispatch to Voxie. The dispatch rides inside CreateRoom, so LiveKit launches it once,
 with the room; a dispatch in the token would be ignored for an existing room and a separate
-CreateDispatch would add a second agent on retry.
+CreateDispatch would add a second agent on retry. A test call's `call_sessions` row is opened
+here too, before its room, with its owner and version (`DispatchMetadata.session_id`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from uuid import UUID, uuid4
 
 import jwt
 
@@ -23,6 +25,7 @@ from backend.services import Services
 from backend.workers import refuse_without_worker
 from shared.contracts import AgentConfig
 from shared.contracts.dispatch import DispatchMetadata, RoomMetadata, SessionKind
+from shared.contracts.sessions import EndReason, SessionStatus, call_record
 from shared.contracts.versions import RunTarget
 from shared.logging import get_logger
 from shared.naming import RoomKind, agent_room_name, voxie_room_name
@@ -141,17 +144,35 @@ async def create_room(
     settings, metrics = services.settings, services.metrics
     name, kind, agent = admission.name, admission.kind, admission.agent
     agent_id = agent.id if agent is not None else None
+    call = agent if kind is not SessionKind.CREATION else None
     dispatch = DispatchMetadata(
         agent_id=agent_id,
         deployment=settings.platform_env,
         kind=kind,
         requested_by=requested_by or principal.identity,
         # The spawner reloads a cached config older than this, so an edit applies at once.
-        agent_version=agent.version
-        if agent is not None and kind is not SessionKind.CREATION
-        else None,
+        agent_version=call.version if call is not None else None,
         version=version,
+        session_id=uuid4() if call is not None else None,
     )
+    session = None
+    if call is not None:
+        # The call's row, before its room: whatever becomes of the call (refused, no agent ever
+        # takes it, the caller leaves first), it is on its owner's list with its version.
+        session = call_record(
+            name,
+            dispatch,
+            deployment=settings.platform_env,
+            agent_id=call.id,
+            owner_id=call.owner_id,
+            ran=version,
+            draft_version=call.version,
+        )
+        try:
+            await services.store.start_session(session)
+        except BaseException:
+            await release_slot(services, name)
+            raise
     try:
         await services.rooms.create(
             NewRoom(
@@ -164,11 +185,13 @@ async def create_room(
                 max_participants=MAX_PARTICIPANTS,
             )
         )
-    except BaseException:
+    except BaseException as exc:
         # Not made (or not known to be: a room made despite a timeout is in LiveKit's list,
         # which counts it from the next census on).
         if admission.holds_slot:
             await release_slot(services, name)
+        if session is not None and session.id is not None:
+            await _room_not_opened(services, session.id, exc)
         raise
     metrics.rooms_created.labels(kind.value).inc()
     log.info(
@@ -200,6 +223,20 @@ async def open_room(
     return await create_room(
         services, principal, admission, requested_by=requested_by, version=version
     )
+
+
+async def _room_not_opened(services: Services, session_id: UUID, exc: BaseException) -> None:
+    """The call's row says it failed (the caller got an error); best effort: a row left open
+    is finalised `lost` by the reconciler, its room being in no listing."""
+    try:
+        await services.store.finish_session(
+            session_id,
+            end_reason=EndReason.ERROR,
+            status=SessionStatus.FAILED,
+            error=f"the room could not be opened: {type(exc).__name__}",
+        )
+    except StoreError as error:
+        log.warning("session_not_failed", session_id=str(session_id), error=str(error))
 
 
 def slot_ttl_s(settings: Settings) -> float:

@@ -37,7 +37,7 @@ import jwt
 from backend.api_keys import ApiKeys, not_configured
 from backend.problems import Problem, unavailable
 from shared.contracts.api_keys import is_api_key, is_well_formed
-from shared.contracts.dispatch import OPERATOR, OPERATOR_OWNER_ID, user_identity
+from shared.contracts.dispatch import OPERATOR, OPERATOR_OWNER_ID, names_a_user, user_identity
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -348,7 +348,7 @@ def _user_principal(subject: str, what: str) -> Principal:
         user_id = UUID(subject)
     except ValueError:
         raise unauthorized(f"{what}'s subject is not a user id") from None
-    if user_id == OPERATOR_OWNER_ID:
+    if not names_a_user(user_id):
         log.warning("user_token_refused", reason="reserved_subject")
         raise unauthorized(
             f"{what}'s subject is the operator's reserved owner id "

@@ -49,6 +49,7 @@ from shared.contracts import CallSession, EndReason, SessionStatus
 from shared.contracts.dispatch import OPERATOR, DispatchMetadata, SessionKind
 from shared.contracts.lifecycle import LifecycleState
 from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED, RoomClosed, RoomClosedCode
+from shared.contracts.sessions import NO_AGENT
 from shared.logging import bind_log_context, get_logger
 from shared.naming import RoomKind
 from shared.reconciliation import (
@@ -351,7 +352,9 @@ class Reconciler:
                 session.id,
                 end_reason=EndReason.LOST,
                 status=SessionStatus.FAILED,
-                error="its worker was lost: the room ended, or another agent took it over, "
+                error=NO_AGENT
+                if session.job_id is None
+                else "its worker was lost: the room ended, or another agent took it over, "
                 "without the session being closed",
             )
             self._record(report, "finalised_lost_session", session.room_name, str(session.id))

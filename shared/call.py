@@ -3,7 +3,8 @@
     another agent here? leave ─▶ prepare (the worker's: what runs) ─▶ refused? tell the room,
     record a failed session ─▶ record the start ─▶ build agent + session (the worker's) ─▶
     connect ─▶ another agent came first? end ─▶ drive (the worker's, until an end) ─▶
-    end reason ─▶ finish (the worker's last writes) ─▶ record the end ─▶ shut the job down
+    end reason ─▶ mark the session ending ─▶ finish (the worker's last writes) ─▶ record the
+    end ─▶ shut the job down
 
 The spawner (`spawner.call.SpawnedCall`) and Voxie (`voxie.call.CreationCall`) subclass `Call`
 with what is their own — what runs and why it may be refused, the agent, how the conversation
@@ -48,15 +49,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, Self
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from livekit import api, rtc
 from livekit.agents import Agent, AgentSession, JobContext
 from livekit.agents.voice.events import CloseEvent, CloseReason
 from livekit.agents.voice.room_io import RoomOptions
 
-from shared.contracts import DispatchMetadata, EndReason, NewCallSession, SessionKind
+from shared.contracts import DispatchMetadata, EndReason, NewCallSession
 from shared.contracts.room_messages import SpawnerErrorCode
+from shared.contracts.sessions import call_record
+from shared.contracts.versions import RunTarget
 from shared.logging import get_logger
 from shared.presence import agents_ahead_in_room, human_kind
 from shared.recording import CallEnd, call_end
@@ -352,22 +355,20 @@ class Call(ABC):
         *,
         agent_id: UUID | None,
         owner_id: UUID | None = None,
-        agent_version: int | None = None,
+        ran: RunTarget | None = None,
         draft_version: int | None = None,
     ) -> NewCallSession:
-        metadata = self.metadata
-        return NewCallSession(
-            id=uuid4(),
+        """This job's row: the one the backend opened with the room if the dispatch names it
+        (recording the start then claims it for this job), else a new one."""
+        return call_record(
+            self.room.name,
+            self.metadata,
+            deployment=self.settings.platform_env,
             agent_id=agent_id,
             owner_id=owner_id,
-            room_name=self.room.name,
-            # A job dispatched without metadata (an agent room may be) runs as a test call.
-            kind=metadata.kind if metadata else SessionKind.TEST,
-            deployment=self.settings.platform_env,
-            participant_identity=metadata.requested_by if metadata else None,
-            job_id=self.room.job_id,
-            agent_version=agent_version,
+            ran=ran,
             draft_version=draft_version,
+            job_id=self.room.job_id,
         )
 
     async def run(self) -> None:
@@ -473,6 +474,8 @@ class Call(ABC):
         if self.end_reason is None:  # a drive that returned before its call ended: a bug
             self.end(EndReason.ERROR, "the call stopped without an end")
         assert self.end_reason is not None
+        # The pages show the call as ending from now on, while the summary is still written.
+        await self.runtime.call(self.runtime.recorder.ending(session_id))
         if self._notice is not None:
             await self.room.tell(self._notice, self.agent_id)
         # The records below matter more than a clean close: a failing close is logged, not fatal.

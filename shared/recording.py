@@ -47,7 +47,7 @@ from shared.contracts.sessions import (
     TokenUsage,
 )
 from shared.logging import get_logger
-from shared.store.errors import InvalidInput, NotFound, StoreUnavailable
+from shared.store.errors import InvalidInput, NotFound, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
     from livekit.agents import AgentSession, llm
@@ -145,17 +145,42 @@ class SessionRecorder:
         return len(self._spooled())
 
     async def start(self, new: NewCallSession) -> UUID:
-        """Records a started call and returns its id; a store outage spools the start."""
-        new = new if new.id is not None else new.model_copy(update={"id": uuid4()})
-        assert new.id is not None
+        """Records a started call and returns its id; a store outage spools the start.
+
+        The row may be there already, opened by the backend with the room: the start claims
+        it. If another job has it (the reconciler dispatched the room again after its agent's
+        worker died: the dead call's row is finalised `lost`), or it has ended (dispatched again
+        to a caller still waiting after a refusal), this job's call is a row of its own, so no
+        end or transcript lands on another job's call."""
+        session_id = new.id or uuid4()
+        new = new.model_copy(update={"id": session_id})
         try:
-            await self._store.start_session(new)
+            row = await self._store.start_session(new)
+            if row.status is not SessionStatus.ACTIVE or row.job_id != new.job_id:
+                log.info("session_taken", session_id=str(session_id), room=new.room_name)
+                session_id = uuid4()
+                new = new.model_copy(update={"id": session_id})
+                await self._store.start_session(new)
         except StoreUnavailable as exc:
             log.warning(
-                "session_start_spooled", session_id=str(new.id), room=new.room_name, reason=str(exc)
+                "session_start_spooled",
+                session_id=str(session_id),
+                room=new.room_name,
+                reason=str(exc),
             )
-            self._write(_SpoolRecord(session_id=new.id, start=new))
-        return new.id
+            self._write(_SpoolRecord(session_id=session_id, start=new))
+        return session_id
+
+    async def ending(self, session_id: UUID) -> None:
+        """The call began to end and its last writes (the summary) follow: readers see it as
+        ending now, not when they are done. Only a hint for the pages, so best effort: nothing
+        is spooled for it, and a start still in the spool has no row to mark."""
+        if self._read(session_id) is not None:
+            return
+        try:
+            await self._store.mark_ending(session_id)
+        except StoreError as exc:
+            log.warning("session_not_marked_ending", session_id=str(session_id), reason=str(exc))
 
     async def finish(self, end: CallEnd) -> bool:
         """Records the end, transcript and usage; True if stored now, False if spooled."""

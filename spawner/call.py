@@ -149,10 +149,7 @@ class SpawnedCall(Call):
         self._mark("loaded")
         self._config = config
         return self.session_record(
-            agent_id=config.id,
-            owner_id=config.owner_id,
-            agent_version=ran if isinstance(ran, int) else None,
-            draft_version=config.version if ran == DRAFT else None,
+            agent_id=config.id, owner_id=config.owner_id, ran=ran, draft_version=config.version
         )
 
     async def _load(self, agent_id: UUID) -> tuple[AgentConfig, RunTarget]:

@@ -63,11 +63,13 @@ class NotAnOwner(ValueError):
 
 def owner_id_from(requested_by: str) -> UUID:
     """The owner of what a session creates: `user:<uuid>` (as the backend mints it for a
-    Supabase user) → that uuid. Any other identity (an operator, a service) owns nothing."""
+    Supabase user) → that uuid. Any other identity (an operator, a service, `user:` with the
+    operator's nil owner id) owns nothing (`shared.contracts.dispatch.names_a_user`)."""
     if (user_id := user_id_of(requested_by)) is not None:
         return user_id
     raise NotAnOwner(
-        f"requested_by '{excerpt(requested_by)}' is not 'user:<uuid>': agents are owned by users"
+        f"requested_by '{excerpt(requested_by)}' is not a user's 'user:<uuid>': "
+        "Voxie builds agents for users only"
     )
 
 

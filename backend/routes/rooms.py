@@ -1,5 +1,6 @@
-"""The platform's live rooms, read from LiveKit: `GET /api/rooms`, `GET /api/stats`, and the
-operator's `POST /api/rooms/{room_name}/close` and `POST /api/gc` (a reconciler pass now).
+"""The platform's live rooms, read from LiveKit: `GET /api/rooms`, `GET /api/stats`, the
+caller's `POST /api/rooms/{room_name}/end` (End call), and the operator's
+`POST /api/rooms/{room_name}/close` and `POST /api/gc` (a reconciler pass now).
 
 The read model (`shared.room_census`) is LiveKit's view; a user sees the rooms of their own
 agents and the rooms they are in (`backend.agents.visible_rooms`).
@@ -33,6 +34,7 @@ from shared.contracts.room_messages import RoomClosedCode
 from shared.logging import get_logger
 from shared.naming import RoomKind, parse_room_name
 from shared.room_census import RoomView
+from shared.rooms import RoomGone
 from shared.store import AgentStore, StoreUnavailable
 from shared.validation import excerpt
 
@@ -117,6 +119,35 @@ async def close_room(request: Request, principal: Principal) -> Response:
     return json_response(RoomClosed(room_name=name, closed=True))
 
 
+@authenticated()
+async def end_call(request: Request, principal: Principal) -> Response:
+    """The caller's End call: hang up the call the caller is in (the operator: any room). The
+    room's open session is marked ending at once, so the Calls page shows the hang-up within a
+    second while the worker still writes the summary; then the room is deleted, which the
+    agent's worker records as `user_hangup` for a test call and a Voxie session alike (one
+    action, one end reason), and its place is free."""
+    svc = services(request)
+    name = path(request, RoomPath).room_name
+    parsed = parse_room_name(name)
+    if parsed is None:
+        raise not_found(f"'{excerpt(name, 100)}' is not a platform room")
+    try:
+        present = await svc.rooms.participants(name)
+    except RoomGone:
+        raise not_found(f"no room {name}") from None
+    if not principal.is_operator and principal.identity not in {p.identity for p in present}:
+        # Someone else's call is not the caller's to end, nor to know of.
+        raise not_found(f"no room {name}")
+    sessions = await svc.store.list_sessions(room_name=name, open_only=True)
+    for session in sessions.items:
+        await svc.store.mark_ending(session.id)
+    await svc.rooms.delete(name)
+    if parsed.kind is RoomKind.AGENT:
+        await release_slot(svc, name)
+    log.info("call_ended_by_caller", requested_by=principal.identity)
+    return json_response(RoomClosed(room_name=name, closed=True))
+
+
 @authenticated(operator=True)
 async def run_gc(request: Request, principal: Principal) -> Response:
     svc = services(request)
@@ -141,6 +172,15 @@ operations = [
         "/api/rooms/{room_name}/close",
         close_room,
         "close a room and tell the people in it why (operator)",
+        response=RoomClosed,
+        path_params=RoomPath,
+        problems=(404,),
+    ),
+    Operation(
+        "POST",
+        "/api/rooms/{room_name}/end",
+        end_call,
+        "hang up the call the caller is in: the room closes, its session shows as ending",
         response=RoomClosed,
         path_params=RoomPath,
         problems=(404,),

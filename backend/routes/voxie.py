@@ -2,8 +2,11 @@
 of their own (`{"agent_id": "<id or slug>"}`).
 
 Voxie makes agents for users only, so the dispatch names the user who will own the result: the
-caller, or for the operator token the user it names with `owner_id` (default
-`OPERATOR_OWNER_ID`); an edit session names the agent's owner.
+caller, or for the operator token the user it names with `owner_id`; an edit session names the
+agent's owner. The operator token is no user: a session it opens without `owner_id` (or to edit
+an agent the operator owns) is refused with 403 `owner-required` before any room is made — an
+agent Voxie built for the nil owner would show on no user's dashboard (the rule:
+`shared.contracts.dispatch.names_a_user`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from backend.http import authenticated, json_response, read_model, services
 from backend.operations import Operation
 from backend.problems import Problem
 from shared.contracts import AgentStatus
-from shared.contracts.dispatch import SessionKind, user_identity
+from shared.contracts.dispatch import SessionKind, names_a_user, user_identity
 
 
 class VoxieSessionRequest(BaseModel):
@@ -47,6 +50,20 @@ async def create_voxie_session(request: Request, principal: Principal) -> Respon
         if agent.status is AgentStatus.ARCHIVED:
             raise Problem(409, "agent-archived", f"agent {agent.slug} is archived")
         owner = agent.owner_id
+        if not names_a_user(owner):
+            raise Problem(
+                403,
+                "owner-required",
+                f"agent {agent.slug} is the operator's, and Voxie edits users' agents only: "
+                f"change it with PATCH /api/agents/{agent.id}",
+            )
+    if not names_a_user(owner):
+        raise Problem(
+            403,
+            "owner-required",
+            "Voxie builds agents for users, and the operator token is none: name the user "
+            'who will own the agent, {"owner_id": "<user uuid>"}',
+        )
     grant = await open_room(
         svc, principal, SessionKind.CREATION, agent, requested_by=user_identity(owner)
     )

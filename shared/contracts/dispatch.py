@@ -20,13 +20,18 @@ already dispatched. Left out (a dispatch from before versions): the published ve
 `agent_version` is the draft's row version (`agents.version`) when the room was created: a
 spawner whose cached row is older reloads it, so a draft call never runs the draft from before
 an edit (and the agent's status is never older than the backend's check).
+`session_id` (agent rooms) is the `call_sessions` row the backend opened with the room, owner
+and version already set, so a call is on its owner's list even if no agent ever takes it; the
+worker that takes the job records its start and end on that row (`shared.contracts.sessions.
+call_record`). Left out (a Voxie session, a dispatch made by hand): the worker opens the row.
 
 `requested_by` is who the session is for. In a Voxie session it is always `user:<uuid>`: the
 user who will own what the session creates (the Supabase user who asked; for the operator token
-the user it names, by default `OPERATOR_OWNER_ID`, which also owns agents the operator creates
-through the API; for an edit session the agent's owner). In a test call it is the caller:
-`user:<uuid>` or `operator`. The participant identity in the caller's join token is the caller:
-`user:<uuid>` or `operator`.
+the user it must name with `owner_id`; for an edit session the agent's owner). Never the
+operator's owner id (`OPERATOR_OWNER_ID`, which owns the agents the operator creates through
+the API): Voxie builds for users only, and refuses `user:<nil uuid>` like any non-user. In a
+test call it is the caller: `user:<uuid>` or `operator`. The participant identity in the
+caller's join token is the caller: `user:<uuid>` or `operator`.
 
 """
 
@@ -97,6 +102,7 @@ class DispatchMetadata(BaseModel):
     requested_by: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     agent_version: Annotated[int, Field(ge=1)] | None = None
     version: RunTarget | None = None
+    session_id: UUID | None = None
 
     def to_json(self) -> str:
         return self.model_dump_json()
@@ -111,14 +117,24 @@ def user_identity(user_id: UUID) -> str:
     return f"{USER_PREFIX}{user_id}"
 
 
+def names_a_user(user_id: UUID) -> bool:
+    """Whether `user_id` can be a user's: every UUID but the operator's owner id (the nil UUID),
+    which stands for the operator token, behind which there is no user. A user holding it would
+    own, see and change the operator's agents; Voxie building for it would make agents that no
+    user's dashboard shows."""
+    return user_id != OPERATOR_OWNER_ID
+
+
 def user_id_of(identity: str) -> UUID | None:
-    """The Supabase user an identity names (`user:<uuid>`), or None for any other identity."""
+    """The Supabase user an identity names (`user:<uuid>`), or None for any other identity,
+    `user:` with the operator's owner id included (see `names_a_user`)."""
     if not identity.startswith(USER_PREFIX):
         return None
     try:
-        return UUID(identity.removeprefix(USER_PREFIX))
+        user_id = UUID(identity.removeprefix(USER_PREFIX))
     except ValueError:
         return None
+    return user_id if names_a_user(user_id) else None
 
 
 class RoomMetadata(BaseModel):

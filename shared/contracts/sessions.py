@@ -1,7 +1,10 @@
 """Session records: one row per call, its transcript and its token usage.
 
-Writers: the spawner (test/live calls) and Voxie (creation calls), at job start and end; the
-backend finalises rows whose room closed or vanished (`room_closed`, `lost`).
+Writers: the backend opens a test or live call's row when it creates the room (owner and version
+known from then on, so a call no agent ever took is still its owner's), the spawner (test/live
+calls) and Voxie (creation calls) record their job on it at start and close it at the end;
+the backend finalises rows whose room closed or vanished (`room_closed`, `lost`; a row no job
+ever took is `lost` and failed: `NO_AGENT`). Every row is built by `call_record`.
 Readers: the backend (`GET /api/sessions[/{id}]`), the dashboard, billing.
 
 Example session (the `call_sessions` row):
@@ -27,11 +30,12 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.contracts.dispatch import SessionKind
+from shared.contracts.dispatch import DispatchMetadata, SessionKind
+from shared.contracts.versions import DRAFT, RunTarget
 
 MAX_TRANSCRIPT_ITEMS = 5_000
 MAX_SUMMARY = 4_000
@@ -89,6 +93,41 @@ class NewCallSession(BaseModel):
     draft_version: Annotated[int, Field(ge=1)] | None = None
 
 
+def call_record(
+    room_name: str,
+    metadata: DispatchMetadata | None,
+    *,
+    deployment: str,
+    agent_id: UUID | None,
+    owner_id: UUID | None,
+    ran: RunTarget | None = None,
+    draft_version: int | None = None,
+    job_id: str | None = None,
+) -> NewCallSession:
+    """A call's row as opened: by the backend with the room (`metadata` is the dispatch it
+    makes), and again by the worker that takes the job (the same id, now with its `job_id`).
+    `ran` is what the call runs: a published version number, or the working draft at row
+    version `draft_version`. The id is the dispatch's `session_id`, else a new one."""
+    return NewCallSession(
+        id=metadata.session_id if metadata and metadata.session_id else uuid4(),
+        agent_id=agent_id,
+        owner_id=owner_id,
+        room_name=room_name,
+        # A job dispatched without metadata (an agent room may be) runs as a test call.
+        kind=metadata.kind if metadata else SessionKind.TEST,
+        deployment=deployment,
+        participant_identity=metadata.requested_by if metadata else None,
+        job_id=job_id,
+        agent_version=ran if isinstance(ran, int) else None,
+        draft_version=draft_version if ran == DRAFT else None,
+    )
+
+
+# Why the backend failed a call whose row no job ever took (`job_id` unset) when its room
+# ended: no worker accepted the dispatch (none registered, all full), or the caller left first.
+NO_AGENT = "no agent took the call before its room ended"
+
+
 class CallSession(NewCallSession):
     id: UUID
     status: SessionStatus
@@ -97,6 +136,9 @@ class CallSession(NewCallSession):
     duration_s: float | None = None
     end_reason: EndReason | None = None
     error: str | None = None
+    # When the call began to end while still `active` (migration 20261207000200): the caller
+    # hung up, or the worker is writing its last records. Readers show "ending".
+    ending_at: datetime | None = None
     # Counted from the transcript when it is written (a database trigger): `function_call`
     # items, and `function_call_output` items with `is_error`.
     tool_calls: Annotated[int, Field(ge=0)] = 0

@@ -183,7 +183,11 @@ class AgentStore(Protocol):
 
     # sessions
     async def start_session(self, new: NewCallSession) -> CallSession:
-        """Records a started call; a repeated start with the same id returns the existing row."""
+        """Records a started call; a repeated start with the same id returns the existing row,
+        and one with a `job_id` claims it for that job if it is open and no job has it yet (the
+        backend opens a test call's row with its room; the worker that takes the job records
+        itself on it). Nothing else of an existing row changes: the backend's owner and version
+        stand. The caller sees in the row returned whether the claim was its."""
 
     async def finish_session(
         self,
@@ -196,6 +200,10 @@ class AgentStore(Protocol):
     ) -> CallSession:
         """Closes an open session; an already closed one is returned unchanged (first end
         wins), except that a worker's end replaces one the backend inferred (`end_replaces`)."""
+
+    async def mark_ending(self, session_id: UUID | str) -> None:
+        """The open session began to end (`ending_at`, the first time only); a closed or
+        unknown one is left as it is."""
 
     async def get_session(self, session_id: UUID | str) -> CallSession: ...
 

@@ -399,7 +399,10 @@ class PostgresStore(PostgresVersions, PostgresSecrets, PostgresApiKeys):
                 " insert into public.call_sessions (id, agent_id, owner_id, room_name, kind,"
                 " deployment, participant_identity, job_id, agent_version, draft_version)"
                 " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                " on conflict (id) do nothing returning *)"
+                " on conflict (id) do update set job_id = excluded.job_id"
+                " where public.call_sessions.job_id is null"
+                " and public.call_sessions.status = 'active'"
+                " returning *)"
                 " select * from inserted union all"
                 " select * from public.call_sessions where id = $1 limit 1",
                 session_id,
@@ -443,6 +446,16 @@ class PostgresStore(PostgresVersions, PostgresSecrets, PostgresApiKeys):
             )
         )
         return session_from_row(row) if row is not None else await self.get_session(sid)
+
+    async def mark_ending(self, session_id: UUID | str) -> None:
+        sid = parse_uuid(session_id, "session id")
+        await self._run(
+            lambda c: c.execute(
+                "update public.call_sessions set ending_at = now()"
+                " where id = $1 and status = 'active' and ending_at is null",
+                sid,
+            )
+        )
 
     async def get_session(self, session_id: UUID | str) -> CallSession:
         sid = parse_uuid(session_id, "session id")

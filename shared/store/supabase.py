@@ -12,7 +12,7 @@ when the request never reached the server (connect errors).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -343,6 +343,15 @@ class SupabaseStore(SupabaseVersions, SupabaseSecrets, SupabaseApiKeys):
             .upsert(row, on_conflict="id", ignore_duplicates=True)
             .execute
         )
+        if not rows and new.job_id is not None:  # there already: the job claims an open row
+            rows = await self._rows(
+                self._table("call_sessions")
+                .update({"job_id": new.job_id})
+                .eq("id", str(session_id))
+                .eq("status", SessionStatus.ACTIVE.value)
+                .is_("job_id", "null")
+                .execute
+            )
         return session_from_row(rows[0]) if rows else await self.get_session(session_id)
 
     async def finish_session(
@@ -380,6 +389,17 @@ class SupabaseStore(SupabaseVersions, SupabaseSecrets, SupabaseApiKeys):
             update = update.eq("end_reason", current.end_reason.value)
         rows = await self._rows(update.execute)
         return session_from_row(rows[0]) if rows else await self.get_session(sid)
+
+    async def mark_ending(self, session_id: UUID | str) -> None:
+        sid = parse_uuid(session_id, "session id")
+        await self._rows(
+            self._table("call_sessions")
+            .update({"ending_at": datetime.now(UTC).isoformat()})
+            .eq("id", str(sid))
+            .eq("status", SessionStatus.ACTIVE.value)
+            .is_("ending_at", "null")
+            .execute
+        )
 
     async def get_session(self, session_id: UUID | str) -> CallSession:
         sid = parse_uuid(session_id, "session id")

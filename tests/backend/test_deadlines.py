@@ -236,7 +236,7 @@ async def test_every_store_route_answers_within_its_budget_while_the_database_ha
         Case("rooms list", "GET", "/api/rooms", 200),
         Case("room close", "POST", f"/api/rooms/{rooms['closed']}/close", 200),
         Case("stats", "GET", "/api/stats", 200),
-        Case("voxie session", "POST", "/api/voxie/sessions", 201),
+        Case("voxie session", "POST", "/api/voxie/sessions", 201, json={"owner_id": str(ALICE)}),
     ]
     if kind == "postgres":
         target = target_of(database_url)
@@ -289,7 +289,9 @@ async def test_every_livekit_route_answers_within_its_budget_while_livekit_hangs
     down = "livekit-unavailable"
     cases = [
         Case("spawn", "POST", f"/api/agents/{agent.id}/spawn", 503, down),
-        Case("voxie session", "POST", "/api/voxie/sessions", 503, down),
+        Case(
+            "voxie session", "POST", "/api/voxie/sessions", 503, down, json={"owner_id": str(ALICE)}
+        ),
         Case("rooms list", "GET", "/api/rooms", 503, down),
         Case("rooms list (user)", "GET", "/api/rooms", 503, down, user=True),
         Case("stats", "GET", "/api/stats", 503, down),

@@ -14,7 +14,7 @@ from livekit import api
 from livekit.protocol import models, webhook
 
 from shared.store.postgres import PostgresStore
-from tests.backend.conftest import ALICE, OPERATOR, AgentFactory
+from tests.backend.conftest import ALICE, OPERATOR, AgentFactory, as_user
 from tests.support.livekit import LiveKitDouble
 from tests.support.livekit.webhooks import encode_event, signed_headers
 
@@ -201,6 +201,9 @@ async def test_json_under_any_of_its_names_and_bodiless_posts_are_taken(
     # No body is no body, whatever the Content-Type says (voxiectl and curl send none).
     agent = await make_agent(ALICE)
     for headers in ({}, {"Content-Type": "text/plain"}):
-        for path in (f"/api/agents/{agent.id}/spawn", "/api/voxie/sessions"):
-            answer = await client.post(path, headers={**OPERATOR, **headers})
+        for path, auth in (
+            (f"/api/agents/{agent.id}/spawn", OPERATOR),
+            ("/api/voxie/sessions", as_user(ALICE)),
+        ):
+            answer = await client.post(path, headers={**auth, **headers})
             assert answer.status_code == 201, (path, headers, answer.text)

@@ -15,6 +15,7 @@ from backend.app import create_app
 from shared.contracts.lifecycle import AgentLifecycle, LifecycleState
 from shared.contracts.room_messages import PLATFORM_ROOM_CLOSED
 from shared.naming import agent_room_name
+from shared.store.postgres import PostgresStore
 from tests.backend.conftest import (
     ALICE,
     BOB,
@@ -161,3 +162,41 @@ async def test_during_a_database_outage_the_rooms_are_still_listed_unnamed(
         [listed] = response.json()["items"]
         assert listed["name"] == room and listed["agent_present"]
         assert listed["agent_name"] is None
+
+
+async def test_the_caller_ends_their_call_the_room_closes_and_the_session_shows_ending(
+    client: httpx.AsyncClient,
+    livekit: LiveKitDouble,
+    livekit_api: api.LiveKitAPI,
+    make_agent: AgentFactory,
+    store: PostgresStore,
+) -> None:
+    """Issue 22, item 6: End call is one API call for both kinds of room, answered at once."""
+    agent = await make_agent(ALICE)
+    spawned = (await client.post(f"/api/agents/{agent.id}/spawn", headers=as_user(ALICE))).json()
+    room = spawned["room_name"]
+    await livekit.join_with_token(spawned["token"])
+    await livekit.join(room, "agent-serving", kind=AGENT)
+    [session] = (await store.list_sessions(room_name=room)).items
+
+    # Not the caller's call (nor a platform room, nor a room at all): not found, nothing ends.
+    for path, headers in (
+        (f"/api/rooms/{room}/end", as_user(BOB)),
+        ("/api/rooms/lobby-1/end", as_user(ALICE)),
+        (f"/api/rooms/{agent_room_name(agent.id)}/end", as_user(ALICE)),
+    ):
+        refused = await client.post(path, headers=headers)
+        assert refused.status_code == 404, (path, refused.text)
+    assert (await store.get_session(session.id)).ending_at is None
+
+    ended = await client.post(f"/api/rooms/{room}/end", headers=as_user(ALICE))
+    assert ended.status_code == 200, ended.text
+    assert ended.json() == {"room_name": room, "closed": True}
+    rooms = await livekit_api.room.list_rooms(api.ListRoomsRequest())
+    assert room not in {r.name for r in rooms.rooms}
+    # Ending, not ended: the worker records how it ended once its last writes are done.
+    marked = await store.get_session(session.id)
+    assert marked.status == "active" and marked.ending_at is not None
+    stats = (await client.get("/api/stats", headers=OPERATOR)).json()
+    assert stats["capacity"]["agent_rooms"] == 0  # its place is free at once
+    assert (await client.post(f"/api/rooms/{room}/end", headers=as_user(ALICE))).status_code == 404

@@ -19,6 +19,7 @@ from shared.contracts import AgentStatus
 from shared.contracts.dispatch import OPERATOR_OWNER_ID, DispatchMetadata, RoomMetadata
 from shared.naming import parse_room_name
 from shared.settings import Settings
+from shared.store.postgres import PostgresStore
 from tests.backend.conftest import (
     ALICE,
     BOB,
@@ -46,6 +47,7 @@ async def test_spawn_creates_one_room_with_one_dispatch_and_a_one_room_token(
     livekit_api: api.LiveKitAPI,
     make_agent: AgentFactory,
     settings: Settings,
+    store: PostgresStore,
 ) -> None:
     agent = await make_agent(ALICE, slug="clarence")
     response = await client.post(f"/api/agents/{agent.id}/spawn", headers=as_user(ALICE))
@@ -66,15 +68,25 @@ async def test_spawn_creates_one_room_with_one_dispatch_and_a_one_room_token(
 
     [dispatch] = await livekit_api.agent_dispatch.list_dispatch(room_name)
     assert dispatch.agent_name == SPAWNER
-    assert DispatchMetadata.parse(dispatch.metadata) == DispatchMetadata(
+    metadata = DispatchMetadata.parse(dispatch.metadata)
+    assert metadata is not None and metadata.session_id is not None
+    assert metadata == DispatchMetadata(
         agent_id=agent.id,
         deployment="test",
         kind="test",
         requested_by=f"user:{ALICE}",
         agent_version=agent.version,
         version=1,  # a plain call runs the published version, fixed here
+        session_id=metadata.session_id,
     )
     assert body["version"] == 1
+    # The call's row is there with the room, before any agent took it: on its owner's list,
+    # with the version it runs, no job yet.
+    [session] = (await store.list_sessions(owner_id=ALICE, agent_id=agent.id)).items
+    assert session.id == metadata.session_id and session.room_name == room_name
+    assert (session.kind, session.status, session.job_id) == ("test", "active", None)
+    assert (session.agent_version, session.draft_version) == (1, None)
+    assert session.participant_identity == f"user:{ALICE}"
 
     # The token: this caller, this room, join/publish/subscribe/data, short-lived, nothing else.
     claims = api.TokenVerifier(livekit.api_key, livekit.api_secret).verify(body["token"])
@@ -184,7 +196,7 @@ async def test_at_max_total_agents_spawn_answers_429(
         assert full.status_code == 429 and full.json()["type"].endswith("at-capacity")
         assert int(full.headers["retry-after"]) >= 1
         # Voxie sessions are not agent rooms: still open.
-        assert (await client.post("/api/voxie/sessions", headers=OPERATOR)).status_code == 201
+        assert (await client.post("/api/voxie/sessions", headers=as_user(ALICE))).status_code == 201
     assert len(await rooms_of(livekit_api)) == 3
 
 
@@ -193,8 +205,11 @@ async def test_livekit_outage_is_a_503_problem(
 ) -> None:
     agent = await make_agent(ALICE)
     async with livekit.outage():
-        for path in (f"/api/agents/{agent.id}/spawn", "/api/voxie/sessions"):
-            response = await client.post(path, headers=OPERATOR)
+        for path, body in (
+            (f"/api/agents/{agent.id}/spawn", None),
+            ("/api/voxie/sessions", {"owner_id": str(ALICE)}),
+        ):
+            response = await client.post(path, json=body, headers=OPERATOR)
             assert response.status_code == 503, response.text
             assert response.json()["type"].endswith("livekit-unavailable")
             assert response.headers["retry-after"]
@@ -303,8 +318,7 @@ async def test_voxie_sessions_always_name_the_user_who_will_own_the_agent(
         _, metadata = await one_dispatch(livekit_api, grant["room_name"])
         return metadata.requested_by
 
-    # Voxie makes agents for users only: the operator's session is for a user too.
-    assert await requested_by(None, OPERATOR) == f"user:{OPERATOR_OWNER_ID}"
+    # Voxie makes agents for users only: the operator's session is for the user it names.
     assert await requested_by({"owner_id": str(BOB)}, OPERATOR) == f"user:{BOB}"
     alices = await make_agent(ALICE, slug="clarence")
     assert await requested_by({"agent_id": str(alices.id)}, OPERATOR) == f"user:{ALICE}"
@@ -313,6 +327,17 @@ async def test_voxie_sessions_always_name_the_user_who_will_own_the_agent(
         "/api/voxie/sessions", json={"owner_id": str(BOB)}, headers=as_user(ALICE)
     )
     assert for_bob.status_code == 403
+
+    # The operator token is no user: a session for nobody, or for the operator's own nil owner
+    # id, or to edit an agent the operator owns, is refused before any room is made.
+    operators = await make_agent(OPERATOR_OWNER_ID, slug="house-agent")
+    rooms_before = len(await rooms_of(livekit_api))
+    for body in (None, {}, {"owner_id": str(OPERATOR_OWNER_ID)}, {"agent_id": str(operators.id)}):
+        refused = await client.post("/api/voxie/sessions", json=body, headers=OPERATOR)
+        assert refused.status_code == 403, (body, refused.text)
+        assert refused.json()["type"].endswith("owner-required"), refused.text
+        assert "users" in refused.json()["detail"]
+    assert len(await rooms_of(livekit_api)) == rooms_before
 
     # A test call names its caller, the operator as "operator".
     spawned = await client.post(f"/api/agents/{alices.id}/spawn", headers=OPERATOR)
@@ -385,7 +410,7 @@ async def test_a_livekit_that_never_answers_is_a_503_and_spawns_work_once_it_is_
             # Several at once: the census read they share must not hold the rest behind it.
             answers = await asyncio.gather(
                 *(client.post(spawn, headers=OPERATOR) for _ in range(4)),
-                client.post("/api/voxie/sessions", headers=OPERATOR),
+                client.post("/api/voxie/sessions", json={"owner_id": str(ALICE)}, headers=OPERATOR),
                 client.get("/api/rooms", headers=OPERATOR),
                 client.post("/api/gc", headers=OPERATOR),  # a reconciler pass
             )

@@ -16,6 +16,7 @@ from livekit.protocol import models, webhook
 
 from backend.app import create_app
 from shared.contracts import CallSession, EndReason, NewCallSession, SessionStatus
+from shared.contracts.sessions import NO_AGENT
 from shared.settings import Settings
 from shared.store.postgres import PostgresStore
 from tests.backend.conftest import ALICE, OPERATOR, AgentFactory, as_user, backend_settings
@@ -72,8 +73,12 @@ async def test_room_finished_closes_open_sessions_and_agent_departures_wake_the_
     await livekit.wait_for(lambda: passes_done(http), what="the first reconciler pass")
     spawned = await http.post(f"/api/agents/{agent.id}/spawn", headers=as_user(ALICE))
     room = spawned.json()["room_name"]
+    # The row the backend opened with the room, which no job takes, and one a job took.
+    [unanswered] = (await store.list_sessions(room_name=room)).items
     session = await store.start_session(
-        NewCallSession(agent_id=agent.id, room_name=room, kind="test", deployment="test")
+        NewCallSession(
+            agent_id=agent.id, room_name=room, kind="test", deployment="test", job_id="AJ_took"
+        )
     )
 
     await livekit.join(room, "agent-late", kind=AGENT)
@@ -93,6 +98,11 @@ async def test_room_finished_closes_open_sessions_and_agent_departures_wake_the_
     await livekit.wait_for(finalised, what="the session to be finalised")
     closed = await store.get_session(session.id)
     assert closed.end_reason is EndReason.ROOM_CLOSED and closed.status is SessionStatus.ENDED
+    # No agent ever took the other: a failed call, saying so, still its owner's with its version.
+    failed = await store.get_session(unanswered.id)
+    assert (failed.end_reason, failed.status) == (EndReason.LOST, SessionStatus.FAILED)
+    assert failed.error == NO_AGENT
+    assert (failed.owner_id, failed.agent_version) == (ALICE, 1)
     metrics = (await http.get("/metrics", headers=OPERATOR)).text
     assert 'voxie_backend_webhooks_total{event="room_finished"} 1.0' in metrics
 
@@ -107,8 +117,10 @@ def finished_event(room: str) -> str:
 async def open_session(store: PostgresStore, make_agent: AgentFactory) -> tuple[str, str]:
     agent = await make_agent(ALICE)
     room = f"agent-{agent.id}-hooked001"
-    session = await store.start_session(
-        NewCallSession(agent_id=agent.id, room_name=room, kind="test", deployment="test")
+    session = await store.start_session(  # a call a worker's job took
+        NewCallSession(
+            agent_id=agent.id, room_name=room, kind="test", deployment="test", job_id="AJ_took"
+        )
     )
     return room, str(session.id)
 
@@ -179,8 +191,14 @@ async def test_a_replayed_webhook_leaves_the_same_state(
         spawned = await client.post(f"/api/agents/{agent.id}/spawn", headers=OPERATOR)
         assert spawned.status_code == 201, spawned.text
         rooms.append(spawned.json()["room_name"])
-    session = await store.start_session(
-        NewCallSession(agent_id=agent.id, room_name=rooms[0], kind="test", deployment="test")
+    session = await store.start_session(  # a call a worker's job took
+        NewCallSession(
+            agent_id=agent.id,
+            room_name=rooms[0],
+            kind="test",
+            deployment="test",
+            job_id="AJ_took",
+        )
     )
 
     async def state() -> tuple[CallSession, list[dict[str, Any]]]:
@@ -201,3 +219,60 @@ async def test_a_replayed_webhook_leaves_the_same_state(
     for _ in range(3):  # the same signed delivery again: accepted, and nothing changes
         assert (await client.post(HOOK, content=body, headers=signed)).status_code == 200
         assert await state() == once
+
+
+def left_event(room: str, identity: str, kind: int = models.ParticipantInfo.Kind.STANDARD) -> str:
+    event = webhook.WebhookEvent(event="participant_left", id=f"EV_{uuid4().hex[:12]}")
+    event.room.CopyFrom(models.Room(name=room, sid="RM_test"))
+    event.participant.CopyFrom(models.ParticipantInfo(identity=identity, kind=kind))  # type: ignore[arg-type]
+    return encode_event(event)
+
+
+async def test_the_last_one_leaving_deletes_the_room_and_frees_its_place(
+    client: httpx.AsyncClient,
+    livekit: LiveKitDouble,
+    livekit_api: api.LiveKitAPI,
+    database_url: str,
+    make_agent: AgentFactory,
+) -> None:
+    """Issue 22, item 8: a room nobody is left in (a refused call, a caller who gave up on an
+    agent, a Voxie session after both left) is gone at once with its place, not ~1.5 min later;
+    a room whose agent stays for its grace period is not touched."""
+    agent = await make_agent(ALICE)
+    served, refused = [
+        (await client.post(f"/api/agents/{agent.id}/spawn", headers=OPERATOR)).json()["room_name"]
+        for _ in range(2)
+    ]
+    caller = f"user:{ALICE}"
+    for room in (served, refused):
+        await livekit.join(room, caller)
+    await livekit.join(served, "agent-serving", kind=AGENT)
+
+    async def left(
+        room: str, identity: str, kind: int = models.ParticipantInfo.Kind.STANDARD
+    ) -> None:
+        await livekit.leave(room, identity)
+        body = left_event(room, identity, kind)
+        signed = signed_headers(body, livekit.api_key, livekit.api_secret)
+        for _ in range(2):  # delivered twice: the same as once
+            assert (await client.post(HOOK, content=body, headers=signed)).status_code == 200
+
+    async def live() -> set[str]:
+        rooms = await livekit_api.room.list_rooms(api.ListRoomsRequest())
+        return {room.name for room in rooms.rooms}
+
+    async def places() -> set[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return {r["room_name"] for r in await conn.fetch("select room_name from agent_slots")}
+        finally:
+            await conn.close()
+
+    # The caller of the refused call leaves (the agent had already gone): gone, place freed.
+    await left(refused, caller)
+    # The served caller leaves: the agent stays for its grace period, so does the room.
+    await left(served, caller)
+    assert await live() == {served} and await places() == {served}
+    # The agent leaves at the end of its grace: now nobody is left.
+    await left(served, "agent-serving", models.ParticipantInfo.Kind.AGENT)
+    assert await live() == set() and await places() == set()

@@ -106,8 +106,8 @@ async def calls(
     store_link = await TcpProxy(target_of(database_url)).start()
     platform = Platform(lk, database_url, directory, backend_port, double.env())
     key = new_key()
-    # The operator's agents (Voxie sessions the operator opens) use the environment's secret;
-    # the calls' agents are a user's, whose secret and exemption are stored as the API would.
+    # The operator's own agents would use the environment's secret; the calls' agents, and the
+    # one Voxie builds, are a user's, whose secret and exemption are stored as the API would.
     tools = {
         "TOOL_HTTP_ALLOWLIST": ALLOW_LOCAL,
         "TOOL_SECRETS": json.dumps(
@@ -541,7 +541,12 @@ async def test_voxie_builds_an_agent_from_speech_and_chat_saves_it_and_it_runs(
     double.hear(steps[0][0])
     seen = len(double.realtime)
 
-    response = await http.post(f"{calls.platform.api}/api/voxie/sessions", headers=OPERATOR)
+    response = await http.post(
+        f"{calls.platform.api}/api/voxie/sessions",
+        # For the user whose secret and exemption the fixture stored: Voxie builds for users.
+        json={"owner_id": str(OWNER)},
+        headers=OPERATOR,
+    )
     assert response.status_code == 201, response.text
     human, voxie = await join(response.json())
     try:

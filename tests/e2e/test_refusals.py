@@ -11,22 +11,27 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+import httpx
 from livekit import api
 
 from shared.contracts import CallSession, SessionStatus
 from shared.contracts.room_messages import SPAWNER_ERROR
+from shared.contracts.sessions import NO_AGENT
 from shared.naming import agent_room_name, voxie_room_name
 from shared.store.postgres import PostgresStore
-from tests.e2e.support import eventually, registered
+from tests.backend.conftest import JWT_SECRET, as_user
+from tests.e2e.support import eventually, healthy, registered
 from tests.spawner.conftest import dispatch_metadata, new_agent
 from tests.support.human import Human
 from tests.support.livekit_server import api_client, join_token
-from tests.support.platform import Platform
+from tests.support.platform import OPERATOR, Platform
 from tests.support.processes import ServiceProcess
 from voxiectl.livekit_local import LiveKitServer
 
@@ -209,7 +214,11 @@ async def test_voxie_refuses_sessions_it_cannot_own_for_good(
         ("lobby-" + uuid.uuid4().hex[:8], _voxie_metadata(), "wrong_room"),
         (voxie_room_name(), "", "missing_metadata"),
         (voxie_room_name(), "{not json", "malformed_metadata"),
-        (voxie_room_name(), _voxie_metadata(requested_by="operator"), "is not 'user:<uuid>'"),
+        (
+            voxie_room_name(),
+            _voxie_metadata(requested_by="operator"),
+            "Voxie builds agents for users only",
+        ),
         (voxie_room_name(), _voxie_metadata(kind="test"), "runs creation sessions"),
         # A good one last: Voxie is up and joins, so the others' silence is a refusal.
         (voxie_room_name(), _voxie_metadata(), ""),
@@ -232,3 +241,81 @@ async def test_voxie_refuses_sessions_it_cannot_own_for_good(
     finally:
         for human in humans:
             await human.leave()
+
+
+async def test_failed_calls_are_their_owners_with_their_version_and_every_view_agrees(
+    platform: Platform, http: httpx.AsyncClient, store: PostgresStore
+) -> None:
+    """Issue 22, item 4: with no model configured, a test call is refused; with no spawner at
+    all, no agent ever takes one. Both are on the owner's Calls list and the agent's calls with
+    the version they were made for, and the Agents list and the analytics count the same two."""
+    backend = platform.backend(SUPABASE_JWT_SECRET=JWT_SECRET)
+    spawner = platform.spawner(OPENAI_API_KEY="")
+    owner = uuid.uuid4()
+    agent = await store.create_agent(new_agent(owner_id=owner))  # active: version 1 published
+    await healthy(http, platform.api, backend)
+    await registered(spawner)
+
+    async def call(then: Callable[[str], Awaitable[object]]) -> str:
+        """A test call the owner makes from the dashboard, then what becomes of it."""
+        spawned = await http.post(
+            f"{platform.api}/api/agents/{agent.id}/spawn", headers=as_user(owner)
+        )
+        assert spawned.status_code == 201, spawned.text
+        grant = spawned.json()
+        human = await Human.join(grant["livekit_url"], grant["token"])
+        try:
+            await then(grant["room_name"])
+        finally:
+            await human.leave()
+        return str(grant["room_name"])
+
+    async def refused(room: str) -> None:
+        await eventually(
+            lambda: spawner.events("agent_refused", room=room, code="no_model_configured"),
+            what="the spawner to refuse the call",
+        )
+
+    async def closed(room: str) -> None:  # nobody took it: the operator closes the room
+        closing = await http.post(f"{platform.api}/api/rooms/{room}/close", headers=OPERATOR)
+        assert closing.status_code == 200, closing.text
+
+    refused_room = await call(refused)
+    spawner.signal(signal.SIGTERM)
+    spawner.stop()
+    unanswered_room = await call(closed)
+
+    async def both_ended() -> list[dict[str, Any]]:
+        listed = await http.get(f"{platform.api}/api/sessions", headers=as_user(owner))
+        assert listed.status_code == 200, listed.text
+        items: list[dict[str, Any]] = listed.json()["items"]
+        return items if all(s["status"] != "active" for s in items) and len(items) == 2 else []
+
+    sessions = {s["room_name"]: s for s in await eventually(both_ended, what="both calls ended")}
+    for room, reason, error in (
+        (refused_room, "error", "no_model_configured"),
+        (unanswered_room, "lost", NO_AGENT),
+    ):
+        session = sessions[room]
+        assert (session["status"], session["end_reason"]) == ("failed", reason), session
+        assert error in session["error"]
+        assert (session["owner_id"], session["agent_id"]) == (str(owner), str(agent.id))
+        assert session["agent_version"] == 1, session
+    assert sessions[refused_room]["job_id"] and sessions[unanswered_room]["job_id"] is None
+
+    # The agent's calls, the Agents list and the analytics: the same two failed calls of v1.
+    agents_calls = await http.get(
+        f"{platform.api}/api/sessions", params={"agent_id": str(agent.id)}, headers=as_user(owner)
+    )
+    assert {s["room_name"] for s in agents_calls.json()["items"]} == set(sessions)
+    [listed] = (await http.get(f"{platform.api}/api/agents", headers=as_user(owner))).json()[
+        "items"
+    ]
+    assert listed["calls_7d"] == 2
+    analytics = await http.get(
+        f"{platform.api}/api/agents/{agent.id}/analytics", headers=as_user(owner)
+    )
+    assert analytics.status_code == 200, analytics.text
+    figures = analytics.json()
+    assert (figures["total"]["calls"], figures["total"]["errored"]) == (2, 2)
+    assert [(g["version"], g["calls"]) for g in figures["groups"]] == [(1, 2)]

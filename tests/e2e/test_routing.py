@@ -51,7 +51,11 @@ async def test_a_second_dispatch_leaves_by_itself_and_records_nothing(
         opened = await spawn(http, platform.api, agent.id)
         name, metadata = SPAWNER, dispatch_metadata(agent.id)
     else:
-        response = await http.post(f"{platform.api}/api/voxie/sessions", headers=OPERATOR)
+        response = await http.post(
+            f"{platform.api}/api/voxie/sessions",
+            json={"owner_id": str(uuid.uuid4())},
+            headers=OPERATOR,
+        )
         assert response.status_code == 201, response.text
         opened = response.json()
         name, metadata = VOXIE, _creation_metadata()

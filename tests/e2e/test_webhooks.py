@@ -70,9 +70,13 @@ async def test_signed_webhooks_are_verified_and_copies_refused(
     room = agent_room_name(agent.id)
     async with api_client(lk) as lkapi:
         await lkapi.room.create_room(api.CreateRoomRequest(name=room))
-        session = await store.start_session(
+        session = await store.start_session(  # a call a worker's job took
             NewCallSession(
-                agent_id=agent.id, room_name=room, kind=SessionKind.TEST, deployment="test"
+                agent_id=agent.id,
+                room_name=room,
+                kind=SessionKind.TEST,
+                deployment="test",
+                job_id="AJ_webhooks",
             )
         )
         human = await Human.join(lk.url, join_token(lk, room, "user:webhooks"))

@@ -189,6 +189,10 @@ async def test_an_event_ends_a_call_the_same_way_in_both_workers(
     if session.status is FAILED:
         assert session.error
     assert room.deleted is (event.expected[0] in DELETE_ROOM_ON)
+    # A call that ran was marked ending before its last writes (the pages' "Ending…"); a
+    # refused one never ran.
+    refused = event.settings.get("openai_api_key") == ""
+    assert (session.ending_at is None) is refused
 
 
 def test_every_way_livekit_closes_a_session_has_one_end_reason() -> None:

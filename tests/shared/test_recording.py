@@ -113,6 +113,28 @@ async def test_with_the_store_up_everything_is_written_at_once(
     )
 
 
+async def test_a_job_records_itself_on_the_open_row_the_dispatch_names_and_on_no_other_jobs(
+    database_url: str, store: PostgresStore, tmp_path: Path
+) -> None:
+    recorder = SessionRecorder(store, tmp_path)
+    opened = await store.start_session(new_call(id=uuid4(), job_id=None))  # by the backend
+    assert await recorder.start(new_call(id=opened.id, job_id="AJ_first")) == opened.id
+    assert (await store.get_session(opened.id)).job_id == "AJ_first"
+    assert await recorder.start(new_call(id=opened.id, job_id="AJ_first")) == opened.id  # again
+    # Another job while the first has it (dispatched again after its worker died): its own row.
+    other = await recorder.start(new_call(id=opened.id, job_id="AJ_other"))
+    assert other != opened.id and (await store.get_session(other)).job_id == "AJ_other"
+    assert await recorder.finish(ended(opened.id)) is True
+    # Dispatched again after that call ended: this job's call gets a row of its own, and the
+    # ended one keeps its end and transcript.
+    again = await recorder.start(new_call(id=opened.id, job_id="AJ_again"))
+    assert again != opened.id
+    assert (await store.get_session(again)).job_id == "AJ_again"
+    assert await stored(database_url, again) == ("active", None, 0, 0, 0)
+    assert await stored(database_url, opened.id) == ("ended", "grace_expired", 1, 1, 2)
+    assert (await store.get_session(opened.id)).job_id == "AJ_first"
+
+
 async def test_a_call_ending_during_an_outage_survives_a_worker_restart(
     database_url: str, proxy: TcpProxy, tmp_path: Path
 ) -> None:

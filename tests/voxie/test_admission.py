@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 
 from shared.contracts import DispatchMetadata, SessionKind
+from shared.contracts.dispatch import OPERATOR_OWNER_ID
 from shared.routing import Decision, Verdict
 from voxie.admission import Refusal, admit
 from voxie.draft import NotAnOwner, owner_id_from
@@ -26,11 +27,20 @@ def test_the_owner_is_the_user_the_backend_minted_the_session_for() -> None:
     user = uuid4()
     assert owner_id_from(f"user:{user}") == user
     assert admit(accepted(requested_by=f"user:{user}")) == user
-    for identity in ("operator", "user:", "user:not-a-uuid", f"service:{user}", str(user)):
-        with pytest.raises(NotAnOwner, match="not 'user:<uuid>'"):
+    nil_user = f"user:{OPERATOR_OWNER_ID}"
+    for identity in (
+        "operator",
+        "user:",
+        "user:not-a-uuid",
+        f"service:{user}",
+        str(user),
+        nil_user,
+    ):
+        with pytest.raises(NotAnOwner, match="not a user's 'user:<uuid>'"):
             owner_id_from(identity)
-    refused = admit(accepted(requested_by="operator"))
-    assert isinstance(refused, Refusal) and "not 'user:<uuid>'" in refused.reason
+    for identity in ("operator", nil_user):
+        refused = admit(accepted(requested_by=identity))
+        assert isinstance(refused, Refusal) and "users only" in refused.reason
 
 
 def test_only_creation_sessions_are_admitted() -> None:

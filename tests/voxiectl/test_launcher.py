@@ -214,8 +214,11 @@ async def test_the_start_command_runs_the_platform_on_a_local_livekit_and_ctrl_c
                     await human.leave()
                 return human.data
 
-            for opening in (f"/api/agents/{agent.id}/spawn", "/api/voxie/sessions"):
-                opened = await client.post(opening, headers=auth)
+            for opening, body in (
+                (f"/api/agents/{agent.id}/spawn", None),
+                ("/api/voxie/sessions", {"owner_id": str(agent.owner_id)}),
+            ):
+                opened = await client.post(opening, json=body, headers=auth)
                 assert opened.status_code == 201, opened.text
                 body = opened.json()
                 assert body["livekit_url"] == f"ws://127.0.0.1:{livekit_port}"

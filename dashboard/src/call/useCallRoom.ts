@@ -7,7 +7,7 @@
 
 import { Room, RoomEvent, type RemoteParticipant } from 'livekit-client'
 import { useCallback, useEffect, useRef, useState } from 'react'
-import { request } from '../lib/api'
+import { api, request } from '../lib/api'
 import { agentTimeoutFailure, describeCallError, roomMessageFailure, type Failure, type WorkerCount } from '../lib/describe'
 import { isAgent } from '../lib/participants'
 import type { RoomGrant } from '../lib/types'
@@ -196,6 +196,17 @@ export function useCallRoom(options: CallOptions = {}): CallRoom {
     window.clearTimeout(agentTimer.current)
     setEndedNote('You ended the call.')
     move('ended')
+    // Hung up, not dropped: the platform closes the room (the agent records `user_hangup`,
+    // whatever the call, and the Calls page shows it ending at once). Asked while still in the
+    // room, which is what lets the caller end it; a failure still leaves the call.
+    const name = room.name
+    if (name) {
+      try {
+        await api.post(`/api/rooms/${encodeURIComponent(name)}/end`)
+      } catch {
+        // the room may be gone already; leaving it below is what remains to do
+      }
+    }
     await room.disconnect()
   }, [room, move])
 

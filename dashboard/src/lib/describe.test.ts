@@ -23,6 +23,12 @@ describe('error mapping', () => {
     )
   })
 
+  it('tells the operator that Voxie builds for users, not a bare "no access"', () => {
+    const refused = describeApiError(problem(403, 'owner-required', 'Voxie builds agents for users'))
+    expect(refused.message).toMatch(/Voxie builds agents for users/)
+    expect(refused.message).toMatch(/New agent/)
+  })
+
   it('says why an agent cannot run', () => {
     expect(describeApiError(problem(409, 'agent-archived', 'agent x is archived and cannot run')).message).toMatch(/archived/)
     expect(describeApiError(problem(409, 'agent-not-active', 'agent x is a draft')).message).toMatch(/still a draft/)

@@ -64,6 +64,8 @@ export function describeApiError(error: ApiError): Failure {
       return failure(`The call service (LiveKit) refused to open the room: ${detail}`, 'retry')
     case 'not-reconciler-leader':
       return failure('Another backend replica runs the clean-up passes; it will run one within its interval.')
+    case 'owner-required':
+      return failure('Voxie builds agents for users, and the operator account is not one. Sign in as the user the agent is for, or create it with New agent on the Agents page.')
     case 'not-ready':
       return failure('The platform is not ready yet. Try again shortly.', 'retry', wait)
   }

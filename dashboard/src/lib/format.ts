@@ -45,6 +45,20 @@ export function formatEndReason(reason: string | null | undefined): string {
   return END_REASONS[reason] ?? reason
 }
 
+/**
+ * A call's length as the lists show it: "Ending…" for a call that began to end (the caller hung
+ * up; the worker is still writing the summary), "In progress" for one still running, else its
+ * duration.
+ */
+export function formatCallLength(session: {
+  status: string
+  duration_s: number | null
+  ending_at?: string | null | undefined
+}): string {
+  if (session.status !== 'active') return formatDuration(session.duration_s)
+  return session.ending_at ? 'Ending…' : 'In progress'
+}
+
 export function formatNumber(value: number): string {
   return value.toLocaleString()
 }

@@ -104,6 +104,8 @@ export interface CallSession {
   duration_s: number | null
   end_reason: string | null
   error: string | null
+  /** When a still-active call began to end (the caller hung up; the summary is being written). */
+  ending_at?: string | null
   /** Its agent's name; null for a Voxie session about no agent, or a deleted agent. */
   agent_name: string | null
 }

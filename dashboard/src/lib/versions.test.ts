@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import {
-  actorLabel,
   defaultComparison,
   diffRows,
   fieldText,
@@ -17,16 +16,6 @@ import {
 } from './versions'
 
 describe('versions', () => {
-  it('names who published as the viewer sees it', () => {
-    const user = { ownerId: '9b1d2c3e-0000-4000-8000-00000000a11c', operator: false }
-    const operator = { ownerId: '00000000-0000-0000-0000-000000000000', operator: true }
-    expect(actorLabel(`user:${user.ownerId}`, user)).toBe('you')
-    expect(actorLabel(`user:${user.ownerId}`, operator)).toBe('the owner')
-    expect(actorLabel('operator', operator)).toBe('you')
-    expect(actorLabel('operator', user)).toBe('the operator')
-    expect(actorLabel('platform', user)).toBe('the platform')
-    expect(actorLabel('user:someone-else', null)).toBe('the owner')
-  })
 
   it('labels targets and reads ?version= strictly', () => {
     expect(targetLabel(3)).toBe('v3')

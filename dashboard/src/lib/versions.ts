@@ -28,25 +28,6 @@ export function runningLabel(target: RunTarget): string {
   return target === DRAFT ? 'Running the unpublished draft' : `Running version ${target}`
 }
 
-/** Who is looking: the owner id their agents get, and whether they are the operator. */
-export interface Viewer {
-  ownerId: string
-  operator: boolean
-}
-
-/**
- * Who published, for people: the viewer is "you"; another user can only be the agent's owner
- * (only the owner and the operator publish), the platform and the operator are named.
- */
-export function actorLabel(actor: string, viewer: Viewer | null): string {
-  const mine = viewer !== null && (actor === `user:${viewer.ownerId}` || (viewer.operator && actor === 'operator'))
-  if (mine) return 'you'
-  if (actor.startsWith('user:')) return 'the owner'
-  if (actor === 'operator') return 'the operator'
-  if (actor === 'platform') return 'the platform'
-  return actor
-}
-
 const FIELD_LABELS: Record<string, string> = {
   name: 'Name',
   instructions: 'Instructions',

@@ -10,7 +10,7 @@ import { toConversation } from '../lib/conversation'
 import { plural } from '../lib/plural'
 import { formatLatency, turnRows, waitSummary } from '../lib/turns'
 import type { Failure } from '../lib/describe'
-import { formatDateTime, formatDuration, formatEndReason, formatNumber } from '../lib/format'
+import { formatCallLength, formatDateTime, formatDuration, formatEndReason, formatNumber } from '../lib/format'
 import { appendPage, firstPage, hasMore, showing, type Paging } from '../lib/paging'
 import type { CallSession, CallTurn, Paged, SessionDetail } from '../lib/types'
 import { useTitle } from '../components/useTitle'
@@ -138,7 +138,7 @@ export function SessionsTable({ sessions, showAgent }: { sessions: CallSession[]
               <th scope="row" data-label="Started">{formatDateTime(s.started_at)}</th>
               {showAgent && <td data-label="Agent">{agent}</td>}
               <td data-label="Kind">{KINDS[s.kind] ?? s.kind}</td>
-              <td data-label="Duration">{s.status === 'active' ? 'In progress' : formatDuration(s.duration_s)}</td>
+              <td data-label="Duration">{formatCallLength(s)}</td>
               <td data-label="End">{s.status === 'failed' ? <StatusBadge status="failed" /> : formatEndReason(s.end_reason)}</td>
               <td className="row-actions">
                 <Link className="button button-small" to={`/calls/${s.id}`}>
@@ -179,7 +179,7 @@ export function CallDetailPage() {
         <h2 id="call-facts" className="visually-hidden">Details</h2>
         <dl className="facts">
           <div><dt>Started</dt><dd>{formatDateTime(session.started_at)}</dd></div>
-          <div><dt>Duration</dt><dd>{session.status === 'active' ? 'In progress' : formatDuration(session.duration_s)}</dd></div>
+          <div><dt>Duration</dt><dd>{formatCallLength(session)}</dd></div>
           <div><dt>End reason</dt><dd>{formatEndReason(session.end_reason)}</dd></div>
           <div><dt>Status</dt><dd><StatusBadge status={session.status} /></dd></div>
           {session.error && <div><dt>Error</dt><dd>{session.error}</dd></div>}

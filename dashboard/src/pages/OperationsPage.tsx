@@ -1,11 +1,13 @@
 import { useEffect, useState } from 'react'
 import { Link } from 'react-router-dom'
+import { useAuth } from '../auth'
 import { ConfirmDialog } from '../components/Confirm'
 import { FailureNotice, Notice } from '../components/Notice'
 import { toFailure } from '../components/useApi'
 import { api } from '../lib/api'
 import type { Failure } from '../lib/describe'
 import { formatDuration } from '../lib/format'
+import { peopleLabel } from '../lib/people'
 import { plural } from '../lib/plural'
 import { formatCountdown } from '../lib/retryAfter'
 import type { PassReport, RoomView, Stats } from '../lib/types'
@@ -21,6 +23,7 @@ interface Snapshot {
 
 export function OperationsPage() {
   useTitle('Operations')
+  const { account } = useAuth()
   const [snapshot, setSnapshot] = useState<Snapshot | null>(null)
   const [failure, setFailure] = useState<Failure | null>(null)
   const [now, setNow] = useState(() => Date.now())
@@ -163,7 +166,7 @@ export function OperationsPage() {
                       {room.agent_id ? <Link to={`/calls?agent=${room.agent_id}`}>{room.agent_name ?? room.agent_id.slice(0, 8)}</Link> : 'Voxie'}
                       {!room.agent_present && <span className="muted"> (not joined yet)</span>}
                     </td>
-                    <td data-label="Humans">{room.humans.length === 0 ? <span className="muted">none</span> : room.humans.join(', ')}</td>
+                    <td data-label="Humans">{room.humans.length === 0 ? <span className="muted">none</span> : peopleLabel(room.humans, account)}</td>
                     <td data-label="State">
                       <span className={`badge badge-state-${room.state}`}>{room.state}</span>
                       {grace != null && <span className="grace"> closes in {formatCountdown(grace)}</span>}

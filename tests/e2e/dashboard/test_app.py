@@ -280,7 +280,8 @@ async def test_create_an_agent_with_voxie_test_it_and_see_the_call(dashboard: Da
                 has=page.get_by_role("link", name=re.compile("View call"))
             )
             await expect(rows.first).to_be_visible()
-            return "In progress" not in await rows.first.inner_text()
+            shown = await rows.first.inner_text()
+            return "In progress" not in shown and "Ending" not in shown
 
         await eventually(recorded, what="the call to be recorded", within=150)
         await visit.check("calls")
@@ -371,12 +372,16 @@ async def test_the_operator_sees_the_grace_countdown_and_closes_the_room(
         await expect(page.locator('td[data-label="Owner"]')).to_have_text(["You"])
         await page.get_by_role("button", name="Test Grace Gary").click()
         await expect(transcript(page)).to_contain_text(GREETING, timeout=90_000)
-        await page.get_by_role("button", name="End call").click()
+        # Leaving the page drops the call (End call would hang up and close the room): the
+        # agent waits out its grace period in case the caller comes back.
+        nav = page.get_by_role("navigation", name="Main")
+        await nav.get_by_role("link", name="Agents", exact=True).click()
+        await page.get_by_label("Search agents").fill(slug)
 
-        # Its room waits out the grace period and holds the only agent place: a second test
-        # call is refused, with the Retry-After as a countdown.
+        # Its room holds the only agent place meanwhile: a second test call is refused, with
+        # the Retry-After as a countdown.
         visit.allow(REFUSED_LOAD.format(429))
-        await page.get_by_role("button", name="Call again").click()
+        await page.get_by_role("button", name="Test Grace Gary").click()
         alert = page.get_by_role("alert")
         await expect(alert).to_contain_text("agent place")
         await expect(page.get_by_test_id("retry-countdown")).to_contain_text("Try again in")
@@ -395,6 +400,92 @@ async def test_the_operator_sees_the_grace_countdown_and_closes_the_room(
         await expect(page.get_by_text("was closed")).to_be_visible()
         await expect(room).to_have_count(0, timeout=30_000)
         await visit.check("operations-closed")
+
+
+# --- 3b. End call: one end reason, shown at once; people named, rooms gone (issue 22) -------------
+
+
+async def newest_call(dashboard: Dashboard, query: str) -> dict[str, Any] | None:
+    found = (await api_get(dashboard, f"/api/sessions?{query}&limit=1"))["items"]
+    return found[0] if found else None
+
+
+async def test_end_call_hangs_up_with_one_reason_and_the_calls_page_shows_it_at_once(
+    dashboard: Dashboard,
+) -> None:
+    await no_agent_rooms(dashboard)
+    slug = f"end-erin-{uuid.uuid4().hex[:8]}"
+    agent = await create_agent(dashboard, "user", slug=slug, name="End Erin")
+    dashboard.double.reset()
+    dashboard.double.script(GREETING)
+    async with browsing(dashboard, "end-call") as (browser, visit):
+        page = visit.page
+        await sign_in(visit)
+        await page.get_by_label("Search agents").fill(slug)
+        await page.get_by_role("button", name="Test End Erin").click()
+        await expect(transcript(page)).to_contain_text(GREETING, timeout=90_000)
+
+        # The operator's live rooms name the caller as the dashboard names people, never by a
+        # raw user id.
+        operator = await Visit.open(browser, dashboard.url, "end-call-operator")
+        try:
+            await sign_in(operator, "operator")
+            await operator.page.get_by_role("link", name="Operations").click()
+            room = operator.page.locator("tr[data-room]").filter(has_text="End Erin")
+            await expect(room.locator('td[data-label="Humans"]')).to_have_text("the owner")
+            await expect(room).not_to_contain_text("user:")
+            await operator.check("operations-humans")
+
+            await page.get_by_role("button", name="End call").click()
+            await expect(page.get_by_text("You ended the call.")).to_be_visible()
+            # Hung up, not dropped: no grace period to wait out, the room and its place are
+            # gone by the page's next refresh.
+            await expect(room).to_have_count(0, timeout=15_000)
+            await operator.check("operations-after-end")
+        finally:
+            await operator.close()
+
+        # At once on the Calls page: ending (its summary still being written) or ended, never
+        # "In progress".
+        await page.get_by_role("link", name="See it in Calls").click()
+        row = (
+            page.get_by_role("row")
+            .filter(has=page.get_by_role("link", name=re.compile("View call")))
+            .first
+        )
+        await expect(row).to_contain_text(re.compile("Ending…|Caller hung up"))
+        await expect(row).not_to_contain_text("In progress")
+        await visit.check("calls-ending")
+
+        async def hung_up() -> bool:
+            call = await newest_call(dashboard, f"agent_id={agent['id']}")
+            return call is not None and call["end_reason"] == "user_hangup"
+
+        await eventually(hung_up, what="the test call to end as user_hangup", within=60)
+        await page.reload()
+        await expect(row).to_contain_text("Caller hung up")
+        await visit.check("calls-hung-up")
+
+    # Voxie: the same button, the same end reason.
+    dashboard.double.reset()
+    dashboard.double.script(VOXIE_HELLO)
+    async with browsing(dashboard, "end-voxie") as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        await visit.goto("/voxie")
+        await page.get_by_role(
+            "button", name=re.compile("talk(ing)? to voxie", re.IGNORECASE)
+        ).click()
+        await expect(transcript(page)).to_contain_text(VOXIE_HELLO, timeout=90_000)
+        await page.get_by_role("button", name="End call").click()
+        await expect(page.get_by_role("status", name="Agent state")).to_contain_text("Call ended")
+        await visit.check("voxie-ended")
+
+    async def voxie_hung_up() -> bool:
+        call = await newest_call(dashboard, "kind=creation")
+        return call is not None and call["end_reason"] == "user_hangup"
+
+    await eventually(voxie_hung_up, what="the Voxie session to end as user_hangup", within=60)
 
 
 # --- 4. no dev sign-in where it must not exist ---------------------------------------------------

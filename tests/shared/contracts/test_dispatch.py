@@ -7,7 +7,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from shared.contracts import DispatchMetadata, RoomMetadata, SessionKind
-from shared.contracts.dispatch import user_id_of, user_identity
+from shared.contracts.dispatch import (
+    OPERATOR_OWNER_ID,
+    names_a_user,
+    user_id_of,
+    user_identity,
+)
 from shared.naming import RoomKind
 
 
@@ -102,3 +107,9 @@ def test_user_identities_round_trip() -> None:
     assert user_id_of(user_identity(user)) == user
     for identity in ("operator", "user:", "user:not-a-uuid", f"service:{user}", str(user)):
         assert user_id_of(identity) is None
+
+
+def test_the_operators_nil_owner_id_names_no_user() -> None:
+    assert not names_a_user(OPERATOR_OWNER_ID) and names_a_user(uuid4())
+    assert user_id_of(user_identity(OPERATOR_OWNER_ID)) is None
+    assert user_id_of("user:00000000-0000-0000-0000-000000000000") is None

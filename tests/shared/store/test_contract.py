@@ -468,6 +468,55 @@ async def test_session_lifecycle_with_transcript_and_usage(store: AgentStore) ->
     assert await store.get_turns(uuid4()) == []
 
 
+async def test_the_job_that_takes_a_call_claims_the_row_the_backend_opened(
+    store: AgentStore,
+) -> None:
+    agent = await store.create_agent(new_agent())
+    opened = NewCallSession(
+        id=uuid4(),
+        agent_id=agent.id,
+        owner_id=OWNER,
+        room_name=f"agent-{agent.id}-claimed1",
+        kind=SessionKind.TEST,
+        deployment="dev",
+        participant_identity="user:alice",
+        agent_version=1,
+    )
+    row = await store.start_session(opened)  # the backend, with the room: no job yet
+    assert row.job_id is None and row.agent_version == 1
+    # The worker's start: its job is recorded; what the backend knew stays as it was.
+    taken = opened.model_copy(update={"job_id": "AJ_1", "agent_version": None, "owner_id": None})
+    claimed = await store.start_session(taken)
+    assert (claimed.job_id, claimed.owner_id, claimed.agent_version) == ("AJ_1", OWNER, 1)
+    assert claimed.started_at == row.started_at and claimed.status is SessionStatus.ACTIVE
+    assert await store.start_session(taken) == claimed  # the same job's retried start
+    # Another job (a re-dispatch after a worker died) does not take it over.
+    assert await store.start_session(opened.model_copy(update={"job_id": "AJ_2"})) == claimed
+    # Once the call ended, a later job's start changes nothing.
+    ended = await store.finish_session(opened.id or uuid4(), end_reason=EndReason.USER_HANGUP)
+    assert await store.start_session(opened.model_copy(update={"job_id": "AJ_2"})) == ended
+
+
+async def test_a_session_is_marked_ending_once_and_only_while_open(store: AgentStore) -> None:
+    session = await store.start_session(
+        NewCallSession(agent_id=None, room_name="agent-ending", kind="test", deployment="dev")
+    )
+    assert session.ending_at is None
+    await store.mark_ending(session.id)
+    marked = await store.get_session(session.id)
+    assert marked.status is SessionStatus.ACTIVE and marked.ending_at is not None
+    await store.mark_ending(session.id)  # again: the first time stands
+    assert (await store.get_session(session.id)).ending_at == marked.ending_at
+    ended = await store.finish_session(session.id, end_reason=EndReason.USER_HANGUP)
+    assert ended.ending_at == marked.ending_at
+    closed = await store.start_session(
+        NewCallSession(agent_id=None, room_name="agent-closed", kind="test", deployment="dev")
+    )
+    closed = await store.finish_session(closed.id, end_reason=EndReason.USER_HANGUP)
+    await store.mark_ending(closed.id)
+    assert (await store.get_session(closed.id)).ending_at is None
+
+
 async def test_a_workers_late_end_replaces_an_end_the_backend_inferred(store: AgentStore) -> None:
     """The worker's end, spooled through a store outage, arrives after the backend closed the
     row as `room_closed`: the worker knows why the call ended, so its end is the one kept."""

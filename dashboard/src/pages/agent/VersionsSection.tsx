@@ -8,7 +8,8 @@ import type { Failure } from '../../lib/describe'
 import { formatDateTime } from '../../lib/format'
 import type { Agent, AgentVersion, Paged, RunTarget, VersionDiff } from '../../lib/types'
 import { useAuth } from '../../auth'
-import { DRAFT, actorLabel, defaultComparison, diffRows, targetLabel } from '../../lib/versions'
+import { personLabel } from '../../lib/people'
+import { DRAFT, defaultComparison, diffRows, targetLabel } from '../../lib/versions'
 import { VersionBadges } from '../../components/VersionBadges'
 
 /** The agent's versions: which one is live, publishing the draft with a note, rolling back,
@@ -110,7 +111,7 @@ export function VersionsSection({ agent, onChanged }: { agent: Agent; onChanged:
                     v{v.version} {live && <span className="badge badge-active">Live</span>}
                   </th>
                   <td data-label="Published">
-                    {formatDateTime(v.published_at)} by {actorLabel(v.published_by, account)}
+                    {formatDateTime(v.published_at)} by {personLabel(v.published_by, account)}
                   </td>
                   <td data-label="Note">{v.note || <span className="muted">No note</span>}</td>
                   <td className="row-actions">
