@@ -132,12 +132,24 @@ async def test_a_spawn_without_a_spawner_is_refused_and_a_dropped_one_healed_on_
     ready = (await http.get(f"{platform.api}/readyz")).json()
     assert ready["workers"]["spawner"] == {"alive": 0, "available": 0}
 
-    # The only spawner dies; its heartbeat still says it is alive, so the next spawn is let
-    # through, and livekit-server, with no spawner registered, drops its dispatch (were it
-    # delivered, no job would be missing and the fast path below would not act).
-    first = platform.spawner("spawner-1")
-    await registered(first)
-    first.kill()
+    # A spawner's heartbeat outlives it (it died before LiveKit saw it register), so the next
+    # spawn is let through, and livekit-server, with no spawner registered, drops its dispatch.
+    # (A heartbeat written here, not a spawner killed: after a kill the server may still hand
+    # the job to the dead worker for a moment, a job listed on the dispatch, which is the
+    # startup timeout's case, not this one.)
+    await store.worker_heartbeat(
+        WorkerBeat(
+            worker_id="AW_gone",
+            agent_name="spawner-test",
+            role=WorkerRole.SPAWNER,
+            deployment="test",
+            active_sessions=0,
+            max_sessions=16,
+            available=True,
+            draining=False,
+        ),
+        ttl_s=3600,
+    )
     room, human = await spawn_and_join(http, platform, agent.id, human_guard)
 
     # A new spawner registers: its heartbeat wakes the reconciler, which re-dispatches.
