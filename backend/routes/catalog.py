@@ -24,7 +24,7 @@ from backend.auth import Principal
 from backend.http import authenticated, json_response
 from backend.operations import Operation
 from shared.catalog import DEFAULT_MODEL, DEFAULT_VOICE, SUPPORTED_MODELS, SUPPORTED_VOICES
-from shared.contracts.agent_config import AgentFields, HttpTool, Model, Pipeline, Voice
+from shared.contracts.agent_config import AgentFields, HttpMethod, Model, Pipeline, Voice
 
 
 class VoiceChoice(BaseModel):
@@ -40,7 +40,7 @@ class Catalog(BaseModel):
     voices: list[VoiceChoice] = Field(description="an agent's `voice` is one of these names")
     models: list[Model] = Field(description="an agent's (realtime) `model` is one of these")
     pipelines: list[Pipeline]
-    tool_methods: list[str] = Field(description="an HTTP tool's `method` is one of these")
+    tool_methods: list[HttpMethod] = Field(description="an HTTP tool's `method` is one of these")
     default_voice: Voice
     default_model: Model
     default_pipeline: Pipeline
@@ -51,7 +51,7 @@ def catalog() -> Catalog:
         voices=[VoiceChoice(name=n, description=d) for n, d in SUPPORTED_VOICES.items()],
         models=list(SUPPORTED_MODELS),
         pipelines=list(Pipeline),
-        tool_methods=list(get_args(HttpTool.model_fields["method"].annotation)),
+        tool_methods=list(get_args(HttpMethod)),
         default_voice=DEFAULT_VOICE,
         default_model=DEFAULT_MODEL,
         default_pipeline=AgentFields.model_fields["pipeline"].default,

@@ -1,7 +1,7 @@
 import { useId, useState, type KeyboardEvent } from 'react'
 import { api } from '../lib/api'
 import { agentLabel, agentSearchPath, moveActive, SEARCH_DELAY_MS, SEARCH_MAX_LENGTH } from '../lib/agentPicker'
-import type { Agent, Paged } from '../lib/types'
+import type { Agent, AgentListItem, Paged } from '../lib/types'
 import { useLoad } from './useApi'
 import { useDebounced } from './useDebounced'
 
@@ -22,7 +22,7 @@ export function AgentPicker({ id, agentId, onChange }: { id: string; agentId: st
   const searched = useDebounced(open ? text.trim() : null, SEARCH_DELAY_MS)
   // A new search aborts the one before it (useLoad); the answer says which search it answers.
   const found = useLoad(
-    async (signal) => (searched === null ? null : { text: searched, page: await api.get<Paged<Agent>>(agentSearchPath(searched), signal) }),
+    async (signal) => (searched === null ? null : { text: searched, page: await api.get<Paged<AgentListItem>>(agentSearchPath(searched), signal) }),
     [searched],
   )
   const options = open && found.data ? found.data.page.items : []

@@ -24,7 +24,7 @@
  */
 
 import { detailParts, humanize } from './fieldErrors'
-import type { AgentCreate, HttpMethod, Pipeline } from './types'
+import type { AgentCreate, HttpMethod, HttpToolSpec, Pipeline } from './types'
 
 export type InputType = 'string' | 'number' | 'integer' | 'boolean'
 /** The value types an action's input may have (Voxie's ToolInput offers the same). */
@@ -99,7 +99,7 @@ function blankHeader(header: ActionHeader): boolean {
 }
 
 /** The inputs as the parameters' JSON Schema (an object of them; the required ones listed). */
-export function parametersSchema(inputs: readonly ActionInput[]): Record<string, unknown> {
+export function parametersSchema(inputs: readonly ActionInput[]): NonNullable<HttpToolSpec['parameters']> {
   const used = inputs.filter((input) => !blankInput(input))
   const properties: Record<string, { type: InputType; description: string }> = {}
   for (const input of used) properties[input.name.trim()] = { type: input.type, description: input.description.trim() }

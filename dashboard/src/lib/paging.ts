@@ -23,7 +23,7 @@ export interface Paging<T> {
 
 /** The rows the server sent for `page`: those listed and those it could not list. */
 function sent(page: Paged<unknown>): number {
-  return page.items.length + page.unreadable.length
+  return page.items.length + (page.unreadable ?? []).length
 }
 
 export function firstPage<T>(page: Paged<T>): Paging<T> {

@@ -115,7 +115,7 @@ export function missingSecretWarning(secret: string): string {
  * body of the PATCH that switches it). */
 export function withSecret(tools: readonly ToolSpec[], toolName: string, header: string, secret: string): ToolSpec[] {
   return tools.map((tool) =>
-    tool.type === 'http' && tool.name === toolName && header in tool.headers
+    tool.type === 'http' && tool.name === toolName && header in (tool.headers ?? {})
       ? { ...tool, headers: { ...tool.headers, [header]: { secret } } }
       : tool,
   )

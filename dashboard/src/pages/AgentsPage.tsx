@@ -11,7 +11,7 @@ import { api, query } from '../lib/api'
 import type { Failure } from '../lib/describe'
 import { formatRelative } from '../lib/format'
 import { appendPage, firstPage, hasMore, showing, type Paging } from '../lib/paging'
-import type { Agent, Paged } from '../lib/types'
+import type { Agent, AgentListItem, Paged } from '../lib/types'
 import { useTitle } from '../components/useTitle'
 import { DRAFT, testTarget } from '../lib/versions'
 
@@ -22,7 +22,7 @@ const PAGE_SIZE = 50
 interface Listing {
   search: string
   archived: boolean
-  list: Paging<Agent>
+  list: Paging<AgentListItem>
 }
 
 function agentsPath(search: string, archived: boolean, offset: number): string {
@@ -36,7 +36,7 @@ export function AgentsPage() {
   // The database searches (every owner's agents, for the operator, not only a first page).
   const searched = useDebounced(search.trim(), SEARCH_DELAY_MS)
   const { data, setData, failure, loading, reload } = useLoad<Listing>(
-    async (signal) => ({ search: searched, archived: showArchived, list: firstPage(await api.get<Paged<Agent>>(agentsPath(searched, showArchived, 0), signal)) }),
+    async (signal) => ({ search: searched, archived: showArchived, list: firstPage(await api.get<Paged<AgentListItem>>(agentsPath(searched, showArchived, 0), signal)) }),
     [showArchived, searched],
   )
   const [loadingMore, setLoadingMore] = useState(false)
@@ -60,7 +60,7 @@ export function AgentsPage() {
     setLoadingMore(true)
     setMoreFailure(null)
     try {
-      const next = await api.get<Paged<Agent>>(agentsPath(shown.search, shown.archived, shown.list.nextOffset), controller.signal)
+      const next = await api.get<Paged<AgentListItem>>(agentsPath(shown.search, shown.archived, shown.list.nextOffset), controller.signal)
       // Appended only to the list it continues: a reload meanwhile replaced that list.
       setData((current) => (current === shown ? { ...shown, list: appendPage(shown.list, next) } : current))
     } catch (error) {
@@ -193,8 +193,8 @@ export function AgentsPage() {
                       <LiveVersion agent={agent} />
                     </td>
                     <td data-label="Voice">{agent.voice}</td>
-                    <td data-label="Last call">{formatRelative(agent.last_call_at ?? null)}</td>
-                    <td data-label="Calls (7 days)">{agent.calls_7d ?? 0}</td>
+                    <td data-label="Last call">{formatRelative(agent.last_call_at)}</td>
+                    <td data-label="Calls (7 days)">{agent.calls_7d}</td>
                     <td className="row-actions">
                       <button
                         type="button"

@@ -80,7 +80,7 @@ function SecretSwitch({ agent, binding, choices, onSaved }: { agent: Agent; bind
     setRefused(null)
     setFailure(null)
     try {
-      const tools = withSecret(agent.tools, binding.tool, binding.header, choice)
+      const tools = withSecret(agent.tools ?? [], binding.tool, binding.header, choice)
       const updated = await api.patch<Agent>(`/api/agents/${agent.id}`, { tools, version: agent.version })
       onSaved(updated, `${binding.tool}’s ${binding.header} header now sends secret ${choice}. Publish the draft for calls to use it.`)
     } catch (error) {
