@@ -89,7 +89,13 @@ async def test_room_finished_closes_open_sessions_and_agent_departures_wake_the_
 
     await livekit.wait_for(woken, what="a reconciler pass woken by the webhook")
 
-    await livekit_api.room.delete_room(api.DeleteRoomRequest(room=room))
+    # The agent was the last one in the room, so the backend may already have deleted it as
+    # deserted (either way the room ends once, and room_finished comes once).
+    try:
+        await livekit_api.room.delete_room(api.DeleteRoomRequest(room=room))
+    except api.TwirpError as exc:
+        if exc.status != 404:
+            raise
     await livekit.settle()
 
     async def finalised() -> bool:
