@@ -13,13 +13,15 @@ from livekit import api
 from shared.contracts.workers import SHORTAGE_MESSAGES, Shortage
 from shared.naming import WorkerRole
 from shared.store.postgres import PostgresStore
-from tests.backend.conftest import OPERATOR, AgentFactory, worker_beat
+from tests.backend.conftest import ALICE, OPERATOR, AgentFactory, worker_beat
 from tests.support.livekit import LiveKitDouble
 
 PATHS = {
     WorkerRole.SPAWNER: "/api/agents/{agent_id}/spawn",
     WorkerRole.VOXIE: "/api/voxie/sessions",
 }
+# The operator opens a Voxie session on a user's behalf (its own would be refused: 403).
+FOR_ALICE = {"owner_id": str(ALICE)}
 
 
 async def rooms(livekit: LiveKitDouble) -> list[str]:
@@ -37,8 +39,9 @@ async def test_no_live_worker_is_a_503_at_once_and_no_room(
     agent = await make_agent()
     for role in PATHS:
         assert await store.worker_gone(f"AW_{role.value}")
-    for path in PATHS.values():
-        response = await client.post(path.format(agent_id=agent.id), headers=OPERATOR)
+    for role, path in PATHS.items():
+        body = FOR_ALICE if role is WorkerRole.VOXIE else None
+        response = await client.post(path.format(agent_id=agent.id), headers=OPERATOR, json=body)
         assert response.status_code == 503, response.text
         problem = response.json()
         assert problem["type"].endswith(Shortage.NO_WORKER.value)
@@ -72,7 +75,8 @@ async def test_every_live_worker_full_is_a_503_saying_they_are_busy(
     assert response.headers["retry-after"]
     assert await rooms(livekit) == []
     # Voxie's workers are not the spawner's: a Voxie session still opens.
-    assert (await client.post("/api/voxie/sessions", headers=OPERATOR)).status_code == 201
+    voxie = await client.post("/api/voxie/sessions", headers=OPERATOR, json=FOR_ALICE)
+    assert voxie.status_code == 201, voxie.text
     # One place frees: the next test call goes ahead.
     await store.worker_heartbeat(worker_beat(WorkerRole.SPAWNER, worker_id="AW_second"), ttl_s=60)
     assert (await client.post(f"/api/agents/{agent.id}/spawn", headers=OPERATOR)).status_code == 201

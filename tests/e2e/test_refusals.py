@@ -24,7 +24,8 @@ from livekit import api
 from shared.contracts import CallSession, SessionStatus
 from shared.contracts.room_messages import SPAWNER_ERROR
 from shared.contracts.sessions import NO_AGENT
-from shared.naming import agent_room_name, voxie_room_name
+from shared.contracts.workers import WorkerBeat
+from shared.naming import WorkerRole, agent_room_name, voxie_room_name
 from shared.store.postgres import PostgresStore
 from tests.backend.conftest import JWT_SECRET, as_user
 from tests.e2e.support import eventually, healthy, registered
@@ -283,6 +284,21 @@ async def test_failed_calls_are_their_owners_with_their_version_and_every_view_a
     refused_room = await call(refused)
     spawner.signal(signal.SIGTERM)
     spawner.stop()
+    # A spawner that died with its heartbeat still fresh: the backend lets the next call through
+    # (with none alive it would refuse it, 503, and make no room), and no agent ever takes it.
+    await store.worker_heartbeat(
+        WorkerBeat(
+            worker_id="AW_died",
+            agent_name="spawner-test",
+            role=WorkerRole.SPAWNER,
+            deployment="test",
+            active_sessions=0,
+            max_sessions=16,
+            available=True,
+            draining=False,
+        ),
+        ttl_s=3600,
+    )
     unanswered_room = await call(closed)
 
     async def both_ended() -> list[dict[str, Any]]:
