@@ -37,6 +37,7 @@ from backend.routes import (
     analytics,
     api_keys,
     catalog,
+    event_webhooks,
     me,
     rooms,
     secrets,
@@ -81,6 +82,7 @@ OPERATIONS: list[Operation] = [
     *analytics.operations,
     *secrets.operations,
     *api_keys.operations,
+    *event_webhooks.operations,
 ]
 
 

@@ -15,7 +15,7 @@
 create table public.webhook_endpoints (
   id uuid primary key default gen_random_uuid(),
   owner_id uuid not null,
-  url text not null check (url ~ '^https?://' and length(url) <= 2048),
+  url text not null check (url ~ '^https?://' and length(url) <= 2100),
   events text[] not null check (cardinality(events) between 1 and 16),
   enabled boolean not null default true,
   secret_sealed text not null,
