@@ -5,7 +5,7 @@ secret rotated, the delivery log newest first in pages."""
 from __future__ import annotations
 
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
@@ -45,6 +45,20 @@ def settings(livekit: LiveKitDouble, database_url: str) -> Settings:
 async def client(settings: Settings) -> Any:
     async with serving(create_app(settings, reconcile=False, resolve=resolve)) as running:
         yield running
+
+
+async def start_call(store: PostgresStore, owner: UUID) -> UUID:
+    """A call's session row opened, as the backend opens it with the room."""
+    session = await store.start_session(
+        NewCallSession(
+            agent_id=None,
+            owner_id=owner,
+            room_name=f"agent-{uuid4()}-abcdefgh",
+            kind=SessionKind.TEST,
+            deployment="test",
+        )
+    )
+    return session.id
 
 
 async def add(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> Any:
@@ -142,18 +156,8 @@ async def test_deliveries_are_listed_newest_first_in_pages(
 ) -> None:
     hook = await add(client, as_user(ALICE), events=["call.started"])
     await add(client, as_user(BOB), events=["call.started"])
-    sessions = []
     for _ in range(3):
-        started = await store.start_session(
-            NewCallSession(
-                agent_id=None,
-                owner_id=ALICE,
-                room_name=f"agent-{uuid4()}-abcdefgh",
-                kind=SessionKind.TEST,
-                deployment="test",
-            )
-        )
-        sessions.append(started.id)
+        await start_call(store, ALICE)
     url = f"/api/webhooks/{hook['id']}/deliveries"
     first = (await client.get(f"{url}?limit=2", headers=as_user(ALICE))).json()
     rest = (await client.get(f"{url}?limit=2&offset=2", headers=as_user(ALICE))).json()
