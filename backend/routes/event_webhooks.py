@@ -37,6 +37,7 @@ from backend.services import Services
 from shared.addresses import AddressRefused, check_public_url
 from shared.contracts.webhooks import (
     MAX_ENDPOINTS_PER_OWNER,
+    DeliveryInfo,
     DeliveryPage,
     StoredWebhook,
     WebhookCreate,
@@ -62,6 +63,10 @@ class WebhooksQuery(BaseModel):
 
 class WebhookPath(BaseModel):
     webhook_id: UuidParam
+
+
+class DeliveryPath(WebhookPath):
+    delivery_id: UuidParam
 
 
 async def check_destination(svc: Services, owner_id: UUID, url: str) -> None:
@@ -90,7 +95,9 @@ def created(stored: StoredWebhook, secret: str) -> WebhookCreated:
 
 
 async def endpoint_of(request: Request, principal: Principal) -> StoredWebhook:
-    webhook_id = path(request, WebhookPath).webhook_id
+    webhook_id = path(
+        request, DeliveryPath if "delivery_id" in request.path_params else WebhookPath
+    ).webhook_id
     try:
         return await services(request).store.get_webhook(webhook_id, principal.owner_scope)
     except NotFound:
@@ -177,6 +184,18 @@ async def list_webhook_deliveries(request: Request, principal: Principal) -> Res
     )
 
 
+@authenticated()
+async def resend_webhook_delivery(request: Request, principal: Principal) -> Response:
+    current = await endpoint_of(request, principal)
+    delivery_id = path(request, DeliveryPath).delivery_id
+    try:
+        resent = await services(request).store.resend_webhook_delivery(current.id, delivery_id)
+    except NotFound:
+        raise not_found(f"webhook endpoint {current.id} has no delivery {delivery_id}") from None
+    log.info("webhook_resend", webhook_id=str(current.id), delivery_id=str(delivery_id))
+    return json_response(resent, 202)
+
+
 GUARD = (
     "The URL must be a public internet address, or exempt for the owner as an HTTP tool's "
     "would be (the owner's egress exemptions; for the operator also TOOL_HTTP_ALLOWLIST): 422 "
@@ -254,6 +273,17 @@ operations = [
         response=DeliveryPage,
         query=PageQuery,
         path_params=WebhookPath,
+        problems=(404,),
+    ),
+    Operation(
+        "POST",
+        "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
+        resend_webhook_delivery,
+        "send one delivery's event again, with the same event id, as soon as the sender runs "
+        "(while the endpoint is enabled)",
+        ok=202,
+        response=DeliveryInfo,
+        path_params=DeliveryPath,
         problems=(404,),
     ),
 ]

@@ -361,6 +361,10 @@ class AgentStore(Protocol):
     ) -> Page[DeliveryInfo]:
         """The endpoint's deliveries, newest first."""
 
+    async def resend_webhook_delivery(self, endpoint_id: UUID, delivery_id: UUID) -> DeliveryInfo:
+        """The endpoint's delivery due again now (the same event, the same id); NotFound when
+        the endpoint has no such delivery."""
+
     async def take_webhook_deliveries(self, limit: int, hold_s: float) -> list[DueDelivery]:
         """Up to `limit` due deliveries to enabled endpoints, each held for `hold_s` (not due
         again until then, so a sender that dies mid-send leaves them for the next)."""

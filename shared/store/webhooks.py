@@ -166,6 +166,20 @@ class PostgresWebhooks:
         rows, total = await self._run(op)
         return Page([delivery_from_row(r) for r in rows], total, limit, offset)
 
+    async def resend_webhook_delivery(self, endpoint_id: UUID, delivery_id: UUID) -> DeliveryInfo:
+        row = await self._run(
+            lambda c: c.fetchrow(
+                "update public.webhook_deliveries set status = 'pending',"  # noqa: S608
+                " next_retry_at = now(), updated_at = now()"
+                f" where id = $1 and endpoint_id = $2 returning {DELIVERY_COLUMNS}",
+                delivery_id,
+                endpoint_id,
+            )
+        )
+        if row is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        return delivery_from_row(row)
+
     async def take_webhook_deliveries(self, limit: int, hold_s: float) -> list[DueDelivery]:
         taken = await self._run(
             lambda c: c.fetchval("select public.take_webhook_deliveries($1, $2)", limit, hold_s)
@@ -283,6 +297,24 @@ class SupabaseWebhooks:
 
         rows, total = await self._page(query, "created_at", limit, offset)
         return Page([delivery_from_row(r) for r in rows], total, limit, offset)
+
+    async def resend_webhook_delivery(self, endpoint_id: UUID, delivery_id: UUID) -> DeliveryInfo:
+        rows = await self._rows(
+            self._client.table("webhook_deliveries")
+            .update(
+                {
+                    "status": "pending",
+                    "next_retry_at": datetime.now(UTC).isoformat(),
+                    "updated_at": datetime.now(UTC).isoformat(),
+                }
+            )
+            .eq("id", str(delivery_id))
+            .eq("endpoint_id", str(endpoint_id))
+            .execute
+        )
+        if not rows:
+            raise NotFound(f"no delivery {delivery_id}")
+        return delivery_from_row({k: rows[0][k] for k in DELIVERY_COLUMNS.split(",")})
 
     async def take_webhook_deliveries(self, limit: int, hold_s: float) -> list[DueDelivery]:
         params = {"p_limit": limit, "p_hold_s": hold_s}

@@ -255,6 +255,16 @@ async def test_a_4xx_or_a_redirect_is_never_retried(
     assert (delivery["status"], delivery["last_status_code"]) == ("failed", status)
     assert delivery["next_retry_at"] is None
 
+    # The owner fixed their receiver and sends it again: the same event.
+    path = f"/api/webhooks/{endpoint['id']}/deliveries/{delivery['id']}/resend"
+    resent = await hooks.api.post(path, headers=OPERATOR)
+    assert resent.status_code == 202, resent.text
+    assert resent.json()["status"] == "pending"
+    await hooks.sender.try_send()
+    first, second = got.received
+    assert first.event["id"] == second.event["id"] == delivery["event_id"]
+    assert (await hooks.deliveries(endpoint))[0]["status"] == "delivered"
+
 
 async def test_a_429_is_retried_after_its_retry_after(
     hooks: Hooks,

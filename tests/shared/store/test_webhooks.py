@@ -206,3 +206,25 @@ async def test_an_endpoint_failing_past_the_give_up_time_is_disabled_with_its_re
     enabled = await store.update_webhook(hook, OWNER, {"enabled": True})
     assert enabled.enabled and enabled.disabled_reason is None
     assert await db.fetchval("select failing_since from public.webhook_endpoints") is None
+
+
+async def test_a_delivery_is_resent_as_the_same_event(store: AgentStore) -> None:
+    hook = await endpoint(store, events=[STARTED])
+    other = await endpoint(store, OTHER, events=[STARTED])
+    await call(store)
+    [due] = await store.take_webhook_deliveries(10, 60.0)
+    await store.record_webhook_attempt(
+        due.delivery_id, Attempt(outcome="failed", status_code=400, give_up_s=DAY_S)
+    )
+    assert await store.take_webhook_deliveries(10, 60.0) == []
+    with pytest.raises(NotFound):
+        await store.resend_webhook_delivery(other, due.delivery_id)
+
+    resent = await store.resend_webhook_delivery(hook, due.delivery_id)
+    assert (resent.status, resent.attempts, resent.event_id) == (
+        DeliveryStatus.PENDING,
+        1,
+        due.event_id,
+    )
+    [again] = await store.take_webhook_deliveries(10, 60.0)
+    assert (again.delivery_id, again.event_id) == (due.delivery_id, due.event_id)
