@@ -89,6 +89,10 @@ create or replace function public.call_session_webhook_events()
   set search_path = ''
   as $$
 begin
+  -- An owner's calls are their agents' (test and live), not their conversations with Voxie.
+  if new.kind = 'creation' then
+    return null;
+  end if;
   if tg_op = 'INSERT' then
     perform public.emit_webhook_event(new.owner_id, 'call.started', to_jsonb(new));
   elsif old.status = 'active' and new.status <> 'active' then

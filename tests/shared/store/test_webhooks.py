@@ -29,13 +29,18 @@ async def endpoint(
     return created.id
 
 
-async def call(store: AgentStore, owner: UUID = OWNER, job_id: str | None = None) -> UUID:
+async def call(
+    store: AgentStore,
+    owner: UUID = OWNER,
+    job_id: str | None = None,
+    kind: SessionKind = SessionKind.TEST,
+) -> UUID:
     session = await store.start_session(
         NewCallSession(
             agent_id=None,
             owner_id=owner,
             room_name="agent-x-abcdefgh",
-            kind=SessionKind.TEST,
+            kind=kind,
             deployment="dev",
             job_id=job_id,
         )
@@ -101,6 +106,9 @@ async def test_no_endpoint_no_event_and_a_claimed_row_is_not_a_second_start(
     await call(store, OTHER)
     assert await db.fetchval("select count(*) from public.webhook_events") == 0
     await endpoint(store)
+    voxie = await call(store, kind=SessionKind.CREATION)  # a conversation with Voxie: no call
+    await store.finish_session(voxie, end_reason=EndReason.GRACE_EXPIRED)
+    assert await db.fetchval("select count(*) from public.webhook_events") == 0
     session = await call(store)
     await store.start_session(  # the worker's job claims the row the backend opened
         NewCallSession(
