@@ -37,6 +37,7 @@ from backend.routes import (
     analytics,
     api_keys,
     catalog,
+    event_webhooks,
     me,
     rooms,
     secrets,
@@ -47,6 +48,7 @@ from backend.routes import (
     webhook,
 )
 from backend.services import Services
+from backend.webhook_sender import WebhookSender
 from backend.workers import WorkerCensus
 from shared import deadline
 from shared.addresses import Resolver, system_resolver
@@ -81,6 +83,7 @@ OPERATIONS: list[Operation] = [
     *analytics.operations,
     *secrets.operations,
     *api_keys.operations,
+    *event_webhooks.operations,
 ]
 
 
@@ -93,9 +96,9 @@ def operations_for(settings: Settings) -> list[Operation]:
 def create_app(
     settings: Settings, *, reconcile: bool = True, resolve: Resolver = system_resolver
 ) -> Starlette:
-    """The API for `settings`; `reconcile=False` leaves the background reconciler loop off
-    (`POST /api/gc` still runs a pass), for tests that drive passes themselves; `resolve` is
-    how tool URLs are resolved when a config is saved."""
+    """The API for `settings`; `reconcile=False` leaves the background loops off (the
+    reconciler: `POST /api/gc` still runs a pass; the event webhook sender), for tests that
+    drive them themselves; `resolve` is how tool and webhook URLs are resolved."""
 
     dev_secret = dev_auth.dev_secret(settings)
     dist = dashboard.dist_dir(settings)
@@ -136,6 +139,13 @@ def create_app(
                 workers=workers,
                 resolve=resolve,
             )
+            if reconcile:
+                # The event outbox's sender: one replica at a time, like the reconciler, but
+                # with LiveKit or without (events are the database's).
+                sender = WebhookSender(settings, store, http, metrics, resolve=resolve)
+                stack.push_async_callback(sender.release)
+                sending = asyncio.create_task(sender.run_forever(), name="webhook-sender")
+                stack.push_async_callback(_cancel, sending)
             if reconciler is not None and reconcile:
                 task = asyncio.create_task(reconciler.run_forever(), name="reconciler")
                 stack.push_async_callback(_cancel, task)

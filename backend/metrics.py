@@ -64,6 +64,17 @@ class Metrics:
             "1 while this replica holds the reconciler lease.",
             registry=self.registry,
         )
+        self.event_deliveries = Counter(
+            "voxie_backend_event_deliveries",
+            "Event webhook delivery attempts, by outcome (delivered, retry, failed).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.event_sender_leader = Gauge(
+            "voxie_backend_event_sender_leader",
+            "1 while this replica holds the event webhook sender's lease.",
+            registry=self.registry,
+        )
         self.platform_rooms = Gauge(
             "voxie_backend_platform_rooms",
             "Platform rooms seen by the last reconciler pass, by kind.",

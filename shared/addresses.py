@@ -20,6 +20,8 @@ import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
+import httpx
+
 from shared.contracts.agent_config import BuiltinTool, HttpTool
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -123,6 +125,15 @@ class AddressGuard:
                 if is_internal(address) and not any(address in n for n in self._networks):
                     raise InternalAddress(host, address)
         return str(addresses[0])
+
+
+def pinned(url: httpx.URL, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+    """How to send to `url` at the `address` the guard checked (so a second DNS answer cannot
+    swap in an internal one): the URL with the address for its host, the Host header, and for
+    https the name TLS checks the certificate against (httpx's `sni_hostname` extension)."""
+    host = {"Host": url.netloc.decode("ascii")}
+    sni = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    return url.copy_with(host=address), host, sni
 
 
 async def check_public_url(

@@ -204,6 +204,13 @@ class Settings(BaseSettings):
     max_total_agents: Annotated[int, Field(ge=1, le=100_000)] = 50
     gc_interval_s: Annotated[float, Field(gt=0, le=3600)] = 30
 
+    # Event webhooks (backend.webhook_sender): one attempt's deadline, how often the sender
+    # looks for due deliveries, and the first retry's delay (doubling from there, with jitter;
+    # 0 retries at once, for tests).
+    webhook_timeout_s: Annotated[float, Field(gt=0, le=60)] = 10
+    webhook_interval_s: Annotated[float, Field(gt=0, le=300)] = 2
+    webhook_retry_base_s: Annotated[float, Field(ge=0, le=3600)] = 10
+
     # Workers (voxie and spawner): capacity, prewarm, drain, health
     # Thread: ~5 MB per call against ~120 MB for a job process (bench.spawner_density).
     worker_executor: Literal["process", "thread"] = "thread"

@@ -31,7 +31,7 @@ from livekit.agents import llm
 from livekit.agents.llm import ToolError
 from livekit.agents.voice import RunContext
 
-from shared.addresses import AddressGuard, InternalAddress, UnresolvableHost
+from shared.addresses import AddressGuard, InternalAddress, UnresolvableHost, pinned
 from shared.contracts import HttpTool
 from shared.contracts.secrets import binding_problem, secret_refs
 from shared.logging import get_logger
@@ -139,12 +139,9 @@ async def _request(
             raise ToolRefused(f"{spec.name} may only call http(s) URLs")
         port = url.port or (443 if url.scheme == "https" else 80)
         address = await _checked_address(guard, url.host, port)
+        at, host, sni = pinned(url, address)
         request = context.client.build_request(
-            method,
-            url.copy_with(host=address),
-            headers={**headers, "Host": url.netloc.decode("ascii")},
-            json=body,
-            extensions={"sni_hostname": url.host} if url.scheme == "https" else {},
+            method, at, headers={**headers, **host}, json=body, extensions=sni
         )
         response = await context.client.send(request, stream=True)
         try:

@@ -35,6 +35,7 @@ from shared.contracts.analytics import AnalyticsWindow, CallAnalytics
 from shared.contracts.api_keys import StoredApiKey
 from shared.contracts.secrets import EgressPolicy, StoredSecret
 from shared.contracts.versions import AgentVersion
+from shared.contracts.webhooks import Attempt, DeliveryInfo, DueDelivery, EventType, StoredWebhook
 from shared.contracts.workers import WorkerBeat, WorkerHeartbeat
 from shared.logging import get_logger
 from shared.naming import InvalidSlug, closest_slugs, normalize_slug, validate_slug
@@ -328,6 +329,48 @@ class AgentStore(Protocol):
     async def use_api_key(self, key_hashes: Sequence[str]) -> StoredApiKey | None:
         """The key whose hash is one of `key_hashes` (one per hash key, for rotation), marked
         used at most once a minute; None when there is none (revoked or never issued)."""
+
+    # Event webhooks (shared.contracts.webhooks, shared.store.webhooks): events and deliveries
+    # are written by the database with the call's change; these read them and record attempts.
+    async def create_webhook(
+        self,
+        endpoint_id: UUID,
+        owner_id: UUID,
+        url: str,
+        events: list[EventType],
+        secret_sealed: str,
+    ) -> StoredWebhook: ...
+
+    async def list_webhooks(self, owner_id: UUID) -> list[StoredWebhook]:
+        """The owner's endpoints, oldest first."""
+
+    async def get_webhook(self, endpoint_id: UUID, owner_id: UUID | None) -> StoredWebhook:
+        """NotFound unless it exists (and is `owner_id`'s, unless None: the operator)."""
+
+    async def update_webhook(
+        self, endpoint_id: UUID, owner_id: UUID | None, changes: dict[str, Any]
+    ) -> StoredWebhook:
+        """`changes`: any of url, events, enabled, secret_sealed. Enabling clears the reason it
+        was disabled for."""
+
+    async def delete_webhook(self, endpoint_id: UUID, owner_id: UUID | None) -> None:
+        """Deletes the endpoint and its deliveries; NotFound as `get_webhook`."""
+
+    async def list_webhook_deliveries(
+        self, endpoint_id: UUID, *, limit: int = 50, offset: int = 0
+    ) -> Page[DeliveryInfo]:
+        """The endpoint's deliveries, newest first."""
+
+    async def resend_webhook_delivery(self, endpoint_id: UUID, delivery_id: UUID) -> DeliveryInfo:
+        """The endpoint's delivery due again now (the same event, the same id); NotFound when
+        the endpoint has no such delivery."""
+
+    async def take_webhook_deliveries(self, limit: int, hold_s: float) -> list[DueDelivery]:
+        """Up to `limit` due deliveries to enabled endpoints, each held for `hold_s` (not due
+        again until then, so a sender that dies mid-send leaves them for the next)."""
+
+    async def record_webhook_attempt(self, delivery_id: UUID, attempt: Attempt) -> None:
+        """Records one attempt (see `Attempt`); an endpoint failing for too long is disabled."""
 
     async def ping(self) -> None:
         """Raises StoreUnavailable unless the database answers."""

@@ -71,6 +71,7 @@ from shared.store.guard import StoreGuard
 from shared.store.postgres_versions import PostgresVersions
 from shared.store.search import SEARCHED_COLUMNS, agent_search
 from shared.store.secrets import PostgresSecrets
+from shared.store.webhooks import PostgresWebhooks
 
 log = get_logger(__name__)
 
@@ -111,7 +112,7 @@ _TRANSIENT = (
 )
 
 
-class PostgresStore(PostgresVersions, PostgresSecrets, PostgresApiKeys):
+class PostgresStore(PostgresVersions, PostgresSecrets, PostgresApiKeys, PostgresWebhooks):
     def __init__(self, pool: asyncpg.Pool, *, attempts: int = 3, guard: StoreGuard) -> None:
         self._pool = pool
         self._attempts = attempts

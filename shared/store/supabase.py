@@ -74,6 +74,7 @@ from shared.store.guard import StoreGuard
 from shared.store.search import SEARCHED_COLUMNS, AgentSearch, agent_search
 from shared.store.secrets import SupabaseSecrets
 from shared.store.supabase_versions import RangeNotSatisfiable, SupabaseVersions
+from shared.store.webhooks import SupabaseWebhooks
 
 T = TypeVar("T")
 
@@ -90,7 +91,7 @@ _INVALID_CODES = {
 }
 
 
-class SupabaseStore(SupabaseVersions, SupabaseSecrets, SupabaseApiKeys):
+class SupabaseStore(SupabaseVersions, SupabaseSecrets, SupabaseApiKeys, SupabaseWebhooks):
     def __init__(self, client: AsyncClient, *, attempts: int = 3, guard: StoreGuard) -> None:
         self._client = client
         self._attempts = attempts

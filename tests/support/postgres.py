@@ -52,7 +52,8 @@ async def create_database(server_dsn: str, prefix: str = "voxie_test") -> str:
 
 PLATFORM_TABLES = (
     "agents, agent_versions, agent_rollbacks, call_sessions, call_transcripts, token_usage,"
-    " leases, agent_slots, owner_secrets, owner_egress, api_keys, worker_heartbeats"
+    " leases, agent_slots, owner_secrets, owner_egress, api_keys, worker_heartbeats,"
+    " webhook_endpoints, webhook_events, webhook_deliveries"
 )
 
 

@@ -1,19 +1,21 @@
 import { useState, type FormEvent } from 'react'
 import { ConfirmDialog } from '../components/Confirm'
 import { Field } from '../components/Field'
+import { ShownOnce } from '../components/ShownOnce'
 import { FailureNotice, Notice } from '../components/Notice'
 import { useLoad } from '../components/useApi'
 import { useTitle } from '../components/useTitle'
-import { copyToClipboard, curlExample, describeKeysError, KEY_FIELDS, keyLabel, lastUsed, nameMissing } from '../lib/apiKeys'
+import { curlExample, describeKeysError, KEY_FIELDS, keyLabel, lastUsed, nameMissing } from '../lib/apiKeys'
 import { api } from '../lib/api'
 import type { Failure } from '../lib/describe'
 import { splitFieldErrors } from '../lib/fieldErrors'
 import { formatDateTime } from '../lib/format'
 import { ApiError } from '../lib/problem'
 import type { ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyList } from '../lib/types'
+import { WebhooksSection } from './WebhooksSection'
 
 /** What an owner's own servers use to call the API (issue 24): API keys, created here and shown
- * once, listed by prefix and last use, revoked at once. */
+ * once, listed by prefix and last use, revoked at once; and the webhooks that tell them of calls. */
 export function DevelopersPage() {
   useTitle('Developers')
   const { data, failure, loading, reload } = useLoad((signal) => api.get<ApiKeyList>('/api/keys', signal), [], describeKeysError)
@@ -112,34 +114,26 @@ export function DevelopersPage() {
         onConfirm={() => revoking && void revoke(revoking)}
         onCancel={() => setRevoking(null)}
       />
+      <WebhooksSection />
     </>
   )
 }
 
 /** The key just created, the one time it exists outside the caller's systems. */
 function NewKey({ created, onDone }: { created: ApiKeyCreated; onDone: () => void }) {
-  const [copied, setCopied] = useState<boolean | null>(null)
   return (
-    <section className="card new-key" aria-labelledby="new-key-title">
-      <h2 id="new-key-title">Your new API key {created.name}</h2>
-      <p>Copy it now and keep it somewhere safe: this is the only time it is shown. If it is lost, revoke it and create another.</p>
-      <div className="new-key-value">
-        <label className="visually-hidden" htmlFor="new-key">
-          API key {created.name}
-        </label>
-        <input id="new-key" type="text" readOnly value={created.key} spellCheck={false} onFocus={(e) => e.currentTarget.select()} />
-        <button type="button" className="button button-primary" onClick={() => void copyToClipboard(created.key).then(setCopied)}>
-          Copy
-        </button>
-      </div>
-      {copied === true && <p role="status">Copied to the clipboard.</p>}
-      {copied === false && <p role="status">The browser did not allow copying: select the key and copy it yourself.</p>}
+    <ShownOnce
+      id="new-key"
+      title={`Your new API key ${created.name}`}
+      intro="Copy it now and keep it somewhere safe: this is the only time it is shown. If it is lost, revoke it and create another."
+      label={`API key ${created.name}`}
+      value={created.key}
+      what="key"
+      onDone={onDone}
+    >
       <p className="muted">Try it:</p>
       <pre className="code-block">{curlExample(created.key, window.location.origin)}</pre>
-      <button type="button" className="button" onClick={onDone}>
-        I have copied it
-      </button>
-    </section>
+    </ShownOnce>
   )
 }
 

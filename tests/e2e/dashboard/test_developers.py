@@ -103,3 +103,56 @@ async def test_an_api_key_is_created_shown_once_copied_used_and_revoked(
         await expect(row).to_have_count(0)
         assert await with_key(dashboard, key) == 401
         await visit.check("keys-revoked")
+
+
+async def test_a_webhook_is_added_its_secret_shown_once_paused_and_deleted(
+    dashboard: Dashboard,
+) -> None:
+    user = await api_token(dashboard, "user")
+    async with httpx.AsyncClient(timeout=10) as http:
+        for hook in (await http.get(f"{dashboard.url}/api/webhooks", headers=user)).json()["items"]:
+            await http.delete(f"{dashboard.url}/api/webhooks/{hook['id']}", headers=user)
+    async with browsing(dashboard, "developers-webhooks") as (_, visit):
+        page = visit.page
+        await sign_in(visit)
+        await page.get_by_role("link", name="Developers", exact=True).click()
+        await expect(page.get_by_text("No webhooks yet. Add one below.")).to_be_visible()
+
+        # Nothing chosen: said before anything is sent; an internal address: the server's 422.
+        url = page.get_by_label("URL", exact=True)
+        add = page.get_by_role("button", name="Add webhook")
+        await add.click()
+        await expect(page.locator("#webhook-url-error")).to_contain_text("Enter the URL")
+        await url.fill("http://127.0.0.1:9/hook")
+        visit.allow(REFUSED_LOAD.format(422))
+        await add.click()
+        await expect(page.locator("#webhook-url-error")).to_contain_text("internal address")
+        await visit.check("webhooks-refused")
+
+        # A public one (an IP literal: nothing to resolve), the secret shown once.
+        await url.fill("https://93.184.215.14/hooks/voxie")
+        await page.get_by_label("A call started").uncheck()
+        await add.click()
+        panel = page.get_by_role(
+            "region", name="The signing secret of https://93.184.215.14/hooks/voxie"
+        )
+        await expect(panel).to_be_visible()
+        secret = await panel.get_by_label("Signing secret").input_value()
+        assert secret.startswith("whsec_")
+        row = page.locator('tr[data-webhook="https://93.184.215.14/hooks/voxie"]')
+        await expect(row.locator('td[data-label="Events"]')).to_have_text("call.ended")
+        await expect(row.locator('td[data-label="State"]')).to_have_text("Active")
+        await visit.check("webhooks-new-secret")
+        await panel.get_by_role("button", name="I have copied it").click()
+        assert secret not in await page.content()
+
+        await row.get_by_role("button", name="Deliveries").click()
+        await expect(page.get_by_text("Nothing sent yet")).to_be_visible()
+        await row.get_by_role("button", name="Pause").click()
+        await expect(row.locator('td[data-label="State"]')).to_have_text("Paused")
+        await visit.check("webhooks-paused")
+
+        await row.get_by_role("button", name="Delete https://93.184.215.14/hooks/voxie").click()
+        await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        await expect(row).to_have_count(0)
+        await visit.check("webhooks-deleted")
