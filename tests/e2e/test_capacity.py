@@ -19,14 +19,15 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 
 import asyncpg
 import httpx
 import pytest
 
-from shared.contracts.workers import WorkerBeat
 from shared.naming import WorkerRole
 from shared.store.postgres import PostgresStore
+from tests.backend.conftest import worker_beat
 from tests.e2e.support import (
     STATE,
     eventually,
@@ -137,19 +138,7 @@ async def test_a_spawn_without_a_spawner_is_refused_and_a_dropped_one_healed_on_
     # (A heartbeat written here, not a spawner killed: after a kill the server may still hand
     # the job to the dead worker for a moment, a job listed on the dispatch, which is the
     # startup timeout's case, not this one.)
-    await store.worker_heartbeat(
-        WorkerBeat(
-            worker_id="AW_gone",
-            agent_name="spawner-test",
-            role=WorkerRole.SPAWNER,
-            deployment="test",
-            active_sessions=0,
-            max_sessions=16,
-            available=True,
-            draining=False,
-        ),
-        ttl_s=3600,
-    )
+    await store.worker_heartbeat(worker_beat(WorkerRole.SPAWNER, worker_id="AW_gone"), ttl_s=3600)
     room, human = await spawn_and_join(http, platform, agent.id, human_guard)
 
     # A new spawner registers: its heartbeat wakes the reconciler, which re-dispatches.
@@ -187,19 +176,8 @@ async def test_a_dispatch_refused_for_capacity_is_healed_once_a_place_frees(
 
     # A second spawner the backend still counts (it just died: its heartbeat has not expired)
     # lets the next spawn through; the server refuses its dispatch, the live spawner being full.
-    await store.worker_heartbeat(
-        WorkerBeat(
-            worker_id="AW_just_died",
-            agent_name="spawner-test",
-            role=WorkerRole.SPAWNER,
-            deployment="test",
-            active_sessions=0,
-            max_sessions=1,
-            available=True,
-            draining=False,
-        ),
-        ttl_s=60,
-    )
+    just_died = replace(worker_beat(WorkerRole.SPAWNER, worker_id="AW_just_died"), max_sessions=1)
+    await store.worker_heartbeat(just_died, ttl_s=60)
     refusals = platform.lk.log().count(REFUSED)
     room, human = await spawn_and_join(http, platform, agent.id, human_guard)
     await eventually(

@@ -24,10 +24,9 @@ from livekit import api
 from shared.contracts import CallSession, SessionStatus
 from shared.contracts.room_messages import SPAWNER_ERROR
 from shared.contracts.sessions import NO_AGENT
-from shared.contracts.workers import WorkerBeat
 from shared.naming import WorkerRole, agent_room_name, voxie_room_name
 from shared.store.postgres import PostgresStore
-from tests.backend.conftest import JWT_SECRET, as_user
+from tests.backend.conftest import JWT_SECRET, as_user, worker_beat
 from tests.e2e.support import eventually, healthy, registered
 from tests.spawner.conftest import dispatch_metadata, new_agent
 from tests.support.human import Human
@@ -286,19 +285,7 @@ async def test_failed_calls_are_their_owners_with_their_version_and_every_view_a
     spawner.stop()
     # A spawner that died with its heartbeat still fresh: the backend lets the next call through
     # (with none alive it would refuse it, 503, and make no room), and no agent ever takes it.
-    await store.worker_heartbeat(
-        WorkerBeat(
-            worker_id="AW_died",
-            agent_name="spawner-test",
-            role=WorkerRole.SPAWNER,
-            deployment="test",
-            active_sessions=0,
-            max_sessions=16,
-            available=True,
-            draining=False,
-        ),
-        ttl_s=3600,
-    )
+    await store.worker_heartbeat(worker_beat(WorkerRole.SPAWNER, worker_id="AW_died"), ttl_s=3600)
     unanswered_room = await call(closed)
 
     async def both_ended() -> list[dict[str, Any]]:
